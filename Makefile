@@ -1,0 +1,42 @@
+# Sora Studio: `make run` starts the app, `make test` runs every test. Both set themselves up first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+DATA_DIR ?= data
+
+.PHONY: run test serve bench screenshots lint clean
+
+$(VENV)/.runtime: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+## run: start the studio on http://localhost:$(PORT) (localsora when no provider is configured)
+run: $(VENV)/.runtime
+	$(PY) -m streamlit run app.py --server.port $(PORT)
+
+## test: the whole suite: unit, contract, pages and the real browser
+test: $(VENV)/.dev
+	$(PY) -m ruff check .
+	$(PY) -m tests.browser_setup
+	$(PY) -m pytest
+
+## serve: localsora alone on 127.0.0.1:8000, keeping its files in $(DATA_DIR)/localsora
+serve: $(VENV)/.runtime
+	$(PY) -m localsora --host 127.0.0.1 --port 8000 --data-dir $(DATA_DIR)/localsora
+
+## bench: the benchmarks; figures go in docs/benchmarks.md
+bench: $(VENV)/.dev
+	$(PY) bench/render.py
+
+lint: $(VENV)/.dev
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
