@@ -1,0 +1,138 @@
+"""localsora settings: every limit and fault, from flags or LOCALSORA_* environment variables."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+DEFAULT_MODELS: dict[str, tuple[str, ...]] = {
+    "sora-2": ("720x1280", "1280x720"),
+    "sora-2-pro": ("720x1280", "1280x720", "1024x1792", "1792x1024"),
+}
+# Dated snapshots answer like their base model.
+MODEL_ALIASES: dict[str, str] = {
+    "sora-2-2025-10-06": "sora-2",
+    "sora-2-2025-12-08": "sora-2",
+    "sora-2-pro-2025-10-06": "sora-2-pro",
+}
+
+
+def parse_models(spec: str) -> dict[str, tuple[str, ...]]:
+    """'sora-2=720x1280,1280x720;sora-2-pro=...' -> {model: sizes}."""
+    models: dict[str, tuple[str, ...]] = {}
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        name, _, sizes = part.partition("=")
+        models[name.strip()] = tuple(s.strip() for s in sizes.split(",") if s.strip())
+    if not models or not all(models.values()):
+        raise ValueError(f"Bad model spec {spec!r}: expected 'model=WxH,WxH;model=WxH'")
+    return models
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+@dataclass
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path("localsora-data"))
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # When set, every request must carry `Authorization: Bearer <api_key>`.
+    api_key: str | None = field(default=None, repr=False)
+    models: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_MODELS))
+    durations: tuple[str, ...] = ("4", "8", "12")
+    extension_durations: tuple[str, ...] = ("4", "8", "12", "16", "20")
+    max_prompt_chars: int = 32000
+    max_image_bytes: int = 20 * 1024 * 1024
+    max_video_bytes: int = 200 * 1024 * 1024
+    max_source_seconds: float = 60.0
+    # Jobs rendering at once; the rest wait as `queued`.
+    max_concurrent_jobs: int = 2
+    # Jobs queued or rendering before new ones get a 429.
+    max_active_jobs: int = 64
+    # Job-creating requests allowed per `rate_window` seconds; 0 turns the limit off.
+    rate_limit: int = 0
+    rate_window: float = 60.0
+    # Extra simulated seconds per job, spread over its frames.
+    render_delay: float = 0.0
+    # Share of requests (0..1) answered with an injected 500.
+    error_rate: float = 0.0
+    blocked_words: tuple[str, ...] = ()
+    ttl_seconds: int = 24 * 3600
+    poll_after_ms: int = 1000
+
+    def allowed_sizes(self, model: str) -> tuple[str, ...] | None:
+        return self.models.get(MODEL_ALIASES.get(model, model))
+
+
+# Flag name -> (env var, parser). The flag list doubles as the documentation in README.md.
+_FLAGS: dict[str, tuple[type | object, str]] = {
+    "data_dir": (Path, "Folder for jobs and media (kept across restarts)."),
+    "host": (str, "Interface to bind; 127.0.0.1 unless you mean to share it."),
+    "port": (int, "TCP port."),
+    "api_key": (str, "Require this bearer key; other keys get a 401."),
+    "models": (parse_models, "Models and their sizes: 'sora-2=720x1280,1280x720;sora-2-pro=...'."),
+    "durations": (_csv, "Allowed `seconds` for new videos, comma-separated."),
+    "extension_durations": (_csv, "Allowed `seconds` for extensions, comma-separated."),
+    "max_prompt_chars": (int, "Longest prompt accepted."),
+    "max_image_bytes": (int, "Largest reference image upload, in bytes."),
+    "max_video_bytes": (int, "Largest video upload (edits, characters), in bytes."),
+    "max_source_seconds": (float, "Longest uploaded video accepted, in seconds."),
+    "max_concurrent_jobs": (int, "Jobs rendering at once."),
+    "max_active_jobs": (int, "Queued plus rendering jobs before creation answers 429."),
+    "rate_limit": (int, "Job-creating requests per window (0 = off)."),
+    "rate_window": (float, "Rate-limit window, in seconds."),
+    "render_delay": (float, "Extra simulated render seconds per job."),
+    "error_rate": (float, "Share of requests answered with an injected 500 (0..1)."),
+    "blocked_words": (_csv, "Comma-separated words that fail a job with moderation_blocked."),
+    "ttl_seconds": (int, "Seconds until a video's media expires."),
+    "poll_after_ms": (int, "Value of the openai-poll-after-ms header."),
+}
+
+
+def env_name(name: str) -> str:
+    return f"LOCALSORA_{name.upper()}"
+
+
+def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Settings from LOCALSORA_* variables, then keyword overrides."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for name, (parse, _) in _FLAGS.items():
+        raw = environ.get(env_name(name))
+        if raw not in (None, ""):
+            values[name] = parse(raw)  # type: ignore[operator]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    settings = Settings(**values)  # type: ignore[arg-type]
+    return settings
+
+
+def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    parser = argparse.ArgumentParser(
+        prog="python -m localsora",
+        description="A local server for the OpenAI Videos API that renders real previz MP4s offline.",
+    )
+    for name, (parse, help_text) in _FLAGS.items():
+        parser.add_argument(
+            "--" + name.replace("_", "-"), dest=name, type=parse, default=None,
+            help=f"{help_text} [env {env_name(name)}]",
+        )
+    parser.add_argument(
+        "--azure-limits", action="store_true",
+        help="Behave like Azure OpenAI: 2 job requests a minute, 429 with Retry-After past that.",
+    )
+    args = vars(parser.parse_args(argv))
+    azure = args.pop("azure_limits")
+    settings = from_env(environ, **args)
+    if azure:
+        settings.rate_limit, settings.rate_window = 2, 60.0
+    return settings
+
+
+def describe_flags() -> list[tuple[str, str, str]]:
+    """(flag, env var, help) for every setting, for docs and tests."""
+    names = {f.name for f in fields(Settings)}
+    return [("--" + n.replace("_", "-"), env_name(n), h) for n, (_, h) in _FLAGS.items() if n in names]

@@ -1,0 +1,57 @@
+"""OpenAI-shaped API errors: `{"error": {"message", "type", "param", "code"}}` with the real status codes."""
+
+from __future__ import annotations
+
+from fastapi.responses import JSONResponse
+
+
+class APIError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+        self.headers = headers or {}
+
+    def response(self) -> JSONResponse:
+        body = {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+
+def bad_request(message: str, *, param: str | None = None, code: str | None = "invalid_value") -> APIError:
+    return APIError(400, message, param=param, code=code)
+
+
+def not_found(message: str, *, param: str | None = None, code: str | None = "not_found") -> APIError:
+    return APIError(404, message, param=param, code=code)
+
+
+def unauthorized() -> APIError:
+    return APIError(
+        401,
+        "Incorrect API key provided. localsora was started with --api-key; send that key as the bearer token.",
+        code="invalid_api_key",
+    )
+
+
+def rate_limited(message: str, retry_after: float) -> APIError:
+    seconds = max(1, round(retry_after + 0.5))
+    return APIError(
+        429, message, type="requests", code="rate_limit_exceeded",
+        headers={"Retry-After": str(seconds), "Retry-After-Ms": str(int(retry_after * 1000))},
+    )
+
+
+def server_error(message: str = "The server had an error while processing your request (injected fault).") -> APIError:
+    return APIError(500, message, type="server_error", code="server_error")

@@ -1,0 +1,57 @@
+"""Request limits and injected faults: the rate limit, and 500s or 429s on demand."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+
+
+class RateLimiter:
+    """Sliding window over job-creating requests: `limit` per `window` seconds (0 = off)."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._times: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self, now: float | None = None) -> float:
+        """Take a slot and return 0, or return the seconds until one frees up."""
+        if self.limit <= 0:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            while self._times and now - self._times[0] >= self.window:
+                self._times.popleft()
+            if len(self._times) >= self.limit:
+                return self.window - (now - self._times[0])
+            self._times.append(now)
+            return 0.0
+
+
+class FaultInjector:
+    """Injected failures: a random share of 500s, and queued one-off faults for tests and demos."""
+
+    def __init__(self, error_rate: float, seed: int | None = None) -> None:
+        self.error_rate = error_rate
+        self._random = random.Random(seed)
+        self._queued: deque[tuple[int, float]] = deque()  # (status, retry_after)
+        self._lock = threading.Lock()
+
+    def queue(self, status: int, count: int, retry_after: float = 1.0) -> None:
+        with self._lock:
+            self._queued.extend([(status, retry_after)] * count)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queued.clear()
+
+    def next_fault(self) -> tuple[int, float] | None:
+        with self._lock:
+            if self._queued:
+                return self._queued.popleft()
+            if self.error_rate > 0 and self._random.random() < self.error_rate:
+                return 500, 0.0
+        return None

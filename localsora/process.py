@@ -1,0 +1,100 @@
+"""Run localsora in a child process on a loopback port: for the studio's embedded default and for tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def is_healthy(root_url: str, timeout: float = 1.0) -> bool:
+    try:
+        response = httpx.get(f"{root_url}/health", timeout=timeout)
+        return response.status_code == 200 and response.json().get("service") == "localsora"
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+class LocalsoraProcess:
+    """`python -m localsora` as a child process. `args` are extra flags, e.g. ["--render-delay", "3"]."""
+
+    def __init__(self, data_dir: Path, *, port: int | None = None, args: list[str] | None = None,
+                 api_key: str | None = None, log_path: Path | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.port = port or free_port()
+        self.args = list(args or [])
+        self.api_key = api_key
+        self.log_path = log_path or self.data_dir / "localsora.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def root_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """What `OpenAI(base_url=...)` takes."""
+        return f"{self.root_url}/v1"
+
+    def start(self, timeout: float = 30.0) -> LocalsoraProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "localsora", "--host", "127.0.0.1", "--port", str(self.port),
+                   "--data-dir", str(self.data_dir), *self.args]
+        env = dict(os.environ)
+        if self.api_key:
+            env["LOCALSORA_API_KEY"] = self.api_key  # through the environment, never on the command line
+        repo_root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, env.get("PYTHONPATH")]))
+        with open(self.log_path, "ab") as log:
+            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"localsora exited with {self._process.returncode}; see {self.log_path}")
+            if is_healthy(self.root_url, timeout=0.5):
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"localsora did not answer on {self.root_url} within {timeout:g} s; see {self.log_path}")
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def stop(self, kill: bool = False) -> None:
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            if kill:
+                self._process.kill()
+            else:
+                self._process.terminate()
+            try:
+                self._process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def faults(self, **change: object) -> dict[str, object]:
+        """Change injected faults and limits at run time (see `/_localsora/faults`)."""
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        response = httpx.post(f"{self.root_url}/_localsora/faults", json=change, headers=headers, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def __enter__(self) -> LocalsoraProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,502 @@
+"""The HTTP API: every path of the OpenAI Videos contract under /v1, with the real status codes and errors."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from localsora import errors
+from localsora.config import Settings
+from localsora.engine import SOURCE_NAME, JobEngine
+from localsora.errors import APIError
+from localsora.limits import FaultInjector, RateLimiter
+from localsora.renderer import InvalidMedia, probe_image, probe_video
+from localsora.store import MEDIA_FILES, Job, Store, new_character_id, new_video_id
+
+log = logging.getLogger("localsora")
+
+MEDIA_TYPES = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
+IMAGE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+MULTIPART_OVERHEAD = 1024 * 1024
+JOB_CREATING = ("/v1/videos", "/v1/videos/edits", "/v1/videos/extensions")
+
+
+def _quote_list(values: tuple[str, ...] | list[str]) -> str:
+    quoted = [f"'{v}'" for v in values]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + f", and {quoted[-1]}"
+
+
+def _one_of(param: str, value: str, allowed: tuple[str, ...] | list[str], extra: str = "") -> None:
+    if value not in allowed:
+        raise errors.bad_request(
+            f"Invalid value: '{value}'. Supported values are: {_quote_list(allowed)}.{extra}", param=param
+        )
+
+
+class Body:
+    """Form fields and files of a request, whether it came as multipart, urlencoded or JSON."""
+
+    def __init__(self, fields: dict[str, str], files: dict[str, UploadFile]) -> None:
+        self.fields = fields
+        self.files = files
+
+    @classmethod
+    async def read(cls, request: Request, max_bytes: int) -> Body:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_bytes + MULTIPART_OVERHEAD:
+            raise errors.bad_request(
+                f"The request is {int(declared) / 1e6:.1f} MB; uploads are limited to {max_bytes / 1e6:.0f} MB.",
+                code="file_too_large",
+            )
+        content_type = request.headers.get("content-type", "")
+        fields: dict[str, str] = {}
+        files: dict[str, UploadFile] = {}
+        if content_type.startswith("application/json"):
+            try:
+                data = json.loads(await request.body() or b"{}")
+            except ValueError:
+                raise errors.bad_request("We could not parse the JSON body of your request.", code=None) from None
+            if not isinstance(data, dict):
+                raise errors.bad_request("The JSON body must be an object.", code=None)
+            for key, value in data.items():
+                if isinstance(value, dict):  # {"video": {"id": ...}} -> video[id], as multipart sends it
+                    fields.update({f"{key}[{k}]": str(v) for k, v in value.items()})
+                elif value is not None:
+                    fields[key] = str(value)
+        elif content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+            form = await request.form(max_files=4, max_fields=32)
+            for key, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    files[key] = value
+                else:
+                    fields[key] = value
+        for name, upload in files.items():
+            if upload.size is not None and upload.size > max_bytes:
+                raise errors.bad_request(
+                    f"The uploaded {name} is {upload.size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB.",
+                    param=name, code="file_too_large",
+                )
+        return cls(fields, files)
+
+    def prompt(self, max_chars: int) -> str:
+        prompt = self.fields.get("prompt")
+        if prompt is None or not prompt.strip():
+            raise errors.bad_request("Missing required parameter: 'prompt'.", param="prompt",
+                                     code="missing_required_parameter")
+        if len(prompt) > max_chars:
+            raise errors.bad_request(
+                f"The prompt is {len(prompt):,} characters; the maximum is {max_chars:,}.",
+                param="prompt", code="string_above_max_length",
+            )
+        return prompt
+
+    def video_reference(self) -> str | UploadFile:
+        """`video` as an uploaded file, or the id of a completed video (`video[id]`, or JSON in `video`)."""
+        if "video" in self.files:
+            return self.files["video"]
+        ref = self.fields.get("video[id]") or self.fields.get("video_id")
+        raw = self.fields.get("video")
+        if ref is None and raw:
+            try:
+                parsed = json.loads(raw)
+                ref = parsed.get("id") if isinstance(parsed, dict) else None
+            except ValueError:
+                ref = raw
+        if not ref:
+            raise errors.bad_request(
+                "Missing required parameter: 'video' (upload an MP4, or pass the id of a completed video).",
+                param="video", code="missing_required_parameter",
+            )
+        return ref
+
+
+def create_app(settings: Settings) -> FastAPI:
+    store = Store(settings.data_dir)
+    engine = JobEngine(settings, store)
+    limiter = RateLimiter(settings.rate_limit, settings.rate_window)
+    faults = FaultInjector(settings.error_rate)
+    stop_sweeper = threading.Event()
+
+    def sweep() -> None:
+        while not stop_sweeper.wait(30):
+            store.expire_due()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        store.expire_due()
+        engine.start()
+        sweeper = threading.Thread(target=sweep, name="localsora-expiry", daemon=True)
+        sweeper.start()
+        log.info("localsora serving %s", settings.data_dir)
+        yield
+        stop_sweeper.set()
+        engine.stop()
+        store.close()
+
+    app = FastAPI(title="localsora", description="A local OpenAI Videos API server.", lifespan=lifespan)
+    app.state.settings, app.state.store, app.state.engine = settings, store, engine
+    app.state.limiter, app.state.faults = limiter, faults
+
+    @app.exception_handler(APIError)
+    async def api_error(_: Request, exc: APIError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        param = str(first.get("loc", ["", ""])[-1]) or None
+        message = f"Invalid value for '{param}': {first.get('msg', 'invalid')}."
+        return errors.bad_request(message, param=param).response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code in (404, 405):
+            message = f"Invalid URL ({request.method} {request.url.path})"
+            return APIError(exc.status_code, message, code=None).response()
+        return APIError(exc.status_code, str(exc.detail), code=None).response()
+
+    @app.middleware("http")
+    async def gatekeeper(request: Request, call_next: Any) -> Response:
+        request_id = "req_" + secrets.token_hex(12)
+        path = request.url.path
+        guarded = path.startswith(("/v1/", "/_localsora/"))
+        if guarded and settings.api_key and not secrets.compare_digest(
+            request.headers.get("authorization", "").encode(), f"Bearer {settings.api_key}".encode()
+        ):
+            return _with_id(errors.unauthorized().response(), request_id)
+        if path.startswith("/v1/"):
+            fault = faults.next_fault()
+            if fault is not None:
+                status, retry_after = fault
+                error = (errors.rate_limited("Rate limit reached (injected fault).", retry_after)
+                         if status == 429 else errors.server_error())
+                return _with_id(error.response(), request_id)
+            if request.method == "POST" and (path in JOB_CREATING or path.endswith("/remix")):
+                wait = limiter.acquire()
+                if wait > 0:
+                    message = (f"Rate limit reached: {settings.rate_limit} job requests per "
+                               f"{settings.rate_window:g} s. Try again in {wait:.0f} s.")
+                    return _with_id(errors.rate_limited(message, wait).response(), request_id)
+        return _with_id(await call_next(request), request_id)
+
+    def poll_headers() -> dict[str, str]:
+        return {"openai-poll-after-ms": str(settings.poll_after_ms)}
+
+    def video_response(job: Job) -> JSONResponse:
+        return JSONResponse(job.to_api(), headers=poll_headers())
+
+    def find(video_id: str, param: str = "video_id") -> Job:
+        job = store.get(video_id)
+        if job is None:
+            raise errors.not_found(f"No video found with id '{video_id[:80]}'.", param=param)
+        return job
+
+    def completed_source(video_id: str, action: str) -> Job:
+        job = find(video_id, param="video")
+        if job.status != "completed":
+            raise errors.bad_request(
+                f"Video '{video_id}' is {job.status}; only completed videos can be {action}.",
+                param="video", code="invalid_video_status",
+            )
+        if job.expired or (job.expires_at and job.expires_at <= time.time()):
+            raise errors.bad_request(f"Video '{video_id}' has expired.", param="video", code="video_expired")
+        return job
+
+    def check_capacity() -> None:
+        if store.count_active() >= settings.max_active_jobs:
+            raise errors.rate_limited(
+                f"Too many active jobs: at most {settings.max_active_jobs} can be queued or rendering at once.",
+                retry_after=5,
+            )
+
+    def enqueue(job: Job) -> JSONResponse:
+        store.insert(job)
+        engine.submit(job.id)
+        return video_response(job)
+
+    def new_job(kind: str, model: str, prompt: str, size: str, seconds: float, render_seconds: float,
+                video_id: str | None = None, **links: str | None) -> Job:
+        now = int(time.time())
+        return Job(
+            id=video_id or new_video_id(), kind=kind, model=model, status="queued", progress=0, created_at=now,
+            completed_at=None, expires_at=now + settings.ttl_seconds, prompt=prompt, size=size,
+            seconds=str(max(1, round(seconds))),
+            render_seconds=render_seconds, **links,
+        )
+
+    def output_size(width: int, height: int, model: str) -> str:
+        """The allowed size closest in aspect to an uploaded source, preferring the exact size."""
+        sizes = settings.allowed_sizes(model) or next(iter(settings.models.values()))
+        if f"{width}x{height}" in sizes:
+            return f"{width}x{height}"
+        aspect = width / height
+
+        def distance(size: str) -> tuple[float, int]:
+            w, h = (int(v) for v in size.split("x"))
+            return abs(w / h - aspect), abs(w * h - width * height)
+
+        return min(sizes, key=distance)
+
+    async def take_source(body: Body, job_id: str, action: str) -> tuple[float, str, str, str | None]:
+        """Put the source clip in the new job's folder: (duration, size, model, source video id)."""
+        reference = body.video_reference()
+        source = completed_source(reference, action) if isinstance(reference, str) else None
+        target = store.job_dir(job_id) / SOURCE_NAME
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source is not None:
+            await run_in_threadpool(_link_or_copy, store.media_path(source.id, "video"), target)
+            info = await run_in_threadpool(probe_video, target)
+            return info.duration, source.size, source.model, source.id
+        await run_in_threadpool(_save_upload, reference, target)
+        try:
+            info = await run_in_threadpool(probe_video, target)
+        except InvalidMedia as exc:
+            shutil.rmtree(target.parent, ignore_errors=True)
+            raise errors.bad_request(f"The uploaded video could not be read: {exc}", param="video",
+                                     code="invalid_video") from None
+        if info.duration > settings.max_source_seconds:
+            shutil.rmtree(target.parent, ignore_errors=True)
+            raise errors.bad_request(
+                f"The uploaded video is {info.duration:.1f} s; the limit is {settings.max_source_seconds:g} s.",
+                param="video", code="invalid_video",
+            )
+        model = "sora-2" if "sora-2" in settings.models else next(iter(settings.models))
+        return info.duration, output_size(info.width, info.height, model), model, None
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "service": "localsora", "renderer": "previz (no AI model)",
+                "active_jobs": store.count_active()}
+
+    @app.post("/v1/videos")
+    async def create_video(request: Request) -> JSONResponse:
+        body = await Body.read(request, settings.max_image_bytes)
+        prompt = body.prompt(settings.max_prompt_chars)
+        model = body.fields.get("model") or "sora-2"
+        sizes = settings.allowed_sizes(model)
+        if sizes is None:
+            _one_of("model", model, list(settings.models))
+        assert sizes is not None
+        seconds = body.fields.get("seconds") or "4"
+        _one_of("seconds", seconds, settings.durations)
+        size = body.fields.get("size") or "720x1280"
+        if size not in sizes:
+            others = [m for m, s in settings.models.items() if size in s]
+            hint = f" {size} needs {others[0]}." if others else ""
+            _one_of("size", size, sizes, hint)
+        upload = body.files.get("input_reference")
+        if upload is None and body.fields.get("input_reference"):
+            raise errors.bad_request(
+                "localsora accepts input_reference only as an uploaded image file (JPEG, PNG or WebP).",
+                param="input_reference", code="unsupported_value",
+            )
+        check_capacity()
+        job = new_job("generate", model, prompt, size, float(seconds), float(seconds))
+        if upload is not None:
+            data = await upload.read()
+            try:
+                width, height, mime = await run_in_threadpool(probe_image, data)
+            except InvalidMedia as exc:
+                raise errors.bad_request(
+                    f"Invalid input_reference: {exc} Upload a JPEG, PNG or WebP image.",
+                    param="input_reference", code="invalid_image",
+                ) from None
+            if f"{width}x{height}" != size:
+                raise errors.bad_request(
+                    f"Inpaint image must match the requested width and height: the image is {width}x{height}, "
+                    f"the requested size is {size}.",
+                    param="input_reference", code="invalid_image_size",
+                )
+            job_dir = store.job_dir(job.id)
+            job_dir.mkdir(parents=True, exist_ok=True)
+            (job_dir / f"reference.{IMAGE_EXTENSIONS[mime]}").write_bytes(data)
+        return enqueue(job)
+
+    @app.get("/v1/videos")
+    async def list_videos(after: str | None = None, limit: int = 20, order: str = "desc") -> JSONResponse:
+        if not 0 <= limit <= 100:
+            raise errors.bad_request(f"Invalid 'limit': {limit}. It must be between 0 and 100.", param="limit")
+        _one_of("order", order, ("asc", "desc"))
+        page = store.page(after=after, limit=limit, order=order)
+        if page is None:
+            raise errors.bad_request(f"No video found with id '{(after or '')[:80]}' for 'after'.", param="after")
+        jobs, has_more = page
+        return JSONResponse({
+            "object": "list",
+            "data": [j.to_api() for j in jobs],
+            "first_id": jobs[0].id if jobs else None,
+            "last_id": jobs[-1].id if jobs else None,
+            "has_more": has_more,
+        })
+
+    @app.post("/v1/videos/edits")
+    async def create_edit(request: Request) -> JSONResponse:
+        body = await Body.read(request, settings.max_video_bytes)
+        prompt = body.prompt(settings.max_prompt_chars)
+        check_capacity()
+        video_id = new_video_id()
+        duration, size, model, source_id = await take_source(body, video_id, "edited")
+        job = new_job("edit", model, prompt, size, duration, duration, video_id, source_video_id=source_id)
+        return enqueue(job)
+
+    @app.post("/v1/videos/extensions")
+    async def create_extension(request: Request) -> JSONResponse:
+        body = await Body.read(request, settings.max_video_bytes)
+        prompt = body.prompt(settings.max_prompt_chars)
+        seconds = body.fields.get("seconds")
+        if not seconds:
+            raise errors.bad_request("Missing required parameter: 'seconds'.", param="seconds",
+                                     code="missing_required_parameter")
+        _one_of("seconds", seconds, settings.extension_durations)
+        check_capacity()
+        video_id = new_video_id()
+        duration, size, model, source_id = await take_source(body, video_id, "extended")
+        total = round(duration) + int(seconds)
+        job = new_job("extend", model, prompt, size, total, float(seconds), video_id, source_video_id=source_id)
+        return enqueue(job)
+
+    @app.post("/v1/videos/characters")
+    async def create_character(request: Request) -> JSONResponse:
+        body = await Body.read(request, settings.max_video_bytes)
+        name = (body.fields.get("name") or "").strip()
+        if not 1 <= len(name) <= 80:
+            raise errors.bad_request("'name' must be 1 to 80 characters.", param="name")
+        upload = body.files.get("video")
+        if upload is None:
+            raise errors.bad_request("Missing required parameter: 'video' (upload an MP4).", param="video",
+                                     code="missing_required_parameter")
+        character_id = new_character_id()
+        target = store.character_dir(character_id) / "video.mp4"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        await run_in_threadpool(_save_upload, upload, target)
+        try:
+            await run_in_threadpool(probe_video, target)
+        except InvalidMedia as exc:
+            shutil.rmtree(target.parent, ignore_errors=True)
+            raise errors.bad_request(f"The uploaded video could not be read: {exc}", param="video",
+                                     code="invalid_video") from None
+        created_at = int(time.time())
+        store.insert_character(character_id, name, created_at)
+        return JSONResponse({"id": character_id, "name": name, "created_at": created_at})
+
+    @app.get("/v1/videos/characters/{character_id}")
+    async def get_character(character_id: str) -> JSONResponse:
+        character = store.get_character(character_id)
+        if character is None:
+            raise errors.not_found(f"No character found with id '{character_id[:80]}'.", param="character_id")
+        return JSONResponse(character)
+
+    @app.get("/v1/videos/{video_id}")
+    async def retrieve_video(video_id: str) -> JSONResponse:
+        return video_response(find(video_id))
+
+    @app.delete("/v1/videos/{video_id}")
+    async def delete_video(video_id: str) -> JSONResponse:
+        job = find(video_id)
+        engine.cancel(job.id)
+        await run_in_threadpool(store.delete, job.id)
+        return JSONResponse({"id": job.id, "object": "video.deleted", "deleted": True})
+
+    @app.get("/v1/videos/{video_id}/content")
+    async def video_content(video_id: str, variant: str = "video") -> Response:
+        _one_of("variant", variant, tuple(MEDIA_FILES))
+        job = find(video_id)
+        if job.status != "completed":
+            detail = f"failed: {job.error_message}" if job.status == "failed" else f"{job.status} ({job.progress}%)"
+            raise errors.not_found(
+                f"Video '{video_id}' has no content: it is {detail}.", code="video_not_ready"
+            )
+        if job.expired or (job.expires_at and job.expires_at <= time.time()):
+            raise errors.not_found(f"The content of video '{video_id}' has expired.", code="video_expired")
+        path = store.media_path(job.id, variant)
+        if not path.exists():
+            raise errors.not_found(f"Video '{video_id}' has no {variant}.", code="not_found")
+        return FileResponse(path, media_type=MEDIA_TYPES[variant], filename=f"{job.id}_{path.name}",
+                            content_disposition_type="inline")
+
+    @app.post("/v1/videos/{video_id}/remix")
+    async def remix_video(video_id: str, request: Request) -> JSONResponse:
+        body = await Body.read(request, settings.max_image_bytes)
+        prompt = body.prompt(settings.max_prompt_chars)
+        source = completed_source(video_id, "remixed")
+        check_capacity()
+        job = new_job("remix", source.model, prompt, source.size, float(source.seconds), float(source.seconds),
+                      remixed_from_video_id=source.id, source_video_id=source.id)
+        target = store.job_dir(job.id) / SOURCE_NAME
+        target.parent.mkdir(parents=True, exist_ok=True)
+        await run_in_threadpool(_link_or_copy, store.media_path(source.id, "video"), target)
+        return enqueue(job)
+
+    @app.get("/_localsora/faults")
+    async def read_faults() -> dict[str, Any]:
+        return _fault_settings(settings, faults)
+
+    @app.post("/_localsora/faults")
+    async def set_faults(request: Request) -> dict[str, Any]:
+        """Change faults and limits at run time (tests and demos): JSON with any of the keys below."""
+        try:
+            change = json.loads(await request.body() or b"{}")
+        except ValueError:
+            raise errors.bad_request("Send a JSON object.") from None
+        if "inject" in change:  # {"status": 500|429, "count": n, "retry_after": s}
+            inject = change["inject"]
+            faults.queue(int(inject.get("status", 500)), int(inject.get("count", 1)),
+                         float(inject.get("retry_after", 1)))
+        if change.get("clear"):
+            faults.clear()
+        if "error_rate" in change:
+            faults.error_rate = settings.error_rate = float(change["error_rate"])
+        if "render_delay" in change:
+            settings.render_delay = float(change["render_delay"])
+        if "blocked_words" in change:
+            settings.blocked_words = tuple(change["blocked_words"])
+        if "rate_limit" in change:
+            limiter.limit = settings.rate_limit = int(change["rate_limit"])
+        if "rate_window" in change:
+            limiter.window = settings.rate_window = float(change["rate_window"])
+        return _fault_settings(settings, faults)
+
+    return app
+
+
+def _fault_settings(settings: Settings, faults: FaultInjector) -> dict[str, Any]:
+    return {"error_rate": faults.error_rate, "render_delay": settings.render_delay,
+            "blocked_words": list(settings.blocked_words), "rate_limit": settings.rate_limit,
+            "rate_window": settings.rate_window}
+
+
+def _with_id(response: Response, request_id: str) -> Response:
+    response.headers["x-request-id"] = request_id
+    return response
+
+
+def _save_upload(upload: UploadFile, target: Path) -> None:
+    upload.file.seek(0)
+    partial = target.with_suffix(".part")
+    with open(partial, "wb") as out:
+        shutil.copyfileobj(upload.file, out, 1024 * 1024)
+    os.replace(partial, target)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    # A hard link costs nothing and keeps the source safe if the original is deleted.
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)

@@ -1,0 +1,77 @@
+"""Media checks for tests: decode real files with PyAV and Pillow."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+
+@dataclass
+class DecodedVideo:
+    width: int
+    height: int
+    duration: float
+    video_codec: str
+    pixel_format: str
+    audio_codec: str | None
+    frames: int
+    frame_means: list[float]  # mean luma of sampled frames
+
+
+def decode_mp4(source: bytes | Path, samples: int = 8) -> DecodedVideo:
+    file = io.BytesIO(source) if isinstance(source, bytes) else str(source)
+    with av.open(file) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        decoded = [frame.to_ndarray(format="gray") for frame in container.decode(video=0)]
+        duration = float(container.duration / av.time_base) if container.duration else 0.0
+        step = max(1, len(decoded) // samples)
+        return DecodedVideo(
+            width=video.codec_context.width,
+            height=video.codec_context.height,
+            duration=duration,
+            video_codec=video.codec_context.name,
+            pixel_format=video.codec_context.pix_fmt or "",
+            audio_codec=audio.codec_context.name if audio else None,
+            frames=len(decoded),
+            frame_means=[float(np.mean(f)) for f in decoded[::step]],
+        )
+
+
+def frames_differ(source: bytes | Path) -> bool:
+    """True when the first and last frames are visibly different pictures."""
+    file = io.BytesIO(source) if isinstance(source, bytes) else str(source)
+    with av.open(file) as container:
+        frames = [f.to_ndarray(format="gray").astype(np.int16) for f in container.decode(video=0)]
+    return float(np.mean(np.abs(frames[0] - frames[-1]))) > 2.0
+
+
+def top_level_boxes(data: bytes) -> list[str]:
+    """The MP4's top-level box types in file order (faststart puts moov before mdat)."""
+    boxes, offset = [], 0
+    while offset + 8 <= len(data):
+        size = int.from_bytes(data[offset:offset + 4], "big")
+        kind = data[offset + 4:offset + 8].decode("latin-1")
+        if size == 1:
+            size = int.from_bytes(data[offset + 8:offset + 16], "big")
+        boxes.append(kind)
+        if size < 8:
+            break
+        offset += size
+    return boxes
+
+
+def image_format(data: bytes) -> str:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.format or ""
+
+
+def png_bytes(width: int, height: int, color: tuple[int, int, int] = (200, 60, 40), fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buffer, format=fmt)
+    return buffer.getvalue()
