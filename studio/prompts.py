@@ -1,0 +1,165 @@
+"""The prompt builder: structured shot fields <-> one prompt text, and prompt checks.
+
+`compose` writes one labelled line per filled field, which reads as plain
+prose to a video model and to a person:
+
+    Shot: Wide shot.
+    Subject: a red fox.
+    Action: trotting through fresh snow.
+    Setting: a birch forest at dawn.
+    Lighting: soft golden backlight.
+    Camera: slow dolly in.
+    Style: 35 mm film, shallow depth of field.
+    Audio: crunching snow, distant birdsong.
+
+`parse` reads that form back, so a saved prompt reopens in the builder; any
+other text returns None and stays free text.
+
+Field values are normalised when they are set (whitespace collapsed to
+single spaces, trailing full stops removed), so `parse(compose(p)) == p`
+holds for every PromptParts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from typing import Any
+
+from studio.errors import PromptRejected
+
+__all__ = [
+    "DEFAULT_MAX_CHARS",
+    "FIELDS",
+    "FIELD_HELP",
+    "FIELD_LABELS",
+    "FIELD_PLACEHOLDERS",
+    "FieldSpec",
+    "PromptParts",
+    "compose",
+    "parse",
+    "validate_prompt",
+]
+
+DEFAULT_MAX_CHARS = 32000
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str  # the PromptParts attribute
+    label: str  # shown in the UI and written into the prompt ("Camera: slow dolly in.")
+    placeholder: str  # a short example for the empty text box
+    help: str  # one line of advice for the UI
+
+
+FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "shot_type", "Shot", "Wide shot", "How much the frame shows: wide, medium, close-up, aerial..."
+    ),
+    FieldSpec("subject", "Subject", "a red fox", "Who or what the shot is about. Be specific."),
+    FieldSpec("action", "Action", "trotting through fresh snow", "What happens, in one clear beat."),
+    FieldSpec("setting", "Setting", "a birch forest at dawn", "Where and when."),
+    FieldSpec("lighting", "Lighting", "soft golden backlight", "Light quality, direction and colour."),
+    FieldSpec(
+        "camera_motion", "Camera", "slow dolly in", "One camera move: pan, tilt, dolly, orbit or static."
+    ),
+    FieldSpec(
+        "style", "Style", "35 mm film, shallow depth of field", "Look and texture: film stock, lens, grade."
+    ),
+    FieldSpec(
+        "audio",
+        "Audio",
+        "crunching snow, distant birdsong",
+        'Sound effects, music or dialogue, e.g. she says: "We open at nine."',
+    ),
+)
+FIELD_LABELS: dict[str, str] = {spec.name: spec.label for spec in FIELDS}
+FIELD_PLACEHOLDERS: dict[str, str] = {spec.name: spec.placeholder for spec in FIELDS}
+FIELD_HELP: dict[str, str] = {spec.name: spec.help for spec in FIELDS}
+
+_NAME_BY_LABEL: dict[str, str] = {spec.label.lower(): spec.name for spec in FIELDS}
+_LINE = re.compile(r"^(?P<label>[A-Za-z]+):[ \t]*(?P<value>.*?)[ \t]*$")
+# A value ending in one of these gets no extra full stop ("Audio: she shouts "Go!"").
+_TERMINAL = ("!", "?", "…")
+
+
+def _normalise(value: Any) -> str:
+    """One line, single spaces, no trailing full stops: compose adds exactly one back.
+
+    Idempotent, which is what makes the round trip exact.
+    """
+    text = re.sub(r"\s+", " ", str(value or "")).strip()
+    return re.sub(r"[\s.]+$", "", text)
+
+
+@dataclass
+class PromptParts:
+    """The builder's fields. Every value is normalised on assignment (see `_normalise`)."""
+
+    shot_type: str = ""
+    subject: str = ""
+    action: str = ""
+    setting: str = ""
+    lighting: str = ""
+    camera_motion: str = ""
+    style: str = ""
+    audio: str = ""  # sound, music or dialogue
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Normalising on every assignment (the generated __init__ included)
+        # keeps a UI that edits fields in place round-tripping too.
+        super().__setattr__(name, _normalise(value) if name in FIELD_LABELS else value)
+
+    def is_empty(self) -> bool:
+        return not any(getattr(self, f.name) for f in fields(self))
+
+
+def compose(parts: PromptParts) -> str:
+    """One labelled line per filled field, in builder order; "" when all are empty."""
+    lines = []
+    for spec in FIELDS:
+        value = _normalise(getattr(parts, spec.name))
+        if value:
+            end = "" if value.endswith(_TERMINAL) else "."
+            lines.append(f"{spec.label}: {value}{end}")
+    return "\n".join(lines)
+
+
+def parse(prompt: str) -> PromptParts | None:
+    """Read back a prompt in `compose`'s form, or None if it is free text.
+
+    Blank lines, surrounding spaces, label case and line order are forgiven,
+    since people edit composed prompts by hand. Any line that is not
+    "Label: value" with a builder label, or a label used twice, makes it
+    free text.
+    """
+    values: dict[str, str] = {}
+    for raw in prompt.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        match = _LINE.match(line)
+        if match is None:
+            return None
+        name = _NAME_BY_LABEL.get(match["label"].lower())
+        value = _normalise(match["value"])
+        if name is None or name in values or not value:
+            return None
+        values[name] = value
+    if not values:
+        return None
+    return PromptParts(**values)
+
+
+def validate_prompt(prompt: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
+    """The prompt with surrounding whitespace removed, or PromptRejected."""
+    text = prompt.strip()
+    if not text:
+        raise PromptRejected("Write a prompt first: describe the shot you want.", code="prompt_empty")
+    if len(text) > max_chars:
+        over = len(text) - max_chars
+        raise PromptRejected(
+            f"The prompt is {len(text):,} characters; the limit is {max_chars:,}. Shorten it by {over:,}.",
+            code="prompt_too_long",
+        )
+    return text
