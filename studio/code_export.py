@@ -1,0 +1,70 @@
+"""The Python snippet, on the official SDK, that reproduces a request against the current provider.
+
+The key is always read from the environment in the snippet, never written into it.
+"""
+
+from __future__ import annotations
+
+from studio.jobs import VideoRequest
+from studio.providers import AZURE_SCOPE, Provider
+
+
+def _client_lines(provider: Provider) -> list[str]:
+    if provider.kind == "local":
+        return ['client = OpenAI(base_url="' + (provider.base_url or "http://127.0.0.1:8000/v1") + '", '
+                'api_key="local")']
+    if provider.kind == "azure":
+        return ['client = OpenAI(',
+                f'    base_url="{provider.base_url}",',
+                '    api_key=os.environ["AZURE_OPENAI_API_KEY"],',
+                ')']
+    if provider.kind == "azure_entra":
+        return ['from azure.identity import DefaultAzureCredential, get_bearer_token_provider',
+                '',
+                'client = OpenAI(',
+                f'    base_url="{provider.base_url}",',
+                f'    api_key=get_bearer_token_provider(DefaultAzureCredential(), "{AZURE_SCOPE}"),',
+                ')']
+    if provider.base_url and "api.openai.com" not in provider.base_url:
+        return [f'client = OpenAI(base_url="{provider.base_url}", api_key=os.environ["OPENAI_API_KEY"])']
+    return ['client = OpenAI(api_key=os.environ["OPENAI_API_KEY"])']
+
+
+def python_snippet(provider: Provider, request: VideoRequest) -> str:
+    prompt = repr(request.prompt)
+    if request.kind == "remix":
+        call = [f'video = client.videos.remix("{request.source_video_id}", prompt={prompt})']
+    elif request.kind in ("edit", "extend"):
+        source = ('video=open("source.mp4", "rb")' if request.source_upload
+                  else f'video=omit, extra_body={{"video": {{"id": "{request.source_video_id}"}}}}')
+        seconds = f', seconds="{request.seconds}"' if request.kind == "extend" else ""
+        call = [f"video = client.videos.{request.kind}(prompt={prompt}{seconds}, {source})"]
+    else:
+        call = ["video = client.videos.create(",
+                f"    prompt={prompt},",
+                f'    model="{request.model}",',
+                f'    size="{request.size}",',
+                f'    seconds="{request.seconds}",  # a string on the wire']
+        if request.reference is not None:
+            call.append(f'    input_reference=("{request.reference.filename}", '
+                        f'open("{request.reference.filename}", "rb").read(), "{request.reference.mime}"),')
+        call.append(")")
+    imports = ["import os", "import time", "", "from openai import OpenAI"]
+    if request.kind in ("edit", "extend") and not request.source_upload:
+        imports[-1] = "from openai import OpenAI, omit"
+    lines = [
+        *imports, "",
+        *_client_lines(provider), "",
+        *call,
+        "while video.status in (\"queued\", \"in_progress\"):",
+        "    time.sleep(2)",
+        "    video = client.videos.retrieve(video.id)",
+        "if video.status == \"completed\":",
+        "    with client.videos.with_streaming_response.download_content(video.id) as response:",
+        "        response.stream_to_file(f\"{video.id}.mp4\")",
+        "else:",
+        "    print(video.error)",
+    ]
+    if request.variants > 1:
+        lines.insert(lines.index(call[0]), f"# Run this {request.variants} times for {request.variants} variants.")
+    return "\n".join(lines) + "\n"

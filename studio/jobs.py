@@ -1,0 +1,429 @@
+"""Jobs: submit, poll, archive, retry, delete and sync videos for one provider and one library.
+
+Creating calls never let the SDK retry (a retried POST could start a second billed job); we retry them
+ourselves only where the server cannot have made a job: a 429, or a connection that was refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import openai
+from openai.types import Video
+
+from studio import errors, pricing
+from studio.error_mapping import caused_by, from_job_failure, from_sdk, retry_after_seconds
+from studio.images import FittedImage
+from studio.library import Library, VideoRecord
+from studio.prompts import validate_prompt
+from studio.providers import Provider
+from studio.thumbnails import write_thumbnail
+
+Kind = Literal["generate", "image", "remix", "edit", "extend"]
+DeleteScope = Literal["provider", "local", "both"]
+OnWait = Callable[[float, errors.RateLimited], None]
+DEFAULT_DEADLINE = 30 * 60.0
+MAX_POLL_BACKOFF = 15.0
+MEDIA_NAMES = {"video": "video.mp4", "thumbnail": "thumbnail.webp", "spritesheet": "spritesheet.jpg"}
+
+# One lock per video across every session in this process: two refreshes never download the same file twice.
+_video_locks: dict[str, threading.Lock] = {}
+_video_locks_guard = threading.Lock()
+
+
+def _lock_for(video_id: str) -> threading.Lock:
+    with _video_locks_guard:
+        return _video_locks.setdefault(video_id, threading.Lock())
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    """Everything needed to make (and later repeat) a video."""
+
+    prompt: str
+    model: str = "sora-2"
+    size: str = "720x1280"
+    seconds: str = "4"  # for extend: the seconds to add
+    kind: Kind = "generate"
+    reference: FittedImage | None = None
+    source_video_id: str | None = None  # remix, edit, extend
+    source_upload: tuple[str, bytes] | None = field(default=None, repr=False)  # edit/extend an uploaded MP4
+    variants: int = 1
+
+    def cost(self, provider_kind: str) -> pricing.CostEstimate:
+        return pricing.estimate_cost(self.model, self.size, int(float(self.seconds)), provider_kind,
+                                     variants=self.variants)
+
+
+class PartialSubmit(errors.StudioError):
+    """Some variants started before the rest failed; `records` are the ones that started."""
+
+    def __init__(self, message: str, records: list[VideoRecord], cause: errors.StudioError) -> None:
+        super().__init__(message, code=cause.code)
+        self.records = records
+        self.title = cause.title
+
+
+@dataclass
+class SyncReport:
+    seen: int = 0
+    added: list[str] = field(default_factory=list)
+    archived: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def summary(self) -> str:
+        parts = [f"{self.seen} on the provider", f"{len(self.added)} added", f"{len(self.archived)} downloaded"]
+        if self.failed:
+            parts.append(f"{len(self.failed)} could not be downloaded")
+        return ", ".join(parts) + "."
+
+
+class Jobs:
+    def __init__(self, provider: Provider, library: Library, *, deadline_seconds: float = DEFAULT_DEADLINE,
+                 max_rate_wait: float = 180.0, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.provider = provider
+        self.library = library
+        self.deadline_seconds = deadline_seconds
+        self.max_rate_wait = max_rate_wait
+        self._sleep = sleep
+
+    # Submitting.
+    def submit(self, request: VideoRequest, *, on_wait: OnWait | None = None) -> list[VideoRecord]:
+        prompt = validate_prompt(request.prompt)
+        self._check(request)
+        group = uuid.uuid4().hex if request.variants > 1 else None
+        records: list[VideoRecord] = []
+        for index in range(request.variants):
+            try:
+                video = self._create_with_retry(lambda: self._create_call(request, prompt), on_wait)
+            except errors.StudioError as error:
+                if not records:
+                    raise
+                raise PartialSubmit(
+                    f"{len(records)} of {request.variants} variants started; the rest failed: {error}",
+                    records, error) from error
+            records.append(self._record_new(video, request, group, index if group else None))
+        return records
+
+    def retry(self, video_id: str, *, on_wait: OnWait | None = None) -> list[VideoRecord]:
+        """Submit the same request again, with the same reference image or source."""
+        return self.submit(self.request_of(video_id), on_wait=on_wait)
+
+    def request_of(self, video_id: str) -> VideoRequest:
+        record = self._get(video_id)
+        reference = None
+        if record.reference_path and (path := self.library.path(record.reference_path)) and path.exists():
+            width, height = (int(v) for v in record.size.split("x"))
+            mime = "image/jpeg" if path.suffix == ".jpg" else "image/png"
+            reference = FittedImage(path.read_bytes(), mime, path.name, width, height, width, height)
+        upload = None
+        if record.source_upload_path and (path := self.library.path(record.source_upload_path)) and path.exists():
+            upload = (path.name, path.read_bytes())
+        seconds = record.seconds
+        if record.kind == "extend" and record.parent_video_id and (parent := self.library.get(record.parent_video_id)):
+            seconds = str(int(float(record.seconds)) - int(float(parent.seconds)))
+        return VideoRequest(
+            prompt=record.prompt, model=record.model, size=record.size, seconds=seconds,
+            kind=record.kind,  # type: ignore[arg-type]
+            reference=reference, source_video_id=record.parent_video_id if not upload else None,
+            source_upload=upload,
+        )
+
+    def _check(self, request: VideoRequest) -> None:
+        caps = self.provider.capabilities
+        if not 1 <= request.variants <= 4:
+            raise errors.InvalidInput("Variants must be between 1 and 4.")
+        action = {"remix": caps.remix, "edit": caps.edit, "extend": caps.extend}.get(request.kind, True)
+        if not action:
+            raise errors.UnsupportedParameter(f"{self.provider.label} does not offer {request.kind}.")
+        if request.kind in ("remix", "edit", "extend") and not (request.source_video_id or request.source_upload):
+            raise errors.InvalidInput(f"Pick the video to {request.kind} first.")
+        if request.kind in ("generate", "image"):
+            if request.model not in caps.sizes and not caps.free_text_models:
+                raise errors.UnsupportedParameter(
+                    f"{self.provider.label} offers {', '.join(caps.models)}, not '{request.model}'.")
+            if request.model in caps.sizes and request.size not in caps.sizes_for(request.model):
+                raise errors.UnsupportedParameter(
+                    f"{request.model} makes {' or '.join(caps.sizes_for(request.model))}, not {request.size}.")
+        durations = caps.extension_durations if request.kind == "extend" else caps.durations
+        if request.kind in ("generate", "image", "extend") and request.seconds not in durations:
+            raise errors.UnsupportedParameter(
+                f"Choose {', '.join(durations)} seconds; {request.seconds} is not offered.")
+        reference = request.reference
+        if reference is not None and f"{reference.width}x{reference.height}" != request.size:
+            raise errors.SizeMismatch(
+                f"The reference image must be {request.size}; it is {reference.width}x{reference.height}. "
+                "Fit it to the size first.")
+
+    def _create_call(self, request: VideoRequest, prompt: str) -> Video:
+        videos = self.provider.client(creating=True).videos
+        source = ({"video": (request.source_upload[0], request.source_upload[1], "video/mp4")}
+                  if request.source_upload else {"video": openai.omit,
+                                                 "extra_body": {"video": {"id": request.source_video_id}}})
+        if request.kind == "remix":
+            return videos.remix(str(request.source_video_id), prompt=prompt)
+        if request.kind == "edit":
+            return videos.edit(prompt=prompt, **source)  # type: ignore[arg-type]
+        if request.kind == "extend":
+            return videos.extend(prompt=prompt, seconds=request.seconds, **source)  # type: ignore[arg-type]
+        extra = {"input_reference": request.reference.as_upload()} if request.reference else {}
+        return videos.create(prompt=prompt, model=request.model, size=request.size,  # type: ignore[arg-type]
+                             seconds=request.seconds, **extra)  # type: ignore[arg-type]
+
+    def _create_with_retry(self, create: Callable[[], Video], on_wait: OnWait | None) -> Video:
+        waited = 0.0
+        refused = 0
+        while True:
+            try:
+                return create()
+            except openai.RateLimitError as exc:
+                wait = retry_after_seconds(exc.response.headers)
+                error = from_sdk(exc, self.provider)
+                assert isinstance(error, errors.RateLimited)
+                if waited + wait > self.max_rate_wait:
+                    raise error from exc
+            except openai.APIConnectionError as exc:
+                # A refused connection never reached a server; a timeout might have, so it is not retried.
+                if isinstance(exc, openai.APITimeoutError) or not caused_by(exc, ConnectionRefusedError) \
+                        or refused >= 3:
+                    raise from_sdk(exc, self.provider) from exc
+                refused += 1
+                wait = float(2**refused)
+                error = errors.RateLimited(f"Backend unreachable: trying again in {wait:.0f} s.", retry_after=wait)
+            except openai.APIError as exc:
+                raise from_sdk(exc, self.provider) from exc
+            if on_wait is not None:
+                on_wait(wait, error)
+            self._sleep(wait)
+            waited += wait
+
+    def _record_new(self, video: Video, request: VideoRequest, group: str | None, index: int | None) -> VideoRecord:
+        folder = self.library.folder_for(video.id)
+        folder.mkdir(parents=True, exist_ok=True)
+        reference_path = upload_path = None
+        if request.reference is not None:
+            path = folder / ("reference.jpg" if request.reference.mime == "image/jpeg" else "reference.png")
+            _write_atomic(path, request.reference.data)
+            reference_path = self.library.relative(path)
+        if request.source_upload is not None:
+            path = folder / "source.mp4"
+            _write_atomic(path, request.source_upload[1])
+            upload_path = self.library.relative(path)
+        seconds_billed = int(float(request.seconds)) if request.kind in ("generate", "image", "extend") \
+            else int(float(video.seconds))
+        cost = pricing.estimate_cost(str(video.model), str(video.size), seconds_billed, self.provider.kind).usd
+        record = _record_from_video(video, self.provider.kind, self.deadline_seconds)
+        record.kind = request.kind
+        record.parent_video_id = request.source_video_id or video.remixed_from_video_id
+        record.variant_group, record.variant_index = group, index
+        record.reference_path, record.source_upload_path = reference_path, upload_path
+        record.cost_usd = cost
+        return self.library.add(record, note="submitted")
+
+    # Polling.
+    def refresh_active(self) -> list[VideoRecord]:
+        """One poll for every active job whose poll time has come; archive finished ones still missing files."""
+        changed = []
+        for record in self.library.active(provider=self.provider.kind):
+            updated = self.refresh(record.video_id)
+            if (updated.status, updated.progress) != (record.status, record.progress):
+                changed.append(updated)
+        for record in self.library.unarchived(provider=self.provider.kind):
+            with contextlib.suppress(errors.StudioError):  # kept for the next tick; the error is on the record
+                changed.append(self.archive(record.video_id))
+        return changed
+
+    def refresh(self, video_id: str, *, force: bool = False) -> VideoRecord:
+        """Poll one job, honouring `openai-poll-after-ms` unless forced. A timed-out job can be forced back."""
+        record = self._get(video_id)
+        if not (record.is_active or (force and record.status == "timed_out")):
+            return record
+        now = time.time()
+        if not self.library.claim_poll(video_id, now if not force else float("inf"), now + 30):
+            return record  # not due yet, or another session is polling it right now
+        try:
+            response = self.provider.client().with_options(max_retries=0).videos.with_raw_response.retrieve(video_id)
+            video = response.parse()
+        except (openai.APIError, errors.StudioError) as exc:
+            return self._poll_failed(record, exc, now)
+        poll_after = _poll_after(response.headers.get("openai-poll-after-ms"))
+        changes: dict[str, object] = {
+            "status": video.status, "progress": video.progress, "expires_at": video.expires_at,
+            "completed_at": video.completed_at, "next_poll_at": now + poll_after, "poll_failures": 0,
+            "last_poll_error": None, "seconds": str(video.seconds),
+        }
+        if video.status == "failed":
+            error = video.error
+            changes.update(error_code=error.code if error else "failed",
+                           error_message=error.message if error else "The provider did not say why.")
+        elif video.status in ("queued", "in_progress"):
+            deadline = record.deadline_at or record.created_at + self.deadline_seconds
+            if force and record.status == "timed_out":
+                changes["deadline_at"] = now + self.deadline_seconds
+            elif now > deadline:
+                changes["status"] = "timed_out"
+                changes["error_message"] = (f"Still {video.status} after {self.deadline_seconds / 60:.0f} min. "
+                                            "Refresh it to keep waiting.")
+        updated = self.library.update(video_id, **changes) or record
+        if updated.status == "completed" and not updated.is_archived:
+            try:
+                updated = self.archive(video_id)
+            except errors.StudioError:
+                updated = self._get(video_id)
+        return updated
+
+    def _poll_failed(self, record: VideoRecord, exc: Exception, now: float) -> VideoRecord:
+        error = from_sdk(exc, self.provider) if isinstance(exc, openai.APIError) else exc
+        assert isinstance(error, errors.StudioError)
+        if isinstance(error, errors.NotFound):
+            return self.library.update(record.video_id, status="failed", error_code="not_found",
+                                       error_message=str(error), last_poll_error=None) or record
+        failures = record.poll_failures + 1
+        wait = error.retry_after if isinstance(error, errors.RateLimited) else min(MAX_POLL_BACKOFF, 2.0**failures)
+        changes: dict[str, object] = {"poll_failures": failures, "last_poll_error": str(error),
+                                      "next_poll_at": now + wait}
+        if now > (record.deadline_at or record.created_at + self.deadline_seconds) and record.is_active:
+            changes["status"] = "timed_out"
+        return self.library.update(record.video_id, **changes) or record
+
+    # Archiving.
+    def archive(self, video_id: str) -> VideoRecord:
+        """Stream the video, thumbnail and spritesheet into the library: temp file, then atomic rename."""
+        with _lock_for(video_id):
+            record = self._get(video_id)
+            if record.is_archived:
+                return record
+            folder = self.library.folder_for(video_id)
+            folder.mkdir(parents=True, exist_ok=True)
+            client = self.provider.client()
+            paths: dict[str, str | None] = {}
+            for variant, name in MEDIA_NAMES.items():
+                target = folder / name
+                try:
+                    self._download(client, video_id, variant, target)
+                    paths[variant] = self.library.relative(target)
+                except (openai.NotFoundError, openai.BadRequestError) as exc:
+                    if variant == "video":  # the one file we must have
+                        error = from_sdk(exc, self.provider)
+                        self.library.update(video_id, last_poll_error=str(error))
+                        raise error from exc
+                    paths[variant] = None  # some gateways have no thumbnail or spritesheet
+                except openai.APIError as exc:
+                    error = from_sdk(exc, self.provider)
+                    self.library.update(video_id, last_poll_error=str(error))
+                    raise error from exc
+            if paths["thumbnail"] is None:
+                thumbnail = folder / MEDIA_NAMES["thumbnail"]
+                if write_thumbnail(folder / MEDIA_NAMES["video"], thumbnail):
+                    paths["thumbnail"] = self.library.relative(thumbnail)
+            return self.library.update(
+                video_id, note="archived", video_path=paths["video"], thumbnail_path=paths["thumbnail"],
+                spritesheet_path=paths["spritesheet"], last_poll_error=None,
+            ) or record
+
+    def _download(self, client: openai.OpenAI, video_id: str, variant: str, target: Path) -> None:
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+        try:
+            with client.videos.with_streaming_response.download_content(
+                video_id, variant=variant  # type: ignore[arg-type]
+            ) as response, open(partial, "wb") as out:
+                for chunk in response.iter_bytes(1024 * 1024):
+                    out.write(chunk)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+
+    # Deleting.
+    def delete(self, video_id: str, scope: DeleteScope) -> str:
+        """Delete the provider copy, the local copy, or both. Returns what happened, in words."""
+        record = self._get(video_id)
+        said = []
+        if scope in ("provider", "both") and not record.remote_deleted:
+            try:
+                self.provider.client().videos.delete(video_id)
+                said.append(f"Deleted from {self.provider.label}.")
+            except openai.NotFoundError:
+                said.append(f"{self.provider.label} no longer had it.")
+            except openai.APIError as exc:
+                raise from_sdk(exc, self.provider) from exc
+            self.library.update(video_id, remote_deleted=True, note="deleted on provider")
+        if scope in ("local", "both"):
+            self.library.remove(video_id)
+            said.append("Removed from the library.")
+        return " ".join(said)
+
+    # Syncing.
+    def sync(self) -> SyncReport:
+        """Add what the provider has and the library lacks (every page), then download finished ones."""
+        report = SyncReport()
+        try:
+            for video in self.provider.client().videos.list(limit=100):
+                report.seen += 1
+                existing = self.library.get(video.id)
+                if existing is None:
+                    record = _record_from_video(video, self.provider.kind, self.deadline_seconds)
+                    record.kind = "remix" if video.remixed_from_video_id else "generate"
+                    record.parent_video_id = video.remixed_from_video_id
+                    record.cost_usd = pricing.estimate_cost(
+                        str(video.model), str(video.size), int(float(video.seconds)), self.provider.kind).usd
+                    self.library.add(record, note="found by sync")
+                    report.added.append(video.id)
+                elif existing.status != video.status and existing.status != "timed_out":
+                    self.library.update(video.id, status=video.status, progress=video.progress)
+        except openai.APIError as exc:
+            raise from_sdk(exc, self.provider) from exc
+        for record in self.library.unarchived(provider=self.provider.kind):
+            try:
+                self.archive(record.video_id)
+                report.archived.append(record.video_id)
+            except errors.StudioError as error:
+                report.failed[record.video_id] = str(error)
+        return report
+
+    def failure(self, record: VideoRecord) -> errors.StudioError | None:
+        """The typed error for a failed or timed-out job, for the page to show."""
+        if record.status == "failed":
+            return from_job_failure(record.error_code, record.error_message)
+        if record.status == "timed_out":
+            return errors.JobTimedOut(record.error_message or "The job timed out. Refresh it to keep waiting.")
+        return None
+
+    def _get(self, video_id: str) -> VideoRecord:
+        record = self.library.get(video_id)
+        if record is None:
+            raise errors.NotFound(f"No video '{video_id}' in the library.")
+        return record
+
+
+def _record_from_video(video: Video, provider_kind: str, deadline_seconds: float) -> VideoRecord:
+    error = video.error
+    return VideoRecord(
+        video_id=video.id, provider=provider_kind, kind="generate", status=video.status,
+        progress=video.progress, prompt=video.prompt or "", model=str(video.model), size=str(video.size),
+        seconds=str(video.seconds), created_at=float(video.created_at),
+        completed_at=video.completed_at, expires_at=video.expires_at,
+        deadline_at=float(video.created_at) + deadline_seconds,
+        error_code=error.code if error else None, error_message=error.message if error else None,
+    )
+
+
+def _poll_after(header: str | None) -> float:
+    try:
+        return max(0.2, float(header) / 1000) if header else 2.0
+    except ValueError:
+        return 2.0
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+    partial.write_bytes(data)
+    os.replace(partial, path)

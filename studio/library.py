@@ -1,0 +1,432 @@
+"""The library: the studio's own record of every video (SQLite in WAL mode, plus a files folder).
+
+It outlives provider expiry. It is safe for many Streamlit sessions and threads: each thread gets its own
+connection, and SQLite serialises the writes. Paths are stored relative to the data dir, so the folder
+can move.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+ACTIVE_STATUSES = ("queued", "in_progress")
+STATUSES = ("queued", "in_progress", "completed", "failed", "timed_out")
+SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+# Each entry upgrades the schema by one version; existing libraries run the ones they lack.
+MIGRATIONS: list[str] = [
+    # 1: videos, their status history, and the indexes the gallery pages through.
+    """
+    CREATE TABLE videos (
+        video_id TEXT PRIMARY KEY,
+        provider TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        progress INTEGER NOT NULL DEFAULT 0,
+        prompt TEXT NOT NULL,
+        model TEXT NOT NULL,
+        size TEXT NOT NULL,
+        seconds TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        completed_at REAL,
+        expires_at REAL,
+        deadline_at REAL,
+        parent_video_id TEXT,
+        variant_group TEXT,
+        variant_index INTEGER,
+        reference_path TEXT,
+        source_upload_path TEXT,
+        cost_usd REAL,
+        error_code TEXT,
+        error_message TEXT,
+        video_path TEXT,
+        thumbnail_path TEXT,
+        spritesheet_path TEXT,
+        remote_deleted INTEGER NOT NULL DEFAULT 0,
+        title TEXT NOT NULL DEFAULT '',
+        tags TEXT NOT NULL DEFAULT '',
+        favourite INTEGER NOT NULL DEFAULT 0,
+        next_poll_at REAL NOT NULL DEFAULT 0,
+        poll_failures INTEGER NOT NULL DEFAULT 0,
+        last_poll_error TEXT
+    );
+    CREATE INDEX videos_newest ON videos(created_at DESC, video_id DESC);
+    CREATE INDEX videos_by_status ON videos(status, created_at DESC);
+    CREATE INDEX videos_by_model ON videos(model, created_at DESC);
+    CREATE INDEX videos_favourites ON videos(favourite, created_at DESC);
+    CREATE INDEX videos_by_parent ON videos(parent_video_id);
+    CREATE INDEX videos_by_group ON videos(variant_group);
+    CREATE TABLE status_history (
+        id INTEGER PRIMARY KEY,
+        video_id TEXT NOT NULL REFERENCES videos(video_id) ON DELETE CASCADE,
+        status TEXT NOT NULL,
+        progress INTEGER NOT NULL,
+        at REAL NOT NULL,
+        note TEXT
+    );
+    CREATE INDEX history_by_video ON status_history(video_id, at);
+    """,
+    # 2: text search over prompt, title and tags (trigram: any 3+ letters match inside words).
+    """
+    CREATE VIRTUAL TABLE videos_text USING fts5(video_id UNINDEXED, prompt, title, tags, tokenize='trigram');
+    INSERT INTO videos_text (video_id, prompt, title, tags) SELECT video_id, prompt, title, tags FROM videos;
+    CREATE TRIGGER videos_text_insert AFTER INSERT ON videos BEGIN
+        INSERT INTO videos_text (video_id, prompt, title, tags) VALUES (new.video_id, new.prompt, new.title, new.tags);
+    END;
+    CREATE TRIGGER videos_text_update AFTER UPDATE OF prompt, title, tags ON videos BEGIN
+        UPDATE videos_text SET prompt = new.prompt, title = new.title, tags = new.tags
+        WHERE video_id = new.video_id;
+    END;
+    CREATE TRIGGER videos_text_delete AFTER DELETE ON videos BEGIN
+        DELETE FROM videos_text WHERE video_id = old.video_id;
+    END;
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass
+class VideoRecord:
+    video_id: str
+    provider: str
+    kind: str  # generate | image | remix | edit | extend
+    status: str
+    prompt: str
+    model: str
+    size: str
+    seconds: str
+    created_at: float
+    updated_at: float = 0.0
+    progress: int = 0
+    completed_at: float | None = None
+    expires_at: float | None = None
+    deadline_at: float | None = None
+    parent_video_id: str | None = None
+    variant_group: str | None = None
+    variant_index: int | None = None
+    reference_path: str | None = None
+    source_upload_path: str | None = None
+    cost_usd: float | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    video_path: str | None = None
+    thumbnail_path: str | None = None
+    spritesheet_path: str | None = None
+    remote_deleted: bool = False
+    title: str = ""
+    tags: str = ""
+    favourite: bool = False
+    next_poll_at: float = 0.0
+    poll_failures: int = 0
+    last_poll_error: str | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_archived(self) -> bool:
+        return self.video_path is not None
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [t for t in (s.strip() for s in self.tags.split(",")) if t]
+
+    @property
+    def display_title(self) -> str:
+        return self.title or (self.prompt.splitlines()[0][:80] if self.prompt else self.video_id)
+
+
+_COLUMNS = [f.name for f in fields(VideoRecord)]
+_BOOLEANS = {"remote_deleted", "favourite"}
+
+
+@dataclass(frozen=True)
+class Filters:
+    status: str | None = None
+    model: str | None = None
+    text: str = ""
+    favourites_only: bool = False
+    provider: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    records: list[VideoRecord]
+    next_cursor: tuple[float, str] | None  # pass back as `before` for the next (older) page
+
+
+@dataclass
+class HistoryEntry:
+    status: str
+    progress: int
+    at: float
+    note: str | None = field(default=None)
+
+
+class Library:
+    def __init__(self, data_dir: Path | str) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.files_dir = self.data_dir / "files"
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.data_dir / "library.sqlite3"
+        self._local = threading.local()
+        self._migrate()
+
+    # Connections: one per thread.
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.db_path, timeout=15, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=15000")
+            self._local.conn = conn
+        return conn
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._connection())
+
+    def _migrate(self) -> None:
+        conn = self._connection()
+        with self._transaction():
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in _statements(script):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+
+    @property
+    def schema_version(self) -> int:
+        return self._connection().execute("PRAGMA user_version").fetchone()[0]
+
+    # Files.
+    def folder_for(self, video_id: str) -> Path:
+        """The video's own folder. Ids come from providers, so an unsafe one is hashed, never used as a path."""
+        name = video_id if SAFE_ID.match(video_id) else "id-" + hashlib.sha256(video_id.encode()).hexdigest()[:32]
+        return self.files_dir / name
+
+    def relative(self, path: Path) -> str:
+        return path.resolve().relative_to(self.data_dir).as_posix()
+
+    def path(self, relative: str | None) -> Path | None:
+        return self.data_dir / relative if relative else None
+
+    # Records.
+    def add(self, record: VideoRecord, note: str | None = None) -> VideoRecord:
+        now = time.time()
+        record.updated_at = record.updated_at or now
+        row = _row(record)
+        with self._transaction() as conn:
+            conn.execute(
+                f"INSERT INTO videos ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})", list(row.values())
+            )
+            conn.execute(
+                "INSERT INTO status_history (video_id, status, progress, at, note) VALUES (?, ?, ?, ?, ?)",
+                (record.video_id, record.status, record.progress, now, note),
+            )
+        return record
+
+    def get(self, video_id: str) -> VideoRecord | None:
+        row = self._connection().execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM videos WHERE video_id = ?", (video_id,)
+        ).fetchone()
+        return _record(row) if row else None
+
+    def __contains__(self, video_id: str) -> bool:
+        return self._connection().execute("SELECT 1 FROM videos WHERE video_id = ?", (video_id,)).fetchone() is not None
+
+    def update(self, video_id: str, note: str | None = None, **changes: Any) -> VideoRecord | None:
+        """Change fields; a status or progress change is also written to the history."""
+        if not changes:
+            return self.get(video_id)
+        unknown = set(changes) - set(_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown fields: {sorted(unknown)}")
+        changes["updated_at"] = time.time()
+        values = [int(v) if k in _BOOLEANS else v for k, v in changes.items()]
+        with self._transaction() as conn:
+            before = conn.execute("SELECT status, progress FROM videos WHERE video_id = ?", (video_id,)).fetchone()
+            if before is None:
+                return None
+            conn.execute(
+                f"UPDATE videos SET {', '.join(f'{k} = ?' for k in changes)} WHERE video_id = ?",
+                [*values, video_id],
+            )
+            status = changes.get("status", before[0])
+            progress = changes.get("progress", before[1])
+            if (status, progress) != tuple(before) or note:
+                conn.execute(
+                    "INSERT INTO status_history (video_id, status, progress, at, note) VALUES (?, ?, ?, ?, ?)",
+                    (video_id, status, progress, changes["updated_at"], note),
+                )
+        return self.get(video_id)
+
+    def claim_poll(self, video_id: str, now: float, next_poll_at: float) -> bool:
+        """Atomically take the right to poll this job now; false when another thread already has it."""
+        cursor = self._connection().execute(
+            "UPDATE videos SET next_poll_at = ? WHERE video_id = ? AND next_poll_at <= ?",
+            (next_poll_at, video_id, now),
+        )
+        return cursor.rowcount == 1
+
+    def history(self, video_id: str) -> list[HistoryEntry]:
+        rows = self._connection().execute(
+            "SELECT status, progress, at, note FROM status_history WHERE video_id = ? ORDER BY at, id", (video_id,)
+        ).fetchall()
+        return [HistoryEntry(*r) for r in rows]
+
+    def active(self, provider: str | None = None) -> list[VideoRecord]:
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM videos WHERE status IN ('queued', 'in_progress')"
+        args: list[Any] = []
+        if provider:
+            sql += " AND provider = ?"
+            args.append(provider)
+        return [_record(r) for r in self._connection().execute(sql + " ORDER BY created_at", args)]
+
+    def unarchived(self, provider: str | None = None) -> list[VideoRecord]:
+        """Finished on the provider but not yet downloaded here."""
+        sql = (f"SELECT {', '.join(_COLUMNS)} FROM videos "
+               "WHERE status = 'completed' AND video_path IS NULL AND remote_deleted = 0")
+        args: list[Any] = []
+        if provider:
+            sql += " AND provider = ?"
+            args.append(provider)
+        return [_record(r) for r in self._connection().execute(sql + " ORDER BY created_at", args)]
+
+    def page(self, filters: Filters = Filters(), *, limit: int = 24,
+             before: tuple[float, str] | None = None) -> Page:
+        """Newest first, `limit` at a time. Keyset paging keeps every page as fast as the first."""
+        where, args = _where(filters)
+        if before is not None:
+            where.append("(created_at < ? OR (created_at = ? AND video_id < ?))")
+            args += [before[0], before[0], before[1]]
+        sql = (f"SELECT {', '.join(_COLUMNS)} FROM videos {_join(where)} "
+               "ORDER BY created_at DESC, video_id DESC LIMIT ?")
+        rows = self._connection().execute(sql, [*args, limit + 1]).fetchall()
+        records = [_record(r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return Page(records, (records[-1].created_at, records[-1].video_id) if more and records else None)
+
+    def count(self, filters: Filters = Filters()) -> int:
+        where, args = _where(filters)
+        return self._connection().execute(f"SELECT COUNT(*) FROM videos {_join(where)}", args).fetchone()[0]
+
+    def models(self) -> list[str]:
+        return [r[0] for r in self._connection().execute("SELECT DISTINCT model FROM videos ORDER BY model")]
+
+    def children(self, video_id: str) -> list[VideoRecord]:
+        rows = self._connection().execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM videos WHERE parent_video_id = ? ORDER BY created_at", (video_id,)
+        )
+        return [_record(r) for r in rows]
+
+    def variants(self, group: str) -> list[VideoRecord]:
+        rows = self._connection().execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM videos WHERE variant_group = ? ORDER BY variant_index", (group,)
+        )
+        return [_record(r) for r in rows]
+
+    def total_spent(self) -> float:
+        value = self._connection().execute(
+            "SELECT COALESCE(SUM(cost_usd), 0) FROM videos WHERE status = 'completed'"
+        ).fetchone()[0]
+        return float(value)
+
+    def disk_usage(self) -> int:
+        total = self.db_path.stat().st_size if self.db_path.exists() else 0
+        for root, _, files in os.walk(self.files_dir):
+            total += sum((Path(root) / f).stat().st_size for f in files)
+        return total
+
+    def remove(self, video_id: str) -> bool:
+        """Forget a video and delete its files. The row goes first, so no row ever points at a missing file."""
+        record = self.get(video_id)
+        if record is None:
+            return False
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM videos WHERE video_id = ?", (video_id,))
+        shutil.rmtree(self.folder_for(video_id), ignore_errors=True)
+        return True
+
+    def iter_all(self) -> Iterator[VideoRecord]:
+        for row in self._connection().execute(f"SELECT {', '.join(_COLUMNS)} FROM videos ORDER BY created_at"):
+            yield _record(row)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, so concurrent writers queue instead of failing mid-way."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        self.conn.execute("ROLLBACK" if kind else "COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements, current = [], []
+    for line in script.strip().splitlines():
+        current.append(line)
+        joined = "\n".join(current).strip()
+        if joined.endswith(";") and sqlite3.complete_statement(joined):
+            statements.append(joined)
+            current = []
+    return statements
+
+
+def _row(record: VideoRecord) -> dict[str, Any]:
+    row = asdict(record)
+    return {k: int(v) if k in _BOOLEANS else v for k, v in row.items()}
+
+
+def _record(row: Sequence[Any]) -> VideoRecord:
+    record = VideoRecord(*row)
+    record.remote_deleted = bool(record.remote_deleted)
+    record.favourite = bool(record.favourite)
+    return record
+
+
+def _where(filters: Filters) -> tuple[list[str], list[Any]]:
+    where: list[str] = []
+    args: list[Any] = []
+    if filters.status:
+        where.append("status = ?")
+        args.append(filters.status)
+    if filters.model:
+        where.append("model = ?")
+        args.append(filters.model)
+    if filters.favourites_only:
+        where.append("favourite = 1")
+    if filters.provider:
+        where.append("provider = ?")
+        args.append(filters.provider)
+    text = filters.text.strip()
+    if len(text) >= 3:  # trigram index
+        where.append("video_id IN (SELECT video_id FROM videos_text WHERE videos_text MATCH ?)")
+        args.append('"' + text.replace('"', '""') + '"')
+    elif text:
+        where.append("(prompt LIKE ? OR title LIKE ? OR tags LIKE ?)")
+        args += [f"%{text}%"] * 3
+    return where, args
+
+
+def _join(where: list[str]) -> str:
+    return ("WHERE " + " AND ".join(where)) if where else ""

@@ -1,0 +1,43 @@
+"""The embedded localsora: started once per data dir on a free loopback port, or reused if already running."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import threading
+from pathlib import Path
+
+from localsora.process import LocalsoraProcess, is_healthy
+
+_started: dict[Path, LocalsoraProcess] = {}
+_lock = threading.Lock()
+
+
+def ensure_localsora(data_dir: Path | str) -> str:
+    """The base URL (`.../v1`) of a healthy localsora keeping its files in `data_dir/localsora`."""
+    server_dir = Path(data_dir).resolve() / "localsora"
+    marker = server_dir / "server.json"
+    with _lock:
+        running = _started.get(server_dir)
+        if running is not None and running.running() and is_healthy(running.root_url):
+            return running.base_url
+        # A server from an earlier run of the app may still be up: reuse it rather than start a second.
+        if marker.exists():
+            try:
+                root_url = json.loads(marker.read_text())["root_url"]
+            except (ValueError, KeyError):
+                root_url = ""
+            if root_url and is_healthy(root_url):
+                return f"{root_url}/v1"
+        server = LocalsoraProcess(server_dir).start()
+        _started[server_dir] = server
+        marker.write_text(json.dumps({"root_url": server.root_url}))
+        atexit.register(server.stop)
+        return server.base_url
+
+
+def stop_all() -> None:
+    with _lock:
+        for server in _started.values():
+            server.stop()
+        _started.clear()

@@ -1,0 +1,255 @@
+"""Provider profiles (local, OpenAI or a gateway, Azure by key, Azure by Entra ID) and the client factory.
+
+Configuration is a plain mapping (environment variables, `.streamlit/secrets.toml`, or a session's own
+overrides), so this module never needs Streamlit. Keys are wrapped in `Secret` the moment they are read.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+import httpx
+from openai import OpenAI
+
+from studio.errors import RateLimited
+from studio.secret import Secret
+
+# Every client.videos call warns that OpenAI's hosted Sora API shut down. We know; say it once, here.
+warnings.filterwarnings("ignore", message="The Sora API is scheduled", category=DeprecationWarning)
+
+ProviderKind = Literal["local", "openai", "azure", "azure_entra"]
+KINDS: tuple[ProviderKind, ...] = ("local", "openai", "azure", "azure_entra")
+AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
+
+SORA_SIZES: dict[str, tuple[str, ...]] = {
+    "sora-2": ("720x1280", "1280x720"),
+    "sora-2-pro": ("720x1280", "1280x720", "1024x1792", "1792x1024"),
+}
+DURATIONS = ("4", "8", "12")
+EXTENSION_DURATIONS = ("4", "8", "12", "16", "20")
+
+# Every configuration key the studio reads, with what it is for (README and secrets.toml.example list them).
+CONFIG_KEYS: dict[str, str] = {
+    "SORA_STUDIO_PROVIDER": "Which profile to start with: local, openai, azure or azure_entra.",
+    "SORA_STUDIO_DATA_DIR": "Where the library keeps its database and files (default ./data).",
+    "SORA_STUDIO_MODELS": "Comma-separated model names a gateway serves (free text is allowed too).",
+    "SORA_STUDIO_JOB_DEADLINE_MINUTES": "Minutes before an unfinished job is marked timed out (default 30).",
+    "LOCALSORA_URL": "Use this running localsora (e.g. http://127.0.0.1:8000) instead of starting one.",
+    "OPENAI_API_KEY": "Key for OpenAI or an OpenAI-compatible gateway.",
+    "OPENAI_BASE_URL": "Base URL of an OpenAI-compatible gateway (default https://api.openai.com/v1).",
+    "AZURE_OPENAI_ENDPOINT": "https://RESOURCE.openai.azure.com (the studio adds /openai/v1/).",
+    "AZURE_OPENAI_API_KEY": "Azure OpenAI key. Leave it out to sign in with Entra ID instead.",
+    "AZURE_OPENAI_DEPLOYMENT": "Azure deployment name of the video model (default sora-2).",
+}
+SECRET_KEYS = frozenset({"OPENAI_API_KEY", "AZURE_OPENAI_API_KEY"})
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider offers. Models not listed are allowed when `free_text_models` is true."""
+
+    sizes: Mapping[str, tuple[str, ...]]
+    durations: tuple[str, ...] = DURATIONS
+    extension_durations: tuple[str, ...] = EXTENSION_DURATIONS
+    remix: bool = True
+    edit: bool = True
+    extend: bool = True
+    characters: bool = True
+    free_text_models: bool = False
+    jobs_per_minute: int | None = None
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(self.sizes)
+
+    def sizes_for(self, model: str) -> tuple[str, ...]:
+        if model in self.sizes:
+            return self.sizes[model]
+        every = dict.fromkeys(s for sizes in self.sizes.values() for s in sizes)
+        return tuple(every) or SORA_SIZES["sora-2-pro"]
+
+    def actions(self) -> tuple[str, ...]:
+        flags = {"Remix": self.remix, "Edit": self.edit, "Extend": self.extend}
+        return tuple(name for name, on in flags.items() if on)
+
+
+@dataclass(frozen=True)
+class Provider:
+    kind: ProviderKind
+    label: str
+    base_url: str | None
+    capabilities: Capabilities
+    api_key: Secret | None = None
+    # Entra ID: a callable the SDK asks for a fresh bearer token before each request.
+    token_provider: Callable[[], str] | None = field(default=None, repr=False, compare=False)
+    missing: tuple[str, ...] = ()  # settings still needed before this profile can work
+
+    @property
+    def configured(self) -> bool:
+        return not self.missing
+
+    @property
+    def host(self) -> str:
+        return urlparse(self.base_url or "").netloc or "(not started)"
+
+    def with_base_url(self, base_url: str) -> Provider:
+        return replace(self, base_url=base_url)
+
+    def client(self, *, creating: bool = False, timeout: float = 60.0) -> OpenAI:
+        """An SDK client. `creating=True` turns SDK retries off: a retried POST could start a second billed job."""
+        if self.missing:
+            raise ValueError(f"{self.label} is not configured: set {', '.join(self.missing)}")
+        if self.base_url is None:
+            raise ValueError(f"{self.label} has no base URL yet")
+        credential: str | Callable[[], str]
+        if self.token_provider is not None:
+            credential = self.token_provider
+        elif self.api_key:
+            credential = self.api_key.reveal()
+        else:
+            credential = "local"
+        return OpenAI(
+            base_url=self.base_url,
+            api_key=credential,
+            max_retries=0 if creating else 2,
+            timeout=httpx.Timeout(timeout, connect=5.0),
+        )
+
+
+def azure_base_url(endpoint: str) -> str:
+    """'https://res.openai.azure.com' -> 'https://res.openai.azure.com/openai/v1/'."""
+    root = endpoint.strip().rstrip("/")
+    if root.endswith("/openai/v1"):
+        return root + "/"
+    if root.endswith("/openai"):
+        return root + "/v1/"
+    return root + "/openai/v1/"
+
+
+def _models_from(config: Mapping[str, str], default: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    names = [m.strip() for m in config.get("SORA_STUDIO_MODELS", "").split(",") if m.strip()]
+    if not names:
+        return dict(default)
+    every_size = SORA_SIZES["sora-2-pro"]
+    return {name: default.get(name, every_size) for name in names}
+
+
+def load_providers(
+    config: Mapping[str, str],
+    *,
+    credential_factory: Callable[[], Any] | None = None,
+) -> dict[ProviderKind, Provider]:
+    """Every profile, configured or not. `credential_factory` makes the Entra ID credential (tests pass their own)."""
+    get = lambda key: (config.get(key) or "").strip()  # noqa: E731
+    providers: dict[ProviderKind, Provider] = {}
+
+    local_url = get("LOCALSORA_URL").rstrip("/")
+    providers["local"] = Provider(
+        kind="local",
+        label="Local preview renderer",
+        base_url=(local_url + "/v1") if local_url and not local_url.endswith("/v1") else (local_url or None),
+        capabilities=Capabilities(sizes=SORA_SIZES),
+    )
+
+    openai_key = get("OPENAI_API_KEY")
+    base_url = get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
+    providers["openai"] = Provider(
+        kind="openai",
+        label="OpenAI-compatible gateway" if get("OPENAI_BASE_URL") else "OpenAI",
+        base_url=base_url,
+        api_key=Secret(openai_key) if openai_key else None,
+        capabilities=Capabilities(sizes=_models_from(config, SORA_SIZES), free_text_models=True),
+        missing=() if openai_key else ("OPENAI_API_KEY",),
+    )
+
+    endpoint = get("AZURE_OPENAI_ENDPOINT")
+    azure_key = get("AZURE_OPENAI_API_KEY")
+    deployment = get("AZURE_OPENAI_DEPLOYMENT") or "sora-2"
+    # Azure's sora-2 offers text and image to video and remix, at 2 job requests a minute.
+    azure_caps = Capabilities(
+        sizes={deployment: SORA_SIZES.get(deployment, SORA_SIZES["sora-2"])},
+        edit=False, extend=False, characters=False, free_text_models=True, jobs_per_minute=2,
+    )
+    azure_url = azure_base_url(endpoint) if endpoint else None
+    providers["azure"] = Provider(
+        kind="azure",
+        label="Azure OpenAI (key)",
+        base_url=azure_url,
+        api_key=Secret(azure_key) if azure_key else None,
+        capabilities=azure_caps,
+        missing=tuple(k for k, v in (("AZURE_OPENAI_ENDPOINT", endpoint), ("AZURE_OPENAI_API_KEY", azure_key))
+                      if not v),
+    )
+    token_provider = _entra_token_provider(credential_factory) if endpoint and not azure_key else None
+    providers["azure_entra"] = Provider(
+        kind="azure_entra",
+        label="Azure OpenAI (Entra ID)",
+        base_url=azure_url,
+        capabilities=azure_caps,
+        token_provider=token_provider,
+        missing=() if endpoint else ("AZURE_OPENAI_ENDPOINT",),
+    )
+    return providers
+
+
+def _entra_token_provider(credential_factory: Callable[[], Any] | None) -> Callable[[], str]:
+    """A lazy token provider: the credential is only made when the first request needs a token."""
+    from azure.identity import get_bearer_token_provider
+
+    state: dict[str, Callable[[], str]] = {}
+
+    def token() -> str:
+        if "provider" not in state:
+            if credential_factory is None:
+                from azure.identity import DefaultAzureCredential
+
+                credential = DefaultAzureCredential()
+            else:
+                credential = credential_factory()
+            state["provider"] = get_bearer_token_provider(credential, AZURE_SCOPE)
+        return state["provider"]()
+
+    return token
+
+
+def default_kind(config: Mapping[str, str], providers: Mapping[ProviderKind, Provider]) -> ProviderKind:
+    """The profile to start with: the one asked for, else a configured remote one, else local."""
+    asked = (config.get("SORA_STUDIO_PROVIDER") or "").strip()
+    if asked in providers:
+        return asked  # type: ignore[return-value]
+    for kind in ("azure", "azure_entra", "openai"):
+        if providers[kind].configured:  # type: ignore[index]
+            return kind  # type: ignore[return-value]
+    return "local"
+
+
+@dataclass(frozen=True)
+class Health:
+    ok: bool
+    summary: str  # e.g. "Azure OpenAI (Entra ID): connected"
+    detail: str = ""
+
+
+def check_health(provider: Provider, timeout: float = 5.0) -> Health:
+    """One cheap list call, explained in words: which backend is live, and why not."""
+    from studio.error_mapping import from_sdk
+
+    if provider.missing:
+        return Health(False, f"{provider.label}: not configured", f"Set {', '.join(provider.missing)}.")
+    if provider.base_url is None:
+        return Health(False, f"{provider.label}: not started", "The local renderer has not started yet.")
+    try:
+        provider.client(timeout=timeout).with_options(max_retries=0).videos.list(limit=1)
+    except Exception as exc:  # every failure becomes a reason shown in the sidebar
+        error = from_sdk(exc, provider)
+        if isinstance(error, RateLimited):  # it answered: up, just busy
+            return Health(True, f"{provider.label}: connected, rate limited now", str(error))
+        return Health(False, f"{provider.label}: {error.title.lower()}", str(error))
+    if provider.kind == "local":
+        return Health(True, "Local preview renderer: offline, no AI model",
+                      "localsora renders previz clips on this machine; no key, no network.")
+    return Health(True, f"{provider.label}: connected", provider.host)

@@ -1,0 +1,252 @@
+"""Jobs and the library against a real localsora: every job kind, variants, faults, sync, deletes, threads."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from localsora.process import LocalsoraProcess
+from studio import errors
+from studio.images import fit
+from studio.jobs import Jobs, VideoRequest
+from studio.library import Library, VideoRecord
+from studio.providers import load_providers
+from tests.conftest import sdk_client
+from tests.media import decode_mp4, png_bytes
+
+
+def local_jobs(server: LocalsoraProcess, data_dir: Path, **options: object) -> Jobs:
+    provider = load_providers({"LOCALSORA_URL": server.root_url})["local"]
+    return Jobs(provider, Library(data_dir), **options)  # type: ignore[arg-type]
+
+
+def run_until_settled(jobs: Jobs, video_id: str, deadline: float = 120) -> VideoRecord:
+    """Refresh like the job panel does, until the job settles; the deadline only guards against a hang."""
+    end = time.monotonic() + deadline
+    while True:
+        record = jobs.refresh(video_id)
+        if not record.is_active and (record.status != "completed" or record.is_archived):
+            return record
+        assert time.monotonic() < end, f"{video_id} stuck at {record.status} {record.progress}%"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def jobs(localsora: LocalsoraProcess, tmp_path: Path) -> Jobs:
+    return local_jobs(localsora, tmp_path / "library")
+
+
+@pytest.fixture
+def finished(jobs: Jobs) -> VideoRecord:
+    record = jobs.submit(VideoRequest(prompt="A yellow taxi in the rain, pan left", size="1280x720"))[0]
+    return run_until_settled(jobs, record.video_id)
+
+
+def test_text_job_lives_from_submit_to_archive(jobs: Jobs) -> None:
+    [record] = jobs.submit(VideoRequest(prompt="A green hill at dawn, slow zoom in", size="1280x720"))
+    assert record.status == "queued" and record.provider == "local" and record.cost_usd == 0.0
+    assert jobs.library.get(record.video_id) is not None, "in the library the moment it exists"
+    done = run_until_settled(jobs, record.video_id)
+    assert done.status == "completed" and done.progress == 100
+    clip = decode_mp4(jobs.library.path(done.video_path))
+    assert (clip.width, clip.height) == (1280, 720) and abs(clip.duration - 4) <= 1 / 24 + 1e-6
+    assert jobs.library.path(done.thumbnail_path).read_bytes()[8:12] == b"WEBP"
+    assert jobs.library.path(done.spritesheet_path).read_bytes()[:2] == b"\xff\xd8"
+    statuses = [h.status for h in jobs.library.history(done.video_id)]
+    assert statuses[0] == "queued" and statuses[-1] == "completed"
+
+
+def test_image_job_sends_the_fitted_reference(jobs: Jobs) -> None:
+    fitted = fit(png_bytes(900, 1600, (240, 30, 30)), "720x1280", "cover")
+    [record] = jobs.submit(VideoRequest(prompt="Animate the poster", kind="image", reference=fitted))
+    assert jobs.library.path(record.reference_path).read_bytes() == fitted.data
+    assert run_until_settled(jobs, record.video_id).status == "completed"
+    repeat = jobs.request_of(record.video_id)
+    assert repeat.reference is not None and repeat.reference.data == fitted.data
+
+
+def test_a_wrong_size_reference_is_refused_before_any_request(jobs: Jobs, localsora: LocalsoraProcess) -> None:
+    before = len(sdk_client(localsora).videos.list(limit=100).data)
+    unfitted = fit(png_bytes(1280, 720), "1280x720", "cover")
+    with pytest.raises(errors.SizeMismatch, match="720x1280"):
+        jobs.submit(VideoRequest(prompt="x", size="720x1280", kind="image", reference=unfitted))
+    assert len(sdk_client(localsora).videos.list(limit=100).data) == before
+
+
+def test_remix_edit_and_extend_are_linked_to_their_parent(jobs: Jobs, finished: VideoRecord) -> None:
+    source = finished.video_id
+    remix = jobs.submit(VideoRequest(prompt="Same taxi, purple neon", kind="remix", source_video_id=source))[0]
+    edit = jobs.submit(VideoRequest(prompt="Make it black and white", kind="edit", source_video_id=source))[0]
+    extend = jobs.submit(VideoRequest(prompt="The taxi drives away", kind="extend", seconds="4",
+                                      source_video_id=source))[0]
+    upload = jobs.library.path(finished.video_path).read_bytes()
+    edit_upload = jobs.submit(VideoRequest(prompt="Warm it up", kind="edit", source_upload=("clip.mp4", upload)))[0]
+    for record in (remix, edit, extend, edit_upload):
+        done = run_until_settled(jobs, record.video_id)
+        assert done.status == "completed" and done.is_archived, done.error_message
+    assert {r.video_id for r in jobs.library.children(source)} == {remix.video_id, edit.video_id, extend.video_id}
+    assert jobs.library.get(extend.video_id).seconds == "8"
+    extended = decode_mp4(jobs.library.path(jobs.library.get(extend.video_id).video_path))
+    assert extended.duration == pytest.approx(8, abs=0.05)
+    assert jobs.request_of(extend.video_id).seconds == "4", "a retried extension adds the same seconds"
+    assert jobs.library.path(jobs.library.get(edit_upload.video_id).source_upload_path).read_bytes() == upload
+
+
+def test_variants_make_a_group(jobs: Jobs) -> None:
+    records = jobs.submit(VideoRequest(prompt="Three takes of a sunrise", variants=3))
+    assert len(records) == 3 and len({r.variant_group for r in records}) == 1
+    assert [r.variant_index for r in records] == [0, 1, 2]
+    assert [r.video_id for r in jobs.library.variants(records[0].variant_group)] == [r.video_id for r in records]
+
+
+def test_rate_limit_waits_retry_after_then_creates_exactly_one_job(start_localsora, tmp_path: Path) -> None:
+    server = start_localsora("--blocked-words", "cheap")
+    jobs = local_jobs(server, tmp_path / "lib")
+    server.faults(inject={"status": 429, "count": 2, "retry_after": 1.5})
+    waits: list[tuple[float, str]] = []
+    [record] = jobs.submit(VideoRequest(prompt="cheap but rate limited"),
+                           on_wait=lambda seconds, error: waits.append((seconds, str(error))))
+    assert [round(w) for w, _ in waits] == [2, 2] and "Rate limited: retrying in" in waits[0][1]
+    on_provider = sdk_client(server).videos.list(limit=100).data
+    assert [v.id for v in on_provider] == [record.video_id], "never a duplicate job"
+
+
+def test_rate_limit_longer_than_we_wait_is_a_clear_error(start_localsora, tmp_path: Path) -> None:
+    server = start_localsora("--rate-limit", "1", "--rate-window", "600", "--blocked-words", "cheap")
+    jobs = local_jobs(server, tmp_path / "lib", max_rate_wait=5)
+    jobs.submit(VideoRequest(prompt="cheap one"))
+    with pytest.raises(errors.RateLimited) as caught:
+        jobs.submit(VideoRequest(prompt="cheap two"))
+    assert caught.value.retry_after > 500 and "Rate limited" in str(caught.value)
+    assert len(sdk_client(server).videos.list().data) == 1
+
+
+def test_server_errors_on_create_are_typed_and_not_retried(start_localsora, tmp_path: Path) -> None:
+    server = start_localsora()
+    jobs = local_jobs(server, tmp_path / "lib")
+    server.faults(inject={"status": 500, "count": 1})
+    with pytest.raises(errors.ServerError, match="500"):
+        jobs.submit(VideoRequest(prompt="unlucky"))
+    assert sdk_client(server).videos.list().data == []
+    assert jobs.library.count() == 0
+
+
+def test_injected_500s_while_polling_back_off_and_recover(start_localsora, tmp_path: Path) -> None:
+    server = start_localsora("--render-delay", "1")
+    jobs = local_jobs(server, tmp_path / "lib")
+    [record] = jobs.submit(VideoRequest(prompt="Keep going"))
+    server.faults(inject={"status": 500, "count": 2})
+    failed = jobs.refresh(record.video_id, force=True)
+    assert failed.poll_failures == 1 and "error (500)" in (failed.last_poll_error or "")
+    assert failed.is_active and failed.next_poll_at > time.time()
+    jobs.refresh(record.video_id, force=True)
+    assert run_until_settled(jobs, record.video_id).status == "completed"
+
+
+def test_moderation_failure_is_kept_with_its_code(start_localsora, tmp_path: Path) -> None:
+    jobs = local_jobs(start_localsora("--blocked-words", "forbidden"), tmp_path / "lib")
+    [record] = jobs.submit(VideoRequest(prompt="Something forbidden"))
+    done = run_until_settled(jobs, record.video_id)
+    assert done.status == "failed" and done.error_code == "moderation_blocked"
+    error = jobs.failure(done)
+    assert isinstance(error, errors.ModerationBlocked) and "rephrase" in str(error)
+
+
+def test_provider_going_away_mid_poll_and_coming_back(start_localsora, tmp_path: Path) -> None:
+    data_dir = tmp_path / "server"
+    server = start_localsora("--render-delay", "2", data_dir=data_dir)
+    jobs = local_jobs(server, tmp_path / "lib")
+    [record] = jobs.submit(VideoRequest(prompt="Through the outage"))
+    server.stop()
+    during = jobs.refresh(record.video_id, force=True)
+    assert during.is_active and "Backend unreachable" in (during.last_poll_error or "")
+    start_localsora(data_dir=data_dir, port=server.port)
+    recovered = jobs.refresh(record.video_id, force=True)
+    assert recovered.last_poll_error is None
+    assert run_until_settled(jobs, record.video_id).status == "completed"
+
+
+def test_deadline_marks_timed_out_and_a_refresh_recovers(start_localsora, tmp_path: Path) -> None:
+    server = start_localsora("--render-delay", "3")
+    jobs = local_jobs(server, tmp_path / "lib", deadline_seconds=0.5)
+    [record] = jobs.submit(VideoRequest(prompt="Slow"))
+    time.sleep(0.6)  # past the deadline on purpose
+    timed_out = jobs.refresh(record.video_id, force=True)
+    assert timed_out.status == "timed_out" and isinstance(jobs.failure(timed_out), errors.JobTimedOut)
+    assert jobs.refresh(record.video_id).status == "timed_out", "no longer polled by itself"
+    jobs.deadline_seconds = 600
+    resumed = jobs.refresh(record.video_id, force=True)
+    assert resumed.status in ("in_progress", "completed")
+    assert run_until_settled(jobs, record.video_id).status == "completed"
+
+
+def test_sync_fills_a_fresh_library(localsora: LocalsoraProcess, jobs: Jobs, finished: VideoRecord,
+                                    tmp_path: Path) -> None:
+    fresh = local_jobs(localsora, tmp_path / "fresh")
+    report = fresh.sync()
+    assert finished.video_id in report.added and finished.video_id in report.archived
+    copy = fresh.library.get(finished.video_id)
+    assert copy is not None and copy.prompt == finished.prompt and copy.is_archived
+    assert fresh.library.path(copy.video_path).read_bytes() == jobs.library.path(finished.video_path).read_bytes()
+    again = fresh.sync()
+    assert again.added == [] and report.seen == again.seen
+
+
+def test_deletes_in_each_scope(jobs: Jobs, localsora: LocalsoraProcess) -> None:
+    made = [run_until_settled(jobs, jobs.submit(VideoRequest(prompt=f"Delete me {n}"))[0].video_id)
+            for n in range(3)]
+    client = sdk_client(localsora)
+    provider_only, local_only, both = made
+
+    jobs.delete(provider_only.video_id, "provider")
+    kept = jobs.library.get(provider_only.video_id)
+    assert kept.remote_deleted and jobs.library.path(kept.video_path).exists()
+    assert provider_only.video_id not in [v.id for v in client.videos.list(limit=100)]
+
+    jobs.delete(local_only.video_id, "local")
+    assert jobs.library.get(local_only.video_id) is None
+    assert not jobs.library.folder_for(local_only.video_id).exists()
+    assert client.videos.retrieve(local_only.video_id).status == "completed"
+
+    jobs.delete(both.video_id, "both")
+    assert jobs.library.get(both.video_id) is None
+    assert both.video_id not in [v.id for v in client.videos.list(limit=100)]
+
+
+def test_two_threads_refreshing_one_job(jobs: Jobs) -> None:
+    [record] = jobs.submit(VideoRequest(prompt="Contested"))
+    failures: list[BaseException] = []
+
+    def poll() -> None:
+        try:
+            run_until_settled(jobs, record.video_id)
+        except BaseException as exc:  # re-raised below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=poll) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    done = jobs.library.get(record.video_id)
+    assert done.status == "completed" and jobs.library.path(done.video_path).exists()
+    assert [h.note for h in jobs.library.history(record.video_id)].count("archived") == 1
+    leftovers = [p.name for p in jobs.library.folder_for(record.video_id).iterdir() if p.name.endswith(".part")]
+    assert leftovers == []
+
+
+def test_unsupported_actions_and_bad_keys_are_typed(start_localsora, tmp_path: Path) -> None:
+    server = start_localsora(api_key="the-right-key")
+    library = Library(tmp_path / "lib")
+    azure = load_providers({"AZURE_OPENAI_ENDPOINT": server.root_url, "AZURE_OPENAI_API_KEY": "x"})["azure"]
+    with pytest.raises(errors.UnsupportedParameter, match="does not offer extend"):
+        Jobs(azure, library).submit(VideoRequest(prompt="x", kind="extend", source_video_id="video_x"))
+    wrong = load_providers({"OPENAI_API_KEY": "wrong", "OPENAI_BASE_URL": server.base_url})["openai"]
+    with pytest.raises(errors.AccessDenied, match="401"):
+        Jobs(wrong, library).submit(VideoRequest(prompt="x"))
+    with pytest.raises(errors.PromptRejected):
+        Jobs(wrong, library).submit(VideoRequest(prompt="   "))

@@ -1,0 +1,164 @@
+"""The library: SQLite plus files, paging, filters, lineage, deletes, migrations and concurrency."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from studio.library import MIGRATIONS, SCHEMA_VERSION, Filters, Library, VideoRecord
+
+
+def make_record(n: int, **overrides: object) -> VideoRecord:
+    values: dict[str, object] = dict(
+        video_id=f"video_{n:06d}", provider="local", kind="generate", status="completed",
+        prompt=f"Shot {n}: a {'red' if n % 2 else 'blue'} kite over the dunes", model="sora-2",
+        size="720x1280", seconds="4", created_at=1_700_000_000.0 + n, cost_usd=0.4,
+    )
+    values.update(overrides)
+    return VideoRecord(**values)  # type: ignore[arg-type]
+
+
+def seed(library: Library, count: int) -> None:
+    statuses = ["completed", "failed", "queued"]
+    for n in range(count):
+        library.add(make_record(n, status=statuses[n % 3], model="sora-2-pro" if n % 5 == 0 else "sora-2",
+                                favourite=n % 10 == 0))
+
+
+def test_records_round_trip_with_history(tmp_path: Path) -> None:
+    library = Library(tmp_path)
+    library.add(make_record(1, status="queued"), note="submitted")
+    library.update("video_000001", status="in_progress", progress=40)
+    library.update("video_000001", status="completed", progress=100)
+    record = library.get("video_000001")
+    assert record is not None and record.status == "completed" and record.progress == 100
+    assert [(h.status, h.progress) for h in library.history("video_000001")] == [
+        ("queued", 0), ("in_progress", 40), ("completed", 100)]
+    assert library.get("video_missing") is None
+
+
+def test_pages_walk_the_whole_library_newest_first(tmp_path: Path) -> None:
+    library = Library(tmp_path)
+    seed(library, 300)
+    seen, cursor = [], None
+    while True:
+        page = library.page(limit=24, before=cursor)
+        seen += [r.video_id for r in page.records]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert len(seen) == 300 and len(set(seen)) == 300
+    assert seen[0] == "video_000299" and seen[-1] == "video_000000"
+
+
+def test_filters_by_status_model_text_and_favourites(tmp_path: Path) -> None:
+    library = Library(tmp_path)
+    seed(library, 300)
+    assert library.count(Filters(status="failed")) == 100
+    assert library.count(Filters(model="sora-2-pro")) == 60
+    assert library.count(Filters(favourites_only=True)) == 30
+    assert library.count(Filters(text="red kite")) == 150
+    assert library.count(Filters(text="Shot 12:")) == 1
+    both = library.page(Filters(status="completed", model="sora-2-pro"), limit=100).records
+    assert both and all(r.status == "completed" and r.model == "sora-2-pro" for r in both)
+    assert library.models() == ["sora-2", "sora-2-pro"]
+
+
+def test_titles_and_tags_are_searchable(tmp_path: Path) -> None:
+    library = Library(tmp_path)
+    library.add(make_record(1))
+    library.update("video_000001", title="Launch teaser", tags="spring, hero")
+    assert [r.video_id for r in library.page(Filters(text="teaser")).records] == ["video_000001"]
+    assert library.count(Filters(text="hero")) == 1
+    assert library.count(Filters(text="autumn")) == 0
+
+
+def test_gallery_queries_use_indexes(tmp_path: Path) -> None:
+    library = Library(tmp_path)
+    conn = sqlite3.connect(library.db_path)
+    plans = {
+        "newest": "SELECT * FROM videos ORDER BY created_at DESC, video_id DESC LIMIT 24",
+        "status": "SELECT * FROM videos WHERE status = 'failed' ORDER BY created_at DESC LIMIT 24",
+        "lineage": "SELECT * FROM videos WHERE parent_video_id = 'x'",
+        "favourites": "SELECT * FROM videos WHERE favourite = 1 ORDER BY created_at DESC LIMIT 24",
+    }
+    for name, sql in plans.items():
+        plan = " ".join(str(row[-1]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql))
+        assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, (name, plan)
+
+
+def test_lineage_and_variant_groups(tmp_path: Path) -> None:
+    library = Library(tmp_path)
+    library.add(make_record(1))
+    library.add(make_record(2, kind="remix", parent_video_id="video_000001"))
+    library.add(make_record(3, kind="extend", parent_video_id="video_000001"))
+    for i in range(3):
+        library.add(make_record(10 + i, variant_group="g1", variant_index=i))
+    assert [r.video_id for r in library.children("video_000001")] == ["video_000002", "video_000003"]
+    assert [r.variant_index for r in library.variants("g1")] == [0, 1, 2]
+
+
+def test_remove_deletes_row_and_files_together(tmp_path: Path) -> None:
+    library = Library(tmp_path)
+    library.add(make_record(1))
+    folder = library.folder_for("video_000001")
+    folder.mkdir(parents=True)
+    (folder / "video.mp4").write_bytes(b"mp4")
+    library.update("video_000001", video_path=library.relative(folder / "video.mp4"))
+    assert library.remove("video_000001")
+    assert library.get("video_000001") is None and not folder.exists()
+    assert library.history("video_000001") == []
+
+
+def test_unsafe_provider_ids_never_become_paths(tmp_path: Path) -> None:
+    library = Library(tmp_path)
+    folder = library.folder_for("../../etc/passwd")
+    assert folder.parent == library.files_dir and ".." not in folder.name
+
+
+def test_total_spent_counts_completed_jobs_only(tmp_path: Path) -> None:
+    library = Library(tmp_path)
+    library.add(make_record(1, cost_usd=0.4))
+    library.add(make_record(2, cost_usd=1.2))
+    library.add(make_record(3, status="failed", cost_usd=5.0))
+    assert library.total_spent() == pytest.approx(1.6)
+
+
+def test_an_old_library_is_migrated_in_place(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "library.sqlite3")
+    conn.executescript(MIGRATIONS[0] + "\nPRAGMA user_version = 1;")
+    conn.execute(
+        "INSERT INTO videos (video_id, provider, kind, status, prompt, model, size, seconds, created_at, updated_at)"
+        " VALUES ('video_old1', 'local', 'generate', 'completed', 'A lighthouse in fog', 'sora-2', '720x1280',"
+        " '4', 1, 1)")
+    conn.commit()
+    conn.close()
+    library = Library(tmp_path)
+    assert library.schema_version == SCHEMA_VERSION == 2
+    assert [r.video_id for r in library.page(Filters(text="lighthouse")).records] == ["video_old1"]
+
+
+def test_many_threads_write_at_once(tmp_path: Path) -> None:
+    library = Library(tmp_path)
+    failures: list[BaseException] = []
+
+    def work(offset: int) -> None:
+        try:
+            for n in range(offset, offset + 25):
+                library.add(make_record(n, status="queued"))
+                library.update(f"video_{n:06d}", status="in_progress", progress=50)
+                library.update(f"video_{n:06d}", favourite=True)
+        except BaseException as exc:  # collected and re-raised in the main thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k * 100,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert library.count() == 200
+    assert library.count(Filters(status="in_progress", favourites_only=True)) == 200

@@ -1,0 +1,148 @@
+"""Provider profiles from a mapping, real requests to a recording server, health checks, and secrets kept secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from azure.core.credentials import AccessToken
+
+from localsora.process import free_port
+from studio.providers import azure_base_url, check_health, default_kind, load_providers
+from studio.secret import Secret
+
+KEY = "sk-test-0123456789abcdefghijklmnop"
+
+
+class RecordingServer:
+    """A plain HTTP server that records each request's path and Authorization header and answers an empty list."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str]] = []
+        recorded = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                recorded.append((self.path, self.headers.get("Authorization", "")))
+                body = json.dumps({"object": "list", "data": [], "first_id": None, "last_id": None,
+                                   "has_more": False}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def recorder() -> Iterator[RecordingServer]:
+    server = RecordingServer()
+    yield server
+    server.server.shutdown()
+
+
+class FixedTokenCredential:
+    """An Entra ID credential that hands out one known token, so the token-provider path runs for real."""
+
+    calls = 0
+
+    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
+        FixedTokenCredential.calls += 1
+        assert scopes == ("https://cognitiveservices.azure.com/.default",)
+        return AccessToken("entra-fixed-token", 4_102_444_800)
+
+
+def test_nothing_configured_means_local() -> None:
+    providers = load_providers({})
+    assert default_kind({}, providers) == "local"
+    assert providers["local"].configured
+    assert providers["openai"].missing == ("OPENAI_API_KEY",)
+    assert providers["azure"].missing == ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY")
+
+
+def test_profiles_say_what_they_offer() -> None:
+    providers = load_providers({"AZURE_OPENAI_ENDPOINT": "https://res.openai.azure.com",
+                                "AZURE_OPENAI_API_KEY": KEY, "AZURE_OPENAI_DEPLOYMENT": "my-sora"})
+    local = providers["local"].capabilities
+    assert local.models == ("sora-2", "sora-2-pro") and "1792x1024" in local.sizes_for("sora-2-pro")
+    assert local.actions() == ("Remix", "Edit", "Extend") and local.extension_durations[-1] == "20"
+    azure = providers["azure"].capabilities
+    assert azure.models == ("my-sora",) and azure.jobs_per_minute == 2 and azure.actions() == ("Remix",)
+    gateway = load_providers({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": "https://gw.example/v1",
+                              "SORA_STUDIO_MODELS": "veo-x, sora-2"})["openai"]
+    assert gateway.label == "OpenAI-compatible gateway"
+    assert gateway.capabilities.models == ("veo-x", "sora-2") and gateway.capabilities.free_text_models
+
+
+@pytest.mark.parametrize("endpoint", ["https://res.openai.azure.com", "https://res.openai.azure.com/",
+                                      "https://res.openai.azure.com/openai/v1", "https://res.openai.azure.com/openai"])
+def test_azure_endpoint_gets_openai_v1(endpoint: str) -> None:
+    assert azure_base_url(endpoint) == "https://res.openai.azure.com/openai/v1/"
+
+
+def test_azure_key_requests_reach_openai_v1_with_the_key(recorder: RecordingServer) -> None:
+    provider = load_providers({"AZURE_OPENAI_ENDPOINT": recorder.url, "AZURE_OPENAI_API_KEY": KEY})["azure"]
+    assert provider.base_url == recorder.url + "/openai/v1/"
+    provider.client().videos.list(limit=1)
+    assert recorder.requests == [("/openai/v1/videos?limit=1", f"Bearer {KEY}")]
+
+
+def test_azure_entra_id_sends_the_credential_token(recorder: RecordingServer) -> None:
+    FixedTokenCredential.calls = 0
+    providers = load_providers({"AZURE_OPENAI_ENDPOINT": recorder.url}, credential_factory=FixedTokenCredential)
+    assert default_kind({"AZURE_OPENAI_ENDPOINT": recorder.url}, providers) == "azure_entra"
+    provider = providers["azure_entra"]
+    assert provider.configured and provider.api_key is None
+    provider.client().videos.list(limit=1)
+    provider.client().videos.list(limit=1)
+    assert [auth for _, auth in recorder.requests] == ["Bearer entra-fixed-token"] * 2
+    assert FixedTokenCredential.calls == 1, "the token is cached until it expires"
+    assert check_health(provider).summary == "Azure OpenAI (Entra ID): connected"
+
+
+def test_creating_clients_never_retry() -> None:
+    provider = load_providers({"OPENAI_API_KEY": KEY})["openai"]
+    assert provider.client(creating=True).max_retries == 0
+    assert provider.client().max_retries > 0
+
+
+def test_secrets_never_show(caplog: pytest.LogCaptureFixture) -> None:
+    providers = load_providers({"OPENAI_API_KEY": KEY, "AZURE_OPENAI_ENDPOINT": "https://r.example",
+                                "AZURE_OPENAI_API_KEY": KEY})
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("test").info("providers: %s %r", providers, providers)
+    shown = repr(providers) + str(providers) + f"{providers['openai'].api_key}" + caplog.text
+    assert KEY not in shown and "********" in shown
+    assert providers["openai"].api_key == Secret(KEY) and providers["openai"].api_key.reveal() == KEY
+    with pytest.raises(TypeError):
+        pickle.dumps(providers["openai"].api_key)
+    with pytest.raises(ValueError) as caught:
+        load_providers({})["openai"].client()
+    assert "OPENAI_API_KEY" in str(caught.value)
+
+
+def test_health_explains_what_is_wrong(localsora, start_localsora) -> None:
+    local = load_providers({"LOCALSORA_URL": localsora.root_url})["local"]
+    assert check_health(local).ok and check_health(local).summary.startswith("Local preview renderer")
+    missing = check_health(load_providers({})["openai"])
+    assert not missing.ok and "OPENAI_API_KEY" in missing.detail
+    closed = load_providers({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1"})
+    refused = check_health(closed["openai"])
+    assert not refused.ok and "unreachable" in refused.summary
+    dns = check_health(load_providers({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": "http://no-such-host.invalid/v1"})
+                       ["openai"])
+    assert not dns.ok and "does not resolve" in dns.detail
+    keyed = start_localsora(api_key="right-key")
+    wrong = check_health(load_providers({"OPENAI_API_KEY": "wrong-key", "OPENAI_BASE_URL": keyed.base_url})["openai"])
+    assert not wrong.ok and "401" in wrong.detail and "wrong-key" not in wrong.detail
