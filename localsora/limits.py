@@ -37,21 +37,26 @@ class FaultInjector:
     def __init__(self, error_rate: float, seed: int | None = None) -> None:
         self.error_rate = error_rate
         self._random = random.Random(seed)
-        self._queued: deque[tuple[int, float]] = deque()  # (status, retry_after)
+        # (status, retry_after, "METHOD /path" the fault is for, or "" for any request)
+        self._queued: deque[tuple[int, float, str]] = deque()
         self._lock = threading.Lock()
 
-    def queue(self, status: int, count: int, retry_after: float = 1.0) -> None:
+    def queue(self, status: int, count: int, retry_after: float = 1.0, route: str = "") -> None:
+        """`route` like "POST /v1/videos" aims the faults at one endpoint; empty means the next requests."""
         with self._lock:
-            self._queued.extend([(status, retry_after)] * count)
+            self._queued.extend([(status, retry_after, route)] * count)
 
     def clear(self) -> None:
         with self._lock:
             self._queued.clear()
 
-    def next_fault(self) -> tuple[int, float] | None:
+    def next_fault(self, method: str = "", path: str = "") -> tuple[int, float] | None:
         with self._lock:
-            if self._queued:
-                return self._queued.popleft()
+            for fault in self._queued:
+                status, retry_after, route = fault
+                if not route or route == f"{method} {path}":
+                    self._queued.remove(fault)
+                    return status, retry_after
             if self.error_rate > 0 and self._random.random() < self.error_rate:
                 return 500, 0.0
         return None

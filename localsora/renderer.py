@@ -166,7 +166,7 @@ def render(
     try:
         plan = _plan(request, look)
         stills = _Stills(plan.total)
-        overlay = _FrameOverlay(request.prompt, look, width, height)
+        overlay = _FrameOverlay(request.prompt, look, width, height, over_source=request.mode != "generate")
         writer = _Mp4Writer(temporaries[VIDEO_NAME], width, height, plan.audio)
         frames = _drawn_ahead(_finished(plan, overlay, stills))
         report_every = max(1, plan.total // 20)
@@ -791,7 +791,8 @@ class _Grade:
 class _FrameOverlay:
     """The caption band, the previz tag and a progress line, pre-rendered once and blended per frame."""
 
-    def __init__(self, prompt: str, look: Look, width: int, height: int) -> None:
+    def __init__(self, prompt: str, look: Look, width: int, height: int, *, over_source: bool = False) -> None:
+        """`over_source`: the frames come from an earlier clip whose own caption must not show through."""
         self.width, self.height = width, height
         font_size = max(12, round(min(width, height) * 0.038))
         font = _font("DejaVuSans.ttf", font_size)
@@ -799,12 +800,14 @@ class _FrameOverlay:
         line_height = round((ascent + descent) * 1.15)
         pad = round(font_size * 0.6)
         lines = _wrap_caption(prompt, font, width - 4 * pad)
-        band_h = min(height, _even(2 * pad + line_height * len(lines)))
+        slots = max(len(lines), 2) if over_source else len(lines)  # as tall as the tallest old caption
+        band_h = min(height, _even(2 * pad + line_height * slots))
         text = Image.new("L", (width, band_h))
         draw = ImageDraw.Draw(text)
+        first_line = pad + (slots - len(lines)) * line_height / 2
         for i, line in enumerate(lines):
-            draw.text((width / 2, pad + i * line_height), line, fill=255, font=font, anchor="ma")
-        back = np.full((band_h, width), 0.58, np.float32)
+            draw.text((width / 2, first_line + i * line_height), line, fill=255, font=font, anchor="ma")
+        back = np.full((band_h, width), 0.97 if over_source else 0.58, np.float32)
         self.band = _Overlay.build(back, np.asarray(text) / 255, left=0, top=height - band_h)
 
         tag_font = _font("DejaVuSans-Bold.ttf", max(10, round(font_size * 0.62)))

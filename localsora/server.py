@@ -181,7 +181,7 @@ def create_app(settings: Settings) -> FastAPI:
         ):
             return _with_id(errors.unauthorized().response(), request_id)
         if path.startswith("/v1/"):
-            fault = faults.next_fault()
+            fault = faults.next_fault(request.method, path)
             if fault is not None:
                 status, retry_after = fault
                 error = (errors.rate_limited("Rate limit reached (injected fault).", retry_after)
@@ -454,10 +454,10 @@ def create_app(settings: Settings) -> FastAPI:
             change = json.loads(await request.body() or b"{}")
         except ValueError:
             raise errors.bad_request("Send a JSON object.") from None
-        if "inject" in change:  # {"status": 500|429, "count": n, "retry_after": s}
+        if "inject" in change:  # {"status": 500|429, "count": n, "retry_after": s, "route": "POST /v1/videos"}
             inject = change["inject"]
             faults.queue(int(inject.get("status", 500)), int(inject.get("count", 1)),
-                         float(inject.get("retry_after", 1)))
+                         float(inject.get("retry_after", 1)), str(inject.get("route", "")))
         if change.get("clear"):
             faults.clear()
         if "error_rate" in change:

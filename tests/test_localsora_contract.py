@@ -300,6 +300,10 @@ def test_injected_500s_surface_as_server_errors(start_localsora) -> None:
     with pytest.raises(openai.RateLimitError):
         sdk_client(server).videos.list()
     assert sdk_client(server).videos.list().data == []
+    server.faults(inject={"status": 500, "count": 1, "route": "POST /v1/videos"})
+    assert sdk_client(server).videos.list().data == [], "a fault aimed at create leaves reads alone"
+    with pytest.raises(openai.InternalServerError):
+        sdk_client(server).videos.create(prompt="aimed at")
 
 
 def test_blocked_words_fail_the_job_with_moderation_blocked(start_localsora) -> None:
