@@ -87,6 +87,8 @@ class Provider:
     # Entra ID: a callable the SDK asks for a fresh bearer token before each request.
     token_provider: Callable[[], str] | None = field(default=None, repr=False, compare=False)
     missing: tuple[str, ...] = ()  # settings still needed before this profile can work
+    # Clients are reused, so requests share a connection pool instead of opening one each.
+    _clients: dict[tuple[bool, float], OpenAI] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def configured(self) -> bool:
@@ -101,6 +103,9 @@ class Provider:
 
     def client(self, *, creating: bool = False, timeout: float = 60.0) -> OpenAI:
         """An SDK client. `creating=True` turns SDK retries off: a retried POST could start a second billed job."""
+        cached = self._clients.get((creating, timeout))
+        if cached is not None:
+            return cached
         if self.missing:
             raise ValueError(f"{self.label} is not configured: set {', '.join(self.missing)}")
         if self.base_url is None:
@@ -112,12 +117,14 @@ class Provider:
             credential = self.api_key.reveal()
         else:
             credential = "local"
-        return OpenAI(
+        client = OpenAI(
             base_url=self.base_url,
             api_key=credential,
             max_retries=0 if creating else 2,
             timeout=httpx.Timeout(timeout, connect=5.0),
         )
+        self._clients[(creating, timeout)] = client
+        return client
 
 
 def azure_base_url(endpoint: str) -> str:

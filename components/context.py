@@ -1,0 +1,110 @@
+"""The studio for this browser session: configuration, the chosen provider, the library and jobs.
+
+Configuration comes from `.streamlit/secrets.toml` and the environment (the environment wins), plus
+what the user typed in Settings for this session only.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from studio.jobs import DEFAULT_DEADLINE, Jobs
+from studio.library import Library
+from studio.local_backend import ensure_localsora
+from studio.providers import (
+    CONFIG_KEYS,
+    Health,
+    Provider,
+    ProviderKind,
+    check_health,
+    default_kind,
+    load_providers,
+)
+
+SESSION_OVERRIDES = "provider_overrides"  # {config key: value} typed in Settings, kept in this session only
+SESSION_PROVIDER = "provider_kind"
+SESSION_JOBS = "session_job_ids"
+
+
+@dataclass
+class StudioContext:
+    providers: dict[ProviderKind, Provider]
+    provider: Provider
+    library: Library
+    jobs: Jobs
+    data_dir: Path
+    config_sources: dict[str, str]  # config key -> where it came from ("environment", "secrets.toml", "this session")
+
+
+def _secrets() -> dict[str, str]:
+    try:
+        return {k: str(v) for k, v in st.secrets.to_dict().items() if isinstance(v, str | int | float)}
+    except Exception:  # no secrets.toml at all is the normal local case
+        return {}
+
+
+def _config() -> tuple[dict[str, str], dict[str, str]]:
+    secrets = _secrets()
+    overrides = {k: v for k, v in st.session_state.get(SESSION_OVERRIDES, {}).items() if v}
+    config: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for key in CONFIG_KEYS:
+        for source, values in (("this session", overrides), ("environment", os.environ),
+                               ("secrets.toml", secrets)):
+            if values.get(key):
+                config[key], sources[key] = values[key], source
+                break
+    return config, sources
+
+
+@st.cache_resource(show_spinner=False)
+def _library(data_dir: str) -> Library:
+    return Library(data_dir)
+
+
+@st.cache_resource(show_spinner="Starting the local renderer…")
+def _local_url(data_dir: str) -> str:
+    return ensure_localsora(data_dir)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _providers(config_items: frozenset[tuple[str, str]]) -> dict[ProviderKind, Provider]:
+    # Cached so an Entra ID credential keeps its token between reruns.
+    return load_providers(dict(config_items))
+
+
+@st.cache_data(ttl=20, show_spinner=False)
+def health_of(_provider: Provider, kind: str, base_url: str | None) -> Health:
+    return check_health(_provider)
+
+
+def studio_context() -> StudioContext:
+    config, sources = _config()
+    data_dir = Path(config.get("SORA_STUDIO_DATA_DIR") or "data").resolve()
+    providers = dict(_providers(frozenset(config.items())))
+    kind: ProviderKind = st.session_state.get(SESSION_PROVIDER) or default_kind(config, providers)
+    provider = providers[kind]
+    if provider.kind == "local" and provider.base_url is None:
+        provider = provider.with_base_url(_local_url(str(data_dir)))
+        providers["local"] = provider
+    library = _library(str(data_dir))
+    minutes = float(config.get("SORA_STUDIO_JOB_DEADLINE_MINUTES") or DEFAULT_DEADLINE / 60)
+    jobs = Jobs(provider, library, deadline_seconds=minutes * 60)
+    return StudioContext(providers, provider, library, jobs, data_dir, sources)
+
+
+def session_job_ids() -> list[str]:
+    """Jobs this session follows. A new session (a refresh, a restart) picks up every active job again."""
+    if SESSION_JOBS not in st.session_state:
+        context = studio_context()
+        st.session_state[SESSION_JOBS] = [r.video_id for r in context.library.active(provider=context.provider.kind)]
+    return st.session_state[SESSION_JOBS]
+
+
+def follow(video_ids: list[str]) -> None:
+    ids = session_job_ids()
+    ids.extend(v for v in video_ids if v not in ids)

@@ -1,0 +1,104 @@
+"""The gallery's filters, its paged grid of cards, and side-by-side compare."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import video_card
+from components.context import StudioContext
+from components.gallery_card import gallery_card
+from studio.library import STATUSES, Filters
+
+PAGE_SIZE = 12
+COLUMNS = 3
+CURSORS = "gallery_cursors"  # the `before` cursor of each page visited, so "Newer" can go back
+STATUS_LABELS = {"queued": "Queued", "in_progress": "Rendering", "completed": "Ready", "failed": "Failed",
+                 "timed_out": "Timed out"}
+
+
+def _request_sync() -> None:
+    st.session_state["gallery_sync"] = True
+
+
+def _clear_filters() -> None:
+    for key in ("gallery_status", "gallery_model", "gallery_text", "gallery_favourites"):
+        st.session_state.pop(key, None)
+
+
+def filters_bar(context: StudioContext) -> Filters:
+    status_col, model_col, text_col, fav_col, sync_col = st.columns([1.2, 1.2, 2, 1, 1],
+                                                                    vertical_alignment="bottom")
+    status = status_col.selectbox("Status", [None, *STATUSES], key="gallery_status",
+                                  format_func=lambda s: "All statuses" if s is None else STATUS_LABELS[s])
+    model = model_col.selectbox("Model", [None, *context.library.models()], key="gallery_model",
+                                format_func=lambda m: "All models" if m is None else m)
+    text = text_col.text_input("Search", key="gallery_text", placeholder="Words from the prompt, title or tags")
+    favourites = fav_col.toggle("Favourites", key="gallery_favourites")
+    sync_col.button("Sync", icon=":material/sync:", on_click=_request_sync, width="stretch",
+                    help=f"Add videos {context.provider.label} has that this library lacks, and download them.")
+    filters = Filters(status=status, model=model, text=text or "", favourites_only=favourites)
+    if st.session_state.get("gallery_filters") != filters:
+        st.session_state["gallery_filters"] = filters
+        st.session_state[CURSORS] = [None]  # new filters start at the newest page
+    return filters
+
+
+def _older(cursor: tuple[float, str]) -> None:
+    st.session_state[CURSORS].append(cursor)
+
+
+def _newer() -> None:
+    if len(st.session_state[CURSORS]) > 1:
+        st.session_state[CURSORS].pop()
+
+
+def grid(context: StudioContext, filters: Filters) -> None:
+    cursors = st.session_state.setdefault(CURSORS, [None])
+    page = context.library.page(filters, limit=PAGE_SIZE, before=cursors[-1])
+    total = context.library.count(filters)
+    if not page.records:
+        if context.library.count() == 0:
+            st.info("No videos yet. Make your first one, or press Sync to bring in videos made elsewhere.",
+                    icon=":material/movie:")
+            st.page_link("pages/text_to_video.py", label="Go to Text to video", icon=":material/arrow_forward:")
+        else:
+            st.info("No videos match these filters.", icon=":material/filter_alt_off:")
+            st.button("Clear filters", on_click=_clear_filters, icon=":material/filter_alt_off:")
+        return
+    first = (len(cursors) - 1) * PAGE_SIZE + 1
+    st.caption(f"Showing {first}–{first + len(page.records) - 1} of {total}")
+    for start in range(0, len(page.records), COLUMNS):
+        row = st.columns(COLUMNS)
+        for column, record in zip(row, page.records[start:start + COLUMNS], strict=False):
+            with column:
+                gallery_card(context, record, key="grid")
+    newer, _, older = st.columns([1, 3, 1])
+    newer.button("Newer", icon=":material/chevron_left:", on_click=_newer, disabled=len(cursors) == 1,
+                 width="stretch")
+    older.button("Older", icon=":material/chevron_right:", icon_position="right", on_click=_older,
+                 args=(page.next_cursor,), disabled=page.next_cursor is None, width="stretch")
+
+
+def compare_section(context: StudioContext) -> None:
+    """Two to four finished videos side by side; the newest variant group is preselected."""
+    if not st.toggle("Compare videos", key="gallery_compare"):
+        return
+    records = [r for r in context.library.page(Filters(status="completed"), limit=60).records if r.is_archived]
+    if len(records) < 2:
+        st.info("Compare needs at least two finished videos.", icon=":material/compare:")
+        return
+    by_id = {r.video_id: r for r in records}
+    if "compare_ids" not in st.session_state:
+        group = next((r.variant_group for r in records if r.variant_group), None)
+        st.session_state["compare_ids"] = [r.video_id for r in records if group and r.variant_group == group][:4] \
+            or [r.video_id for r in records[:2]]
+    chosen = st.multiselect("Videos to compare", list(by_id), key="compare_ids", max_selections=4,
+                            format_func=lambda i: f"{by_id[i].display_title[:50]} ({i[-6:]})")
+    if len(chosen) < 2:
+        st.caption("Pick two to four videos.")
+        return
+    for column, video_id in zip(st.columns(len(chosen)), chosen, strict=False):
+        with column:
+            video_card.player(context.library, by_id[video_id])
+            st.caption(f"{by_id[video_id].display_title[:60]} · {video_card.summary_line(by_id[video_id])}")
+    st.divider()

@@ -1,0 +1,49 @@
+"""The "Prompt" text area with an optional builder that writes a clear prompt and reads it back."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from studio.prompts import DEFAULT_MAX_CHARS, FIELDS, PromptParts, compose, parse
+
+
+def _prompt_key(key: str) -> str:
+    return f"{key}_prompt"
+
+
+def _field_key(key: str, name: str) -> str:
+    return f"{key}_builder_{name}"
+
+
+def _write_prompt(key: str) -> None:
+    parts = PromptParts(**{f.name: st.session_state.get(_field_key(key, f.name), "") for f in FIELDS})
+    if not parts.is_empty():
+        st.session_state[_prompt_key(key)] = compose(parts)
+
+
+def _read_prompt(key: str) -> None:
+    # A builder-shaped prompt fills the builder again, so it stays editable field by field.
+    parts = parse(st.session_state.get(_prompt_key(key), ""))
+    if parts is not None:
+        for spec in FIELDS:
+            st.session_state[_field_key(key, spec.name)] = getattr(parts, spec.name)
+
+
+def prompt_input(key: str, *, label: str = "Prompt",
+                 placeholder: str = "A wide shot of a red fox trotting through fresh snow at dawn, slow dolly in.",
+                 builder: bool = True) -> str:
+    prompt = st.text_area(
+        label, key=_prompt_key(key), height=130, max_chars=DEFAULT_MAX_CHARS, placeholder=placeholder,
+        on_change=_read_prompt, args=(key,),
+        help="Say what we see and hear: subject, action, setting, light, camera move, style.",
+    )
+    if builder:
+        with st.expander("Prompt builder", icon=":material/construction:"):
+            st.caption("Fill in what you know; leave the rest empty. The prompt above stays yours to edit.")
+            columns = st.columns(2)
+            for index, spec in enumerate(FIELDS):
+                columns[index % 2].text_input(spec.label, key=_field_key(key, spec.name),
+                                              placeholder=spec.placeholder, help=spec.help)
+            st.button("Write prompt", key=f"{key}_compose", on_click=_write_prompt, args=(key,),
+                      icon=":material/edit_note:")
+    return prompt or ""

@@ -1,0 +1,47 @@
+"""Pick a finished video: recent thumbnails with their prompts, or any of them from a list."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components import video_card
+from components.context import StudioContext
+from studio.library import Filters, VideoRecord
+
+STRIP = 6
+
+
+def _choose(key: str, video_id: str) -> None:
+    st.session_state[f"{key}_source"] = video_id
+
+
+def source_picker(context: StudioContext, key: str) -> VideoRecord | None:
+    """Finished videos the current provider still has. `?video=ID` preselects one."""
+    records = [r for r in context.library.page(Filters(status="completed", provider=context.provider.kind),
+                                               limit=200).records if not r.remote_deleted]
+    if not records:
+        st.info("No finished videos yet. Make one in Text to video, then come back to remix it.",
+                icon=":material/movie:")
+        st.page_link("pages/text_to_video.py", label="Go to Text to video", icon=":material/arrow_forward:")
+        return None
+    ids = [r.video_id for r in records]
+    by_id = {r.video_id: r for r in records}
+    wanted = st.query_params.get("video")
+    if wanted in by_id and st.session_state.get(f"{key}_linked") != wanted:
+        st.session_state[f"{key}_linked"] = wanted  # a deep link picks once; the user can still change it
+        st.session_state[f"{key}_source"] = wanted
+    if st.session_state.get(f"{key}_source") not in by_id:
+        st.session_state[f"{key}_source"] = ids[0]
+
+    strip = st.columns(STRIP)
+    for column, record in zip(strip, records[:STRIP], strict=False):
+        with column:
+            video_card.thumbnail(context.library, record)
+            st.caption(record.display_title[:60])
+            chosen = st.session_state[f"{key}_source"] == record.video_id
+            st.button("Picked" if chosen else "Pick", key=f"{key}_pick_{record.video_id}", disabled=chosen,
+                      on_click=_choose, args=(key, record.video_id), width="stretch")
+    picked = st.selectbox("Source video", ids, key=f"{key}_source",
+                          format_func=lambda i: f"{by_id[i].display_title[:70]} · {by_id[i].size} · "
+                                                f"{by_id[i].seconds} s")
+    return by_id.get(picked)

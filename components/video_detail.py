@@ -1,0 +1,77 @@
+"""One video's page: the player, every fact, its history, and its lineage (parent and children)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import streamlit as st
+
+from components import video_card
+from components.context import StudioContext
+from components.feedback import show_error
+from components.gallery_card import card_actions
+from studio.library import VideoRecord
+
+
+def _when(timestamp: float | None) -> str:
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M") if timestamp else "—"
+
+
+def _lineage_link(record: VideoRecord, relation: str) -> None:
+    st.page_link("pages/gallery.py", label=f"{relation}: {record.display_title[:60]}",
+                 icon=":material/account_tree:", query_params={"video": record.video_id})
+
+
+def back_to_grid() -> None:
+    if "video" in st.query_params:
+        del st.query_params["video"]
+
+
+def video_detail(context: StudioContext, video_id: str) -> None:
+    st.button("Back to the gallery", icon=":material/arrow_back:", on_click=back_to_grid, key="detail_back")
+    record = context.library.get(video_id)
+    if record is None:
+        st.warning(f"There is no video '{video_id}' in this library. It may have been deleted, or made "
+                   "elsewhere: try Sync.", icon=":material/search_off:")
+        return
+    left, right = st.columns([1.6, 1], gap="large")
+    with left:
+        if record.status == "completed":
+            video_card.player(context.library, record)
+        else:
+            video_card.thumbnail(context.library, record)
+            error = context.jobs.failure(record)
+            if error is not None:
+                show_error(error)
+    with right:
+        head, badge = st.columns([3, 1], vertical_alignment="center")
+        head.subheader(record.display_title[:80])
+        with badge:
+            video_card.status_badge(record)
+        st.markdown(f"> {record.prompt}" if record.prompt else "_No prompt recorded._")
+        st.caption(video_card.summary_line(record))
+        st.caption(f"Made {_when(record.created_at)} on {record.provider} · id `{record.video_id}`")
+        if record.remote_deleted:
+            st.caption("Deleted on the provider; this library keeps its copy.")
+        elif record.expires_at:
+            st.caption(f"Provider copy expires {_when(record.expires_at)}; the library copy stays.")
+        card_actions(context, record, key="detail", play=False)
+
+        parent = context.library.get(record.parent_video_id) if record.parent_video_id else None
+        children = context.library.children(record.video_id)
+        if parent or children or record.parent_video_id:
+            st.markdown("**Lineage**")
+            if parent is not None:
+                _lineage_link(parent, f"Made from ({record.kind})")
+            elif record.parent_video_id:
+                st.caption(f"Made from {record.parent_video_id} (not in this library).")
+            for child in children:
+                _lineage_link(child, child.kind.capitalize())
+        with st.expander("History", icon=":material/history:"):
+            for entry in context.library.history(record.video_id):
+                note = f" — {entry.note}" if entry.note else ""
+                st.caption(f"{_when(entry.at)} · {entry.status} {entry.progress}%{note}")
+    sprites = context.library.path(record.spritesheet_path)
+    if sprites is not None and sprites.exists():
+        with st.expander("Frames", icon=":material/view_module:"):
+            st.image(str(sprites), width="stretch")

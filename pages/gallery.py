@@ -1,0 +1,30 @@
+"""The gallery: every video in the library, filtered and paged; one video's page; compare; sync."""
+
+import streamlit as st
+
+from components.context import studio_context
+from components.feedback import show_error
+from components.gallery_card import delete_dialog_if_open
+from components.gallery_grid import compare_section, filters_bar, grid
+from components.video_detail import video_detail
+from studio.errors import StudioError
+
+context = studio_context()
+st.title("Gallery")
+
+delete_dialog_if_open(context)
+video_id = st.query_params.get("video")
+if video_id:
+    video_detail(context, video_id)
+    st.stop()
+
+filters = filters_bar(context)
+if st.session_state.pop("gallery_sync", False):
+    try:
+        with st.spinner(f"Syncing with {context.provider.label}…"):
+            report = context.jobs.sync()
+        st.success(f"Sync done: {report.summary}", icon=":material/sync:")
+    except StudioError as error:
+        show_error(error)
+compare_section(context)
+grid(context, filters)

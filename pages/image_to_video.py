@@ -1,0 +1,38 @@
+"""Image to video: a reference image, fitted to the exact video size, animated by the prompt."""
+
+import streamlit as st
+
+from components.context import studio_context
+from components.generation_settings import code_snippet, cost_badge, generation_settings
+from components.image_fitter import fit_controls, reference_upload
+from components.job_panel import job_panel
+from components.prompt_builder import prompt_input
+from components.submit import run_submit
+from studio.jobs import VideoRequest
+
+context = studio_context()
+st.title("Image to video")
+st.caption(f"Animate a picture. It renders on **{context.provider.label}**.")
+
+image_col, settings_col = st.columns([1, 1.3], gap="large")
+with image_col:
+    model_now = st.session_state.get("i2v_model") or context.provider.capabilities.models[0]
+    uploaded = reference_upload("i2v", context.provider.capabilities.sizes_for(model_now), size_key="i2v_size")
+with settings_col:
+    prompt = prompt_input("i2v", placeholder="The camera slowly pushes in as steam rises from the coffee cup.")
+    choice = generation_settings(context.provider, "i2v", compact=True)
+with image_col:
+    fitted = fit_controls("i2v", *uploaded, choice.size) if uploaded else None
+with settings_col:
+    request = VideoRequest(prompt=prompt, model=choice.model, size=choice.size, seconds=choice.seconds,
+                           kind="image", reference=fitted, variants=choice.variants)
+    badge, button = st.columns([3, 1], vertical_alignment="center")
+    with badge:
+        cost_badge(context.provider, request)
+    clicked = button.button("Generate", type="primary", icon=":material/movie:", width="stretch",
+                            disabled=fitted is None, help=None if fitted else "Upload a usable image first.")
+    if clicked and fitted is not None:
+        run_submit(context, lambda on_wait: context.jobs.submit(request, on_wait=on_wait))
+    code_snippet(context.provider, request)
+
+job_panel(context, key="i2v", include=lambda r: r.kind == "image")

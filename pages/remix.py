@@ -1,0 +1,67 @@
+"""Remix, edit or extend a finished video; the result shows beside its source."""
+
+import streamlit as st
+
+from components import video_card
+from components.context import studio_context
+from components.generation_settings import code_snippet, cost_badge
+from components.job_panel import job_panel
+from components.prompt_builder import prompt_input
+from components.source_picker import source_picker
+from components.submit import run_submit
+from studio.jobs import VideoRequest
+
+context = studio_context()
+caps = context.provider.capabilities
+st.title("Remix")
+actions = caps.actions()
+if not actions:
+    st.warning(f"{context.provider.label} offers no remix, edit or extend. Pick another provider in Settings.",
+               icon=":material/block:")
+    st.page_link("pages/settings.py", label="Open Settings", icon=":material/settings:")
+    st.stop()
+st.caption(f"{' · '.join(actions)} a finished video on **{context.provider.label}**.")
+
+source = source_picker(context, key="remix")
+source_col, result_col = st.columns(2, gap="large")
+with source_col:
+    st.subheader("Source")
+    upload = None
+    if source is not None:
+        video_card.player(context.library, source)
+        st.caption(f"{source.display_title} · {video_card.summary_line(source)}")
+    action = st.segmented_control("Action", actions, default=actions[0], key="remix_action", required=True) \
+        or actions[0]
+    if action == "Edit":
+        file = st.file_uploader("Or edit an uploaded MP4 instead", type=["mp4"], key="remix_upload",
+                                help="Edit works on any MP4, not only videos from the library.")
+        upload = (file.name, file.getvalue()) if file is not None else None
+    seconds = "4"
+    if action == "Extend":
+        seconds = st.selectbox("Seconds to add", caps.extension_durations, key="remix_seconds",
+                               format_func=lambda s: f"+{s} s")
+    prompt = prompt_input("remix", label="Prompt", builder=False,
+                          placeholder={"Remix": "Same scene, but at night in the rain.",
+                                       "Edit": "Make the jacket red.",
+                                       "Extend": "The camera keeps moving as the crowd cheers."}[action])
+    request = VideoRequest(
+        prompt=prompt, kind=action.lower(),  # type: ignore[arg-type]
+        model=source.model if source else caps.models[0],
+        size=source.size if source else caps.sizes_for(caps.models[0])[0],
+        seconds=seconds if action == "Extend" else (source.seconds if source else "4"),
+        source_video_id=None if upload else (source.video_id if source else None), source_upload=upload,
+    )
+    badge, button = st.columns([3, 1], vertical_alignment="center")
+    with badge:
+        cost_badge(context.provider, request)
+    ready = bool(source or upload)
+    if button.button(action, type="primary", icon=":material/auto_fix_high:", width="stretch", disabled=not ready,
+                     help=None if ready else "Pick a source video first."):
+        run_submit(context, lambda on_wait: context.jobs.submit(request, on_wait=on_wait))
+    code_snippet(context.provider, request)
+
+with result_col:
+    st.subheader("Result")
+    if not job_panel(context, key="remix", include=lambda r: r.kind in ("remix", "edit", "extend"), headings=False):
+        st.info("The result appears here, beside its source, and plays as soon as it is ready.",
+                icon=":material/auto_fix_high:")

@@ -1,0 +1,27 @@
+"""Text to video: a prompt in, videos out."""
+
+import streamlit as st
+
+from components.context import studio_context
+from components.generation_settings import code_snippet, cost_badge, generation_settings
+from components.job_panel import job_panel
+from components.prompt_builder import prompt_input
+from components.submit import run_submit
+from studio.jobs import VideoRequest
+
+context = studio_context()
+st.title("Text to video")
+st.caption(f"Describe the shot. It renders on **{context.provider.label}**.")
+
+prompt = prompt_input("t2v")
+choice = generation_settings(context.provider, "t2v")
+request = VideoRequest(prompt=prompt, model=choice.model, size=choice.size, seconds=choice.seconds,
+                       variants=choice.variants)
+badge, button = st.columns([3, 1], vertical_alignment="center")
+with badge:
+    cost_badge(context.provider, request)
+if button.button("Generate", type="primary", icon=":material/movie:", width="stretch"):
+    run_submit(context, lambda on_wait: context.jobs.submit(request, on_wait=on_wait))
+code_snippet(context.provider, request)
+
+job_panel(context, key="t2v", include=lambda r: r.kind == "generate")

@@ -1,0 +1,277 @@
+"""The pages, run by Streamlit's AppTest against a real localsora and a real library."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from localsora.process import LocalsoraProcess
+from studio.jobs import Jobs, VideoRequest
+from studio.library import Library, VideoRecord
+from studio.providers import load_providers
+from tests.conftest import sdk_client
+from tests.media import png_bytes
+from tests.test_library import make_record
+
+PAGES = ["pages/text_to_video.py", "pages/image_to_video.py", "pages/remix.py", "pages/gallery.py",
+         "pages/settings.py"]
+SECRET = "sk-live-SECRET-must-never-render-1234567890"
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, localsora: LocalsoraProcess, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("LOCALSORA_URL", localsora.root_url)
+    monkeypatch.setenv("SORA_STUDIO_PROVIDER", "local")
+    monkeypatch.setenv("SORA_STUDIO_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def library(data_dir: Path) -> Library:
+    return Library(data_dir)
+
+
+@pytest.fixture
+def app(data_dir: Path) -> Iterator[AppTest]:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    yield at
+
+
+def open_page(at: AppTest, page: str, **query: str) -> AppTest:
+    at.query_params.clear()
+    at.query_params.update(query)
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def button(at: AppTest, label: str):  # noqa: ANN201 (AppTest's element type)
+    matches = [b for b in at.button if b.label == label]
+    assert matches, f"no button {label!r}: {[b.label for b in at.button]}"
+    return matches[0]
+
+
+def rerun_until(at: AppTest, done, deadline: float = 90):  # noqa: ANN001, ANN201
+    """Re-run the app like the job panel's ticks do, until `done(at)`; the deadline only guards a hang."""
+    end = time.monotonic() + deadline
+    while not done(at):
+        assert time.monotonic() < end, "the page never got there"
+        time.sleep(0.3)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    parts = []
+    for kind in ("markdown", "caption", "error", "warning", "info", "success", "title", "subheader", "text",
+                 "code"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    for widget in (*at.text_input, *at.text_area):
+        parts += [str(widget.value or ""), str(widget.label)]
+    parts += [str(getattr(e, "value", "")) for e in at.get("badge")]
+    parts += [str(row) for frame in at.dataframe for row in frame.value.to_dict("records")]
+    return "\n".join(parts)
+
+
+def make_finished(library: Library, localsora: LocalsoraProcess, prompt: str) -> VideoRecord:
+    jobs = Jobs(load_providers({"LOCALSORA_URL": localsora.root_url})["local"], library)
+    [record] = jobs.submit(VideoRequest(prompt=prompt, size="1280x720"))
+    end = time.monotonic() + 90
+    while not (record := jobs.refresh(record.video_id)).is_archived:
+        assert time.monotonic() < end
+        time.sleep(0.1)
+    return record
+
+
+def test_every_page_runs_and_navigation_has_both_sections(app: AppTest) -> None:
+    assert not app.exception
+    for page in PAGES:
+        open_page(app, page)
+        assert app.title[0].value in {"Text to video", "Image to video", "Remix", "Gallery", "Settings"}
+    assert "Local preview renderer: offline, no AI model" in texts(app)
+
+
+def test_text_to_video_submits_and_shows_the_finished_video(app: AppTest, library: Library) -> None:
+    open_page(app, "pages/text_to_video.py")
+    app.text_area(key="t2v_prompt").set_value("A blue kite over golden dunes, pan right")
+    app.selectbox(key="t2v_size").set_value("1280x720")
+    button(app, "Generate").click()
+    app.run()
+    assert not app.exception
+    [record] = library.page().records
+    assert record.prompt == "A blue kite over golden dunes, pan right" and record.size == "1280x720"
+    rerun_until(app, lambda at: len(at.get("video")) == 1)
+    assert any(b.label == "Download" for b in app.get("download_button"))
+    assert library.get(record.video_id).is_archived
+    assert app.text_area(key="t2v_prompt").value == "A blue kite over golden dunes, pan right", "input kept"
+
+
+def test_generate_with_an_empty_prompt_explains(app: AppTest, library: Library) -> None:
+    open_page(app, "pages/text_to_video.py")
+    button(app, "Generate").click()
+    app.run()
+    assert "Write a prompt first" in texts(app)
+    assert library.count() == 0
+
+
+def test_the_prompt_builder_writes_and_reads_back(app: AppTest) -> None:
+    open_page(app, "pages/text_to_video.py")
+    app.text_input(key="t2v_builder_subject").set_value("a red fox")
+    app.text_input(key="t2v_builder_camera_motion").set_value("slow dolly in")
+    button(app, "Write prompt").click()
+    app.run()
+    assert app.text_area(key="t2v_prompt").value == "Subject: a red fox.\nCamera: slow dolly in."
+    app.text_area(key="t2v_prompt").set_value("Subject: a grey wolf.\nCamera: slow dolly in.")
+    app.run()
+    assert app.text_input(key="t2v_builder_subject").value == "a grey wolf"
+
+
+def test_cost_and_code_follow_the_settings(app: AppTest) -> None:
+    open_page(app, "pages/text_to_video.py")
+    app.text_area(key="t2v_prompt").set_value("A lighthouse")
+    app.selectbox(key="t2v_seconds").set_value("8")
+    app.run()
+    assert "Free (local renderer)" in texts(app)
+    code = app.code[0].value
+    assert 'seconds="8"' in code and "A lighthouse" in code and "api_key=\"local\"" in code
+
+
+def test_image_upload_preselects_orientation_and_previews_exact_size(app: AppTest, library: Library) -> None:
+    open_page(app, "pages/image_to_video.py")
+    assert button(app, "Generate").disabled
+    app.file_uploader[0].set_value(("wide.png", png_bytes(1600, 900, (30, 160, 90)), "image/png"))
+    app.run()
+    assert not app.exception
+    assert app.selectbox(key="i2v_size").value == "1280x720"
+    assert "What will be sent: 1600x900 PNG → 1280x720 image/png" in app.image[0].value[0].caption \
+        if hasattr(app.image[0].value[0], "caption") else "1280x720" in str(app.image[0].captions)
+    app.text_area(key="i2v_prompt").set_value("The leaves start to move")
+    button(app, "Generate").click()
+    app.run()
+    [record] = library.page().records
+    assert record.kind == "image" and record.size == "1280x720" and record.reference_path
+
+
+def test_a_bad_image_is_rejected_and_nothing_is_submitted(app: AppTest, library: Library) -> None:
+    open_page(app, "pages/image_to_video.py")
+    app.file_uploader[0].set_value(("broken.png", b"\x89PNG\r\n\x1a\nnot really", "image/png"))
+    app.run()
+    assert not app.exception
+    assert "Reference image rejected" in texts(app)
+    assert button(app, "Generate").disabled
+    assert library.count() == 0
+
+
+def test_remix_a_finished_video(app: AppTest, library: Library, localsora: LocalsoraProcess) -> None:
+    source = make_finished(library, localsora, "A red lighthouse at dusk")
+    open_page(app, "pages/remix.py", video=source.video_id)
+    assert app.selectbox(key="remix_source").value == source.video_id
+    assert len(app.get("video")) == 1, "the source plays"
+    app.text_area(key="remix_prompt").set_value("The same lighthouse in a snowstorm")
+    button(app, "Remix").click()
+    app.run()
+    remix = next(r for r in library.page().records if r.kind == "remix")
+    assert remix.parent_video_id == source.video_id
+    rerun_until(app, lambda at: len(at.get("video")) == 2)  # source and result side by side
+
+
+def test_gallery_delete_goes_through_the_confirm_dialog(app: AppTest, library: Library,
+                                                        localsora: LocalsoraProcess) -> None:
+    record = make_finished(library, localsora, "Delete me from the gallery")
+    open_page(app, "pages/gallery.py")
+    app.button(key=f"grid_del_{record.video_id}").click()
+    app.run()
+    scope = app.radio(key=f"scope_{record.video_id}")
+    assert scope.options == [
+        "Both: the provider copy and the library copy",
+        "Library copy only (the provider keeps its copy)",
+        "Provider copy only (keep the file in this library)",
+    ]
+    assert library.get(record.video_id) is not None, "nothing is deleted before confirming"
+    scope.set_value("both")
+    app.button(key=f"confirm_{record.video_id}").click()
+    app.run()
+    assert not app.exception
+    assert library.get(record.video_id) is None
+    assert record.video_id not in [v.id for v in sdk_client(localsora).videos.list(limit=100)]
+    assert "No videos yet" in texts(app)
+
+
+def test_gallery_filters_and_pages_a_large_library(app: AppTest, library: Library) -> None:
+    statuses = ["completed", "failed", "queued"]
+    for n in range(300):
+        library.add(make_record(n, status=statuses[n % 3], favourite=n % 10 == 0,
+                                model="sora-2-pro" if n % 5 == 0 else "sora-2", provider="elsewhere"))
+    open_page(app, "pages/gallery.py")
+    assert "Showing 1–12 of 300" in texts(app)
+    button(app, "Older").click()
+    app.run()
+    assert "Showing 13–24 of 300" in texts(app)
+    button(app, "Newer").click()
+    app.run()
+    assert "Showing 1–12 of 300" in texts(app)
+    app.selectbox(key="gallery_status").set_value("failed")
+    app.run()
+    assert "of 100" in texts(app)
+    app.selectbox(key="gallery_model").set_value("sora-2-pro")
+    app.run()
+    assert "of 20" in texts(app)
+    app.toggle(key="gallery_favourites").set_value(True)
+    app.selectbox(key="gallery_model").set_value(None)
+    app.run()
+    assert "of 10" in texts(app)
+    app.text_input(key="gallery_text").set_value("Shot 10:")
+    app.run()
+    assert "Showing 1–1 of 1" in texts(app)
+
+
+def test_settings_never_render_a_secret(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://example-resource.openai.azure.com")
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", SECRET)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    for page in PAGES:
+        open_page(at, page)
+        assert SECRET not in texts(at), page
+    open_page(at, "pages/settings.py")
+    shown = texts(at)
+    assert "set (environment)" in shown and "OPENAI_API_KEY" in shown
+    typed = "sk-typed-in-the-browser-0987654321"
+    at.text_input(key="session_OPENAI_API_KEY").set_value(typed)
+    at.form_submit_button[0].click()
+    at.run()
+    assert typed not in texts(at) and SECRET not in texts(at)
+    assert "Set for this session: OPENAI_API_KEY" in texts(at)
+
+
+def test_deep_link_opens_that_video(app: AppTest, library: Library, localsora: LocalsoraProcess) -> None:
+    record = make_finished(library, localsora, "Deep linked teal wave")
+    open_page(app, "pages/gallery.py", video=record.video_id)
+    assert len(app.get("video")) == 1
+    assert "Deep linked teal wave" in texts(app)
+    open_page(app, "pages/gallery.py", video="video_unknown123")
+    assert "There is no video 'video_unknown123'" in texts(app)
+
+
+def test_active_jobs_come_back_after_a_refresh(data_dir: Path, library: Library, start_localsora,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    slow = start_localsora("--render-delay", "4")
+    monkeypatch.setenv("LOCALSORA_URL", slow.root_url)
+    jobs = Jobs(load_providers({"LOCALSORA_URL": slow.root_url})["local"], library)
+    [record] = jobs.submit(VideoRequest(prompt="Started before the refresh"))
+    at = AppTest.from_file(APP, default_timeout=60)  # a new session: what a browser refresh makes
+    at.run()
+    assert "Active jobs (1)" in texts(at) and "Started before the refresh" in texts(at)
+    rerun_until(at, lambda page: library.get(record.video_id).is_archived)
+    assert "Active jobs" not in texts(at)
