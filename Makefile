@@ -31,9 +31,16 @@ test: $(VENV)/.dev
 serve: $(VENV)/.runtime
 	$(PY) -m localsora --host 127.0.0.1 --port 8000 --data-dir $(DATA_DIR)/localsora
 
+## screenshots: the README's screenshots, taken by the browser tests into docs/screenshots
+screenshots: $(VENV)/.dev
+	$(PY) -m tests.browser_setup
+	SORA_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/test_e2e.py
+
 ## bench: the benchmarks; figures go in docs/benchmarks.md
 bench: $(VENV)/.dev
 	$(PY) bench/render.py
+	$(PY) bench/render_encode.py
+	$(PY) bench/download.py
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .

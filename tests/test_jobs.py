@@ -105,7 +105,7 @@ def test_variants_make_a_group(jobs: Jobs) -> None:
 def test_rate_limit_waits_retry_after_then_creates_exactly_one_job(start_localsora, tmp_path: Path) -> None:
     server = start_localsora("--blocked-words", "cheap")
     jobs = local_jobs(server, tmp_path / "lib")
-    server.faults(inject={"status": 429, "count": 2, "retry_after": 1.5})
+    server.faults(inject={"status": 429, "count": 2, "retry_after": 1.5, "route": "POST /v1/videos"})
     waits: list[tuple[float, str]] = []
     [record] = jobs.submit(VideoRequest(prompt="cheap but rate limited"),
                            on_wait=lambda seconds, error: waits.append((seconds, str(error))))

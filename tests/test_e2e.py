@@ -1,0 +1,236 @@
+"""End to end: the real app in a real Chromium, on a real localsora, clicked through like a user would.
+
+Screenshots of each flow's key moments go to a folder under pytest's temporary directory, or to
+$SORA_SCREENSHOTS (`make screenshots` points it at docs/screenshots).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, Playwright, expect, sync_playwright
+
+from localsora.process import LocalsoraProcess
+from tests.conftest import sdk_client
+from tests.e2e_support import (
+    PageWatch,
+    Screenshots,
+    StudioApp,
+    assert_no_exception_box,
+    launch_browser,
+    wait_idle,
+)
+from tests.media import decode_mp4, png_bytes
+
+pytestmark = pytest.mark.e2e
+VIDEO_READY = 60_000  # ms: the longest a short local render may take here before a test gives up
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
+    data = tmp_path_factory.mktemp("e2e-localsora")
+    localsora = LocalsoraProcess(data, args=["--poll-after-ms", "300"]).start()
+    yield localsora
+    localsora.stop()
+
+
+@pytest.fixture(scope="module")
+def studio(server: LocalsoraProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioApp]:
+    folder = tmp_path_factory.mktemp("e2e-app")
+    app = StudioApp(folder / "data", server, folder / "streamlit.log").start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Screenshots:
+    readme = os.environ.get("SORA_SCREENSHOTS")
+    return Screenshots(tmp_path_factory.mktemp("screenshots"), Path(readme) if readme else None)
+
+
+@pytest.fixture(scope="module")
+def watch() -> PageWatch:
+    return PageWatch()
+
+
+@pytest.fixture
+def page(playwright: Playwright, studio: StudioApp, watch: PageWatch, server: LocalsoraProcess) -> Iterator[Page]:
+    context = launch_browser(playwright)
+    page = context.pages[0] if context.pages else context.new_page()
+    watch.attach(page)
+    page.goto(studio.url)
+    wait_idle(page)
+    yield page
+    assert_no_exception_box(page)
+    context.close()
+    server.faults(clear=True, render_delay=0, blocked_words=[])
+
+
+def go_to(page: Page, title: str) -> None:
+    page.get_by_role("link", name=title, exact=True).click()
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+    wait_idle(page)
+
+
+def type_prompt(page: Page, prompt: str) -> None:
+    box = page.get_by_role("textbox", name="Prompt", exact=True)
+    box.fill(prompt)
+    box.press("Control+Enter")  # commit the text before the click
+    wait_idle(page)
+
+
+def generate(page: Page, prompt: str) -> None:
+    type_prompt(page, prompt)
+    page.get_by_role("button", name="Generate").click()
+
+
+def playing_video(page: Page, index: int = 0) -> dict:
+    """Wait until the index-th <video> has decoded data, then report what the browser sees."""
+    video = page.locator("video").nth(index)
+    expect(video).to_be_attached(timeout=VIDEO_READY)
+    page.wait_for_function("v => v.readyState >= 2", arg=video.element_handle(), timeout=VIDEO_READY)
+    return video.evaluate("v => ({readyState: v.readyState, duration: v.duration, width: v.videoWidth,"
+                          " height: v.videoHeight})")
+
+
+def test_text_to_video(page: Page, shots: Screenshots, tmp_path: Path) -> None:
+    go_to(page, "Text to video")
+    shots.take(page, "text_to_video")
+    generate(page, "A red lighthouse on a cliff at golden hour, slow pan right")
+    expect(page.get_by_text("In progress")).to_be_visible(timeout=VIDEO_READY)
+    shots.take(page, "text_to_video_progress")
+    video = playing_video(page)
+    assert video["readyState"] >= 2 and abs(video["duration"] - 4.0) <= 0.2
+    assert (video["width"], video["height"]) == (720, 1280)
+    wait_idle(page)
+    shots.take(page, "text_to_video_done", readme=True)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").first.click()
+    saved = tmp_path / "download.mp4"
+    download.value.save_as(saved)
+    clip = decode_mp4(saved)
+    assert (clip.width, clip.height) == (720, 1280) and abs(clip.duration - 4.0) <= 0.05
+
+
+def test_image_to_video(page: Page, shots: Screenshots) -> None:
+    go_to(page, "Image to video")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        files=[{"name": "poster.png", "mimeType": "image/png", "buffer": png_bytes(1600, 900, (30, 120, 200))}])
+    preview = page.get_by_text(re.compile(r"What will be sent: 1600x900 PNG → 1280x720"))
+    expect(preview).to_be_visible(timeout=20_000)
+    wait_idle(page)
+    shots.take(page, "image_to_video", readme=True)
+    generate(page, "The poster slowly comes alive, zoom in")
+    video = playing_video(page)
+    assert (video["width"], video["height"]) == (1280, 720)
+
+
+def test_remix_from_the_gallery(page: Page, shots: Screenshots, server: LocalsoraProcess) -> None:
+    go_to(page, "Gallery")
+    page.get_by_role("button", name="Remix", exact=True).last.click()
+    expect(page.get_by_role("heading", name="Remix", exact=True)).to_be_visible()
+    wait_idle(page)
+    source_id = re.search(r"video=(video_[a-f0-9]+)", page.url).group(1)
+    playing_video(page)  # the source plays
+    type_prompt(page, "The same scene at night under a full moon")
+    page.get_by_role("button", name="Remix", exact=True).click()
+    playing_video(page, index=1)  # the result, beside its source
+    wait_idle(page)
+    shots.take(page, "remix", readme=True)
+    remixes = [v for v in sdk_client(server).videos.list(limit=100) if v.remixed_from_video_id == source_id]
+    assert len(remixes) == 1, "the provider has the remix, linked to its source"
+    page.get_by_role("link", name="Open in gallery").last.click()
+    wait_idle(page)
+    parent_link = page.get_by_role("link", name=re.compile(r"Made from \(remix\)"))
+    expect(parent_link).to_be_visible()
+    assert source_id in (parent_link.get_attribute("href") or "")
+
+
+def test_gallery_play_favourite_filter_delete(page: Page, shots: Screenshots, server: LocalsoraProcess) -> None:
+    go_to(page, "Gallery")
+    shots.take(page, "gallery", readme=True)
+    page.get_by_role("button", name="Play").first.click()
+    playing_video(page)
+    wait_idle(page)
+    shots.take(page, "gallery_video", readme=True)
+    video_id = page.get_by_text(re.compile(r"id video_")).inner_text().split("id ")[-1].strip()
+    page.get_by_role("button", name="Favourite").first.click()
+    expect(page.get_by_role("button", name="Unfavourite")).to_be_visible()
+    page.get_by_role("button", name="Back to the gallery").click()
+    wait_idle(page)
+    page.get_by_text("Favourites", exact=True).click()
+    expect(page.get_by_text(re.compile(r"Showing 1–1 of 1"))).to_be_visible()
+    page.get_by_role("button", name="Delete").first.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    dialog.get_by_text("Both: the provider copy and the library copy").click()
+    shots.take(page, "gallery_delete")
+    dialog.get_by_role("button", name="Delete").click()
+    expect(page.get_by_text("No videos match these filters.")).to_be_visible()
+    assert video_id not in [v.id for v in sdk_client(server).videos.list(limit=100)]
+
+
+def test_refresh_mid_job_keeps_the_job(page: Page, shots: Screenshots, server: LocalsoraProcess) -> None:
+    server.faults(render_delay=8)
+    go_to(page, "Text to video")
+    generate(page, "A slow dolly through a misty pine forest at dawn")
+    expect(page.get_by_text(re.compile(r"Rendering · \d+%"))).to_be_visible(timeout=VIDEO_READY)
+    page.reload()
+    wait_idle(page)
+    go_to(page, "Text to video")
+    expect(page.get_by_text("In progress")).to_be_visible()
+    shots.take(page, "refresh_mid_job")
+    playing_video(page)
+
+
+def test_moderation_message(page: Page, server: LocalsoraProcess, shots: Screenshots) -> None:
+    server.faults(blocked_words=["forbidden"])
+    go_to(page, "Text to video")
+    generate(page, "A forbidden scene")
+    expect(page.get_by_text(re.compile("Blocked by moderation")).first).to_be_visible(timeout=VIDEO_READY)
+    wait_idle(page)
+    shots.take(page, "moderation", readme=True)
+
+
+def test_rate_limit_shows_the_wait_then_succeeds(page: Page, server: LocalsoraProcess, shots: Screenshots) -> None:
+    server.faults(inject={"status": 429, "count": 1, "retry_after": 3, "route": "POST /v1/videos"})
+    go_to(page, "Text to video")
+    generate(page, "A quick teal wave, static shot")
+    expect(page.get_by_text(re.compile(r"Rate limited: retrying in 3 s"))).to_be_visible()
+    shots.take(page, "rate_limited")
+    playing_video(page)
+
+
+def test_backend_unreachable_then_recovers(page: Page, server: LocalsoraProcess, shots: Screenshots) -> None:
+    server.faults(render_delay=6)
+    go_to(page, "Text to video")
+    generate(page, "An orbit around a glowing violet sculpture")
+    expect(page.get_by_text(re.compile(r"Rendering · \d+%"))).to_be_visible(timeout=VIDEO_READY)
+    server.stop()
+    expect(page.get_by_text(re.compile("Backend unreachable")).first).to_be_visible(timeout=30_000)
+    shots.take(page, "backend_unreachable", readme=True)
+    server.start()
+    playing_video(page)
+
+
+def test_every_page_looks_right(page: Page, shots: Screenshots) -> None:
+    for title, name in (("Text to video", "page_text_to_video"), ("Image to video", "page_image_to_video"),
+                        ("Remix", "page_remix"), ("Gallery", "page_gallery"), ("Settings", "settings")):
+        go_to(page, title)
+        assert_no_exception_box(page)
+        shots.take(page, name, readme=name == "settings")
+    expect(page.get_by_text("Local preview renderer: offline, no AI model").first).to_be_visible()
+
+
+def test_no_console_errors_in_any_flow(watch: PageWatch) -> None:
+    assert watch.console_errors == []
