@@ -30,7 +30,7 @@ pytestmark = pytest.mark.e2e
 VIDEO_READY = 60_000  # ms: the longest a short local render may take here before a test gives up
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
     data = tmp_path_factory.mktemp("e2e-localsora")
     localsora = LocalsoraProcess(data, args=["--poll-after-ms", "300"]).start()
@@ -38,7 +38,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProces
     localsora.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def studio(server: LocalsoraProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioApp]:
     folder = tmp_path_factory.mktemp("e2e-app")
     app = StudioApp(folder / "data", server, folder / "streamlit.log").start()
@@ -46,19 +46,19 @@ def studio(server: LocalsoraProcess, tmp_path_factory: pytest.TempPathFactory) -
     app.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Screenshots:
     readme = os.environ.get("SORA_SCREENSHOTS")
     return Screenshots(tmp_path_factory.mktemp("screenshots"), Path(readme) if readme else None)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def watch() -> PageWatch:
     return PageWatch()
 

@@ -6,10 +6,12 @@ import threading
 import time
 from pathlib import Path
 
+import openai
 import pytest
 
-from localsora.process import LocalsoraProcess
+from localsora.process import LocalsoraProcess, free_port
 from studio import errors
+from studio.error_mapping import from_sdk
 from studio.images import fit
 from studio.jobs import Jobs, VideoRequest
 from studio.library import Library, VideoRecord
@@ -250,3 +252,55 @@ def test_unsupported_actions_and_bad_keys_are_typed(start_localsora, tmp_path: P
         Jobs(wrong, library).submit(VideoRequest(prompt="x"))
     with pytest.raises(errors.PromptRejected):
         Jobs(wrong, library).submit(VideoRequest(prompt="   "))
+
+
+def test_refused_connections_are_retried_then_reported(tmp_path: Path) -> None:
+    closed = load_providers({"OPENAI_API_KEY": "k", "OPENAI_BASE_URL": f"http://127.0.0.1:{free_port()}/v1"})["openai"]
+    waits: list[float] = []
+    jobs = Jobs(closed, Library(tmp_path / "lib"), sleep=waits.append)
+    with pytest.raises(errors.BackendUnreachable, match="nothing answers there"):
+        jobs.submit(VideoRequest(prompt="Nobody home"))
+    assert waits == [2, 4, 8], "a refused connection cannot have made a job, so it is tried again"
+    assert jobs.library.count() == 0
+
+
+def test_polls_wait_for_openai_poll_after_ms(start_localsora, tmp_path: Path) -> None:
+    jobs = local_jobs(start_localsora("--poll-after-ms", "5000"), tmp_path / "lib")
+    [record] = jobs.submit(VideoRequest(prompt="Patient"))
+    polled = jobs.refresh(record.video_id, force=True)
+    assert polled.next_poll_at >= time.time() + 4
+    time.sleep(1.5)  # long enough for the render to finish on the server
+    assert jobs.refresh(record.video_id).status == polled.status, "not polled again before the server said"
+    assert run_until_settled(jobs, record.video_id, deadline=30).status == "completed"
+
+
+def test_missing_thumbnail_and_spritesheet_are_tolerated(localsora: LocalsoraProcess, jobs: Jobs) -> None:
+    [record] = jobs.submit(VideoRequest(prompt="A gateway with only the MP4"))
+    while sdk_client(localsora).videos.retrieve(record.video_id).status != "completed":
+        time.sleep(0.1)
+    served = localsora.data_dir / "videos" / record.video_id
+    (served / "thumbnail.webp").unlink()
+    (served / "spritesheet.jpg").unlink()
+    done = run_until_settled(jobs, record.video_id)
+    assert done.is_archived and done.spritesheet_path is None
+    assert jobs.library.path(done.thumbnail_path).read_bytes()[8:12] == b"WEBP", "made from the video instead"
+
+
+def test_a_job_deleted_on_the_provider_fails_cleanly(localsora: LocalsoraProcess, jobs: Jobs) -> None:
+    [record] = jobs.submit(VideoRequest(prompt="Deleted behind our back"))
+    sdk_client(localsora).videos.delete(record.video_id)
+    gone = jobs.refresh(record.video_id, force=True)
+    assert gone.status == "failed" and gone.error_code == "not_found"
+    assert "Not found on the provider" in (gone.error_message or "")
+
+
+def test_provider_400s_become_typed_errors(localsora: LocalsoraProcess, jobs: Jobs) -> None:
+    client = sdk_client(localsora)
+    with pytest.raises(openai.BadRequestError) as size_error:
+        client.videos.create(prompt="x", size="1280x720", input_reference=("r.png", png_bytes(640, 480), "image/png"))
+    mapped = from_sdk(size_error.value, jobs.provider)
+    assert isinstance(mapped, errors.SizeMismatch) and "640x480" in str(mapped)
+    with pytest.raises(openai.BadRequestError) as seconds_error:
+        client.videos.create(prompt="x", seconds="5")  # type: ignore[arg-type]
+    mapped = from_sdk(seconds_error.value, jobs.provider)
+    assert isinstance(mapped, errors.UnsupportedParameter) and "'4', '8', and '12'" in str(mapped)

@@ -340,3 +340,28 @@ def test_a_job_cut_off_mid_render_finishes_after_restart(start_localsora, tmp_pa
     second = start_localsora(data_dir=data_dir)
     done = wait_for_video(sdk_client(second), job.id)
     assert done.status == "completed" and done.progress == 100
+
+
+def test_remix_also_takes_multipart(localsora: LocalsoraProcess, completed_video: Video) -> None:
+    response = httpx.post(f"{localsora.base_url}/videos/{completed_video.id}/remix",
+                          files={"prompt": (None, "Multipart remix")})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["remixed_from_video_id"] == completed_video.id and body["prompt"] == "Multipart remix"
+    httpx.delete(f"{localsora.base_url}/videos/{body['id']}")
+
+
+def test_concurrency_and_active_job_limits(start_localsora) -> None:
+    client = sdk_client(start_localsora("--max-concurrent-jobs", "1", "--max-active-jobs", "2",
+                                        "--render-delay", "20"))
+    first = client.videos.create(prompt="First in line")
+    second = client.videos.create(prompt="Second in line")
+    while client.videos.retrieve(first.id).status != "in_progress":
+        time.sleep(0.05)
+    assert client.videos.retrieve(second.id).status == "queued", "one render at a time"
+    with pytest.raises(openai.RateLimitError, match="at most 2"):
+        client.videos.create(prompt="Third is too many")
+    client.videos.delete(first.id)
+    while client.videos.retrieve(second.id).status == "queued":
+        time.sleep(0.05)
+    assert client.videos.retrieve(second.id).status == "in_progress", "the next job starts when a slot frees"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,6 +81,21 @@ def texts(at: AppTest) -> str:
         parts += [str(widget.value or ""), str(widget.label)]
     parts += [str(getattr(e, "value", "")) for e in at.get("badge")]
     parts += [str(row) for frame in at.dataframe for row in frame.value.to_dict("records")]
+    return "\n".join(parts)
+
+
+def every_element_text(at: AppTest) -> str:
+    """Everything the page sent to the browser: every element's message, widget values and table cells."""
+    parts = []
+
+    def walk(node) -> None:  # noqa: ANN001 (AppTest's node types)
+        parts.append(str(getattr(node, "proto", "")))
+        with contextlib.suppress(Exception):  # some nodes have no value to read; their proto is already in
+            parts.append(str(node.value))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
     return "\n".join(parts)
 
 
@@ -243,16 +259,19 @@ def test_settings_never_render_a_secret(data_dir: Path, monkeypatch: pytest.Monk
     at.run()
     for page in PAGES:
         open_page(at, page)
-        assert SECRET not in texts(at), page
+        assert SECRET not in every_element_text(at), page
     open_page(at, "pages/settings.py")
-    shown = texts(at)
-    assert "set (environment)" in shown and "OPENAI_API_KEY" in shown
+    shown = every_element_text(at)
+    assert "set (environment)" in shown and "OPENAI_API_KEY" in shown and "Azure OpenAI (key)" in shown
     typed = "sk-typed-in-the-browser-0987654321"
     at.text_input(key="session_OPENAI_API_KEY").set_value(typed)
     at.form_submit_button[0].click()
     at.run()
-    assert typed not in texts(at) and SECRET not in texts(at)
+    assert typed not in every_element_text(at) and SECRET not in every_element_text(at)
     assert "Set for this session: OPENAI_API_KEY" in texts(at)
+    for page in PAGES:
+        open_page(at, page)
+        assert typed not in every_element_text(at), page
 
 
 def test_deep_link_opens_that_video(app: AppTest, library: Library, localsora: LocalsoraProcess) -> None:
@@ -275,3 +294,33 @@ def test_active_jobs_come_back_after_a_refresh(data_dir: Path, library: Library,
     assert "Active jobs (1)" in texts(at) and "Started before the refresh" in texts(at)
     rerun_until(at, lambda page: library.get(record.video_id).is_archived)
     assert "Active jobs" not in texts(at)
+
+
+def test_compare_preselects_the_variant_group(app: AppTest, library: Library, localsora: LocalsoraProcess) -> None:
+    jobs = Jobs(load_providers({"LOCALSORA_URL": localsora.root_url})["local"], library)
+    takes = jobs.submit(VideoRequest(prompt="Two takes of a harbour at dawn", variants=2))
+    for take in takes:
+        end = time.monotonic() + 90
+        while not jobs.refresh(take.video_id).is_archived:
+            assert time.monotonic() < end
+            time.sleep(0.1)
+    make_finished(library, localsora, "Not part of the group")
+    open_page(app, "pages/gallery.py")
+    app.toggle(key="gallery_compare").set_value(True)
+    app.run()
+    assert sorted(app.multiselect(key="compare_ids").value) == sorted(t.video_id for t in takes)
+    assert len(app.get("video")) == 2, "the takes play side by side"
+
+
+def test_sync_brings_in_videos_made_elsewhere(app: AppTest, library: Library, localsora: LocalsoraProcess) -> None:
+    client = sdk_client(localsora)
+    made = client.videos.create(prompt="Made with the SDK, not the studio", seconds="4")
+    while client.videos.retrieve(made.id).status != "completed":
+        time.sleep(0.1)
+    open_page(app, "pages/gallery.py")
+    assert library.get(made.id) is None
+    button(app, "Sync").click()
+    app.run()
+    assert "Sync done" in texts(app)
+    assert library.get(made.id) is not None and library.get(made.id).is_archived
+    assert "Made with the SDK, not the studio" in texts(app)

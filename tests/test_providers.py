@@ -146,3 +146,21 @@ def test_health_explains_what_is_wrong(localsora, start_localsora) -> None:
     keyed = start_localsora(api_key="right-key")
     wrong = check_health(load_providers({"OPENAI_API_KEY": "wrong-key", "OPENAI_BASE_URL": keyed.base_url})["openai"])
     assert not wrong.ok and "401" in wrong.detail and "wrong-key" not in wrong.detail
+
+
+def test_the_embedded_localsora_starts_once_and_is_reused(tmp_path) -> None:
+    from studio import local_backend
+
+    first = local_backend.ensure_localsora(tmp_path)
+    started = dict(local_backend._started)
+    try:
+        assert first.startswith("http://127.0.0.1:") and first.endswith("/v1")
+        assert (tmp_path / "localsora" / "localsora.sqlite3").exists(), "its files live in the studio's data dir"
+        assert local_backend.ensure_localsora(tmp_path) == first
+        local_backend._started.clear()  # as after an app restart: the server is still up, found by its marker
+        assert local_backend.ensure_localsora(tmp_path) == first
+        assert check_health(load_providers({"LOCALSORA_URL": first.removesuffix("/v1")})["local"]).ok
+    finally:
+        for server in started.values():
+            server.stop()
+        local_backend._started.clear()
