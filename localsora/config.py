@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_MODELS: dict[str, tuple[str, ...]] = {
@@ -68,8 +68,8 @@ class Settings:
         return self.models.get(MODEL_ALIASES.get(model, model))
 
 
-# Flag name -> (env var, parser). The flag list doubles as the documentation in README.md.
-_FLAGS: dict[str, tuple[type | object, str]] = {
+# Setting -> (parser, help). Each is a flag (--max-prompt-chars) and a variable (LOCALSORA_MAX_PROMPT_CHARS).
+FLAGS: dict[str, tuple[type | object, str]] = {
     "data_dir": (Path, "Folder for jobs and media (kept across restarts)."),
     "host": (str, "Interface to bind; 127.0.0.1 unless you mean to share it."),
     "port": (int, "TCP port."),
@@ -101,7 +101,7 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> S
     """Settings from LOCALSORA_* variables, then keyword overrides."""
     environ = os.environ if environ is None else environ
     values: dict[str, object] = {}
-    for name, (parse, _) in _FLAGS.items():
+    for name, (parse, _) in FLAGS.items():
         raw = environ.get(env_name(name))
         if raw not in (None, ""):
             values[name] = parse(raw)  # type: ignore[operator]
@@ -115,7 +115,7 @@ def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] | None 
         prog="python -m localsora",
         description="A local server for the OpenAI Videos API that renders real previz MP4s offline.",
     )
-    for name, (parse, help_text) in _FLAGS.items():
+    for name, (parse, help_text) in FLAGS.items():
         parser.add_argument(
             "--" + name.replace("_", "-"), dest=name, type=parse, default=None,
             help=f"{help_text} [env {env_name(name)}]",
@@ -130,9 +130,3 @@ def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] | None 
     if azure:
         settings.rate_limit, settings.rate_window = 2, 60.0
     return settings
-
-
-def describe_flags() -> list[tuple[str, str, str]]:
-    """(flag, env var, help) for every setting, for docs and tests."""
-    names = {f.name for f in fields(Settings)}
-    return [("--" + n.replace("_", "-"), env_name(n), h) for n, (_, h) in _FLAGS.items() if n in names]

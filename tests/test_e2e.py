@@ -180,11 +180,16 @@ def test_gallery_play_favourite_filter_delete(page: Page, shots: Screenshots, se
     assert video_id not in [v.id for v in sdk_client(server).videos.list(limit=100)]
 
 
-def test_refresh_mid_job_keeps_the_job(page: Page, shots: Screenshots, server: LocalsoraProcess) -> None:
-    server.faults(render_delay=8)
+def start_slow_job(page: Page, server: LocalsoraProcess, prompt: str, render_delay: float) -> None:
+    """A job that takes `render_delay` seconds, seen rendering in the job panel."""
+    server.faults(render_delay=render_delay)
     go_to(page, "Text to video")
-    generate(page, "A slow dolly through a misty pine forest at dawn")
+    generate(page, prompt)
     expect(page.get_by_text(re.compile(r"Rendering · \d+%"))).to_be_visible(timeout=VIDEO_READY)
+
+
+def test_refresh_mid_job_keeps_the_job(page: Page, shots: Screenshots, server: LocalsoraProcess) -> None:
+    start_slow_job(page, server, "A slow dolly through a misty pine forest at dawn", render_delay=8)
     page.reload()
     wait_idle(page)
     go_to(page, "Text to video")
@@ -212,10 +217,7 @@ def test_rate_limit_shows_the_wait_then_succeeds(page: Page, server: LocalsoraPr
 
 
 def test_backend_unreachable_then_recovers(page: Page, server: LocalsoraProcess, shots: Screenshots) -> None:
-    server.faults(render_delay=6)
-    go_to(page, "Text to video")
-    generate(page, "An orbit around a glowing violet sculpture")
-    expect(page.get_by_text(re.compile(r"Rendering · \d+%"))).to_be_visible(timeout=VIDEO_READY)
+    start_slow_job(page, server, "An orbit around a glowing violet sculpture", render_delay=6)
     server.stop()
     expect(page.get_by_text(re.compile("Backend unreachable")).first).to_be_visible(timeout=30_000)
     shots.take(page, "backend_unreachable", readme=True)

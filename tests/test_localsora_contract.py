@@ -365,3 +365,13 @@ def test_concurrency_and_active_job_limits(start_localsora) -> None:
     while client.videos.retrieve(second.id).status == "queued":
         time.sleep(0.05)
     assert client.videos.retrieve(second.id).status == "in_progress", "the next job starts when a slot frees"
+
+
+def test_every_flag_is_documented_in_the_readme() -> None:
+    from pathlib import Path
+
+    from localsora.config import FLAGS, env_name
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for name in FLAGS:
+        assert f"`--{name.replace('_', '-')}`" in readme and f"`{env_name(name)}`" in readme, name
