@@ -72,11 +72,18 @@ def links(record: VideoRecord) -> None:
                  query_params={"video": record.video_id})
 
 
+@st.cache_data(max_entries=512, show_spinner=False)
+def _inline_image(path: str, modified: float) -> str:
+    """Base64 of a thumbnail, read once per file version rather than on every rerun."""
+    with open(path, "rb") as file:
+        return base64.b64encode(file.read()).decode()
+
+
 def thumbnail(library: Library, record: VideoRecord) -> None:
     """A fixed-height frame, so portrait and landscape cards line up in a grid."""
     path = library.path(record.thumbnail_path)
     if path is not None and path.exists():
-        data = base64.b64encode(path.read_bytes()).decode()
+        data = _inline_image(str(path), path.stat().st_mtime)
         inner = f"<img src='data:image/webp;base64,{data}' alt='{html.escape(record.display_title)}'>"
     else:
         inner = {"failed": "Failed", "timed_out": "Timed out"}.get(record.status, "No preview yet")

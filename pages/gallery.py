@@ -20,11 +20,14 @@ if video_id:
 
 filters = filters_bar(context)
 if st.session_state.pop("gallery_sync", False):
+    bar = st.progress(0.0, text=f"Listing the videos {context.provider.label} has…")
     try:
-        with st.spinner(f"Syncing with {context.provider.label}…"):
-            report = context.jobs.sync()
+        report = context.jobs.sync(
+            on_progress=lambda done, total: bar.progress(done / total, text=f"Downloading {done} of {total}…"))
+        bar.empty()
         st.success(f"Sync done: {report.summary}", icon=":material/sync:")
     except StudioError as error:
+        bar.empty()
         show_error(error)
 compare_section(context)
 grid(context, filters)

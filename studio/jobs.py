@@ -362,8 +362,10 @@ class Jobs:
         return " ".join(said)
 
     # Syncing.
-    def sync(self) -> SyncReport:
-        """Add what the provider has and the library lacks (every page), then download finished ones."""
+    def sync(self, on_progress: Callable[[int, int], None] | None = None) -> SyncReport:
+        """Add what the provider has and the library lacks (every page), then download finished ones.
+
+        `on_progress(done, total)` follows the downloads, which are the long part."""
         report = SyncReport()
         try:
             for video in self.provider.client().videos.list(limit=100):
@@ -381,12 +383,15 @@ class Jobs:
                     self.library.update(video.id, status=video.status, progress=video.progress)
         except openai.APIError as exc:
             raise from_sdk(exc, self.provider) from exc
-        for record in self.library.unarchived(provider=self.provider.kind):
+        waiting = self.library.unarchived(provider=self.provider.kind)
+        for done, record in enumerate(waiting, start=1):
             try:
                 self.archive(record.video_id)
                 report.archived.append(record.video_id)
             except errors.StudioError as error:
                 report.failed[record.video_id] = str(error)
+            if on_progress is not None:
+                on_progress(done, len(waiting))
         return report
 
     def failure(self, record: VideoRecord) -> errors.StudioError | None:

@@ -12,7 +12,7 @@ from studio.jobs import VideoRequest
 from studio.providers import load_providers
 from tests.media import png_bytes
 
-KEY = "sk-never-in-a-snippet-1234567890abcdef"
+KEY = "fake-key-never-in-a-snippet-1234567890"
 CONFIG = {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": "https://gateway.example/v1",
           "AZURE_OPENAI_ENDPOINT": "https://res.openai.azure.com", "AZURE_OPENAI_API_KEY": KEY,
           "LOCALSORA_URL": "http://127.0.0.1:8000"}

@@ -188,7 +188,9 @@ def test_deadline_marks_timed_out_and_a_refresh_recovers(start_localsora, tmp_pa
 def test_sync_fills_a_fresh_library(localsora: LocalsoraProcess, jobs: Jobs, finished: VideoRecord,
                                     tmp_path: Path) -> None:
     fresh = local_jobs(localsora, tmp_path / "fresh")
-    report = fresh.sync()
+    steps: list[tuple[int, int]] = []
+    report = fresh.sync(on_progress=lambda done, total: steps.append((done, total)))
+    assert steps[-1] == (len(steps), len(report.archived) + len(report.failed)), "progress reaches the end"
     assert finished.video_id in report.added and finished.video_id in report.archived
     copy = fresh.library.get(finished.video_id)
     assert copy is not None and copy.prompt == finished.prompt and copy.is_archived

@@ -20,7 +20,7 @@ from tests.test_library import make_record
 
 PAGES = ["pages/text_to_video.py", "pages/image_to_video.py", "pages/remix.py", "pages/gallery.py",
          "pages/settings.py"]
-SECRET = "sk-live-SECRET-must-never-render-1234567890"
+SECRET = "fake-key-SECRET-must-never-render-1234567890"
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
@@ -263,7 +263,7 @@ def test_settings_never_render_a_secret(data_dir: Path, monkeypatch: pytest.Monk
     open_page(at, "pages/settings.py")
     shown = every_element_text(at)
     assert "set (environment)" in shown and "OPENAI_API_KEY" in shown and "Azure OpenAI (key)" in shown
-    typed = "sk-typed-in-the-browser-0987654321"
+    typed = "fake-key-typed-in-the-browser-0987654321"
     at.text_input(key="session_OPENAI_API_KEY").set_value(typed)
     at.form_submit_button[0].click()
     at.run()

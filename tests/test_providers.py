@@ -16,7 +16,7 @@ from localsora.process import free_port
 from studio.providers import azure_base_url, check_health, default_kind, load_providers
 from studio.secret import Secret
 
-KEY = "sk-test-0123456789abcdefghijklmnop"
+KEY = "fake-key-test-0123456789abcdefghijklmnop"
 
 
 class RecordingServer:
