@@ -25,6 +25,6 @@ pages = {
     ],
 }
 page = st.navigation(pages)
-sidebar(studio_context())
+sidebar(studio_context(fresh=True))
 flush_toasts()
 page.run()

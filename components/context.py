@@ -13,7 +13,7 @@ from pathlib import Path
 import streamlit as st
 
 from studio.jobs import DEFAULT_DEADLINE, Jobs
-from studio.library import Library
+from studio.library import Library, VideoRecord
 from studio.local_backend import ensure_localsora
 from studio.providers import (
     CONFIG_KEYS,
@@ -28,6 +28,7 @@ from studio.providers import (
 SESSION_OVERRIDES = "provider_overrides"  # {config key: value} typed in Settings, kept in this session only
 SESSION_PROVIDER = "provider_kind"
 SESSION_JOBS = "session_job_ids"
+SESSION_CONTEXT = "studio_context"  # built once per script run by app.py, read by the page it runs
 
 
 @dataclass
@@ -82,7 +83,10 @@ def health_of(_provider: Provider, kind: str, base_url: str | None) -> Health:
     return check_health(_provider)
 
 
-def studio_context() -> StudioContext:
+def studio_context(*, fresh: bool = False) -> StudioContext:
+    """This run's context. app.py builds it (`fresh=True`) before the page runs; pages reuse it."""
+    if not fresh and SESSION_CONTEXT in st.session_state:
+        return st.session_state[SESSION_CONTEXT]
     config, sources = _config()
     data_dir = Path(config.get("SORA_STUDIO_DATA_DIR") or "data").resolve()
     providers = dict(_providers(frozenset(config.items())))
@@ -94,17 +98,23 @@ def studio_context() -> StudioContext:
     library = _library(str(data_dir))
     minutes = float(config.get("SORA_STUDIO_JOB_DEADLINE_MINUTES") or DEFAULT_DEADLINE / 60)
     jobs = Jobs(provider, library, deadline_seconds=minutes * 60)
-    return StudioContext(providers, provider, library, jobs, data_dir, sources)
+    context = StudioContext(providers, provider, library, jobs, data_dir, sources)
+    st.session_state[SESSION_CONTEXT] = context
+    return context
 
 
-def session_job_ids() -> list[str]:
+def session_job_ids(context: StudioContext) -> list[str]:
     """Jobs this session follows. A new session (a refresh, a restart) picks up every active job again."""
     if SESSION_JOBS not in st.session_state:
-        context = studio_context()
         st.session_state[SESSION_JOBS] = [r.video_id for r in context.library.active(provider=context.provider.kind)]
     return st.session_state[SESSION_JOBS]
 
 
-def follow(video_ids: list[str]) -> None:
-    ids = session_job_ids()
+def session_jobs(context: StudioContext) -> list[VideoRecord]:
+    """The records behind `session_job_ids`, oldest first, skipping any deleted since."""
+    return [r for r in (context.library.get(i) for i in session_job_ids(context)) if r is not None]
+
+
+def follow(context: StudioContext, video_ids: list[str]) -> None:
+    ids = session_job_ids(context)
     ids.extend(v for v in video_ids if v not in ids)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from components import video_card
-from components.context import StudioContext, session_job_ids
+from components.context import StudioContext, session_jobs
 from components.feedback import queue_toast, show_error
 from components.submit import run_submit
 from studio.library import VideoRecord
@@ -62,7 +62,7 @@ def retry(context: StudioContext, video_id: str) -> None:
 def job_panel(context: StudioContext, *, key: str, include: Callable[[VideoRecord], bool] = lambda r: True,
               headings: bool = True) -> bool:
     """This session's jobs that `include` accepts: live ones polled, finished ones shown. False if none."""
-    records = [r for r in (context.library.get(i) for i in session_job_ids()) if r is not None and include(r)]
+    records = [r for r in session_jobs(context) if include(r)]
     if not records:
         return False
     active_ids = [r.video_id for r in records if r.is_active]

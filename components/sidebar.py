@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.context import StudioContext, health_of, session_job_ids
+from components.context import StudioContext, health_of, session_jobs
 from studio.pricing import PRICES_READ_ON, format_usd
 
 
@@ -16,7 +16,7 @@ def sidebar(context: StudioContext) -> None:
         if not health.ok:
             st.caption(health.detail)
             st.page_link("pages/settings.py", label="Fix it in Settings", icon=":material/settings:")
-        active = [r for r in (context.library.get(i) for i in session_job_ids()) if r is not None and r.is_active]
+        active = [r for r in session_jobs(context) if r.is_active]
         if active:
             st.markdown(f"**Active jobs ({len(active)})**")
             for record in active[:6]:

@@ -25,7 +25,7 @@ def run_submit(context: StudioContext, submit: Callable[[OnWait], list[VideoReco
         with st.spinner("Sending the request…"):
             records = submit(on_wait)
     except PartialSubmit as error:
-        follow([r.video_id for r in error.records])
+        follow(context, [r.video_id for r in error.records])
         notice.empty()
         show_error(error)
         return error.records
@@ -34,7 +34,7 @@ def run_submit(context: StudioContext, submit: Callable[[OnWait], list[VideoReco
         show_error(error)
         return []
     notice.empty()
-    follow([r.video_id for r in records])
+    follow(context, [r.video_id for r in records])
     count = f"{len(records)} jobs" if len(records) > 1 else "Job"
     st.toast(f"{count} started on {context.provider.label}.", icon=":material/rocket_launch:")
     return records

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from components.context import SESSION_OVERRIDES, SESSION_PROVIDER, studio_context
+from components.context import SESSION_JOBS, SESSION_OVERRIDES, SESSION_PROVIDER, studio_context
 from components.settings_panels import library_panel, profile_table, provider_status, session_keys_form
 
 context = studio_context()
@@ -15,7 +15,7 @@ choice = st.radio("Use this provider", configured, index=configured.index(contex
                   format_func=labels.get, horizontal=True, key="settings_provider")
 if choice != context.provider.kind:
     st.session_state[SESSION_PROVIDER] = choice
-    st.session_state.pop("session_job_ids", None)  # follow the new provider's active jobs
+    st.session_state.pop(SESSION_JOBS, None)  # follow the new provider's active jobs
     st.rerun()
 provider_status(context)
 profile_table(context)

@@ -14,7 +14,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -360,10 +360,6 @@ class Library:
             conn.execute("DELETE FROM videos WHERE video_id = ?", (video_id,))
         shutil.rmtree(self.folder_for(video_id), ignore_errors=True)
         return True
-
-    def iter_all(self) -> Iterator[VideoRecord]:
-        for row in self._connection().execute(f"SELECT {', '.join(_COLUMNS)} FROM videos ORDER BY created_at"):
-            yield _record(row)
 
 
 class _Transaction:

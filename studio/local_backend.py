@@ -34,10 +34,3 @@ def ensure_localsora(data_dir: Path | str) -> str:
         marker.write_text(json.dumps({"root_url": server.root_url}))
         atexit.register(server.stop)
         return server.base_url
-
-
-def stop_all() -> None:
-    with _lock:
-        for server in _started.values():
-            server.stop()
-        _started.clear()

@@ -22,7 +22,6 @@ from studio.secret import Secret
 warnings.filterwarnings("ignore", message="The Sora API is scheduled", category=DeprecationWarning)
 
 ProviderKind = Literal["local", "openai", "azure", "azure_entra"]
-KINDS: tuple[ProviderKind, ...] = ("local", "openai", "azure", "azure_entra")
 AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 SORA_SIZES: dict[str, tuple[str, ...]] = {
@@ -45,7 +44,6 @@ CONFIG_KEYS: dict[str, str] = {
     "AZURE_OPENAI_API_KEY": "Azure OpenAI key. Leave it out to sign in with Entra ID instead.",
     "AZURE_OPENAI_DEPLOYMENT": "Azure deployment name of the video model (default sora-2).",
 }
-SECRET_KEYS = frozenset({"OPENAI_API_KEY", "AZURE_OPENAI_API_KEY"})
 
 
 @dataclass(frozen=True)
