@@ -56,7 +56,8 @@ def time_render(width: int, height: int, seconds: float, prompt: str = PROMPT, r
     """Best wall time, in seconds, of `render()` writing a generated clip (video, thumbnail, spritesheet)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))  # run as a script, bench/ is on the path but the repo root is not
-    from localsora.renderer import RenderRequest, render
+    from localsora.engines.base import RenderRequest
+    from localsora.engines.previz import render
 
     request = RenderRequest(prompt, width, height, seconds)
     with tempfile.TemporaryDirectory() as folder:

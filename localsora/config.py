@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,10 @@ MODEL_ALIASES: dict[str, str] = {
     "sora-2-2025-12-08": "sora-2",
     "sora-2-pro-2025-10-06": "sora-2-pro",
 }
+
+
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+OFFLOADS = ("none", "model", "sequential")
 
 
 def parse_models(spec: str) -> dict[str, tuple[str, ...]]:
@@ -42,7 +47,15 @@ class Settings:
     port: int = 8000
     # When set, every request must carry `Authorization: Bearer <api_key>`.
     api_key: str | None = field(default=None, repr=False)
-    models: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_MODELS))
+    # Which renderer serves the jobs: "previz" (no model, no GPU) or "diffusers" (open-weights video models).
+    engine: str = "previz"
+    # The diffusers engine's pipeline: a folder with model_index.json, or a model hub id already in the cache.
+    model: str | None = None
+    device: str = "auto"  # auto | cuda | cuda:N | mps | cpu
+    dtype: str = "auto"  # auto | bfloat16 | float16 | float32
+    offload: str = "none"  # none | model | sequential: trade speed for GPU memory
+    # Model ids and their sizes. None: the engine's own (Sora's for previz, the family's native ones for diffusers).
+    models: dict[str, tuple[str, ...]] | None = None
     durations: tuple[str, ...] = ("4", "8", "12")
     extension_durations: tuple[str, ...] = ("4", "8", "12", "16", "20")
     max_prompt_chars: int = 32000
@@ -64,8 +77,19 @@ class Settings:
     ttl_seconds: int = 24 * 3600
     poll_after_ms: int = 1000
 
-    def allowed_sizes(self, model: str) -> tuple[str, ...] | None:
-        return self.models.get(MODEL_ALIASES.get(model, model))
+    def check(self) -> None:
+        """Refuse values no server could run with, at start-up, naming the flag."""
+        choices = {"device": None, "dtype": DTYPES, "offload": OFFLOADS}
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if allowed and value not in allowed:
+                raise ValueError(f"--{name} must be one of {', '.join(allowed)}; got {value!r}.")
+        if not (self.device in ("auto", "cpu", "mps", "cuda") or re.fullmatch(r"cuda:\d+", self.device)):
+            raise ValueError(f"--device must be auto, cuda, cuda:N, mps or cpu; got {self.device!r}.")
+        if not 0 <= self.error_rate <= 1:
+            raise ValueError(f"--error-rate must be between 0 and 1; got {self.error_rate}.")
+        if self.engine == "diffusers" and not self.model:
+            raise ValueError("--engine diffusers needs --model: a pipeline folder (with model_index.json) or a hub id.")
 
 
 # Setting -> (parser, help). Each is a flag (--max-prompt-chars) and a variable (LOCALSORA_MAX_PROMPT_CHARS).
@@ -74,7 +98,13 @@ FLAGS: dict[str, tuple[type | object, str]] = {
     "host": (str, "Interface to bind; 127.0.0.1 unless you mean to share it."),
     "port": (int, "TCP port."),
     "api_key": (str, "Require this bearer key; other keys get a 401."),
-    "models": (parse_models, "Models and their sizes: 'sora-2=720x1280,1280x720;sora-2-pro=...'."),
+    "engine": (str, "Renderer: previz (sketches, no GPU) or diffusers (open-weights models)."),
+    "model": (str, "For --engine diffusers: a pipeline folder with model_index.json, or a cached hub id."),
+    "device": (str, "For --engine diffusers: auto, cuda, cuda:N, mps or cpu."),
+    "dtype": (str, "For --engine diffusers: auto, bfloat16, float16 or float32."),
+    "offload": (str, "For --engine diffusers: none, model or sequential CPU offload (less GPU memory, slower)."),
+    "models": (parse_models, "Models and their sizes: 'sora-2=720x1280,1280x720;sora-2-pro=...'. "
+                    "With --engine diffusers: the name and sizes the loaded model is served under."),
     "durations": (_csv, "Allowed `seconds` for new videos, comma-separated."),
     "extension_durations": (_csv, "Allowed `seconds` for extensions, comma-separated."),
     "max_prompt_chars": (int, "Longest prompt accepted."),
@@ -113,7 +143,8 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: object) -> S
 def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     parser = argparse.ArgumentParser(
         prog="python -m localsora",
-        description="A local server for the OpenAI Videos API that renders real previz MP4s offline.",
+        description="A local server for the OpenAI Videos API: previz sketches offline, or real video from "
+                    "open-weights models through diffusers.",
     )
     for name, (parse, help_text) in FLAGS.items():
         parser.add_argument(
@@ -126,7 +157,11 @@ def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] | None 
     )
     args = vars(parser.parse_args(argv))
     azure = args.pop("azure_limits")
-    settings = from_env(environ, **args)
+    try:
+        settings = from_env(environ, **args)
+        settings.check()
+    except ValueError as exc:
+        parser.error(str(exc))  # exits with status 2 and the message
     if azure:
         settings.rate_limit, settings.rate_window = 2, 60.0
     return settings

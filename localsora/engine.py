@@ -1,4 +1,6 @@
-"""The job engine: worker threads take queued jobs, render them and record honest progress."""
+"""The job engine: worker threads take queued jobs, have the renderer (an `Engine`) render them, and record
+honest progress. There are never more workers than the renderer can run at once, so a job waiting for the
+device stays `queued`."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ import time
 from pathlib import Path
 
 from localsora.config import Settings
-from localsora.renderer import RenderCancelled, RenderRequest, render
+from localsora.engines.base import Engine, JobFailed, RenderCancelled, RenderRequest, RequestRefused
+from localsora.media import InvalidMedia
 from localsora.store import Job, Store
 
 log = logging.getLogger("localsora.engine")
@@ -28,9 +31,10 @@ def blocked_word(prompt: str, blocked: tuple[str, ...]) -> str | None:
 
 
 class JobEngine:
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(self, settings: Settings, store: Store, renderer: Engine) -> None:
         self.settings = settings
         self.store = store
+        self.renderer = renderer
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._cancelled: set[str] = set()
         self._lock = threading.Lock()
@@ -44,7 +48,8 @@ class JobEngine:
             for partial in self.store.job_dir(job.id).glob(".*.part"):  # left by a hard kill mid-render
                 partial.unlink(missing_ok=True)
             self._queue.put(job.id)
-        for n in range(max(1, self.settings.max_concurrent_jobs)):
+        workers = min(max(1, self.settings.max_concurrent_jobs), self.renderer.capabilities.max_parallel)
+        for n in range(workers):
             worker = threading.Thread(target=self._work, name=f"localsora-render-{n}", daemon=True)
             worker.start()
             self._workers.append(worker)
@@ -57,6 +62,7 @@ class JobEngine:
         for worker in self._workers:
             worker.join(timeout=30)
         self._workers.clear()
+        self.renderer.close()
 
     def submit(self, video_id: str) -> None:
         self._queue.put(video_id)
@@ -81,6 +87,11 @@ class JobEngine:
                 self._run(job)
             except RenderCancelled:
                 log.info("render of %s cancelled", video_id)
+            except JobFailed as exc:
+                log.warning("render of %s failed: %s", video_id, exc.message)
+                self._fail(job.id, exc.code, exc.message)
+            except (RequestRefused, InvalidMedia) as exc:
+                self._fail(job.id, "invalid_request", str(exc))
             except Exception as exc:  # the job fails cleanly instead of staying in_progress
                 log.exception("render of %s failed", video_id)
                 self._fail(job.id, "internal_error", f"The local renderer failed: {exc}")
@@ -104,31 +115,34 @@ class JobEngine:
             return
         last_percent = [0]
 
-        def on_progress(done: int, total: int) -> None:
+        def on_progress(share: float) -> None:
             if self._stopping.is_set() or self._is_deleted(job.id):
                 raise RenderCancelled(job.id)
             # Capped at 99: 100 means the files are in place.
-            percent = min(99, done * 100 // max(1, total))
+            percent = min(99, int(share * 100))
             if percent > last_percent[0]:
                 last_percent[0] = percent
                 self.store.update(job.id, progress=percent)
 
-        # Spread the simulated delay over every frame, so progress grows steadily.
-        frames = max(1, round(float(job.seconds) * 24))
-        frame_delay = self.settings.render_delay / frames if self.settings.render_delay else 0.0
-        render(request, job_dir, on_progress=on_progress, frame_delay=frame_delay)
+        self.renderer.render(request, job_dir, on_progress)
         if self._is_deleted(job.id) or self.store.get(job.id) is None:
             self.store.delete(job.id)
             return
         self.store.update(job.id, status="completed", progress=100, completed_at=int(time.time()))
 
     def _request(self, job: Job, job_dir: Path) -> RenderRequest | None:
-        width, height = (int(v) for v in job.size.split("x"))
-        if job.kind == "generate":
-            reference = next((job_dir / n for n in REFERENCE_NAMES if (job_dir / n).exists()), None)
-            return RenderRequest(job.prompt, width, height, job.render_seconds, reference_image=reference)
-        source = job_dir / SOURCE_NAME
-        if not source.exists():
-            return None
-        mode = "extend" if job.kind == "extend" else "restyle"
-        return RenderRequest(job.prompt, width, height, job.render_seconds, source_video=source, mode=mode)
+        return job_request(job, job_dir)
+
+
+def job_request(job: Job, job_dir: Path) -> RenderRequest | None:
+    """The render request a stored job stands for; None when its source clip is gone."""
+    width, height = (int(v) for v in job.size.split("x"))
+    params = job.params or {}
+    if job.kind == "generate":
+        reference = next((job_dir / n for n in REFERENCE_NAMES if (job_dir / n).exists()), None)
+        return RenderRequest(job.prompt, width, height, job.render_seconds, reference_image=reference, **params)
+    source = job_dir / SOURCE_NAME
+    if not source.exists():
+        return None
+    return RenderRequest(job.prompt, width, height, job.render_seconds, source_video=source, mode=job.kind,
+                         **params)

@@ -24,9 +24,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from localsora import errors
 from localsora.config import Settings
 from localsora.engine import SOURCE_NAME, JobEngine
+from localsora.engines import create_engine
+from localsora.engines.base import Capabilities, Engine, RenderRequest, RequestRefused
 from localsora.errors import APIError
 from localsora.limits import FaultInjector, RateLimiter
-from localsora.renderer import InvalidMedia, probe_image, probe_video
+from localsora.media import InvalidMedia, probe_image, probe_video
 from localsora.store import MEDIA_FILES, Job, Store, new_character_id, new_video_id
 
 log = logging.getLogger("localsora")
@@ -35,6 +37,8 @@ MEDIA_TYPES = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "
 IMAGE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 MULTIPART_OVERHEAD = 1024 * 1024
 JOB_CREATING = ("/v1/videos", "/v1/videos/edits", "/v1/videos/extensions")
+# Fields beyond Sora's that an engine may take, with vLLM-Omni's names.
+EXTRA_PARAMETERS = ("seed", "negative_prompt", "num_inference_steps", "guidance_scale", "fps", "num_frames")
 
 
 def _quote_list(values: tuple[str, ...] | list[str]) -> str:
@@ -126,9 +130,17 @@ class Body:
         return ref
 
 
-def create_app(settings: Settings) -> FastAPI:
+def refused(exc: RequestRefused) -> APIError:
+    return errors.bad_request(exc.message, param=exc.param, code=exc.code)
+
+
+def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
+    """The app. `renderer` defaults to the engine `settings.engine` names, built here (a model loads now)."""
+    renderer = renderer or create_engine(settings)
+    caps = renderer.capabilities
+    started_at = int(time.time())
     store = Store(settings.data_dir)
-    engine = JobEngine(settings, store)
+    engine = JobEngine(settings, store, renderer)
     limiter = RateLimiter(settings.rate_limit, settings.rate_window)
     faults = FaultInjector(settings.error_rate)
     stop_sweeper = threading.Event()
@@ -231,18 +243,53 @@ def create_app(settings: Settings) -> FastAPI:
         return video_response(job)
 
     def new_job(kind: str, model: str, prompt: str, size: str, seconds: float, render_seconds: float,
-                video_id: str | None = None, **links: str | None) -> Job:
+                params: dict[str, Any], video_id: str | None = None, **links: str | None) -> Job:
         now = int(time.time())
         return Job(
             id=video_id or new_video_id(), kind=kind, model=model, status="queued", progress=0, created_at=now,
             completed_at=None, expires_at=now + settings.ttl_seconds, prompt=prompt, size=size,
             seconds=str(max(1, round(seconds))),
-            render_seconds=render_seconds, **links,
+            render_seconds=render_seconds, params=params, **links,
         )
+
+    def read_params(body: Body) -> dict[str, Any]:
+        """The engine's extra fields (seed, negative_prompt, ...), range-checked; every job gets a seed."""
+        params: dict[str, Any] = {}
+        for name in EXTRA_PARAMETERS:
+            raw = body.fields.get(name)
+            if raw is None or raw == "":
+                continue
+            parameter = caps.parameter(name)
+            if parameter is None:
+                raise errors.bad_request(
+                    f"'{name}' is not used by {caps.serving}; it takes: "
+                    f"{', '.join(p.name for p in caps.parameters) or 'no extra parameters'}.",
+                    param=name, code="unsupported_parameter",
+                )
+            try:
+                params[name] = parameter.parse(raw)
+            except RequestRefused as exc:
+                raise refused(exc) from None
+        params.setdefault("seed", secrets.randbelow(2**32))  # so variants differ and each can be re-made
+        return params
+
+    def check_request(job: Job, reference: bool = False) -> None:
+        """The engine's own checks (mode, sizes, frame counts, parameters): a 400 now, not a failed job later."""
+        width, height = (int(v) for v in job.size.split("x"))
+        request = RenderRequest(
+            job.prompt, width, height, job.render_seconds, mode=job.kind,
+            reference_image=Path("input_reference") if reference else None,
+            source_video=Path(SOURCE_NAME) if job.kind != "generate" else None, **(job.params or {}),
+        )
+        try:
+            renderer.check(request)
+        except RequestRefused as exc:
+            shutil.rmtree(store.job_dir(job.id), ignore_errors=True)
+            raise refused(exc) from None
 
     def output_size(width: int, height: int, model: str) -> str:
         """The allowed size closest in aspect to an uploaded source, preferring the exact size."""
-        sizes = settings.allowed_sizes(model) or next(iter(settings.models.values()))
+        sizes = caps.sizes(model) or next(iter(caps.models.values()))
         if f"{width}x{height}" in sizes:
             return f"{width}x{height}"
         aspect = width / height
@@ -276,28 +323,45 @@ def create_app(settings: Settings) -> FastAPI:
                 f"The uploaded video is {info.duration:.1f} s; the limit is {settings.max_source_seconds:g} s.",
                 param="video", code="invalid_video",
             )
-        model = "sora-2" if "sora-2" in settings.models else next(iter(settings.models))
+        model = caps.default_model
         return info.duration, output_size(info.width, info.height, model), model, None
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "service": "localsora", "renderer": "previz (no AI model)",
+        return {"status": "ok", "service": "localsora", "engine": caps.engine, "renderer": caps.serving,
                 "active_jobs": store.count_active()}
+
+    def model_entry(model: str, sizes: tuple[str, ...]) -> dict[str, Any]:
+        # OpenAI's Model object, with what this server can do with it alongside.
+        return {"id": model, "object": "model", "created": started_at, "owned_by": "localsora",
+                "capabilities": capabilities_api(caps, sizes)}
+
+    @app.get("/v1/models")
+    async def list_models() -> JSONResponse:
+        return JSONResponse({"object": "list", "data": [model_entry(m, s) for m, s in caps.models.items()]})
+
+    @app.get("/v1/models/{model_id}")
+    async def retrieve_model(model_id: str) -> JSONResponse:
+        sizes = caps.sizes(model_id)
+        if sizes is None:
+            raise errors.not_found(f"The model '{model_id[:80]}' does not exist.", param="model",
+                                   code="model_not_found")
+        return JSONResponse(model_entry(model_id, sizes))
 
     @app.post("/v1/videos")
     async def create_video(request: Request) -> JSONResponse:
         body = await Body.read(request, settings.max_image_bytes)
         prompt = body.prompt(settings.max_prompt_chars)
-        model = body.fields.get("model") or "sora-2"
-        sizes = settings.allowed_sizes(model)
+        model = body.fields.get("model") or caps.default_model
+        sizes = caps.sizes(model)
         if sizes is None:
-            _one_of("model", model, list(settings.models))
+            _one_of("model", model, list(caps.models))
         assert sizes is not None
-        seconds = body.fields.get("seconds") or "4"
-        _one_of("seconds", seconds, settings.durations)
-        size = body.fields.get("size") or "720x1280"
+        seconds = body.fields.get("seconds") or ("4" if "4" in caps.durations else caps.durations[0])
+        _one_of("seconds", seconds, caps.durations)
+        size = body.fields.get("size") or sizes[0]
         if size not in sizes:
-            others = [m for m, s in settings.models.items() if size in s]
+            others = [m for m, s in caps.models.items() if size in s]
             hint = f" {size} needs {others[0]}." if others else ""
             _one_of("size", size, sizes, hint)
         upload = body.files.get("input_reference")
@@ -306,8 +370,10 @@ def create_app(settings: Settings) -> FastAPI:
                 "localsora accepts input_reference only as an uploaded image file (JPEG, PNG or WebP).",
                 param="input_reference", code="unsupported_value",
             )
+        params = read_params(body)
         check_capacity()
-        job = new_job("generate", model, prompt, size, float(seconds), float(seconds))
+        job = new_job("generate", model, prompt, size, float(seconds), float(seconds), params)
+        check_request(job, reference=upload is not None)
         if upload is not None:
             data = await upload.read()
             try:
@@ -349,10 +415,12 @@ def create_app(settings: Settings) -> FastAPI:
     async def create_edit(request: Request) -> JSONResponse:
         body = await Body.read(request, settings.max_video_bytes)
         prompt = body.prompt(settings.max_prompt_chars)
+        params = read_params(body)
         check_capacity()
         video_id = new_video_id()
         duration, size, model, source_id = await take_source(body, video_id, "edited")
-        job = new_job("edit", model, prompt, size, duration, duration, video_id, source_video_id=source_id)
+        job = new_job("edit", model, prompt, size, duration, duration, params, video_id, source_video_id=source_id)
+        check_request(job)
         return enqueue(job)
 
     @app.post("/v1/videos/extensions")
@@ -363,12 +431,15 @@ def create_app(settings: Settings) -> FastAPI:
         if not seconds:
             raise errors.bad_request("Missing required parameter: 'seconds'.", param="seconds",
                                      code="missing_required_parameter")
-        _one_of("seconds", seconds, settings.extension_durations)
+        _one_of("seconds", seconds, caps.extension_durations)
+        params = read_params(body)
         check_capacity()
         video_id = new_video_id()
         duration, size, model, source_id = await take_source(body, video_id, "extended")
         total = round(duration) + int(seconds)
-        job = new_job("extend", model, prompt, size, total, float(seconds), video_id, source_video_id=source_id)
+        job = new_job("extend", model, prompt, size, total, float(seconds), params, video_id,
+                      source_video_id=source_id)
+        check_request(job)
         return enqueue(job)
 
     @app.post("/v1/videos/characters")
@@ -434,10 +505,12 @@ def create_app(settings: Settings) -> FastAPI:
     async def remix_video(video_id: str, request: Request) -> JSONResponse:
         body = await Body.read(request, settings.max_image_bytes)
         prompt = body.prompt(settings.max_prompt_chars)
+        params = read_params(body)
         source = completed_source(video_id, "remixed")
         check_capacity()
         job = new_job("remix", source.model, prompt, source.size, float(source.seconds), float(source.seconds),
-                      remixed_from_video_id=source.id, source_video_id=source.id)
+                      params, remixed_from_video_id=source.id, source_video_id=source.id)
+        check_request(job)
         target = store.job_dir(job.id) / SOURCE_NAME
         target.parent.mkdir(parents=True, exist_ok=True)
         await run_in_threadpool(_link_or_copy, store.media_path(source.id, "video"), target)
@@ -473,6 +546,15 @@ def create_app(settings: Settings) -> FastAPI:
         return _fault_settings(settings, faults)
 
     return app
+
+
+def capabilities_api(caps: Capabilities, sizes: tuple[str, ...]) -> dict[str, Any]:
+    """What `GET /v1/models` says a model can do; the studio shows only this."""
+    return {
+        "engine": caps.engine, "serving": caps.serving, "modes": list(caps.modes), "sizes": list(sizes),
+        "seconds": list(caps.durations), "extension_seconds": list(caps.extension_durations), "fps": caps.fps,
+        "audio": caps.audio, "parameters": {p.name: p.to_api() for p in caps.parameters}, "notes": caps.notes,
+    }
 
 
 def _fault_settings(settings: Settings, faults: FaultInjector) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import shutil
@@ -36,7 +37,8 @@ CREATE TABLE IF NOT EXISTS videos (
     source_video_id TEXT,
     error_code TEXT,
     error_message TEXT,
-    expired INTEGER NOT NULL DEFAULT 0
+    expired INTEGER NOT NULL DEFAULT 0,
+    params TEXT
 );
 CREATE INDEX IF NOT EXISTS videos_status ON videos(status);
 CREATE TABLE IF NOT EXISTS characters (
@@ -66,6 +68,8 @@ class Job:
     error_code: str | None = None
     error_message: str | None = None
     expired: bool = False
+    # What the engine takes beyond Sora's fields (seed, negative_prompt, ...), kept so a restart renders the same.
+    params: dict[str, Any] | None = None
 
     def to_api(self) -> dict[str, Any]:
         """The contract's `Video` object."""
@@ -84,6 +88,8 @@ class Job:
             "seconds": self.seconds,
             "remixed_from_video_id": self.remixed_from_video_id,
             "error": error,
+            # Beyond the contract, as vLLM-Omni adds fields: the seed that reproduces this video.
+            **({"seed": self.params["seed"]} if self.params and "seed" in self.params else {}),
         }
 
 
@@ -111,6 +117,9 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(videos)")}
+        if "params" not in columns:  # a data dir from before the engines took parameters
+            self._db.execute("ALTER TABLE videos ADD COLUMN params TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -133,6 +142,7 @@ class Store:
     # Jobs.
     def insert(self, job: Job) -> None:
         row = asdict(job)
+        row["params"] = json.dumps(job.params) if job.params else None
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         with self._lock:
@@ -226,4 +236,5 @@ class Store:
 def _job(row: tuple[Any, ...]) -> Job:
     job = Job(*row)
     job.expired = bool(job.expired)
+    job.params = json.loads(job.params) if job.params else None  # type: ignore[arg-type]
     return job

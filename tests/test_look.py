@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from localsora.look import MOTIONS, TIME_PALETTES, TIMES_OF_DAY, _seed_palette, read_look
+from localsora.engines.previz.look import MOTIONS, TIME_PALETTES, TIMES_OF_DAY, _seed_palette, read_look
 
 
 @pytest.mark.parametrize(

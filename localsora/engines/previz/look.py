@@ -1,7 +1,8 @@
 """Read a prompt and decide the look of a previz clip: its palette, camera motion and time of day.
 
 Pure text rules, no model: colour words and time of day set the palette, camera words set the motion.
-Everything that varies without being asked for comes from `Look.seed`, a stable hash of the prompt.
+Everything that varies without being asked for comes from `Look.seed`, a stable hash of the prompt and the
+job's seed.
 """
 
 from __future__ import annotations
@@ -145,8 +146,9 @@ def prompt_seed(prompt: str) -> int:
     return int.from_bytes(hashlib.sha256(prompt.encode("utf-8")).digest()[:8], "big")
 
 
-def read_look(prompt: str) -> Look:
-    seed = prompt_seed(prompt)
+def read_look(prompt: str, seed: int | None = None) -> Look:
+    """The look of a clip. A job's `seed` varies what the words leave open, so variants differ visibly."""
+    seed = prompt_seed(prompt if seed is None else f"{prompt}\x00seed={seed}")
     text = prompt
     time_of_day, text = _take_first(text, _TIME_RES)
     monochrome = False

@@ -1,0 +1,186 @@
+"""What every engine is: it declares what it can do, checks a request up front, and renders a job's frames.
+
+The job engine (localsora/engine.py) owns the queue, progress and cancelling; the server owns the HTTP
+contract; an engine only turns one `RenderRequest` into the three files the writer (localsora/encode.py)
+makes. So a new model family is one new engine, or one new entry in the diffusers engine's registry.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# The contract's job kinds, as a capability: create without and with a reference image, remix, edit, extend.
+MODES = ("text", "image", "remix", "edit", "extend")
+
+ProgressCallback = Callable[[float], None]  # the share done, 0..1; raising from it stops the render
+
+
+class RenderCancelled(Exception):
+    """Raised by a progress callback to stop a render (the job was deleted, or the server is stopping)."""
+
+
+class RequestRefused(ValueError):
+    """A request this engine cannot serve: a 400 at create time, never a failed job later."""
+
+    def __init__(self, message: str, param: str | None = None, code: str = "invalid_value") -> None:
+        super().__init__(message)
+        self.message, self.param, self.code = message, param, code
+
+
+class JobFailed(Exception):
+    """A render that failed for a reason the user can act on: the job fails with this code and message."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A request field beyond Sora's, named as vLLM-Omni names it, with the range the engine accepts."""
+
+    name: str
+    kind: type  # int, float or str
+    description: str
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def parse(self, raw: object) -> Any:
+        """The value of a JSON or multipart field, checked; a wrong type or range names this field."""
+        if self.kind is str:
+            if not isinstance(raw, str):
+                raise RequestRefused(f"'{self.name}' must be a string.", param=self.name, code="invalid_type")
+            if self.maximum is not None and len(raw) > self.maximum:
+                raise RequestRefused(f"'{self.name}' is {len(raw):,} characters; the maximum is "
+                                     f"{self.maximum:,.0f}.", param=self.name, code="string_above_max_length")
+            return raw
+        value = _number(raw, self.kind)
+        if value is None:
+            article = "an integer" if self.kind is int else "a number"
+            raise RequestRefused(f"'{self.name}' must be {article}; got {str(raw)[:40]!r}.", param=self.name,
+                                 code="invalid_type")
+        low = -math.inf if self.minimum is None else self.minimum
+        high = math.inf if self.maximum is None else self.maximum
+        if not low <= value <= high:
+            raise RequestRefused(f"'{self.name}' must be between {_plain(low)} and {_plain(high)}; got "
+                                 f"{_plain(value)}.", param=self.name)
+        return value
+
+    def to_api(self) -> dict[str, Any]:
+        kind = {int: "integer", float: "number", str: "string"}[self.kind]
+        return {"type": kind, "minimum": self.minimum, "maximum": self.maximum, "description": self.description}
+
+
+def _number(raw: object, kind: type) -> int | float | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, str):  # multipart sends every field as text
+        try:
+            raw = float(raw) if kind is float else int(raw.strip())
+        except ValueError:
+            return None
+    if kind is int and isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    if kind is int and not isinstance(raw, int):
+        return None
+    if not isinstance(raw, int | float) or not math.isfinite(raw):
+        return None
+    return kind(raw)
+
+
+def _plain(value: float) -> str:
+    return f"{value:g}" if math.isfinite(value) else str(value)
+
+
+SEED = Parameter("seed", int, "Same seed, same video. Left out, a random seed is chosen.", 0, 2**32 - 1)
+NEGATIVE_PROMPT = Parameter("negative_prompt", str, "What the picture should avoid.", maximum=4000)
+STEPS = Parameter("num_inference_steps", int, "Denoising steps: more is slower and finer.", 1, 200)
+GUIDANCE = Parameter("guidance_scale", float, "How closely to follow the prompt.", 0.0, 30.0)
+FPS = Parameter("fps", int, "Frames per second of the delivered MP4.", 1, 60)
+NUM_FRAMES = Parameter("num_frames", int, "Frames the model generates; the clip still lasts `seconds`.", 1, 1025)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    engine: str  # "previz" or "diffusers"
+    serving: str  # what the studio shows: "Wan2.1-T2V-1.3B on cuda:0"
+    models: dict[str, tuple[str, ...]]  # model id -> sizes "WxH"
+    modes: tuple[str, ...]  # a subset of MODES
+    durations: tuple[str, ...]
+    extension_durations: tuple[str, ...]
+    fps: int
+    audio: bool
+    parameters: tuple[Parameter, ...] = ()
+    max_parallel: int = 64  # jobs this engine renders at once; the job engine never starts more
+    notes: str = ""
+    aliases: dict[str, str] = field(default_factory=dict)  # other model names that mean one of `models`
+
+    @property
+    def default_model(self) -> str:
+        return next(iter(self.models))
+
+    def sizes(self, model: str) -> tuple[str, ...] | None:
+        return self.models.get(self.aliases.get(model, model))
+
+    def parameter(self, name: str) -> Parameter | None:
+        return next((p for p in self.parameters if p.name == name), None)
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """One job for an engine. `seconds` is the new material: the whole clip, or the extension's part."""
+
+    prompt: str
+    width: int
+    height: int
+    seconds: float
+    reference_image: Path | None = None
+    source_video: Path | None = None
+    mode: str = "generate"  # generate (text, or image with a reference) | remix | edit | extend
+    seed: int | None = None
+    negative_prompt: str | None = None
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    fps: int | None = None
+    num_frames: int | None = None
+
+    @property
+    def capability(self) -> str:
+        """The entry of MODES this request needs."""
+        if self.mode == "generate":
+            return "image" if self.reference_image is not None else "text"
+        return self.mode
+
+
+class Engine(abc.ABC):
+    """One renderer behind localsora's job engine. Built inside `create_app`, never at import."""
+
+    @property
+    @abc.abstractmethod
+    def capabilities(self) -> Capabilities: ...
+
+    def check(self, request: RenderRequest) -> None:
+        """Refuse, with a RequestRefused naming the field, what this engine cannot render."""
+        caps = self.capabilities
+        if request.capability not in caps.modes:
+            names = {"text": "text-to-video", "image": "image-to-video (input_reference)", "remix": "remix",
+                     "edit": "edits", "extend": "extensions"}
+            offered = ", ".join(names[m] for m in caps.modes) or "nothing"
+            raise RequestRefused(
+                f"{caps.serving} cannot do {names[request.capability]}; it offers: {offered}.",
+                param="input_reference" if request.capability == "image" else None,
+                code="unsupported_mode",
+            )
+
+    @abc.abstractmethod
+    def render(self, request: RenderRequest, out_dir: Path, on_progress: ProgressCallback) -> None:
+        """Write video.mp4, thumbnail.webp and spritesheet.jpg into `out_dir` (through localsora.encode)."""
+
+    def close(self) -> None:
+        """Let go of models and devices; the server is stopping. Engines that hold none keep this."""
+        return None

@@ -1,0 +1,48 @@
+"""The previz engine: storyboard sketches that follow the prompt, with no model and no GPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from localsora.config import DEFAULT_MODELS, MODEL_ALIASES, Settings
+from localsora.engines.base import (
+    MODES,
+    SEED,
+    Capabilities,
+    Engine,
+    ProgressCallback,
+    RenderRequest,
+)
+from localsora.engines.previz.render import FPS, render
+
+__all__ = ["FPS", "PrevizEngine", "render"]
+
+
+class PrevizEngine(Engine):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._capabilities = Capabilities(
+            engine="previz",
+            serving="Local preview renderer: offline, no AI model",
+            models=dict(settings.models or DEFAULT_MODELS),
+            modes=MODES,
+            durations=settings.durations,
+            extension_durations=settings.extension_durations,
+            fps=FPS,
+            audio=True,
+            parameters=(SEED,),
+            max_parallel=max(1, settings.max_concurrent_jobs),
+            notes="Previz sketches, not an AI model: the prompt's colour, time-of-day and camera words set the "
+                  "look; the prompt is captioned on every frame.",
+            aliases=dict(MODEL_ALIASES),
+        )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    def render(self, request: RenderRequest, out_dir: Path, on_progress: ProgressCallback) -> None:
+        # The simulated delay is read per job: /_localsora/faults may change it while the server runs.
+        frames = max(1, round(request.seconds * FPS))
+        delay = self.settings.render_delay / frames if self.settings.render_delay else 0.0
+        render(request, out_dir, on_progress=lambda done, total: on_progress(done / total), frame_delay=delay)

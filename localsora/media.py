@@ -1,0 +1,143 @@
+"""Reading media: probing uploads, and decoding reference images and source clips into frames."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+from av.video.reformatter import Colorspace
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from localsora.frames import LIMITED_RANGE, Planes, frame_planes
+
+# Largest image we agree to decode: far above any video size, far below a decompression bomb.
+MAX_IMAGE_PIXELS = 50_000_000
+IMAGE_MIMES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
+
+
+class InvalidMedia(ValueError):
+    """An upload that cannot be used; the message says why in plain words."""
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    width: int
+    height: int
+    duration: float
+    has_audio: bool
+
+
+def probe_video(path: Path) -> MediaInfo:
+    try:
+        with av.open(str(path)) as container:
+            if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+                raise InvalidMedia("The file is a still image, not a video.")
+            if not container.streams.video:
+                raise InvalidMedia("The file has no video track.")
+            stream = container.streams.video[0]
+            first = next(container.decode(stream), None)
+            if first is None:
+                raise InvalidMedia("The video track has no frames that can be decoded.")
+            if container.duration:
+                duration = container.duration / av.time_base
+            elif stream.duration and stream.time_base:
+                duration = float(stream.duration * stream.time_base)
+            else:
+                duration = _decoded_duration(container, stream, first)
+            return MediaInfo(first.width, first.height, duration, has_audio=bool(container.streams.audio))
+    except InvalidMedia:
+        raise
+    except (av.FFmpegError, OSError) as exc:
+        raise InvalidMedia(f"The file is not a video that can be decoded ({exc}).") from exc
+
+
+def _decoded_duration(
+    container: av.container.InputContainer, stream: av.VideoStream, first: av.VideoFrame
+) -> float:
+    """Duration for streams that do not state it: the last frame's time plus one frame."""
+    rate = float(stream.average_rate or 24)
+    count, last_time = 1, first.time
+    for frame in container.decode(stream):
+        count, last_time = count + 1, frame.time
+    if first.time is None or last_time is None:
+        return count / rate
+    return last_time - first.time + 1 / rate
+
+
+def probe_image(data: bytes) -> tuple[int, int, str]:
+    """(width, height, mime) of a JPEG, PNG or WebP image; any other, damaged or huge image raises."""
+    try:
+        with Image.open(io.BytesIO(data), formats=tuple(IMAGE_MIMES)) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise InvalidMedia(f"The image is too large to decode ({width}x{height} pixels).")
+            mime = IMAGE_MIMES[image.format or ""]
+            image.load()  # decodes every byte, so a truncated file fails here
+            return width, height, mime
+    except InvalidMedia:
+        raise
+    except UnidentifiedImageError as exc:
+        raise InvalidMedia("The file is not a JPEG, PNG or WebP image.") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+        raise InvalidMedia(f"The image is damaged or cannot be decoded ({exc}).") from exc
+
+
+def load_picture(path: Path, width: int, height: int) -> Planes:
+    """The image cover-fitted to width x height."""
+    try:
+        with Image.open(path, formats=tuple(IMAGE_MIMES)) as opened:
+            if opened.width * opened.height > MAX_IMAGE_PIXELS:
+                raise InvalidMedia(f"The reference image is too large ({opened.width}x{opened.height}).")
+            image = ImageOps.exif_transpose(opened).convert("RGBA")
+    except InvalidMedia:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise InvalidMedia(f"The reference image cannot be decoded ({exc}).") from exc
+    backdrop = Image.new("RGBA", image.size, (24, 24, 28, 255))  # transparent parts become dark grey
+    fitted = ImageOps.fit(Image.alpha_composite(backdrop, image).convert("RGB"), (width, height))
+    frame = av.VideoFrame.from_image(fitted).reformat(
+        format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=LIMITED_RANGE
+    )
+    return frame_planes(frame).copy()
+
+
+def source_frames(path: Path, total: int, width: int, height: int, fps: float) -> Iterator[Planes]:
+    """`total` frames at `fps` from a video of any rate and size, cover-fitted to width x height."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            decoded = _timed_frames(container.decode(stream), fps)
+            current = next(decoded, None)
+            if current is None:
+                raise InvalidMedia("The source video has no frames that can be decoded.")
+            upcoming = next(decoded, None)
+            for index in range(total):
+                while upcoming is not None and upcoming[0] <= index / fps + 1e-6:
+                    current, upcoming = upcoming, next(decoded, None)
+                yield fit_frame(current[1], width, height)
+    except av.FFmpegError as exc:
+        raise InvalidMedia(f"The source video cannot be decoded ({exc}).") from exc
+
+
+def _timed_frames(frames: Iterator[av.VideoFrame], fps: float) -> Iterator[tuple[float, av.VideoFrame]]:
+    start: float | None = None
+    for count, frame in enumerate(frames):
+        moment = frame.time if frame.time is not None else count / fps
+        start = moment if start is None else start
+        yield moment - start, frame
+
+
+def fit_frame(source: av.VideoFrame, width: int, height: int) -> Planes:
+    """A decoded frame cover-fitted into a frame of our own (never the decoder's buffers)."""
+    scale = max(width / source.width, height / source.height)
+    fit_w = max(width, 2 * math.ceil(source.width * scale / 2))
+    fit_h = max(height, 2 * math.ceil(source.height * scale / 2))
+    fitted = source.reformat(width=fit_w, height=fit_h, format="yuv420p")
+    planes = frame_planes(fitted).crop((fit_w - width) // 4 * 2, (fit_h - height) // 4 * 2, width, height)
+    # When nothing needed scaling, reformat hands back the decoder's frame, which it may still refer to.
+    return planes.copy() if fitted is source else planes
