@@ -4,6 +4,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 DATA_DIR ?= data
+# Real video: make run ENGINE=diffusers MODEL=path/to/Wan2.1-T2V-1.3B-Diffusers (see the README).
+ENGINE ?=
+MODEL ?=
+ENGINE_ENV := $(if $(ENGINE),LOCALSORA_ENGINE=$(ENGINE)) $(if $(MODEL),LOCALSORA_MODEL=$(MODEL))
+ENGINE_DEPS := $(if $(filter diffusers,$(ENGINE)),$(VENV)/.diffusion)
 
 .PHONY: run test serve bench screenshots lint clean
 
@@ -13,13 +18,18 @@ $(VENV)/.runtime: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+# torch, diffusers and friends: only for ENGINE=diffusers, and for the tests of that engine.
+$(VENV)/.diffusion: $(VENV)/.runtime requirements-diffusion.txt
+	$(PY) -m pip install --quiet -r requirements-diffusion.txt
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.diffusion requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 ## run: start the studio on http://localhost:$(PORT) (localsora when no provider is configured)
-run: $(VENV)/.runtime
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+run: $(VENV)/.runtime $(ENGINE_DEPS)
+	$(ENGINE_ENV) $(PY) -m streamlit run app.py --server.port $(PORT)
 
 ## test: the whole suite: unit, contract, pages and the real browser
 test: $(VENV)/.dev
@@ -28,8 +38,8 @@ test: $(VENV)/.dev
 	$(PY) -m pytest
 
 ## serve: localsora alone on 127.0.0.1:8000, keeping its files in $(DATA_DIR)/localsora
-serve: $(VENV)/.runtime
-	$(PY) -m localsora --host 127.0.0.1 --port 8000 --data-dir $(DATA_DIR)/localsora
+serve: $(VENV)/.runtime $(ENGINE_DEPS)
+	$(ENGINE_ENV) $(PY) -m localsora --host 127.0.0.1 --port 8000 --data-dir $(DATA_DIR)/localsora
 
 ## screenshots: the README's screenshots, taken by the browser tests into docs/screenshots
 screenshots: $(VENV)/.dev

@@ -94,6 +94,8 @@ def _number(raw: object, kind: type) -> int | float | None:
 
 
 def _plain(value: float) -> str:
+    if math.isfinite(value) and float(value).is_integer():
+        return str(int(value))
     return f"{value:g}" if math.isfinite(value) else str(value)
 
 

@@ -1,0 +1,341 @@
+"""The diffusers engine: real video from open-weights models (Wan, LTX-Video, CogVideoX) on this machine.
+
+One pipeline is loaded at start-up and kept warm; jobs run one at a time on its device. Progress follows the
+denoising steps, then the encode; a deleted job stops at its next step. The pipeline runs at a size and a
+frame count its model takes (multiples of its latent grid), and the writer delivers exactly the size and
+duration asked for.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import math
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import diffusers
+import numpy as np
+import torch
+from PIL import Image
+
+from localsora.config import Settings
+from localsora.encode import write_clip
+from localsora.engines import EngineUnavailable
+from localsora.engines.base import (
+    FPS,
+    GUIDANCE,
+    NEGATIVE_PROMPT,
+    NUM_FRAMES,
+    SEED,
+    STEPS,
+    Capabilities,
+    Engine,
+    JobFailed,
+    ProgressCallback,
+    RenderRequest,
+    RequestRefused,
+)
+from localsora.engines.diffusion.families import FAMILIES, VIDEO_TO_VIDEO_STRENGTH
+from localsora.frames import Planes, planes_from_rgb, rgb_from_planes
+from localsora.media import load_picture, probe_video, source_frames
+
+log = logging.getLogger("localsora.diffusers")
+
+# Shares of a job's progress: the denoising steps, then the VAE decode (inside the pipeline), then the encode.
+DENOISE_SHARE, DECODE_SHARE = 0.9, 0.02
+OOM_REMEDIES = "Start localsora with --offload model (or sequential), or ask for a smaller size or fewer seconds."
+
+
+class DiffusionEngine(Engine):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        location = settings.model or ""
+        class_name = _pipeline_class(location)
+        family = FAMILIES.get(class_name)
+        if family is None:
+            raise EngineUnavailable(
+                f"{location} holds a {class_name}, which the diffusers engine does not serve. "
+                f"Supported pipelines: {', '.join(FAMILIES)}."
+            )
+        self.family = family
+        self.device = _device(settings.device)
+        self.dtype = _dtype(settings.dtype, self.device)
+        log.info("loading %s (%s) on %s as %s", location, class_name, self.device, self.dtype)
+        try:
+            pipe = getattr(diffusers, class_name).from_pretrained(location, dtype=self.dtype)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise EngineUnavailable(f"Could not load the pipeline in {location}: {exc}") from exc
+        self.pipe = _placed(pipe, self.device, settings.offload)
+        self._companions: dict[str, Any] = {class_name: self.pipe}
+        self._device_lock = threading.Lock()  # one job at a time on a device
+        self.spatial_multiple, self.frame_step = _latent_grid(self.pipe)
+        self.frame_step = family.frame_step or self.frame_step
+        name = _display_name(location)
+        self._capabilities = Capabilities(
+            engine="diffusers",
+            serving=f"{name} on {self.device}",
+            models=dict(settings.models or {name: family.sizes}),
+            modes=family.modes,
+            durations=settings.durations,
+            extension_durations=settings.extension_durations,
+            fps=family.fps,
+            audio=False,
+            parameters=(SEED, NEGATIVE_PROMPT, STEPS, GUIDANCE, FPS, NUM_FRAMES),
+            max_parallel=1,
+            notes=(f"{family.name} through diffusers ({class_name}). These models make no sound: the MP4s have "
+                   f"no audio track. Remix and edits are video-to-video at strength {VIDEO_TO_VIDEO_STRENGTH}; "
+                   "extensions continue from the source's last frame."),
+        )
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    # ------------------------------------------------------------------------------------------ planning
+
+    def check(self, request: RenderRequest) -> None:
+        super().check(request)
+        fps = request.fps or self.family.fps
+        if round(request.seconds * fps) < 1:
+            raise RequestRefused(f"{request.seconds:g} s at {fps} fps is not one frame.", param="seconds")
+        if request.num_frames is not None and not self._valid_frames(request.num_frames):
+            below = max(1, (request.num_frames - 1) // self.frame_step * self.frame_step + 1)
+            raise RequestRefused(
+                f"'num_frames' must be {self.frame_step}k+1 for this model (for example {below} or "
+                f"{below + self.frame_step}); got {request.num_frames}.", param="num_frames",
+            )
+
+    def _valid_frames(self, count: int) -> bool:
+        return count >= 1 and (count - 1) % self.frame_step == 0
+
+    def _frames_for(self, delivered: int) -> int:
+        """The smallest frame count the model takes that covers `delivered` frames."""
+        return math.ceil(max(0, delivered - 1) / self.frame_step) * self.frame_step + 1
+
+    def _working_size(self, width: int, height: int) -> tuple[int, int]:
+        step = self.spatial_multiple
+        return max(step, round(width / step) * step), max(step, round(height / step) * step)
+
+    # ------------------------------------------------------------------------------------------ rendering
+
+    def render(self, request: RenderRequest, out_dir: Path, on_progress: ProgressCallback) -> None:
+        self.check(request)
+        fps = request.fps or self.family.fps
+        with self._device_lock:
+            try:
+                frames, total = self._frames(request, fps, on_progress)
+                on_progress(DENOISE_SHARE + DECODE_SHARE)
+            except torch.OutOfMemoryError as exc:
+                raise self._out_of_memory(request) from exc
+            except RuntimeError as exc:
+                if "out of memory" not in str(exc).lower():  # MPS says it this way
+                    raise
+                raise self._out_of_memory(request) from exc
+            finally:
+                _free_memory(self.device)
+        encode_from = DENOISE_SHARE + DECODE_SHARE
+        write_clip(out_dir, frames, total, width=request.width, height=request.height, fps=fps, audio=None,
+                   on_frame=lambda done: on_progress(encode_from + (1 - encode_from) * done / total))
+
+    def _out_of_memory(self, request: RenderRequest) -> JobFailed:
+        return JobFailed(
+            "out_of_memory",
+            f"{self._capabilities.serving} ran out of memory rendering {request.width}x{request.height} for "
+            f"{request.seconds:g} s. {OOM_REMEDIES}",
+        )
+
+    def _frames(self, request: RenderRequest, fps: int, on_progress: ProgressCallback) -> tuple[list[Planes], int]:
+        """Every frame of the delivered clip at the requested size, and how many there are."""
+        width, height = self._working_size(request.width, request.height)
+        delivered = max(1, round(request.seconds * fps))
+        call: dict[str, Any] = {
+            "prompt": request.prompt, "height": height, "width": width,
+            "generator": torch.Generator("cpu").manual_seed(request.seed or 0),
+            "output_type": "np", "callback_on_step_end": _step_callback(on_progress),
+        }
+        for name in ("negative_prompt", "num_inference_steps", "guidance_scale"):
+            if getattr(request, name) is not None:
+                call[name] = getattr(request, name)
+
+        def to_planes(generated: np.ndarray) -> Iterator[Planes]:
+            for rgb in generated:
+                yield planes_from_rgb(rgb, request.width, request.height)
+
+        if request.mode == "generate":
+            count = request.num_frames or self._frames_for(delivered)
+            if request.reference_image is not None:
+                picture = load_picture(request.reference_image, width, height)
+                call["image"] = Image.fromarray(rgb_from_planes(picture))
+            generated = self._run(request.capability, call, count)
+            return list(to_planes(_timed(generated, delivered, spread=request.num_frames is not None))), delivered
+
+        assert request.source_video is not None
+        info = probe_video(request.source_video)
+        source_count = max(1, round(info.duration * fps))
+        source = list(source_frames(request.source_video, source_count, request.width, request.height, fps))
+
+        def picture(frame: Planes) -> Image.Image:
+            return Image.fromarray(rgb_from_planes(frame)).resize((width, height), Image.Resampling.LANCZOS)
+
+        if request.mode in ("remix", "edit"):
+            count = self._frames_for(source_count)
+            clip = source + [source[-1]] * (count - source_count)  # the model takes only 4k+1-style counts
+            call["video"] = [picture(f) for f in clip]
+            call[self.family.strength_arg] = VIDEO_TO_VIDEO_STRENGTH
+            if request.num_inference_steps is not None:  # the pipeline runs steps x strength: at least one
+                call["num_inference_steps"] = max(request.num_inference_steps,
+                                                  math.ceil(1 / VIDEO_TO_VIDEO_STRENGTH))
+            generated = self._run(request.mode, call, count)
+            return list(to_planes(generated[:source_count])), source_count
+
+        # extend: the new part starts from the source's last frame; that first frame is the source's own.
+        call["image"] = picture(source[-1])
+        count = request.num_frames or self._frames_for(delivered + 1)
+        generated = self._run("extend", call, count)
+        new = _timed(generated[1:], delivered, spread=request.num_frames is not None)
+        return source + list(to_planes(new)), source_count + delivered
+
+    def _run(self, mode: str, call: dict[str, Any], count: int) -> np.ndarray:
+        """Run the pipeline for `mode`; (frames, H, W, 3) uint8."""
+        class_name = {"text": self.family.text, "image": self.family.image, "extend": self.family.image,
+                      "remix": self.family.video, "edit": self.family.video}[mode]
+        assert class_name is not None  # check() refused modes the family lacks
+        pipe = self._companion(class_name)
+        if "video" not in call or self.family.strength_arg == "denoise_strength":
+            call["num_frames"] = count
+        output = pipe(**call)
+        frames = np.asarray(output.frames[0])
+        return (np.clip(frames, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+    def _companion(self, class_name: str) -> Any:
+        """The pipeline for another mode, sharing the loaded weights."""
+        if class_name not in self._companions:
+            companion = getattr(diffusers, class_name).from_pipe(self.pipe)
+            if class_name == "LTXConditionPipeline" and companion.scheduler.config.get("use_dynamic_shifting"):
+                # The first LTX-Video releases ship a shifting scheduler that this pipeline cannot drive.
+                companion.scheduler = type(companion.scheduler).from_config(
+                    companion.scheduler.config, use_dynamic_shifting=False)
+            companion.set_progress_bar_config(disable=True)
+            self._companions[class_name] = companion
+        return self._companions[class_name]
+
+    def close(self) -> None:
+        self._companions.clear()
+        del self.pipe
+        _free_memory(self.device)
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _timed(generated: np.ndarray, delivered: int, *, spread: bool) -> np.ndarray:
+    """`delivered` frames from what the model made: the first ones, or, when the user chose num_frames,
+    spread evenly over the clip (each frame held a little longer)."""
+    if spread:
+        picks = np.minimum(len(generated) - 1, np.arange(delivered) * len(generated) // delivered)
+        return generated[picks]
+    if len(generated) < delivered:
+        raise JobFailed("internal_error", f"The model made {len(generated)} frames; {delivered} were needed.")
+    return generated[:delivered]
+
+
+def _step_callback(on_progress: ProgressCallback) -> Any:
+    def on_step_end(pipe: Any, step: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+        steps = getattr(pipe, "_num_timesteps", None) or getattr(pipe, "num_timesteps", None) or step + 1
+        on_progress(DENOISE_SHARE * (step + 1) / max(1, steps))  # raises RenderCancelled for a deleted job
+        return tensors
+
+    return on_step_end
+
+
+def _pipeline_class(location: str) -> str:
+    """`_class_name` from the pipeline's model_index.json, from a folder or the local model cache."""
+    path = Path(location).expanduser()
+    if path.exists():
+        index = path / "model_index.json"
+        if not index.is_file():
+            raise EngineUnavailable(
+                f"{location} is not a diffusers pipeline folder: it has no model_index.json. Point --model at "
+                "the folder of a '-Diffusers' model (for example Wan2.1-T2V-1.3B-Diffusers)."
+            )
+        try:
+            return str(json.loads(index.read_text())["_class_name"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EngineUnavailable(f"{index} is not a readable model_index.json ({exc}).") from exc
+    try:
+        config = diffusers.DiffusionPipeline.load_config(location)
+    except (OSError, ValueError) as exc:
+        raise EngineUnavailable(
+            f"No model at {location!r}: it is not a folder here, and not a model in the local cache. "
+            "Download the weights first, then pass their folder to --model."
+        ) from exc
+    return str(config.get("_class_name"))
+
+
+def _device(choice: str) -> str:
+    if choice == "auto":
+        if torch.cuda.is_available():
+            return "cuda:0"
+        if torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    if choice.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise EngineUnavailable(f"--device {choice}, but torch sees no CUDA GPU on this machine.")
+        index = int(choice.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise EngineUnavailable(f"--device {choice}, but this machine has {torch.cuda.device_count()} GPU(s).")
+        return f"cuda:{index}"
+    if choice == "mps" and not torch.backends.mps.is_available():
+        raise EngineUnavailable("--device mps, but torch sees no Apple GPU on this machine.")
+    return choice
+
+
+def _dtype(choice: str, device: str) -> torch.dtype:
+    if choice == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float16 if device == "mps" else torch.float32
+    return {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}[choice]
+
+
+def _placed(pipe: Any, device: str, offload: str) -> Any:
+    if offload != "none" and device in ("cpu", "mps"):
+        raise EngineUnavailable(f"--offload {offload} moves weights between a CUDA GPU and the CPU; "
+                                f"it does nothing on {device}. Leave it out.")
+    if offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif offload == "sequential":
+        pipe.enable_sequential_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def _latent_grid(pipe: Any) -> tuple[int, int]:
+    """(pixels per latent cell across, frames per latent frame) of the loaded model."""
+    spatial = (getattr(pipe, "vae_scale_factor_spatial", None)
+               or getattr(pipe, "vae_spatial_compression_ratio", None) or 8)
+    temporal = (getattr(pipe, "vae_scale_factor_temporal", None)
+                or getattr(pipe, "vae_temporal_compression_ratio", None) or 4)
+    patch = getattr(pipe.transformer.config, "patch_size", 1) or 1
+    patch = patch[-1] if isinstance(patch, list | tuple) else patch
+    return int(spatial) * int(patch), int(temporal)
+
+
+def _display_name(location: str) -> str:
+    name = Path(location.rstrip("/")).name or location
+    return name.removesuffix("-Diffusers").removesuffix("-diffusers")
+
+
+def _free_memory(device: str) -> None:
+    gc.collect()
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+    elif device == "mps":
+        torch.mps.empty_cache()

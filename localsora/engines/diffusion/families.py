@@ -1,0 +1,70 @@
+"""The model families the diffusers engine serves, keyed by the pipeline class in `model_index.json`.
+
+A family says which diffusers pipeline does each of the contract's modes. Companion pipelines are built
+from the loaded one with `from_pipe`, so they share its weights: a second mode costs no second copy.
+
+How the contract maps onto them:
+- create: text-to-video; with `input_reference`, image-to-video with the image as the first frame.
+- remix and edits: video-to-video from the source clip with the new prompt, at `VIDEO_TO_VIDEO_STRENGTH`.
+- extensions: image-to-video from the source's last frame; the new frames are joined to the source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# How far video-to-video moves from the source: 0 keeps it, 1 ignores it. 0.7 keeps the layout and motion
+# of the source while letting the prompt change its look and content.
+VIDEO_TO_VIDEO_STRENGTH = 0.7
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    fps: int  # the rate the family was trained at
+    sizes: tuple[str, ...]  # native sizes, served unless --models says otherwise
+    text: str | None = None  # pipeline class for text-to-video
+    image: str | None = None  # image-to-video: the reference is the first frame (also extends a clip)
+    video: str | None = None  # video-to-video (remix, edit)
+    # The keyword that sets video-to-video's distance from the source.
+    strength_arg: str = "strength"
+    # Frames per latent step when the model's own attributes understate it (CogVideoX takes 8k+1).
+    frame_step: int | None = None
+    vram: str = ""  # published figures, for the README and /v1/models notes
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        modes = []
+        if self.text:
+            modes.append("text")
+        if self.image:
+            modes += ["image"]
+        if self.video:
+            modes += ["remix", "edit"]
+        if self.image:
+            modes.append("extend")
+        return tuple(modes)
+
+
+_WAN_SIZES = ("832x480", "480x832", "1280x720", "720x1280")
+_WAN_T2V = Family("Wan", 16, _WAN_SIZES, text="WanPipeline", video="WanVideoToVideoPipeline")
+_WAN_I2V = Family("Wan", 16, _WAN_SIZES, image="WanImageToVideoPipeline")
+_LTX = Family("LTX-Video", 24, ("768x512", "512x768", "1216x704", "704x1216"), text="LTXPipeline",
+              image="LTXImageToVideoPipeline", video="LTXConditionPipeline", strength_arg="denoise_strength")
+_COG_T2V = Family("CogVideoX", 8, ("720x480",), text="CogVideoXPipeline", video="CogVideoXVideoToVideoPipeline",
+                  frame_step=8)
+_COG_I2V = Family("CogVideoX", 8, ("720x480",), image="CogVideoXImageToVideoPipeline", frame_step=8)
+
+# model_index.json's `_class_name` -> family. A folder saved from any pipeline of a family serves all of
+# the modes its weights allow.
+FAMILIES: dict[str, Family] = {
+    "WanPipeline": _WAN_T2V,
+    "WanVideoToVideoPipeline": _WAN_T2V,
+    "WanImageToVideoPipeline": _WAN_I2V,
+    "LTXPipeline": _LTX,
+    "LTXImageToVideoPipeline": _LTX,
+    "LTXConditionPipeline": _LTX,
+    "CogVideoXPipeline": _COG_T2V,
+    "CogVideoXVideoToVideoPipeline": _COG_T2V,
+    "CogVideoXImageToVideoPipeline": _COG_I2V,
+}

@@ -1,0 +1,382 @@
+"""The diffusers engine on tiny random pipelines, loaded by path as a user loads downloaded weights.
+
+The pictures are noise; everything else is checked through the real SDK over HTTP against
+`python -m localsora --engine diffusers --model FOLDER`, and the engine's step-level behaviour in process.
+The SDK runs without strict response validation here: its types only know Sora's sizes and seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import av
+import httpx
+import numpy as np
+import openai
+import pytest
+import torch
+from openai import OpenAI
+
+from localsora.config import Settings
+from localsora.engines.base import JobFailed, RenderCancelled, RenderRequest
+from localsora.engines.diffusion.engine import DENOISE_SHARE, DiffusionEngine
+from localsora.process import LocalsoraProcess
+from tests.conftest import wait_for_video
+from tests.media import decode_mp4, image_format, png_bytes
+from tests.tiny_pipelines import (
+    save_tiny_cogvideox,
+    save_tiny_ltx,
+    save_tiny_wan,
+    save_tiny_wan_i2v,
+    write_not_a_model,
+    write_unknown_class,
+)
+
+os.environ["HF_HUB_OFFLINE"] = "1"  # no hub is reachable, and none may be asked
+SIZES = "tiny=64x64,96x64"
+STEPS = {"num_inference_steps": 2}
+SAVERS: dict[str, Callable[[Path], Path]] = {
+    "wan": save_tiny_wan, "wan_i2v": save_tiny_wan_i2v, "ltx": save_tiny_ltx, "cogvideox": save_tiny_cogvideox,
+}
+FPS = {"wan": 16, "wan_i2v": 16, "ltx": 24, "cogvideox": 8}
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {name: save(root / name) for name, save in SAVERS.items()}
+
+
+def serve(model: Path, data_dir: Path, *extra: str) -> LocalsoraProcess:
+    args = ["--engine", "diffusers", "--model", str(model), "--models", SIZES, "--durations", "1,2",
+            "--extension-durations", "1", "--poll-after-ms", "50", *extra]
+    return LocalsoraProcess(data_dir, args=args).start(timeout=120)
+
+
+@pytest.fixture(scope="module")
+def servers(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, OpenAI]]:
+    """One server per family, started lazily."""
+    started: dict[str, LocalsoraProcess] = {}
+
+    class Lazy(dict):  # type: ignore[type-arg]
+        def __missing__(self, name: str) -> OpenAI:
+            started[name] = serve(tiny_models[name], tmp_path_factory.mktemp(f"ls-{name}"))
+            self[name] = OpenAI(base_url=started[name].base_url, api_key="local", max_retries=0)
+            return self[name]
+
+    yield Lazy()
+    for server in started.values():
+        server.stop()
+
+
+def finished(client: OpenAI, video: openai.types.Video) -> openai.types.Video:
+    done = wait_for_video(client, video.id)
+    assert done.status == "completed", done.error
+    return done
+
+
+def content(client: OpenAI, video_id: str, variant: str = "video") -> bytes:
+    return client.videos.download_content(video_id, variant=variant).read()  # type: ignore[arg-type]
+
+
+def decoded_frames(data: bytes) -> list[np.ndarray]:
+    with av.open(io.BytesIO(data)) as container:
+        return [f.to_ndarray(format="rgb24").astype(np.int16) for f in container.decode(video=0)]
+
+
+def frame_checksums(data: bytes) -> list[str]:
+    with av.open(io.BytesIO(data)) as container:
+        return [hashlib.sha256(f.to_ndarray(format="rgb24").tobytes()).hexdigest()
+                for f in container.decode(video=0)]
+
+
+def assert_clip(client: OpenAI, video_id: str, size: str, seconds: float, fps: int) -> None:
+    """The delivered MP4: exactly the size asked for, the right frame count at the model's fps, no sound."""
+    data = content(client, video_id)
+    clip = decode_mp4(data)
+    assert f"{clip.width}x{clip.height}" == size
+    assert clip.frames == round(seconds * fps)
+    assert abs(clip.duration - seconds) <= 1 / fps + 1e-6
+    assert clip.video_codec == "h264" and clip.audio_codec is None  # these models make no sound
+    assert image_format(content(client, video_id, "thumbnail")) == "WEBP"
+    assert image_format(content(client, video_id, "spritesheet")) == "JPEG"
+
+
+# ---------------------------------------------------------------------------------------------- modes
+
+
+def test_models_lists_what_the_loaded_model_can_do(servers: dict[str, OpenAI]) -> None:
+    expected = {"wan": ["text", "remix", "edit"], "wan_i2v": ["image", "extend"],
+                "ltx": ["text", "image", "remix", "edit", "extend"]}
+    for name, modes in expected.items():
+        (model,) = servers[name].models.list().data
+        capabilities = model.model_extra["capabilities"]  # type: ignore[index]
+        assert model.id == "tiny" and capabilities["engine"] == "diffusers"
+        assert capabilities["modes"] == modes and capabilities["sizes"] == ["64x64", "96x64"]
+        assert capabilities["serving"] == f"{name} on cpu" and capabilities["audio"] is False
+        assert set(capabilities["parameters"]) == {"seed", "negative_prompt", "num_inference_steps",
+                                                   "guidance_scale", "fps", "num_frames"}
+
+
+@pytest.mark.parametrize("family", ["wan", "ltx", "cogvideox"])
+def test_text_to_video_delivers_the_exact_size_and_length(servers: dict[str, OpenAI], family: str) -> None:
+    client = servers[family]
+    video = finished(client, client.videos.create(prompt="a red fox in snow", model="tiny", size="96x64",
+                                                  seconds="2", extra_body=STEPS))
+    assert (video.size, video.seconds, video.model) == ("96x64", "2", "tiny")
+    assert_clip(client, video.id, "96x64", 2, FPS[family])
+
+
+def test_every_mode_on_ltx_completes(servers: dict[str, OpenAI]) -> None:
+    client = servers["ltx"]
+    reference = ("first.png", png_bytes(96, 64, (220, 40, 40)), "image/png")
+    image = finished(client, client.videos.create(prompt="a red box", model="tiny", size="96x64", seconds="1",
+                                                  input_reference=reference, extra_body=STEPS))
+    assert_clip(client, image.id, "96x64", 1, 24)
+
+    remix = finished(client, client.videos.remix(image.id, prompt="a blue box", extra_body=STEPS))
+    assert remix.remixed_from_video_id == image.id
+    assert_clip(client, remix.id, "96x64", 1, 24)
+
+    edit = finished(client, client.videos.edit(prompt="a green box", video=openai.omit,
+                                               extra_body={"video": {"id": image.id}, **STEPS}))
+    assert_clip(client, edit.id, "96x64", 1, 24)
+
+    extension = finished(client, client.videos.extend(prompt="it rolls away", seconds="1", video=openai.omit,
+                                                      extra_body={"video": {"id": image.id}, **STEPS}))
+    assert extension.seconds == "2"
+    assert_clip(client, extension.id, "96x64", 2, 24)
+    # The extension starts with the source's frames (encoded once more), then goes on with new ones.
+    source, joined = decoded_frames(content(client, image.id)), decoded_frames(content(client, extension.id))
+    assert len(joined) == 2 * len(source)
+    kept = np.mean([np.abs(a - b).mean() for a, b in zip(source, joined, strict=False)])
+    assert kept < 4, f"the source part changed by {kept:.1f} levels on average"
+
+
+def test_an_uploaded_clip_is_edited(servers: dict[str, OpenAI], tmp_path: Path) -> None:
+    client = servers["wan"]
+    source = finished(client, client.videos.create(prompt="a cat", model="tiny", size="64x64", seconds="1",
+                                                   extra_body=STEPS))
+    upload = ("clip.mp4", content(client, source.id), "video/mp4")
+    edit = finished(client, client.videos.edit(prompt="a dog", video=upload, extra_body=STEPS))
+    assert_clip(client, edit.id, "64x64", 1, 16)
+
+
+def test_image_to_video_and_extension_on_wan_i2v(servers: dict[str, OpenAI]) -> None:
+    client = servers["wan_i2v"]
+    reference = ("first.png", png_bytes(64, 64), "image/png")
+    image = finished(client, client.videos.create(prompt="a lamp", model="tiny", size="64x64", seconds="1",
+                                                  input_reference=reference, extra_body=STEPS))
+    assert_clip(client, image.id, "64x64", 1, 16)
+    extension = finished(client, client.videos.extend(prompt="the lamp glows", seconds="1", video=openai.omit,
+                                                      extra_body={"video": {"id": image.id}, **STEPS}))
+    assert_clip(client, extension.id, "64x64", 2, 16)
+
+
+def test_a_mode_the_model_lacks_is_a_400_naming_the_model(servers: dict[str, OpenAI]) -> None:
+    reference = ("first.png", png_bytes(64, 64), "image/png")
+    with pytest.raises(openai.BadRequestError) as refused:
+        servers["wan"].videos.create(prompt="a lamp", model="tiny", size="64x64", seconds="1",
+                                     input_reference=reference)
+    error = refused.value.body
+    assert error["code"] == "unsupported_mode" and error["type"] == "invalid_request_error"  # type: ignore[index]
+    assert "wan on cpu cannot do image-to-video" in error["message"]  # type: ignore[index]
+    assert "text-to-video, remix, edits" in error["message"]  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError, match="cannot do text-to-video"):
+        servers["wan_i2v"].videos.create(prompt="a lamp", model="tiny", size="64x64", seconds="1")
+    assert all(v.prompt != "a lamp" for v in servers["wan"].videos.list().data)  # no job was made
+
+
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("seed", -1, "between 0 and 4294967295"),
+    ("seed", "lucky", "must be an integer"),
+    ("num_inference_steps", 0, "between 1 and 200"),
+    ("guidance_scale", "strong", "must be a number"),
+    ("fps", 0, "between 1 and 60"),
+    ("num_frames", 6, r"4k\+1 for this model \(for example 5 or 9\)"),
+    ("negative_prompt", "x" * 4001, "maximum is 4,000"),
+])
+def test_bad_parameter_values_are_400s_naming_the_field(
+    servers: dict[str, OpenAI], field: str, value: object, says: str
+) -> None:
+    with pytest.raises(openai.BadRequestError, match=says) as refused:
+        servers["wan"].videos.create(prompt="a lamp", model="tiny", size="64x64", seconds="1",
+                                     extra_body={field: value})
+    assert refused.value.body["param"] == field  # type: ignore[index]
+
+
+# ---------------------------------------------------------------------------------------------- seeds
+
+
+def test_the_same_seed_gives_the_same_video_and_variants_differ(servers: dict[str, OpenAI]) -> None:
+    client = servers["wan"]
+
+    def make(**extra: object) -> tuple[openai.types.Video, list[str]]:
+        video = finished(client, client.videos.create(prompt="a paper boat", model="tiny", size="64x64",
+                                                      seconds="1", extra_body={**STEPS, **extra}))
+        return video, frame_checksums(content(client, video.id))
+
+    first, first_frames = make(seed=1234)
+    again, again_frames = make(seed=1234)
+    assert first.model_extra["seed"] == again.model_extra["seed"] == 1234  # type: ignore[index]
+    assert first_frames == again_frames
+    one, one_frames = make()
+    other, other_frames = make()
+    assert one.model_extra["seed"] != other.model_extra["seed"]  # type: ignore[index]
+    assert one_frames != other_frames and one_frames != first_frames
+
+
+def test_num_frames_and_fps_shape_the_clip(servers: dict[str, OpenAI]) -> None:
+    client = servers["wan"]
+    video = finished(client, client.videos.create(prompt="a kite", model="tiny", size="64x64", seconds="2",
+                                                  extra_body={**STEPS, "fps": 8, "num_frames": 5}))
+    data = content(client, video.id)
+    clip = decode_mp4(data)
+    assert clip.frames == 16 and abs(clip.duration - 2) <= 1 / 8  # 5 made, each held over 2 s at 8 fps
+    frames = decoded_frames(data)
+    cuts = sum(np.abs(a - b).mean() > 2 for a, b in zip(frames, frames[1:], strict=False))
+    assert cuts <= 4, f"{cuts + 1} different pictures; the model made 5"
+
+
+# ---------------------------------------------------------------------------------------------- jobs
+
+
+def slow(**extra: object) -> dict[str, object]:
+    """A job that takes a while on the CPU: many steps over more frames."""
+    return {"num_inference_steps": 150, **extra}
+
+
+def wait_until(condition: Callable[[], bool], what: str, deadline: float = 60.0) -> None:
+    end = time.monotonic() + deadline
+    while not condition():
+        if time.monotonic() > end:
+            raise AssertionError(f"gave up waiting: {what}")
+        time.sleep(0.02)
+
+
+def test_jobs_on_one_device_queue_and_progress_only_grows(servers: dict[str, OpenAI]) -> None:
+    client = servers["ltx"]
+    first = client.videos.create(prompt="first", model="tiny", size="96x64", seconds="2", extra_body=slow())
+    second = client.videos.create(prompt="second", model="tiny", size="96x64", seconds="1", extra_body=STEPS)
+    seen: dict[str, list[tuple[str, int]]] = {first.id: [], second.id: []}
+
+    def poll() -> bool:
+        states = {v: client.videos.retrieve(v) for v in seen}
+        for video_id, video in states.items():
+            seen[video_id].append((video.status, video.progress))
+        assert [v.status for v in states.values()].count("in_progress") <= 1, "two jobs ran at once"
+        return all(v.status in ("completed", "failed") for v in states.values())
+
+    wait_until(poll, "both jobs to finish", deadline=240)
+    assert ("queued", 0) in seen[second.id]  # it waited for the device while the first ran
+    for history in seen.values():
+        progress = [p for _, p in history]
+        assert progress == sorted(progress) and progress[-1] == 100 and history[-1][0] == "completed"
+    assert any(0 < p < 100 for _, p in seen[first.id])  # it reported steps on the way
+
+
+def test_deleting_a_running_job_stops_it_and_the_server_goes_on(servers: dict[str, OpenAI]) -> None:
+    client = servers["cogvideox"]
+    running = client.videos.create(prompt="long", model="tiny", size="96x64", seconds="2",
+                                   extra_body=slow(num_inference_steps=200))
+    wait_until(lambda: client.videos.retrieve(running.id).status == "in_progress", "the job to start")
+    assert client.videos.delete(running.id).deleted
+    with pytest.raises(openai.NotFoundError):
+        client.videos.retrieve(running.id)
+    # The device is free again at the next step: a short job queued now finishes well before 200 steps could.
+    after = finished(client, client.videos.create(prompt="short", model="tiny", size="64x64", seconds="1",
+                                                  extra_body=STEPS))
+    assert after.status == "completed"
+
+
+# ---------------------------------------------------------------------------------------------- start-up
+
+
+@pytest.mark.parametrize(("make", "says"), [
+    (lambda root: root / "missing", "not a folder here"),
+    (write_not_a_model, "no model_index.json"),
+    (write_unknown_class, "StableDiffusionPipeline, which the diffusers engine does not serve"),
+])
+def test_a_folder_that_is_not_a_model_fails_at_start_up(
+    tmp_path: Path, make: Callable[[Path], Path], says: str
+) -> None:
+    folder = make(tmp_path / "model")
+    repo = str(Path(__file__).resolve().parent.parent)
+    started = subprocess.run(
+        [sys.executable, "-m", "localsora", "--engine", "diffusers", "--model", str(folder), "--data-dir",
+         str(tmp_path / "data"), "--port", "9"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": repo},
+    )
+    assert started.returncode == 2
+    assert says in started.stderr and "Traceback" not in started.stderr
+    if make is write_unknown_class:
+        assert "WanPipeline" in started.stderr and "LTXPipeline" in started.stderr  # names what it serves
+
+
+def test_the_engine_needs_a_model() -> None:
+    started = subprocess.run([sys.executable, "-m", "localsora", "--engine", "diffusers"], capture_output=True,
+                             text=True, timeout=60)
+    assert started.returncode == 2 and "--engine diffusers needs --model" in started.stderr
+
+
+def test_health_says_what_is_serving(servers: dict[str, OpenAI]) -> None:
+    root = str(servers["wan"].base_url).removesuffix("/v1/")
+    health = httpx.get(f"{root}/health").json()
+    assert health["engine"] == "diffusers" and health["renderer"] == "wan on cpu"
+
+
+# ---------------------------------------------------------------------------------------------- in process
+
+
+def tiny_engine(folder: Path) -> DiffusionEngine:
+    return DiffusionEngine(Settings(engine="diffusers", model=str(folder), models={"tiny": ("64x64",)}))
+
+
+def test_progress_follows_each_denoising_step_then_the_encode(tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    shares: list[float] = []
+    tiny_engine(tiny_models["wan"]).render(
+        RenderRequest("a fox", 64, 64, 1, seed=1, num_inference_steps=5), tmp_path, shares.append)
+    assert shares[:5] == pytest.approx([DENOISE_SHARE * step / 5 for step in range(1, 6)])
+    assert len(shares) == 5 + 1 + 16  # the steps, the decode, then each of the 16 frames encoded
+    assert shares == sorted(shares) and shares[-1] == 1.0
+    assert (tmp_path / "video.mp4").exists()
+
+
+def test_a_cancel_stops_the_render_at_the_next_step(tiny_models: dict[str, Path], tmp_path: Path) -> None:
+    calls: list[float] = []
+
+    def cancel_at_third_step(share: float) -> None:
+        calls.append(share)
+        if len(calls) == 3:
+            raise RenderCancelled("deleted")
+
+    with pytest.raises(RenderCancelled):
+        tiny_engine(tiny_models["wan"]).render(RenderRequest("a fox", 64, 64, 1, num_inference_steps=50),
+                                               tmp_path / "out", cancel_at_third_step)
+    assert len(calls) == 3  # not 50: the pipeline stopped where the cancel came
+    assert not (tmp_path / "out" / "video.mp4").exists()
+
+
+def test_out_of_memory_fails_the_job_with_its_remedies_and_the_engine_goes_on(
+    tiny_models: dict[str, Path], tmp_path: Path
+) -> None:
+    engine = tiny_engine(tiny_models["wan"])
+    request = RenderRequest("a fox", 64, 64, 1, num_inference_steps=2)
+
+    def run_out_of_memory(share: float) -> None:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    with pytest.raises(JobFailed) as failed:
+        engine.render(request, tmp_path / "failed", run_out_of_memory)
+    assert failed.value.code == "out_of_memory"
+    assert "ran out of memory rendering 64x64" in failed.value.message
+    assert "--offload model" in failed.value.message and "smaller size" in failed.value.message
+    engine.render(request, tmp_path / "next", lambda share: None)
+    assert (tmp_path / "next" / "video.mp4").exists()

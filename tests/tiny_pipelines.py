@@ -1,0 +1,336 @@
+"""Tiny, randomly initialised diffusers video pipelines saved to folders, for testing the `diffusers` engine.
+
+Each `save_tiny_*` builds a real pipeline class with minute components (the way diffusers' own tests do with
+`get_dummy_components`) and `save_pretrained`s it, so the engine can load it by path exactly like downloaded weights.
+Nothing here touches a model hub: the tokenizer is built locally instead of coming from "hf-internal-testing/...".
+
+The VAEs keep the real models' compression ratios (Wan 8x/4x, LTX 32x/8x, CogVideoX 8x/4x) so size and frame-count
+rules derived from the loaded pipeline match what real weights enforce. Output is noise: the weights are random.
+
+Imports of torch/diffusers/transformers happen inside the functions, so importing this module stays cheap.
+
+Caveat for callers: diffusers 0.42.1's Wan video-to-video and image-to-video pipelines call `ftfy` unguarded when given
+`prompt=` (NameError without it); WanPipeline does not. Without ftfy, pass `prompt_embeds`/`negative_prompt_embeds`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+# Words the tokenizer knows whole; anything else falls back to single letters and digits (so no prompt is "all unk").
+_WORDS = [
+    word
+    for line in (
+        "a an the of and in on with to at is are from over under by it this that",
+        "cat dog bird fish horse monkey panda robot man woman child people car boat train plane",
+        "tree flower grass sun moon star sky cloud sea beach river lake city street forest mountain",
+        "rain snow fire night day morning red blue green yellow white black golden small big slow fast",
+        "walking running flying swimming dancing jumping sitting camera shot close wide video scene light",
+    )
+    for word in line.split()
+]
+
+# T5's layout: <pad>=0 (also the decoder start), </s>=1 (appended to every prompt), <unk>=2.
+_SPECIALS = ["<pad>", "</s>", "<unk>"]
+
+# Tiny text encoder width. Each transformer's text/caption dim below must equal it.
+_TEXT_DIM = 32
+
+
+def _tokenizer() -> Any:
+    """A T5-style Unigram tokenizer with a hand-written vocabulary.
+
+    In transformers 5 `T5Tokenizer` is tokenizers-backed (`T5TokenizerFast` is an alias of it) and takes a Unigram
+    vocabulary directly, so it needs neither sentencepiece nor a download, saves a plain tokenizer.json, and reloads by
+    path through AutoTokenizer / T5Tokenizer / T5TokenizerFast alike. A fixed vocabulary, rather than a trained one,
+    keeps the saved folder byte-for-byte stable.
+    """
+    from transformers import T5Tokenizer
+
+    vocab: list[tuple[str, float]] = [(tok, 0.0) for tok in _SPECIALS]
+    vocab.append(("\u2581", -2.0))  # the bare word-boundary marker that Metaspace prepends
+    vocab += [(f"\u2581{word}", -3.0) for word in _WORDS]
+    # Single characters score low so whole words win, but any lowercase word/number still tokenizes.
+    vocab += [(ch, -8.0) for ch in "abcdefghijklmnopqrstuvwxyz0123456789"]
+    # extra_ids=0: T5's 100 sentinel tokens are for span-corruption pretraining; a text encoder never sees them.
+    return T5Tokenizer(vocab=vocab, extra_ids=0)
+
+
+def _t5_config_kwargs(vocab_size: int) -> dict[str, Any]:
+    return {
+        "vocab_size": vocab_size,
+        "d_model": _TEXT_DIM,
+        "d_kv": 8,
+        "d_ff": 37,
+        "num_layers": 2,
+        "num_heads": 4,
+        "relative_attention_num_buckets": 8,
+        "pad_token_id": 0,
+        "eos_token_id": 1,
+        "decoder_start_token_id": 0,
+    }
+
+
+def _t5_encoder(vocab_size: int) -> Any:
+    import torch
+    from transformers import T5Config, T5EncoderModel
+
+    torch.manual_seed(0)
+    return T5EncoderModel(T5Config(**_t5_config_kwargs(vocab_size))).eval()
+
+
+def _umt5_encoder(vocab_size: int) -> Any:
+    import torch
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    torch.manual_seed(0)
+    return UMT5EncoderModel(UMT5Config(**_t5_config_kwargs(vocab_size))).eval()
+
+
+def _save(pipe: Any, folder: Path) -> Path:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def save_tiny_wan(folder: Path) -> Path:
+    """Wan 2.1-style text-to-video (WanPipeline). Also loads as WanVideoToVideoPipeline via from_pipe."""
+    import torch
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel
+
+    tokenizer = _tokenizer()
+    text_encoder = _umt5_encoder(len(tokenizer))
+
+    # Three downsampling stages (two of them temporal) = the real 8x spatial / 4x temporal compression.
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(
+        base_dim=3,
+        z_dim=16,
+        dim_mult=[1, 1, 1, 1],
+        num_res_blocks=1,
+        temperal_downsample=[False, True, True],
+    )
+
+    torch.manual_seed(0)
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,  # rope splits the head dim into t/h/w thirds, so a multiple of 6
+        in_channels=16,
+        out_channels=16,
+        text_dim=_TEXT_DIM,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+    )
+
+    # The scheduler Wan 2.1 ships with (flow-matching UniPC).
+    scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
+
+    pipe = WanPipeline(
+        tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=scheduler, transformer=transformer
+    )
+    return _save(pipe, folder)
+
+
+def save_tiny_wan_i2v(folder: Path) -> Path:
+    """Wan 2.2 A14B-style image-to-video (WanImageToVideoPipeline): no CLIP image encoder, two experts.
+
+    Wan 2.2 dropped Wan 2.1's CLIP image encoder; the first frame enters as VAE latents concatenated to the noise
+    (16 noise + 4 mask + 16 image channels in), and `boundary_ratio` hands the low-noise steps to `transformer_2`.
+    """
+    import torch
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline, WanTransformer3DModel
+
+    tokenizer = _tokenizer()
+    text_encoder = _umt5_encoder(len(tokenizer))
+
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(
+        base_dim=3,
+        z_dim=16,
+        dim_mult=[1, 1, 1, 1],
+        num_res_blocks=1,
+        temperal_downsample=[False, True, True],
+    )
+
+    def expert(seed: int) -> WanTransformer3DModel:
+        torch.manual_seed(seed)
+        return WanTransformer3DModel(
+            patch_size=(1, 2, 2),
+            num_attention_heads=2,
+            attention_head_dim=12,
+            in_channels=36,
+            out_channels=16,
+            text_dim=_TEXT_DIM,
+            freq_dim=256,
+            ffn_dim=32,
+            num_layers=2,
+            cross_attn_norm=True,
+            qk_norm="rms_norm_across_heads",
+        )
+
+    scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=5.0)
+
+    pipe = WanImageToVideoPipeline(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        vae=vae,
+        scheduler=scheduler,
+        transformer=expert(0),
+        transformer_2=expert(1),
+        boundary_ratio=0.9,
+    )
+    return _save(pipe, folder)
+
+
+def save_tiny_ltx(folder: Path, *, dynamic_shifting: bool = False) -> Path:
+    """LTX-Video text-to-video (LTXPipeline). Also loads as LTXImageToVideoPipeline / LTXConditionPipeline.
+
+    dynamic_shifting=True writes the scheduler config of the first LTX-Video releases, with which
+    LTXConditionPipeline (made for 0.9.5+, which ships it False) fails: "`mu` must be passed ...".
+    """
+    import torch
+    from diffusers import (
+        AutoencoderKLLTXVideo,
+        FlowMatchEulerDiscreteScheduler,
+        LTXPipeline,
+        LTXVideoTransformer3DModel,
+    )
+
+    tokenizer = _tokenizer()
+    text_encoder = _t5_encoder(len(tokenizer))
+
+    # patch_size=4 and three spatio-temporal scaling stages = the real 32x spatial / 8x temporal compression.
+    torch.manual_seed(0)
+    vae = AutoencoderKLLTXVideo(
+        latent_channels=8,
+        block_out_channels=(8, 8, 8, 8),
+        decoder_block_out_channels=(8, 8, 8, 8),
+        layers_per_block=(1, 1, 1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1, 1, 1),
+        spatio_temporal_scaling=(True, True, True, False),
+        decoder_spatio_temporal_scaling=(True, True, True, False),
+        patch_size=4,
+        patch_size_t=1,
+        encoder_causal=True,
+        decoder_causal=False,
+    )
+
+    torch.manual_seed(0)
+    transformer = LTXVideoTransformer3DModel(
+        in_channels=8,
+        out_channels=8,
+        patch_size=1,
+        patch_size_t=1,
+        num_attention_heads=4,
+        attention_head_dim=8,
+        cross_attention_dim=32,
+        num_layers=1,
+        caption_channels=_TEXT_DIM,
+    )
+
+    # LTX-Video's shipped scheduler settings.
+    scheduler = FlowMatchEulerDiscreteScheduler(
+        base_image_seq_len=1024,
+        base_shift=0.95,
+        max_image_seq_len=4096,
+        max_shift=2.05,
+        shift_terminal=0.1,
+        use_dynamic_shifting=dynamic_shifting,
+    )
+
+    pipe = LTXPipeline(
+        scheduler=scheduler, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, transformer=transformer
+    )
+    return _save(pipe, folder)
+
+
+def save_tiny_cogvideox(folder: Path) -> Path:
+    """CogVideoX-2b-style text-to-video (CogVideoXPipeline). Also loads as CogVideoXVideoToVideoPipeline."""
+    import torch
+    from diffusers import (
+        AutoencoderKLCogVideoX,
+        CogVideoXDDIMScheduler,
+        CogVideoXPipeline,
+        CogVideoXTransformer3DModel,
+    )
+
+    tokenizer = _tokenizer()
+    text_encoder = _t5_encoder(len(tokenizer))
+
+    # Four blocks (three downsamples) = the real 8x spatial; temporal 4x as in CogVideoX 1.0.
+    torch.manual_seed(0)
+    vae = AutoencoderKLCogVideoX(
+        block_out_channels=(8, 8, 8, 8),
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=2,
+        temporal_compression_ratio=4,
+    )
+
+    torch.manual_seed(0)
+    transformer = CogVideoXTransformer3DModel(
+        num_attention_heads=4,
+        attention_head_dim=8,  # heads*dim must be a multiple of 16 for the 3D sincos positional embedding
+        in_channels=4,
+        out_channels=4,
+        time_embed_dim=2,
+        text_embed_dim=_TEXT_DIM,
+        num_layers=1,
+        sample_width=4,
+        sample_height=4,
+        sample_frames=9,
+        patch_size=2,
+        temporal_compression_ratio=4,
+        max_text_seq_length=226,  # the pipeline's default max_sequence_length, so callers need not pass it
+    )
+
+    # CogVideoX-2b's shipped scheduler settings.
+    scheduler = CogVideoXDDIMScheduler(
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        prediction_type="v_prediction",
+        rescale_betas_zero_snr=True,
+        set_alpha_to_one=True,
+        snr_shift_scale=3.0,
+        timestep_spacing="trailing",
+    )
+
+    pipe = CogVideoXPipeline(
+        tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=transformer, scheduler=scheduler
+    )
+    return _save(pipe, folder)
+
+
+def write_not_a_model(folder: Path) -> Path:
+    """A folder with files in it but no model_index.json: the engine must refuse it, not crash."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "README.md").write_text("Holiday photos, not a model.\n")
+    (folder / "notes.txt").write_text("nothing to see here\n")
+    (folder / "weights.bin").write_bytes(b"\x00\x01junk" * 16)
+    return folder
+
+
+def write_unknown_class(folder: Path) -> Path:
+    """A folder whose model_index.json names a pipeline class the engine does not support (an image pipeline)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    index = {
+        "_class_name": "StableDiffusionPipeline",
+        "_diffusers_version": "0.42.1",
+        "scheduler": ["diffusers", "PNDMScheduler"],
+        "text_encoder": ["transformers", "CLIPTextModel"],
+        "tokenizer": ["transformers", "CLIPTokenizer"],
+        "unet": ["diffusers", "UNet2DConditionModel"],
+        "vae": ["diffusers", "AutoencoderKL"],
+    }
+    (folder / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+    return folder
