@@ -375,3 +375,51 @@ def test_every_flag_is_documented_in_the_readme() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     for name in FLAGS:
         assert f"`--{name.replace('_', '-')}`" in readme and f"`{env_name(name)}`" in readme, name
+
+
+def test_models_lists_the_previz_models_and_what_they_can_do(client: OpenAI) -> None:
+    models = {m.id: m for m in client.models.list().data}
+    assert list(models) == ["sora-2", "sora-2-pro"]
+    capabilities = models["sora-2-pro"].model_extra["capabilities"]  # type: ignore[index]
+    assert capabilities["engine"] == "previz" and capabilities["audio"] is True
+    assert capabilities["modes"] == ["text", "image", "remix", "edit", "extend"]
+    assert capabilities["sizes"] == ["720x1280", "1280x720", "1024x1792", "1792x1024"]
+    assert capabilities["seconds"] == ["4", "8", "12"] and list(capabilities["parameters"]) == ["seed"]
+    assert client.models.retrieve("sora-2").id == "sora-2"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("wan-2")
+
+
+def test_a_seed_is_kept_with_the_job_and_one_is_chosen_when_left_out(client: OpenAI) -> None:
+    chosen = client.videos.create(prompt="A kite over a beach", seconds="4", extra_body={"seed": 42})
+    assert chosen.model_extra["seed"] == 42  # type: ignore[index]
+    assert client.videos.retrieve(chosen.id).model_extra["seed"] == 42  # type: ignore[index]
+    first, second = (client.videos.create(prompt="A kite over a beach", seconds="4") for _ in range(2))
+    assert first.model_extra["seed"] != second.model_extra["seed"]  # type: ignore[index]
+
+
+def test_a_parameter_the_engine_does_not_take_is_refused(client: OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError, match="not used by Local preview renderer") as refused:
+        client.videos.create(prompt="A kite", seconds="4", extra_body={"num_inference_steps": 30})
+    assert refused.value.body["param"] == "num_inference_steps"  # type: ignore[index]
+    assert refused.value.body["code"] == "unsupported_parameter"  # type: ignore[index]
+
+
+def test_a_data_dir_from_before_job_parameters_still_opens(tmp_path) -> None:
+    import sqlite3
+
+    from localsora.store import Store
+
+    old = sqlite3.connect(tmp_path / "localsora.sqlite3")
+    old.executescript("""CREATE TABLE videos (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL, model TEXT NOT NULL, status TEXT NOT NULL, progress INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL, completed_at INTEGER, expires_at INTEGER, prompt TEXT NOT NULL,
+        size TEXT NOT NULL, seconds TEXT NOT NULL, render_seconds REAL NOT NULL, remixed_from_video_id TEXT,
+        source_video_id TEXT, error_code TEXT, error_message TEXT, expired INTEGER NOT NULL DEFAULT 0);
+        INSERT INTO videos (id, kind, model, status, created_at, prompt, size, seconds, render_seconds)
+        VALUES ('video_0123456789abcdef', 'generate', 'sora-2', 'completed', 1, 'old', '720x1280', '4', 4);""")
+    old.close()
+    store = Store(tmp_path)
+    job = store.get("video_0123456789abcdef")
+    assert job is not None and job.prompt == "old" and job.params is None and "seed" not in job.to_api()
+    store.close()
