@@ -51,6 +51,7 @@ bench: $(VENV)/.dev
 	$(PY) bench/render.py
 	$(PY) bench/render_encode.py
 	$(PY) bench/download.py
+	$(PY) bench/engine.py
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .

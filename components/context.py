@@ -12,11 +12,14 @@ from pathlib import Path
 
 import streamlit as st
 
+from studio.discovery import discover
+from studio.errors import StudioError
 from studio.jobs import DEFAULT_DEADLINE, Jobs
 from studio.library import Library, VideoRecord
 from studio.local_backend import ensure_localsora
 from studio.providers import (
     CONFIG_KEYS,
+    Capabilities,
     Health,
     Provider,
     ProviderKind,
@@ -67,7 +70,7 @@ def _library(data_dir: str) -> Library:
     return Library(data_dir)
 
 
-@st.cache_resource(show_spinner="Starting the local renderer…")
+@st.cache_resource(show_spinner="Starting the local renderer (loading a model can take minutes)…")
 def _local_url(data_dir: str) -> str:
     return ensure_localsora(data_dir)
 
@@ -76,6 +79,23 @@ def _local_url(data_dir: str) -> str:
 def _providers(config_items: frozenset[tuple[str, str]]) -> dict[ProviderKind, Provider]:
     # Cached so an Entra ID credential keeps its token between reruns.
     return load_providers(dict(config_items))
+
+
+@st.cache_data(ttl=300, show_spinner=False, max_entries=16)
+def _discovered(_provider: Provider, base_url: str) -> Capabilities | None:
+    # Keyed by URL: a restarted localsora on a new port is asked again. An unreachable one raises, so is not cached.
+    return discover(_provider.client(timeout=10.0).with_options(max_retries=0), _provider.capabilities)
+
+
+def with_discovery(provider: Provider) -> Provider:
+    """The local profile with what its localsora says it serves; the static profile if it does not say."""
+    if provider.kind != "local" or provider.base_url is None:
+        return provider
+    try:
+        capabilities = _discovered(provider, provider.base_url)
+    except StudioError:  # unreachable now: the sidebar's health check says why; keep the static profile meanwhile
+        capabilities = None
+    return provider if capabilities is None else provider.with_capabilities(capabilities)
 
 
 @st.cache_data(ttl=20, show_spinner=False)
@@ -92,8 +112,10 @@ def studio_context(*, fresh: bool = False) -> StudioContext:
     providers = dict(_providers(frozenset(config.items())))
     kind: ProviderKind = st.session_state.get(SESSION_PROVIDER) or default_kind(config, providers)
     provider = providers[kind]
-    if provider.kind == "local" and provider.base_url is None:
-        provider = provider.with_base_url(_local_url(str(data_dir)))
+    if provider.kind == "local":
+        if provider.base_url is None:
+            provider = provider.with_base_url(_local_url(str(data_dir)))
+        provider = with_discovery(provider)
         providers["local"] = provider
     library = _library(str(data_dir))
     minutes = float(config.get("SORA_STUDIO_JOB_DEADLINE_MINUTES") or DEFAULT_DEADLINE / 60)

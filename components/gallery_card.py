@@ -100,8 +100,10 @@ def card_actions(context: StudioContext, record: VideoRecord, key: str, *, play:
         else:
             with first:
                 download_button_for(context, record, key)
-        if second.button("Remix", key=f"{key}_remix_{record.video_id}", icon=":material/auto_fix_high:",
-                         width="stretch"):
+        # The Remix page also edits and extends: name the first thing the provider offers, or nothing.
+        actions = context.provider.capabilities.actions()
+        if actions and second.button(actions[0], key=f"{key}_remix_{record.video_id}",
+                                     icon=":material/auto_fix_high:", width="stretch"):
             st.switch_page("pages/remix.py", query_params={"video": record.video_id})
     elif record.status in ("failed", "timed_out"):
         if first.button("Retry", key=f"{key}_retry_{record.video_id}", icon=":material/refresh:", width="stretch"):

@@ -1,16 +1,27 @@
-"""Model, size, seconds and variants, offered from the provider profile; plus the cost and the code."""
+"""Model, size, seconds and variants, offered from the provider profile; the Advanced parameters the provider
+declares; plus the cost and the code."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import streamlit as st
 
 from studio.code_export import python_snippet
 from studio.jobs import VideoRequest
-from studio.providers import Provider
+from studio.providers import Capabilities, ParameterSpec, Provider
 
 OTHER_MODEL = "Other model…"
+# The widgets for vLLM-Omni's extra fields, in the order shown; a field the provider does not declare is not shown.
+PARAMETER_LABELS = {
+    "seed": "Seed",
+    "num_inference_steps": "Steps",
+    "guidance_scale": "Guidance",
+    "fps": "Frames per second",
+    "num_frames": "Frames",
+    "negative_prompt": "Negative prompt",
+}
 
 
 @dataclass(frozen=True)
@@ -19,6 +30,7 @@ class GenerationChoice:
     size: str
     seconds: str
     variants: int
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 def size_label(size: str) -> str:
@@ -49,7 +61,47 @@ def generation_settings(provider: Provider, key: str, *, compact: bool = False) 
                                     format_func=lambda s: f"{s} s")
     count = variants_col.number_input("Variants", min_value=1, max_value=4, value=1, step=1,
                                       key=f"{key}_variants", help="Make up to 4 takes to compare side by side.")
-    return GenerationChoice(model, size, seconds, int(count))
+    return GenerationChoice(model, size, seconds, int(count), advanced_settings(caps, key))
+
+
+def advanced_settings(caps: Capabilities, key: str, only: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """An "Advanced" expander with the extra parameters the provider declares (`only` narrows them).
+    A field left blank is not sent, so the model's own default applies. Returns the fields to send."""
+    names = [n for n in PARAMETER_LABELS if n in caps.parameters and (only is None or n in only)]
+    if not names:
+        return {}
+    params: dict[str, Any] = {}
+    with st.expander("Advanced", icon=":material/tune:"):
+        seed_note = " A blank seed is random; the same seed and settings make the same video." \
+            if "seed" in names else ""
+        st.caption(f"Leave a field blank for the model's default.{seed_note}")
+        # Numbers three to a row, in a fixed order; text fields (the negative prompt) full width below them.
+        numbers = [n for n in names if caps.parameters[n].type != "string"]
+        strings = [n for n in names if caps.parameters[n].type == "string"]
+        places = [column for start in range(0, len(numbers), 3) for column in st.columns(3)[:len(numbers) - start]]
+        for name, place in [*zip(numbers, places, strict=True), *((n, st.container()) for n in strings)]:
+            with place:
+                value = _parameter_input(caps.parameters[name], key)
+            if value is not None and value != "":
+                params[name] = int(value) if caps.parameters[name].type == "integer" else value
+    return params
+
+
+def _parameter_input(spec: ParameterSpec, key: str) -> Any:
+    label = PARAMETER_LABELS[spec.name]
+    widget_key = f"{key}_param_{spec.name}"
+    help_text = spec.description or None
+    if spec.type == "string":
+        limit = int(spec.maximum) if spec.maximum else None
+        return st.text_input(label, key=widget_key, max_chars=limit, help=help_text,
+                             placeholder="e.g. blurry, distorted, text").strip()
+    placeholder = "Random" if spec.name == "seed" else "Model default"
+    if spec.type == "integer":
+        return st.number_input(label, value=None, step=1, key=widget_key, help=help_text, placeholder=placeholder,
+                               min_value=int(spec.minimum) if spec.minimum is not None else None,
+                               max_value=int(spec.maximum) if spec.maximum is not None else None)
+    return st.number_input(label, value=None, step=0.5, format="%.2f", key=widget_key, help=help_text,
+                           placeholder=placeholder, min_value=spec.minimum, max_value=spec.maximum)
 
 
 def cost_badge(provider: Provider, request: VideoRequest) -> None:

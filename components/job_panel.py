@@ -50,9 +50,10 @@ def finished_card(context: StudioContext, record: VideoRecord, key: str) -> None
         with facts:
             st.markdown(f"**{record.display_title}**")
             video_card.status_badge(record)
-            st.caption(f"{video_card.summary_line(record)} · made in {video_card.elapsed(record)}")
+            seed = f" · seed {record.seed}" if record.seed is not None else ""
+            st.caption(f"{video_card.summary_line(record)} · made in {video_card.elapsed(record)}{seed}")
             video_card.download_button(context.library, record, key=f"{key}-dl-{record.video_id}")
-            video_card.links(record)
+            video_card.links(record, context.provider.capabilities.actions())
 
 
 def retry(context: StudioContext, video_id: str) -> None:

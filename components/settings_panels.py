@@ -24,8 +24,11 @@ def provider_status(context: StudioContext) -> None:
     caps = context.provider.capabilities
     limits = f"{caps.jobs_per_minute} job requests a minute" if caps.jobs_per_minute else "no published limit"
     st.caption(f"Models: {', '.join(caps.models)}{' (other names allowed)' if caps.free_text_models else ''} · "
-               f"Durations: {', '.join(caps.durations)} s · Actions: {', '.join(caps.actions()) or 'none'} · "
-               f"Rate limit: {limits}")
+               f"Durations: {', '.join(caps.durations)} s · Text to video: {'yes' if caps.text else 'no'} · "
+               f"Image to video: {'yes' if caps.image else 'no'} · "
+               f"Actions: {', '.join(caps.actions()) or 'none'} · "
+               f"Extra parameters: {', '.join(caps.parameters) or 'none'} · "
+               f"Sound: {'yes' if caps.audio else 'no'} · Rate limit: {limits}")
 
 
 def profile_table(context: StudioContext) -> None:
@@ -80,14 +83,20 @@ def library_panel(context: StudioContext) -> None:
     local = context.providers["local"]
     left, right = st.columns(2)
     with left:
-        st.markdown("**localsora** (the local previz renderer)")
+        caps = local.capabilities
+        model_engine = caps.engine not in ("", "previz") and caps.serving
+        st.markdown(f"**localsora** ({caps.serving if model_engine else 'the local previz renderer'})")
         if local.base_url:
             health = health_of(local, "local", local.base_url)
             st.caption(f"{'Running' if health.ok else 'Not answering'} at {local.base_url}")
         else:
             st.caption("Not started: it starts when the Local profile is used.")
         st.caption(f"Data: {context.data_dir / 'localsora'}")
-        st.caption("It renders real MP4s with a caption and camera move from your prompt. It is not an AI model.")
+        if model_engine:
+            st.caption(f"It runs a real video model through {caps.engine} on this machine"
+                       f"{'' if caps.audio else '; its videos have no sound'}.")
+        else:
+            st.caption("It renders real MP4s with a caption and camera move from your prompt. It is not an AI model.")
     with right:
         st.markdown("**Library**")
         count = context.library.count()

@@ -65,9 +65,11 @@ def download_button(library: Library, record: VideoRecord, key: str) -> None:
                        icon=":material/download:", key=key, on_click="ignore", width="stretch")
 
 
-def links(record: VideoRecord) -> None:
-    st.page_link("pages/remix.py", label="Remix it", icon=":material/auto_fix_high:",
-                 query_params={"video": record.video_id})
+def links(record: VideoRecord, actions: tuple[str, ...]) -> None:
+    """`actions`: what the provider offers on a finished video (Remix, Edit, Extend); the first one is linked."""
+    if actions:
+        st.page_link("pages/remix.py", label=f"{actions[0]} it", icon=":material/auto_fix_high:",
+                     query_params={"video": record.video_id})
     st.page_link("pages/gallery.py", label="Open in gallery", icon=":material/video_library:",
                  query_params={"video": record.video_id})
 

@@ -51,6 +51,10 @@ def video_detail(context: StudioContext, video_id: str) -> None:
         st.markdown(f"> {record.prompt}" if record.prompt else "_No prompt recorded._")
         st.caption(video_card.summary_line(record))
         st.caption(f"Made {_when(record.created_at)} on {record.provider} · id `{record.video_id}`")
+        sent = {k: v for k, v in record.params.items() if k != "seed"}
+        if record.seed is not None or sent:
+            seed = [f"seed {record.seed}"] if record.seed is not None else []
+            st.caption(" · ".join(seed + [f"{k.replace('_', ' ')} {v}" for k, v in sorted(sent.items())]))
         if record.remote_deleted:
             st.caption("Deleted on the provider; this library keeps its copy.")
         elif record.expires_at:

@@ -12,6 +12,12 @@ from studio.jobs import VideoRequest
 
 context = studio_context()
 st.title("Image to video")
+if not context.provider.capabilities.image:
+    st.warning(f"{context.provider.label} does not animate a reference image. Make the video from a prompt in "
+               "Text to video, or pick another provider in Settings.", icon=":material/block:")
+    st.page_link("pages/text_to_video.py", label="Go to Text to video", icon=":material/arrow_forward:")
+    st.page_link("pages/settings.py", label="Open Settings", icon=":material/settings:")
+    st.stop()
 st.caption(f"Animate a picture. It renders on **{context.provider.label}**.")
 
 image_col, settings_col = st.columns([1, 1.3], gap="large")
@@ -25,7 +31,7 @@ with image_col:
     fitted = fit_controls("i2v", *uploaded, choice.size) if uploaded else None
 with settings_col:
     request = VideoRequest(prompt=prompt, model=choice.model, size=choice.size, seconds=choice.seconds,
-                           kind="image", reference=fitted, variants=choice.variants)
+                           kind="image", reference=fitted, variants=choice.variants, params=choice.params)
     badge, button = st.columns([3, 1], vertical_alignment="center")
     with badge:
         cost_badge(context.provider, request)

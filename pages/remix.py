@@ -4,7 +4,7 @@ import streamlit as st
 
 from components import video_card
 from components.context import studio_context
-from components.generation_settings import code_snippet, cost_badge
+from components.generation_settings import advanced_settings, code_snippet, cost_badge
 from components.job_panel import job_panel
 from components.prompt_builder import prompt_input
 from components.source_picker import source_picker
@@ -21,6 +21,9 @@ if not actions:
     st.page_link("pages/settings.py", label="Open Settings", icon=":material/settings:")
     st.stop()
 st.caption(f"{' · '.join(actions)} a finished video on **{context.provider.label}**.")
+not_offered = [name.lower() for name in ("Remix", "Edit", "Extend") if name not in actions]
+if not_offered:
+    st.info(f"{context.provider.label} does not offer {' or '.join(not_offered)}.", icon=":material/info:")
 
 source = source_picker(context, key="remix")
 source_col, result_col = st.columns(2, gap="large")
@@ -44,12 +47,14 @@ with source_col:
                           placeholder={"Remix": "Same scene, but at night in the rain.",
                                        "Edit": "Make the jacket red.",
                                        "Extend": "The camera keeps moving as the crowd cheers."}[action])
+    params = advanced_settings(caps, "remix", only=("seed",))
     request = VideoRequest(
         prompt=prompt, kind=action.lower(),  # type: ignore[arg-type]
         model=source.model if source else caps.models[0],
         size=source.size if source else caps.sizes_for(caps.models[0])[0],
         seconds=seconds if action == "Extend" else (source.seconds if source else "4"),
         source_video_id=None if upload else (source.video_id if source else None), source_upload=upload,
+        params=params,
     )
     badge, button = st.columns([3, 1], vertical_alignment="center")
     with badge:

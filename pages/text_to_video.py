@@ -11,12 +11,18 @@ from studio.jobs import VideoRequest
 
 context = studio_context()
 st.title("Text to video")
+if not context.provider.capabilities.text:
+    st.warning(f"{context.provider.label} does not make video from a prompt alone: it animates a picture. "
+               "Use Image to video, or pick another provider in Settings.", icon=":material/block:")
+    st.page_link("pages/image_to_video.py", label="Go to Image to video", icon=":material/arrow_forward:")
+    job_panel(context, key="t2v", include=lambda r: r.kind == "generate")
+    st.stop()
 st.caption(f"Describe the shot. It renders on **{context.provider.label}**.")
 
 prompt = prompt_input("t2v")
 choice = generation_settings(context.provider, "t2v")
 request = VideoRequest(prompt=prompt, model=choice.model, size=choice.size, seconds=choice.seconds,
-                       variants=choice.variants)
+                       variants=choice.variants, params=choice.params)
 badge, button = st.columns([3, 1], vertical_alignment="center")
 with badge:
     cost_badge(context.provider, request)

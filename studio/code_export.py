@@ -5,6 +5,9 @@ The key is always read from the environment in the snippet, never written into i
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from studio.jobs import VideoRequest
 from studio.providers import AZURE_SCOPE, Provider
 
@@ -30,13 +33,20 @@ def _client_lines(provider: Provider) -> list[str]:
     return ['client = OpenAI(api_key=os.environ["OPENAI_API_KEY"])']
 
 
+def _literal(fields: dict[str, Any]) -> str:
+    # JSON of strings and numbers is also a Python literal, with the double quotes the rest of the snippet uses.
+    return json.dumps(fields)
+
+
 def python_snippet(provider: Provider, request: VideoRequest) -> str:
     prompt = repr(request.prompt)
+    extra = f", extra_body={_literal(request.params)}" if request.params else ""
     if request.kind == "remix":
-        call = [f'video = client.videos.remix("{request.source_video_id}", prompt={prompt})']
+        call = [f'video = client.videos.remix("{request.source_video_id}", prompt={prompt}{extra})']
     elif request.kind in ("edit", "extend"):
-        source = ('video=open("source.mp4", "rb")' if request.source_upload
-                  else f'video=omit, extra_body={{"video": {{"id": "{request.source_video_id}"}}}}')
+        body = {**request.params, "video": {"id": request.source_video_id}}
+        source = ('video=open("source.mp4", "rb")' + extra if request.source_upload
+                  else f"video=omit, extra_body={_literal(body)}")
         seconds = f', seconds="{request.seconds}"' if request.kind == "extend" else ""
         call = [f"video = client.videos.{request.kind}(prompt={prompt}{seconds}, {source})"]
     else:
@@ -48,6 +58,8 @@ def python_snippet(provider: Provider, request: VideoRequest) -> str:
         if request.reference is not None:
             call.append(f'    input_reference=("{request.reference.filename}", '
                         f'open("{request.reference.filename}", "rb").read(), "{request.reference.mime}"),')
+        if request.params:
+            call.append(f"    extra_body={_literal(request.params)},  # fields beyond Sora's that it takes")
         call.append(")")
     imports = ["import os", "import time", "", "from openai import OpenAI"]
     if request.kind in ("edit", "extend") and not request.source_upload:

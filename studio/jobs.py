@@ -7,14 +7,16 @@ ourselves only where the server cannot have made a job: a 429, or a connection t
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import random
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import openai
 from openai.types import Video
@@ -24,7 +26,7 @@ from studio.error_mapping import caused_by, from_job_failure, from_sdk, retry_af
 from studio.images import FittedImage
 from studio.library import Library, VideoRecord
 from studio.prompts import validate_prompt
-from studio.providers import Provider
+from studio.providers import Capabilities, Provider
 from studio.thumbnails import write_thumbnail
 
 Kind = Literal["generate", "image", "remix", "edit", "extend"]
@@ -57,6 +59,7 @@ class VideoRequest:
     source_video_id: str | None = None  # remix, edit, extend
     source_upload: tuple[str, bytes] | None = field(default=None, repr=False)  # edit/extend an uploaded MP4
     variants: int = 1
+    params: dict[str, Any] = field(default_factory=dict)  # extra fields the provider declares: seed, steps, ...
 
     def cost(self, provider_kind: str) -> pricing.CostEstimate:
         return pricing.estimate_cost(self.model, self.size, int(float(self.seconds)), provider_kind,
@@ -102,16 +105,17 @@ class Jobs:
         self._check(request)
         group = uuid.uuid4().hex if request.variants > 1 else None
         records: list[VideoRecord] = []
-        for index in range(request.variants):
+        for index, params in enumerate(variant_params(request, self.provider.capabilities)):
             try:
-                video = self._create_with_retry(lambda: self._create_call(request, prompt), on_wait)
+                video = self._create_with_retry(functools.partial(self._create_call, request, prompt, params),
+                                                on_wait)
             except errors.StudioError as error:
                 if not records:
                     raise
                 raise PartialSubmit(
                     f"{len(records)} of {request.variants} variants started; the rest failed: {error}",
                     records, error) from error
-            records.append(self._record_new(video, request, group, index if group else None))
+            records.append(self._record_new(video, request, params, group, index if group else None))
         return records
 
     def retry(self, video_id: str, *, on_wait: OnWait | None = None) -> list[VideoRecord]:
@@ -135,16 +139,23 @@ class Jobs:
             prompt=record.prompt, model=record.model, size=record.size, seconds=seconds,
             kind=record.kind,  # type: ignore[arg-type]
             reference=reference, source_video_id=record.parent_video_id if not upload else None,
-            source_upload=upload,
+            source_upload=upload, params=dict(record.params),
         )
 
     def _check(self, request: VideoRequest) -> None:
         caps = self.provider.capabilities
         if not 1 <= request.variants <= 4:
             raise errors.InvalidInput("Variants must be between 1 and 4.")
-        action = {"remix": caps.remix, "edit": caps.edit, "extend": caps.extend}.get(request.kind, True)
-        if not action:
-            raise errors.UnsupportedParameter(f"{self.provider.label} does not offer {request.kind}.")
+        action = {"generate": caps.text, "image": caps.image, "remix": caps.remix, "edit": caps.edit,
+                  "extend": caps.extend}
+        if not action.get(request.kind, True):
+            what = {"generate": "text to video", "image": "image to video"}.get(request.kind, request.kind)
+            raise errors.UnsupportedParameter(f"{self.provider.label} does not offer {what}.")
+        unknown = sorted(set(request.params) - set(caps.parameters))
+        if unknown:
+            raise errors.UnsupportedParameter(
+                f"{self.provider.label} does not take {', '.join(unknown)}; "
+                f"it takes {', '.join(caps.parameters) or 'no extra parameters'}.")
         if request.kind in ("remix", "edit", "extend") and not (request.source_video_id or request.source_upload):
             raise errors.InvalidInput(f"Pick the video to {request.kind} first.")
         if request.kind in ("generate", "image"):
@@ -164,18 +175,24 @@ class Jobs:
                 f"The reference image must be {request.size}; it is {reference.width}x{reference.height}. "
                 "Fit it to the size first.")
 
-    def _create_call(self, request: VideoRequest, prompt: str) -> Video:
+    def _create_call(self, request: VideoRequest, prompt: str, params: dict[str, Any]) -> Video:
         videos = self.provider.client(creating=True).videos
-        source = ({"video": (request.source_upload[0], request.source_upload[1], "video/mp4")}
-                  if request.source_upload else {"video": openai.omit,
-                                                 "extra_body": {"video": {"id": request.source_video_id}}})
+        # Extra fields ride in the body (JSON, or multipart form fields next to an upload); none, none sent.
+        extra: dict[str, Any] = {"extra_body": dict(params)} if params else {}
+        if request.kind in ("edit", "extend"):
+            if request.source_upload:
+                extra["video"] = (request.source_upload[0], request.source_upload[1], "video/mp4")
+            else:
+                extra["video"] = openai.omit
+                extra["extra_body"] = {**params, "video": {"id": request.source_video_id}}
         if request.kind == "remix":
-            return videos.remix(str(request.source_video_id), prompt=prompt)
+            return videos.remix(str(request.source_video_id), prompt=prompt, **extra)
         if request.kind == "edit":
-            return videos.edit(prompt=prompt, **source)  # type: ignore[arg-type]
+            return videos.edit(prompt=prompt, **extra)
         if request.kind == "extend":
-            return videos.extend(prompt=prompt, seconds=request.seconds, **source)  # type: ignore[arg-type]
-        extra = {"input_reference": request.reference.as_upload()} if request.reference else {}
+            return videos.extend(prompt=prompt, seconds=request.seconds, **extra)  # type: ignore[arg-type]
+        if request.reference:
+            extra["input_reference"] = request.reference.as_upload()
         return videos.create(prompt=prompt, model=request.model, size=request.size,  # type: ignore[arg-type]
                              seconds=request.seconds, **extra)  # type: ignore[arg-type]
 
@@ -206,7 +223,8 @@ class Jobs:
             self._sleep(wait)
             waited += wait
 
-    def _record_new(self, video: Video, request: VideoRequest, group: str | None, index: int | None) -> VideoRecord:
+    def _record_new(self, video: Video, request: VideoRequest, params: dict[str, Any], group: str | None,
+                    index: int | None) -> VideoRecord:
         folder = self.library.folder_for(video.id)
         folder.mkdir(parents=True, exist_ok=True)
         reference_path = upload_path = None
@@ -227,6 +245,7 @@ class Jobs:
         record.variant_group, record.variant_index = group, index
         record.reference_path, record.source_upload_path = reference_path, upload_path
         record.cost_usd = cost
+        record.params = dict(params)
         return self.library.add(record, note="submitted")
 
     # Polling.
@@ -261,6 +280,8 @@ class Jobs:
             "completed_at": video.completed_at, "next_poll_at": now + poll_after, "poll_failures": 0,
             "last_poll_error": None, "seconds": str(video.seconds),
         }
+        if (seed := _seed_of(video)) is not None:
+            changes["seed"] = seed
         if video.status == "failed":
             error = video.error
             changes.update(error_code=error.code if error else "failed",
@@ -418,7 +439,31 @@ def _record_from_video(video: Video, provider_kind: str, deadline_seconds: float
         completed_at=video.completed_at, expires_at=video.expires_at,
         deadline_at=float(video.created_at) + deadline_seconds,
         error_code=error.code if error else None, error_message=error.message if error else None,
+        seed=_seed_of(video),
     )
+
+
+def _seed_of(video: Video) -> int | None:
+    """The seed the provider says it used (localsora and vLLM-Omni add it to the Video object)."""
+    seed = (video.model_extra or {}).get("seed")
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
+def variant_params(request: VideoRequest, caps: Capabilities) -> list[dict[str, Any]]:
+    """Each variant's extra fields. Where the provider takes a seed, variants get distinct ones: the chosen
+    seed plus the variant's index, or distinct random seeds when none was chosen, so takes differ and repeat."""
+    spec = caps.parameters.get("seed")
+    if request.variants == 1 or spec is None:
+        return [dict(request.params) for _ in range(request.variants)]
+    low = int(spec.minimum if spec.minimum is not None else 0)
+    high = int(spec.maximum if spec.maximum is not None else 2**32 - 1)
+    span = high - low + 1
+    chosen = request.params.get("seed")
+    if chosen is None:
+        seeds = random.sample(range(low, high + 1), request.variants)
+    else:
+        seeds = [low + (int(chosen) - low + index) % span for index in range(request.variants)]
+    return [{**request.params, "seed": seed} for seed in seeds]
 
 
 def _poll_after(header: str | None) -> float:

@@ -8,6 +8,7 @@ can move.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -92,6 +93,11 @@ MIGRATIONS: list[str] = [
         DELETE FROM videos_text WHERE video_id = old.video_id;
     END;
     """,
+    # 3: the extra request fields a job was sent with (JSON: seed, negative_prompt, ...), and the seed it used.
+    """
+    ALTER TABLE videos ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
+    ALTER TABLE videos ADD COLUMN seed INTEGER;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -130,6 +136,8 @@ class VideoRecord:
     next_poll_at: float = 0.0
     poll_failures: int = 0
     last_poll_error: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # extra request fields, sent again on Retry
+    seed: int | None = None  # the seed the provider says it used, when it says
 
     @property
     def is_active(self) -> bool:
@@ -150,6 +158,7 @@ class VideoRecord:
 
 _COLUMNS = [f.name for f in fields(VideoRecord)]
 _BOOLEANS = {"remote_deleted", "favourite"}
+_JSON = {"params"}
 
 
 @dataclass(frozen=True)
@@ -256,7 +265,7 @@ class Library:
         if unknown:
             raise ValueError(f"unknown fields: {sorted(unknown)}")
         changes["updated_at"] = time.time()
-        values = [int(v) if k in _BOOLEANS else v for k, v in changes.items()]
+        values = [_column_value(k, v) for k, v in changes.items()]
         with self._transaction() as conn:
             before = conn.execute("SELECT status, progress FROM videos WHERE video_id = ?", (video_id,)).fetchone()
             if before is None:
@@ -388,15 +397,23 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
+def _column_value(name: str, value: Any) -> Any:
+    if name in _BOOLEANS:
+        return int(value)
+    if name in _JSON:
+        return json.dumps(value or {}, sort_keys=True)
+    return value
+
+
 def _row(record: VideoRecord) -> dict[str, Any]:
-    row = asdict(record)
-    return {k: int(v) if k in _BOOLEANS else v for k, v in row.items()}
+    return {k: _column_value(k, v) for k, v in asdict(record).items()}
 
 
 def _record(row: Sequence[Any]) -> VideoRecord:
     record = VideoRecord(*row)
     record.remote_deleted = bool(record.remote_deleted)
     record.favourite = bool(record.favourite)
+    record.params = json.loads(record.params) if isinstance(record.params, str) and record.params else {}
     return record
 
 

@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 from localsora.process import LocalsoraProcess, is_healthy
 
 _started: dict[Path, LocalsoraProcess] = {}
 _lock = threading.Lock()
+PREVIZ_START_SECONDS = 30.0
+MODEL_START_SECONDS = 600.0  # the diffusers engine loads a real model (gigabytes) before it answers
+
+
+def start_timeout(environ: Mapping[str, str] = os.environ) -> float:
+    """How long to wait for the embedded localsora to answer: a model engine takes minutes to load."""
+    engine = (environ.get("LOCALSORA_ENGINE") or "previz").strip().lower()
+    return PREVIZ_START_SECONDS if engine == "previz" else MODEL_START_SECONDS
 
 
 def ensure_localsora(data_dir: Path | str) -> str:
@@ -29,7 +39,7 @@ def ensure_localsora(data_dir: Path | str) -> str:
                 root_url = ""
             if root_url and is_healthy(root_url):
                 return f"{root_url}/v1"
-        server = LocalsoraProcess(server_dir).start()
+        server = LocalsoraProcess(server_dir).start(timeout=start_timeout())
         _started[server_dir] = server
         marker.write_text(json.dumps({"root_url": server.root_url}))
         atexit.register(server.stop)

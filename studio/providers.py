@@ -47,18 +47,35 @@ CONFIG_KEYS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
+class ParameterSpec:
+    """An extra request field a provider declares (vLLM-Omni's names: seed, negative_prompt, ...) and its range."""
+
+    name: str
+    type: Literal["integer", "number", "string"]
+    minimum: float | None = None
+    maximum: float | None = None  # for a string: its longest length
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a provider offers. Models not listed are allowed when `free_text_models` is true."""
 
     sizes: Mapping[str, tuple[str, ...]]
     durations: tuple[str, ...] = DURATIONS
     extension_durations: tuple[str, ...] = EXTENSION_DURATIONS
+    text: bool = True  # video from a prompt alone
+    image: bool = True  # a reference image to animate
     remix: bool = True
     edit: bool = True
     extend: bool = True
     characters: bool = True
     free_text_models: bool = False
     jobs_per_minute: int | None = None
+    parameters: Mapping[str, ParameterSpec] = field(default_factory=dict)  # extra fields it takes, by name
+    audio: bool = True
+    engine: str = ""  # localsora's engine ("previz", "diffusers") when the provider says
+    serving: str = ""  # what renders, in words, when the provider says: "Wan2.1-T2V-1.3B on cuda:0"
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -98,6 +115,13 @@ class Provider:
 
     def with_base_url(self, base_url: str) -> Provider:
         return replace(self, base_url=base_url)
+
+    def with_capabilities(self, capabilities: Capabilities) -> Provider:
+        """This profile with what the server itself says it offers; a model engine gets its own label."""
+        label = self.label
+        if capabilities.engine and capabilities.engine != "previz" and capabilities.serving:
+            label = f"Local model ({capabilities.serving})" if self.kind == "local" else self.label
+        return replace(self, capabilities=capabilities, label=label)
 
     def client(self, *, creating: bool = False, timeout: float = 60.0) -> OpenAI:
         """An SDK client. `creating=True` turns SDK retries off: a retried POST could start a second billed job."""
@@ -254,6 +278,10 @@ def check_health(provider: Provider, timeout: float = 5.0) -> Health:
         if isinstance(error, RateLimited):  # it answered: up, just busy
             return Health(True, f"{provider.label}: connected, rate limited now", str(error))
         return Health(False, f"{provider.label}: {error.title.lower()}", str(error))
+    caps = provider.capabilities
+    if provider.kind == "local" and caps.engine not in ("", "previz") and caps.serving:
+        return Health(True, f"Local model: {caps.serving}{'' if caps.audio else ' · no sound'}",
+                      f"localsora runs it through {caps.engine} on this machine; no key, no network.")
     if provider.kind == "local":
         return Health(True, "Local preview renderer: offline, no AI model",
                       "localsora renders previz clips on this machine; no key, no network.")

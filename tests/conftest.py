@@ -40,6 +40,34 @@ def localsora(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraPro
     server.stop()
 
 
+TINY_WAN = "tiny-wan"
+TINY_WAN_ARGS = ["--models", f"{TINY_WAN}=64x64,96x64", "--durations", "1,2", "--poll-after-ms", "200"]
+
+
+@pytest.fixture(scope="session")
+def tiny_wan_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Wan text-to-video pipeline saved to a folder, made once (needs torch and diffusers)."""
+    from tests.tiny_pipelines import save_tiny_wan
+
+    return save_tiny_wan(tmp_path_factory.mktemp("models") / TINY_WAN)  # its folder names what serves
+
+
+def start_tiny_wan(data_dir: Path, model: Path) -> LocalsoraProcess:
+    """localsora on the diffusers engine with the tiny Wan model: 1-2 s clips at 64x64 or 96x64, no sound."""
+    server = LocalsoraProcess(data_dir, args=["--engine", "diffusers", "--model", str(model), *TINY_WAN_ARGS])
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HF_HUB_OFFLINE", "1")  # the child inherits it: never reach for a hub
+        return server.start(timeout=180)
+
+
+@pytest.fixture(scope="session")
+def tiny_wan(tmp_path_factory: pytest.TempPathFactory, tiny_wan_model: Path) -> Iterator[LocalsoraProcess]:
+    """One shared diffusers-engine server on the tiny Wan model."""
+    server = start_tiny_wan(tmp_path_factory.mktemp("localsora-wan"), tiny_wan_model)
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def client(localsora: LocalsoraProcess) -> OpenAI:
     return sdk_client(localsora)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import openai
@@ -11,12 +12,13 @@ import pytest
 
 from localsora.process import LocalsoraProcess, free_port
 from studio import errors
+from studio.discovery import discover
 from studio.error_mapping import from_sdk
 from studio.images import fit
 from studio.jobs import Jobs, VideoRequest
 from studio.library import Library, VideoRecord
 from studio.providers import load_providers
-from tests.conftest import sdk_client
+from tests.conftest import TINY_WAN, sdk_client
 from tests.media import decode_mp4, png_bytes
 
 
@@ -306,3 +308,73 @@ def test_provider_400s_become_typed_errors(localsora: LocalsoraProcess, jobs: Jo
         client.videos.create(prompt="x", seconds="5")  # type: ignore[arg-type]
     mapped = from_sdk(seconds_error.value, jobs.provider)
     assert isinstance(mapped, errors.UnsupportedParameter) and "'4', '8', and '12'" in str(mapped)
+
+
+def discovered_jobs(server: LocalsoraProcess, data_dir: Path) -> Jobs:
+    """Jobs on the local profile as the studio builds it: with what the server says it offers."""
+    provider = load_providers({"LOCALSORA_URL": server.root_url})["local"]
+    caps = discover(provider.client(), provider.capabilities)
+    assert caps is not None
+    return Jobs(provider.with_capabilities(caps), Library(data_dir))
+
+
+def test_advanced_parameters_reach_the_model_and_retry_sends_them_again(tiny_wan: LocalsoraProcess,
+                                                                      tmp_path: Path) -> None:
+    jobs = discovered_jobs(tiny_wan, tmp_path / "lib")
+    params = {"seed": 1234, "negative_prompt": "blurry", "num_inference_steps": 2, "guidance_scale": 4.5}
+    [record] = jobs.submit(VideoRequest(prompt="a red car on a street", model=TINY_WAN, size="96x64",
+                                        seconds="1", params=params))
+    assert record.params == params and record.seed == 1234
+    done = run_until_settled(jobs, record.video_id)
+    assert done.status == "completed", done.error_message
+    client = jobs.provider.client()  # not strict: the SDK's types allow only Sora's sizes and seconds
+    assert client.videos.retrieve(record.video_id).model_extra["seed"] == 1234
+    clip = decode_mp4(jobs.library.path(done.video_path))
+    assert (clip.width, clip.height) == (96, 64) and clip.audio_codec is None
+    assert jobs.request_of(record.video_id).params == params, "kept in the library for Retry"
+    [again] = jobs.retry(record.video_id)
+    assert again.params == params and client.videos.retrieve(again.video_id).model_extra["seed"] == 1234
+    run_until_settled(jobs, again.video_id)
+
+
+def test_what_the_model_does_not_offer_is_refused_before_sending(tiny_wan: LocalsoraProcess, tmp_path: Path) -> None:
+    jobs = discovered_jobs(tiny_wan, tmp_path / "lib")
+    fitted = fit(png_bytes(96, 64), "96x64")
+    with pytest.raises(errors.UnsupportedParameter, match="does not offer image to video"):
+        jobs.submit(VideoRequest(prompt="x", model=TINY_WAN, size="96x64", seconds="1", kind="image",
+                                 reference=fitted))
+    with pytest.raises(errors.UnsupportedParameter, match="does not offer extend"):
+        jobs.submit(VideoRequest(prompt="x", kind="extend", seconds="4", source_video_id="video_x"))
+    with pytest.raises(errors.UnsupportedParameter, match="does not take strength"):
+        jobs.submit(VideoRequest(prompt="x", model=TINY_WAN, size="96x64", seconds="1", params={"strength": 1}))
+    assert jobs.library.count() == 0
+
+
+def test_variants_get_distinct_seeds(tiny_wan: LocalsoraProcess, tmp_path: Path) -> None:
+    jobs = discovered_jobs(tiny_wan, tmp_path / "lib")
+    base = VideoRequest(prompt="a dog running on a beach", model=TINY_WAN, size="64x64", seconds="1", variants=3,
+                        params={"num_inference_steps": 2})
+    chosen = jobs.submit(replace(base, params={**base.params, "seed": 4294967294}))
+    # The chosen seed, then the next ones; past the top of the range it wraps to the bottom.
+    assert [r.seed for r in chosen] == [4294967294, 4294967295, 0]
+    random = jobs.submit(base)
+    assert len({r.seed for r in random}) == 3 and all(r.seed is not None for r in random)
+    client = jobs.provider.client()
+    for record in chosen + random:
+        assert client.videos.retrieve(record.video_id).model_extra["seed"] == record.seed
+        assert record.params["seed"] == record.seed, "each take repeats its own seed on Retry"
+        assert run_until_settled(jobs, record.video_id).status == "completed"
+
+
+def test_a_seed_also_goes_with_remix_and_as_a_multipart_field(jobs: Jobs, finished: VideoRecord) -> None:
+    provider = jobs.provider.with_capabilities(discover(jobs.provider.client(), jobs.provider.capabilities))
+    jobs = Jobs(provider, jobs.library)
+    client = provider.client()
+    [remix] = jobs.submit(VideoRequest(prompt="Same taxi at night", kind="remix", source_video_id=finished.video_id,
+                                       params={"seed": 77}))
+    fitted = fit(png_bytes(720, 1280), "720x1280")
+    [image] = jobs.submit(VideoRequest(prompt="Animate it", kind="image", reference=fitted, params={"seed": 78}))
+    clip = jobs.library.path(finished.video_path).read_bytes()
+    [upload] = jobs.submit(VideoRequest(prompt="Warm it up", kind="edit", params={"seed": 79},
+                                        source_upload=("clip.mp4", clip)))
+    assert [client.videos.retrieve(r.video_id).model_extra["seed"] for r in (remix, image, upload)] == [77, 78, 79]

@@ -137,8 +137,19 @@ def test_an_old_library_is_migrated_in_place(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     library = Library(tmp_path)
-    assert library.schema_version == SCHEMA_VERSION == 2
+    assert library.schema_version == SCHEMA_VERSION == 3
     assert [r.video_id for r in library.page(Filters(text="lighthouse")).records] == ["video_old1"]
+    old = library.get("video_old1")
+    assert old is not None and old.prompt == "A lighthouse in fog" and old.params == {} and old.seed is None
+
+
+def test_extra_parameters_and_the_seed_are_kept(tmp_path: Path) -> None:
+    library = Library(tmp_path)
+    library.add(make_record(1, params={"seed": 7, "negative_prompt": "blur"}))
+    library.update("video_000001", seed=7, params={"seed": 7, "negative_prompt": "blur", "guidance_scale": 4.5})
+    record = Library(tmp_path).get("video_000001")
+    assert record is not None and record.seed == 7
+    assert record.params == {"seed": 7, "negative_prompt": "blur", "guidance_scale": 4.5}
 
 
 def test_many_threads_write_at_once(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from localsora.process import LocalsoraProcess
 from studio.jobs import Jobs, VideoRequest
 from studio.library import Library, VideoRecord
 from studio.providers import load_providers
-from tests.conftest import sdk_client
+from tests.conftest import TINY_WAN, sdk_client, start_tiny_wan
 from tests.media import png_bytes
 from tests.test_library import make_record
 
@@ -324,3 +324,84 @@ def test_sync_brings_in_videos_made_elsewhere(app: AppTest, library: Library, lo
     assert "Sync done" in texts(app)
     assert library.get(made.id) is not None and library.get(made.id).is_archived
     assert "Made with the SDK, not the studio" in texts(app)
+
+
+@pytest.fixture
+def wan_app(data_dir: Path, tiny_wan: LocalsoraProcess, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
+    """The studio on localsora's diffusers engine with the tiny Wan text-to-video model."""
+    monkeypatch.setenv("LOCALSORA_URL", tiny_wan.root_url)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    yield at
+
+
+def test_the_pages_offer_what_the_tiny_wan_model_offers(wan_app: AppTest, library: Library,
+                                                       tiny_wan: LocalsoraProcess) -> None:
+    sidebar = texts(wan_app)
+    assert f"Local model: {TINY_WAN} on cpu · no sound" in sidebar and "Local preview renderer" not in sidebar
+    app = open_page(wan_app, "pages/text_to_video.py")
+    assert f"It renders on **Local model ({TINY_WAN} on cpu)**" in texts(app)
+    assert app.selectbox(key="t2v_model").options == [TINY_WAN]
+    assert app.selectbox(key="t2v_size").options == ["64x64 · square", "96x64 · landscape"]
+    assert app.selectbox(key="t2v_seconds").options == ["1 s", "2 s"]
+    seed, steps = app.number_input(key="t2v_param_seed"), app.number_input(key="t2v_param_num_inference_steps")
+    assert (seed.value, seed.min, seed.max) == (None, 0, 2**32 - 1) and (steps.min, steps.max) == (1, 200)
+    guidance = app.number_input(key="t2v_param_guidance_scale")
+    assert (guidance.min, guidance.max) == (0, 30)
+    assert {"Seed", "Negative prompt", "Steps", "Guidance", "Frames per second", "Frames"} <= {
+        w.label for w in (*app.number_input, *app.text_input)}
+
+    app.text_area(key="t2v_prompt").set_value("a small robot walking in the rain")
+    app.selectbox(key="t2v_size").set_value("96x64")
+    app.selectbox(key="t2v_seconds").set_value("1")
+    seed.set_value(4321)
+    steps.set_value(2)
+    app.text_input(key="t2v_param_negative_prompt").set_value("blurry")
+    app.run()
+    assert '"seed": 4321' in app.code[0].value, "the code snippet sends them too"
+    button(app, "Generate").click()
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    [record] = library.page().records
+    assert record.params == {"seed": 4321, "num_inference_steps": 2, "negative_prompt": "blurry"}
+    made = load_providers({"LOCALSORA_URL": tiny_wan.root_url})["local"].client().videos.retrieve(record.video_id)
+    assert made.model_extra["seed"] == 4321 and made.size == "96x64"
+    rerun_until(app, lambda at: len(at.get("video")) == 1)
+
+    app = open_page(app, "pages/image_to_video.py")
+    assert "does not animate a reference image" in texts(app) and not app.file_uploader
+    app = open_page(app, "pages/remix.py", video=record.video_id)
+    assert app.get("button_group")[0].proto.options and "does not offer extend" in texts(app)
+    assert [o.content for o in app.get("button_group")[0].proto.options] == ["Remix", "Edit"]
+    assert app.number_input(key="remix_param_seed").max == 2**32 - 1
+    assert not [n for n in app.number_input if n.key == "remix_param_num_inference_steps"], "seed only"
+    app = open_page(app, "pages/settings.py")
+    assert "no sound" in texts(app) and "It runs a real video model through diffusers" in texts(app)
+
+
+def test_a_model_without_remix_or_text_gets_neither(data_dir: Path, library: Library, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.tiny_pipelines import save_tiny_wan_i2v
+
+    # Wan image-to-video: animates a picture and extends clips; no text-only video, no remix, no edit.
+    model = save_tiny_wan_i2v(tmp_path / "wan-i2v")
+    server = start_tiny_wan(tmp_path / "ls", model)
+    try:
+        monkeypatch.setenv("LOCALSORA_URL", server.root_url)
+        library.add(make_record(1, prompt="A finished clip from before", size="64x64", model=TINY_WAN))
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.run()
+        app = open_page(at, "pages/text_to_video.py")
+        assert "does not make video from a prompt alone" in texts(app) and not [b for b in app.button
+                                                                            if b.label == "Generate"]
+        app = open_page(app, "pages/image_to_video.py")
+        assert app.file_uploader and app.number_input(key="i2v_param_seed") is not None
+        app = open_page(app, "pages/gallery.py")
+        labels = [b.label for b in app.button]
+        assert "Play" in labels and "Remix" not in labels and "Edit" not in labels and "Extend" in labels
+        app = open_page(app, "pages/remix.py")
+        assert "does not offer remix or edit" in texts(app)
+        assert [o.content for o in app.get("button_group")[0].proto.options] == ["Extend"]
+    finally:
+        server.stop()

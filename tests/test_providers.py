@@ -11,10 +11,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from azure.core.credentials import AccessToken
+from openai.types import Model
 
 from localsora.process import free_port
+from studio.discovery import capabilities_from_models, discover
+from studio.errors import StudioError
 from studio.providers import azure_base_url, check_health, default_kind, load_providers
 from studio.secret import Secret
+from tests.conftest import TINY_WAN
 
 KEY = "fake-key-test-0123456789abcdefghijklmnop"
 
@@ -164,3 +168,66 @@ def test_the_embedded_localsora_starts_once_and_is_reused(tmp_path) -> None:
         for server in started.values():
             server.stop()
         local_backend._started.clear()
+
+
+def test_the_embedded_localsora_waits_longer_for_a_model_engine() -> None:
+    from studio.local_backend import MODEL_START_SECONDS, PREVIZ_START_SECONDS, start_timeout
+
+    assert start_timeout({}) == PREVIZ_START_SECONDS == 30
+    assert start_timeout({"LOCALSORA_ENGINE": "previz"}) == PREVIZ_START_SECONDS
+    assert start_timeout({"LOCALSORA_ENGINE": "diffusers"}) == MODEL_START_SECONDS >= 600
+
+
+def test_discovery_on_the_previz_engine(localsora) -> None:
+    local = load_providers({"LOCALSORA_URL": localsora.root_url})["local"]
+    caps = discover(local.client(), local.capabilities)
+    assert caps is not None
+    assert caps.models == ("sora-2", "sora-2-pro") and caps.sizes_for("sora-2-pro")[-1] == "1792x1024"
+    assert caps.sizes_for("sora-2") == ("720x1280", "1280x720")
+    assert caps.durations == ("4", "8", "12") and caps.extension_durations[-1] == "20"
+    assert (caps.image, caps.remix, caps.edit, caps.extend, caps.audio) == (True, True, True, True, True)
+    assert caps.engine == "previz" and caps.serving == "Local preview renderer: offline, no AI model"
+    assert list(caps.parameters) == ["seed"]
+    seed = caps.parameters["seed"]
+    assert (seed.type, seed.minimum, seed.maximum) == ("integer", 0, 2**32 - 1)
+    found = local.with_capabilities(caps)
+    assert found.label == "Local preview renderer" and check_health(found).summary.startswith("Local preview")
+
+
+def test_discovery_on_the_diffusers_engine(tiny_wan) -> None:
+    local = load_providers({"LOCALSORA_URL": tiny_wan.root_url})["local"]
+    caps = discover(local.client(), local.capabilities)
+    assert caps is not None
+    assert caps.models == (TINY_WAN,) and caps.sizes_for(TINY_WAN) == ("64x64", "96x64")
+    assert caps.durations == ("1", "2")
+    # Wan text-to-video: remix and edit are video-to-video; no reference image, no extension, no sound.
+    assert (caps.image, caps.remix, caps.edit, caps.extend, caps.audio) == (False, True, True, False, False)
+    assert caps.actions() == ("Remix", "Edit")
+    assert set(caps.parameters) == {"seed", "negative_prompt", "num_inference_steps", "guidance_scale", "fps",
+                                    "num_frames"}
+    steps, guidance = caps.parameters["num_inference_steps"], caps.parameters["guidance_scale"]
+    assert (steps.type, steps.minimum, steps.maximum) == ("integer", 1, 200)
+    assert (guidance.type, guidance.minimum, guidance.maximum) == ("number", 0, 30)
+    assert caps.parameters["negative_prompt"].type == "string"
+    assert caps.engine == "diffusers" and caps.serving.endswith(" on cpu")
+    found = local.with_capabilities(caps)
+    health = check_health(found)
+    assert found.label == f"Local model ({caps.serving})"
+    assert health.ok and health.summary == f"Local model: {caps.serving} · no sound"
+
+
+def test_discovery_keeps_the_static_profile_where_the_server_does_not_say(recorder: RecordingServer) -> None:
+    # The recording server answers every GET with an empty list: no model carries capabilities.
+    gateway = load_providers({"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": recorder.url + "/v1"})["openai"]
+    assert discover(gateway.client(), gateway.capabilities) is None
+    assert recorder.requests[-1][0] == "/v1/models"
+    bare = [Model(id="veo-x", object="model", created=0, owned_by="gw"),
+            Model.model_validate({"id": "odd", "object": "model", "created": 0, "owned_by": "gw",
+                                  "capabilities": {"sizes": "not a list", "modes": 3}})]
+    assert capabilities_from_models(bare, gateway.capabilities) is None
+
+
+def test_discovery_of_a_server_that_is_down_raises_rather_than_answers() -> None:
+    closed = load_providers({"LOCALSORA_URL": f"http://127.0.0.1:{free_port()}"})["local"]
+    with pytest.raises(StudioError):
+        discover(closed.client().with_options(max_retries=0), closed.capabilities)

@@ -1,0 +1,134 @@
+"""The diffusers engine's overhead: a job through localsora against the same pipeline called directly.
+
+    .venv/bin/python bench/engine.py [--size 256x256] [--seconds 2] [--steps 8] [--runs 3]
+
+Both sides use the same tiny random Wan pipeline (tests/tiny_pipelines.py), loaded by path, with the same
+size, frame count, steps and seed, on the CPU:
+  localsora  create → completed → downloaded, through the SDK over HTTP (`--poll-after-ms 50`)
+  direct     WanPipeline(...) in this process, then the same MP4 writer localsora uses
+They run in turns; the best and the median of the runs are printed. Then the server's memory: its RSS with
+the model loaded and idle, its peak over a job, and its growth per queued job (50 jobs queued behind one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ["HF_HUB_OFFLINE"] = "1"
+warnings.filterwarnings("ignore")
+
+QUEUED_JOBS = 50
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="256x256")
+    parser.add_argument("--seconds", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    import diffusers
+    import psutil
+    import torch
+    from openai import OpenAI
+
+    from localsora.encode import write_clip
+    from localsora.frames import planes_from_rgb
+    from localsora.process import LocalsoraProcess
+    from tests.tiny_pipelines import save_tiny_wan
+
+    work = Path(tempfile.mkdtemp(prefix="bench-engine-"))
+    folder = save_tiny_wan(work / "tiny-wan")
+    width, height = (int(v) for v in args.size.split("x"))
+    fps = 16
+    delivered = args.seconds * fps
+    frames = (delivered - 1 + 3) // 4 * 4 + 1  # Wan takes 4k+1 frames
+
+    pipe = diffusers.WanPipeline.from_pretrained(folder, dtype=torch.float32)
+    pipe.set_progress_bar_config(disable=True)
+
+    def direct(run: int) -> float:
+        start = time.perf_counter()
+        output = pipe(prompt="a red fox in snow", height=height, width=width, num_frames=frames,
+                      num_inference_steps=args.steps, generator=torch.Generator("cpu").manual_seed(7),
+                      output_type="np")
+        pictures = (output.frames[0][:delivered].clip(0, 1) * 255 + 0.5).astype("uint8")
+        write_clip(work / f"direct-{run}", (planes_from_rgb(p, width, height) for p in pictures), delivered,
+                   width=width, height=height, fps=fps)
+        return time.perf_counter() - start
+
+    server = LocalsoraProcess(work / "server", args=[
+        "--engine", "diffusers", "--model", str(folder), "--models", f"tiny={args.size}",
+        "--durations", str(args.seconds), "--poll-after-ms", "50", "--max-active-jobs", str(QUEUED_JOBS + 8),
+    ]).start(timeout=120)
+    client = OpenAI(base_url=server.base_url, api_key="local", max_retries=0)
+    process = psutil.Process(server._process.pid)  # type: ignore[union-attr]
+    peak = [process.memory_info().rss]
+
+    def wait(video_id: str) -> None:
+        while True:
+            video = client.videos.retrieve(video_id)
+            peak[0] = max(peak[0], process.memory_info().rss)
+            if video.status in ("completed", "failed"):
+                assert video.status == "completed", video.error
+                return
+            time.sleep(0.05)
+
+    def through_localsora(run: int) -> float:
+        start = time.perf_counter()
+        video = client.videos.create(prompt="a red fox in snow", model="tiny", size=args.size,  # type: ignore[arg-type]
+                                     seconds=str(args.seconds),  # type: ignore[arg-type]
+                                     extra_body={"num_inference_steps": args.steps, "seed": 7})
+        wait(video.id)
+        (work / f"served-{run}.mp4").write_bytes(client.videos.download_content(video.id).read())
+        return time.perf_counter() - start
+
+    try:
+        idle_rss = process.memory_info().rss
+        direct(-1)  # warm both: first calls pay for lazy imports and allocator growth
+        through_localsora(-1)
+        timings: dict[str, list[float]] = {"direct": [], "localsora": []}
+        for run in range(args.runs):
+            timings["direct"].append(direct(run))
+            timings["localsora"].append(through_localsora(run))
+
+        print(f"tiny Wan, {args.size}, {args.seconds} s at {fps} fps ({frames} frames), {args.steps} steps, CPU; "
+              f"best and median of {args.runs} runs, taking turns")
+        print(f"{'':10} {'best':>8} {'median':>8}")
+        for name, values in timings.items():
+            print(f"{name:10} {min(values):7.3f}s {statistics.median(values):7.3f}s")
+        ratio = min(timings["localsora"]) / min(timings["direct"])
+        median_ratio = statistics.median(timings["localsora"]) / statistics.median(timings["direct"])
+        print(f"overhead   {ratio:7.3f}x {median_ratio:7.3f}x   (goal <= 1.05x)")
+
+        blocker = client.videos.create(prompt="hold the device", model="tiny", size=args.size,  # type: ignore[arg-type]
+                                       seconds=str(args.seconds),  # type: ignore[arg-type]
+                                       extra_body={"num_inference_steps": args.steps * 4})
+        before = process.memory_info().rss
+        queued = [client.videos.create(prompt=f"queued {i}", model="tiny", size=args.size,  # type: ignore[arg-type]
+                                       seconds=str(args.seconds),  # type: ignore[arg-type]
+                                       extra_body={"num_inference_steps": 1}) for i in range(QUEUED_JOBS)]
+        after = process.memory_info().rss
+        statuses = [client.videos.retrieve(v.id).status for v in queued]
+        mb = 1024 * 1024
+        print(f"server RSS: {idle_rss / mb:.0f} MB with the model loaded, idle; peak {peak[0] / mb:.0f} MB "
+              f"over the timed jobs")
+        print(f"per queued job: {(after - before) / QUEUED_JOBS / 1024:.1f} KB "
+              f"({QUEUED_JOBS} queued behind one running; {statuses.count('queued')} still queued when measured)")
+        client.videos.delete(blocker.id)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
