@@ -35,6 +35,7 @@ from tests.tiny_pipelines import (
     save_tiny_ltx,
     save_tiny_wan,
     save_tiny_wan_i2v,
+    save_tiny_wan_vace,
     write_not_a_model,
     write_unknown_class,
 )
@@ -43,9 +44,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"  # no hub is reachable, and none may be asked
 SIZES = "tiny=64x64,96x64"
 STEPS = {"num_inference_steps": 2}
 SAVERS: dict[str, Callable[[Path], Path]] = {
-    "wan": save_tiny_wan, "wan_i2v": save_tiny_wan_i2v, "ltx": save_tiny_ltx, "cogvideox": save_tiny_cogvideox,
+    "wan": save_tiny_wan, "wan_i2v": save_tiny_wan_i2v, "wan_vace": save_tiny_wan_vace, "ltx": save_tiny_ltx,
+    "cogvideox": save_tiny_cogvideox,
 }
-FPS = {"wan": 16, "wan_i2v": 16, "ltx": 24, "cogvideox": 8}
+FPS = {"wan": 16, "wan_i2v": 16, "wan_vace": 16, "ltx": 24, "cogvideox": 8}
 
 
 @pytest.fixture(scope="session")
@@ -113,8 +115,9 @@ def assert_clip(client: OpenAI, video_id: str, size: str, seconds: float, fps: i
 
 
 def test_models_lists_what_the_loaded_model_can_do(servers: dict[str, OpenAI]) -> None:
-    expected = {"wan": ["text", "remix", "edit"], "wan_i2v": ["image", "extend"],
-                "ltx": ["text", "image", "remix", "edit", "extend"]}
+    every = ["text", "image", "remix", "edit", "extend"]
+    expected = {"wan": ["text", "remix", "edit"], "wan_i2v": ["image", "extend"], "ltx": every, "wan_vace": every,
+                "cogvideox": ["text", "remix", "edit"]}
     for name, modes in expected.items():
         (model,) = servers[name].models.list().data
         capabilities = model.model_extra["capabilities"]  # type: ignore[index]
@@ -134,25 +137,26 @@ def test_text_to_video_delivers_the_exact_size_and_length(servers: dict[str, Ope
     assert_clip(client, video.id, "96x64", 2, FPS[family])
 
 
-def test_every_mode_on_ltx_completes(servers: dict[str, OpenAI]) -> None:
-    client = servers["ltx"]
+@pytest.mark.parametrize("family", ["ltx", "wan_vace"])
+def test_every_mode_completes_on_the_families_that_have_them(servers: dict[str, OpenAI], family: str) -> None:
+    client, fps = servers[family], FPS[family]
     reference = ("first.png", png_bytes(96, 64, (220, 40, 40)), "image/png")
     image = finished(client, client.videos.create(prompt="a red box", model="tiny", size="96x64", seconds="1",
                                                   input_reference=reference, extra_body=STEPS))
-    assert_clip(client, image.id, "96x64", 1, 24)
+    assert_clip(client, image.id, "96x64", 1, fps)
 
     remix = finished(client, client.videos.remix(image.id, prompt="a blue box", extra_body=STEPS))
     assert remix.remixed_from_video_id == image.id
-    assert_clip(client, remix.id, "96x64", 1, 24)
+    assert_clip(client, remix.id, "96x64", 1, fps)
 
     edit = finished(client, client.videos.edit(prompt="a green box", video=openai.omit,
                                                extra_body={"video": {"id": image.id}, **STEPS}))
-    assert_clip(client, edit.id, "96x64", 1, 24)
+    assert_clip(client, edit.id, "96x64", 1, fps)
 
     extension = finished(client, client.videos.extend(prompt="it rolls away", seconds="1", video=openai.omit,
                                                       extra_body={"video": {"id": image.id}, **STEPS}))
     assert extension.seconds == "2"
-    assert_clip(client, extension.id, "96x64", 2, 24)
+    assert_clip(client, extension.id, "96x64", 2, fps)
     # The extension starts with the source's frames (encoded once more), then goes on with new ones.
     source, joined = decoded_frames(content(client, image.id)), decoded_frames(content(client, extension.id))
     assert len(joined) == 2 * len(source)

@@ -9,8 +9,7 @@ rules derived from the loaded pipeline match what real weights enforce. Output i
 
 Imports of torch/diffusers/transformers happen inside the functions, so importing this module stays cheap.
 
-Caveat for callers: diffusers 0.42.1's Wan video-to-video and image-to-video pipelines call `ftfy` unguarded when given
-`prompt=` (NameError without it); WanPipeline does not. Without ftfy, pass `prompt_embeds`/`negative_prompt_embeds`.
+diffusers 0.42.1's Wan video-to-video, image-to-video and VACE pipelines need `ftfy` (requirements-diffusion.txt).
 """
 
 from __future__ import annotations
@@ -185,6 +184,56 @@ def save_tiny_wan_i2v(folder: Path) -> Path:
         transformer=expert(0),
         transformer_2=expert(1),
         boundary_ratio=0.9,
+    )
+    return _save(pipe, folder)
+
+
+def save_tiny_wan_vace(folder: Path) -> Path:
+    """Wan 2.1 VACE-style all-in-one pipeline (WanVACEPipeline): one model for text, image, extend and video-to-video.
+
+    The mode is picked by the call, not the weights: `video` frames plus a `mask` (white = generate, black = keep)
+    enter as control latents beside the noise, and `reference_images` are prepended as extra latent frames.
+    The control branch sees the masked-out and masked-in video latents (16 + 16 channels) plus the mask folded to
+    the latent grid (8 x 8 = 64 channels), hence 96 `vace_in_channels`; `vace_layers` must include layer 0.
+    It does not load as WanPipeline / WanVideoToVideoPipeline via from_pipe: its transformer is a different class.
+    """
+    import torch
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanVACEPipeline, WanVACETransformer3DModel
+
+    tokenizer = _tokenizer()
+    text_encoder = _umt5_encoder(len(tokenizer))
+
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(
+        base_dim=3,
+        z_dim=16,
+        dim_mult=[1, 1, 1, 1],
+        num_res_blocks=1,
+        temperal_downsample=[False, True, True],
+    )
+
+    torch.manual_seed(0)
+    transformer = WanVACETransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=16,
+        out_channels=16,
+        text_dim=_TEXT_DIM,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        vace_layers=[0, 1],
+        vace_in_channels=16 + 16 + 8 * 8,
+    )
+
+    # Wan2.1-VACE ships Wan 2.1's flow-matching UniPC scheduler.
+    scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
+
+    pipe = WanVACEPipeline(
+        tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=scheduler, transformer=transformer
     )
     return _save(pipe, folder)
 

@@ -39,7 +39,7 @@ from localsora.engines.base import (
     RenderRequest,
     RequestRefused,
 )
-from localsora.engines.diffusion.families import FAMILIES, VIDEO_TO_VIDEO_STRENGTH
+from localsora.engines.diffusion.families import FAMILIES, VIDEO_TO_VIDEO_STRENGTH, Family
 from localsora.frames import Planes, planes_from_rgb, rgb_from_planes
 from localsora.media import load_picture, probe_video, source_frames
 
@@ -47,6 +47,8 @@ log = logging.getLogger("localsora.diffusers")
 
 # Shares of a job's progress: the denoising steps, then the VAE decode (inside the pipeline), then the encode.
 DENOISE_SHARE, DECODE_SHARE = 0.9, 0.02
+# Source frames a VACE extension keeps as context: 4k+1, so whole latent frames are marked as known.
+VACE_EXTEND_CONTEXT = 5
 OOM_REMEDIES = "Start localsora with --offload model (or sequential), or ask for a smaller size or fewer seconds."
 
 
@@ -87,8 +89,7 @@ class DiffusionEngine(Engine):
             parameters=(SEED, NEGATIVE_PROMPT, STEPS, GUIDANCE, FPS, NUM_FRAMES),
             max_parallel=1,
             notes=(f"{family.name} through diffusers ({class_name}). These models make no sound: the MP4s have "
-                   f"no audio track. Remix and edits are video-to-video at strength {VIDEO_TO_VIDEO_STRENGTH}; "
-                   "extensions continue from the source's last frame."),
+                   f"no audio track. {_mode_notes(family)}"),
         )
 
     @property
@@ -167,10 +168,11 @@ class DiffusionEngine(Engine):
 
         if request.mode == "generate":
             count = request.num_frames or self._frames_for(delivered)
+            call["num_frames"] = count
             if request.reference_image is not None:
-                picture = load_picture(request.reference_image, width, height)
-                call["image"] = Image.fromarray(rgb_from_planes(picture))
-            generated = self._run(request.capability, call, count)
+                image = Image.fromarray(rgb_from_planes(load_picture(request.reference_image, width, height)))
+                call.update(_vace_context([image], count) if self.family.vace else {"image": image})
+            generated = self._run(request.capability, call)
             return list(to_planes(_timed(generated, delivered, spread=request.num_frames is not None))), delivered
 
         assert request.source_video is not None
@@ -183,31 +185,39 @@ class DiffusionEngine(Engine):
 
         if request.mode in ("remix", "edit"):
             count = self._frames_for(source_count)
-            clip = source + [source[-1]] * (count - source_count)  # the model takes only 4k+1-style counts
-            call["video"] = [picture(f) for f in clip]
-            call[self.family.strength_arg] = VIDEO_TO_VIDEO_STRENGTH
-            if request.num_inference_steps is not None:  # the pipeline runs steps x strength: at least one
-                call["num_inference_steps"] = max(request.num_inference_steps,
-                                                  math.ceil(1 / VIDEO_TO_VIDEO_STRENGTH))
-            generated = self._run(request.mode, call, count)
+            clip = [picture(f) for f in source + [source[-1]] * (count - source_count)]  # 4k+1-style counts
+            if self.family.vace:  # the source is the model's context, every frame regenerated
+                call.update(_vace_context(clip, count, keep=0), num_frames=count)
+            else:
+                call["video"] = clip
+                call[self.family.strength_arg] = VIDEO_TO_VIDEO_STRENGTH
+                if self.family.strength_arg == "denoise_strength":
+                    call["num_frames"] = count
+                if request.num_inference_steps is not None:  # the pipeline runs steps x strength: at least one
+                    call["num_inference_steps"] = max(request.num_inference_steps,
+                                                      math.ceil(1 / VIDEO_TO_VIDEO_STRENGTH))
+            generated = self._run(request.mode, call)
             return list(to_planes(generated[:source_count])), source_count
 
-        # extend: the new part starts from the source's last frame; that first frame is the source's own.
-        call["image"] = picture(source[-1])
-        count = request.num_frames or self._frames_for(delivered + 1)
-        generated = self._run("extend", call, count)
-        new = _timed(generated[1:], delivered, spread=request.num_frames is not None)
+        # extend: the new part starts from the source's last frame(s), which the model keeps; the MP4 keeps the
+        # source's own frames and adds only the new ones.
+        kept = min(VACE_EXTEND_CONTEXT, source_count) if self.family.vace else 1
+        count = request.num_frames or self._frames_for(delivered + kept)
+        call["num_frames"] = count
+        if self.family.vace:
+            call.update(_vace_context([picture(f) for f in source[-kept:]], count))
+        else:
+            call["image"] = picture(source[-1])
+        generated = self._run("extend", call)
+        new = _timed(generated[kept:], delivered, spread=request.num_frames is not None)
         return source + list(to_planes(new)), source_count + delivered
 
-    def _run(self, mode: str, call: dict[str, Any], count: int) -> np.ndarray:
+    def _run(self, mode: str, call: dict[str, Any]) -> np.ndarray:
         """Run the pipeline for `mode`; (frames, H, W, 3) uint8."""
         class_name = {"text": self.family.text, "image": self.family.image, "extend": self.family.image,
                       "remix": self.family.video, "edit": self.family.video}[mode]
         assert class_name is not None  # check() refused modes the family lacks
-        pipe = self._companion(class_name)
-        if "video" not in call or self.family.strength_arg == "denoise_strength":
-            call["num_frames"] = count
-        output = pipe(**call)
+        output = self._companion(class_name)(**call)
         frames = np.asarray(output.frames[0])
         return (np.clip(frames, 0, 1) * 255 + 0.5).astype(np.uint8)
 
@@ -230,6 +240,25 @@ class DiffusionEngine(Engine):
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+
+
+def _mode_notes(family: Family) -> str:
+    if family.vace:
+        return ("A reference image is the first frame; remix and edits regenerate every frame with the source "
+                "as context; extensions continue from the source's last frames.")
+    return (f"Remix and edits are video-to-video at strength {VIDEO_TO_VIDEO_STRENGTH}; extensions continue "
+            "from the source's last frame.")
+
+
+def _vace_context(known: list[Image.Image], count: int, keep: int | None = None) -> dict[str, Any]:
+    """VACE's conditioning: the known frames, then grey, with a mask that keeps the first `keep` of them
+    (all the known ones by default) and generates the rest."""
+    keep = len(known) if keep is None else keep
+    width, height = known[0].size
+    grey = Image.new("RGB", (width, height), (128, 128, 128))
+    video = known[:count] + [grey] * (count - len(known))
+    masks = [Image.new("L", (width, height), 0 if i < keep else 255) for i in range(count)]
+    return {"video": video, "mask": masks}
 
 
 def _timed(generated: np.ndarray, delivered: int, *, spread: bool) -> np.ndarray:

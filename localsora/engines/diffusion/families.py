@@ -7,6 +7,8 @@ How the contract maps onto them:
 - create: text-to-video; with `input_reference`, image-to-video with the image as the first frame.
 - remix and edits: video-to-video from the source clip with the new prompt, at `VIDEO_TO_VIDEO_STRENGTH`.
 - extensions: image-to-video from the source's last frame; the new frames are joined to the source.
+Wan VACE does all of these in one pipeline: the reference or the source's last frames are known frames under
+a mask, and remix and edits give it the whole source as context, every frame to be made anew.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class Family:
     strength_arg: str = "strength"
     # Frames per latent step when the model's own attributes understate it (CogVideoX takes 8k+1).
     frame_step: int | None = None
+    # One VACE pipeline does every mode: known frames and a mask say what to keep and what to make.
+    vace: bool = False
     vram: str = ""  # published figures, for the README and /v1/models notes
 
     @property
@@ -49,6 +53,8 @@ class Family:
 _WAN_SIZES = ("832x480", "480x832", "1280x720", "720x1280")
 _WAN_T2V = Family("Wan", 16, _WAN_SIZES, text="WanPipeline", video="WanVideoToVideoPipeline")
 _WAN_I2V = Family("Wan", 16, _WAN_SIZES, image="WanImageToVideoPipeline")
+_WAN_VACE = Family("Wan VACE", 16, _WAN_SIZES, text="WanVACEPipeline", image="WanVACEPipeline",
+                   video="WanVACEPipeline", vace=True)
 _LTX = Family("LTX-Video", 24, ("768x512", "512x768", "1216x704", "704x1216"), text="LTXPipeline",
               image="LTXImageToVideoPipeline", video="LTXConditionPipeline", strength_arg="denoise_strength")
 _COG_T2V = Family("CogVideoX", 8, ("720x480",), text="CogVideoXPipeline", video="CogVideoXVideoToVideoPipeline",
@@ -61,6 +67,7 @@ FAMILIES: dict[str, Family] = {
     "WanPipeline": _WAN_T2V,
     "WanVideoToVideoPipeline": _WAN_T2V,
     "WanImageToVideoPipeline": _WAN_I2V,
+    "WanVACEPipeline": _WAN_VACE,
     "LTXPipeline": _LTX,
     "LTXImageToVideoPipeline": _LTX,
     "LTXConditionPipeline": _LTX,
