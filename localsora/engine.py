@@ -124,11 +124,14 @@ class JobEngine:
                 last_percent[0] = percent
                 self.store.update(job.id, progress=percent)
 
+        started = time.perf_counter()
         self.renderer.render(request, job_dir, on_progress)
         if self._is_deleted(job.id) or self.store.get(job.id) is None:
             self.store.delete(job.id)
             return
         self.store.update(job.id, status="completed", progress=100, completed_at=int(time.time()))
+        log.info("rendered %s (%s, %s, %s s) in %.2f s", job.id, job.kind, job.size, job.seconds,
+                 time.perf_counter() - started)
 
     def _request(self, job: Job, job_dir: Path) -> RenderRequest | None:
         return job_request(job, job_dir)

@@ -129,15 +129,15 @@ class DiffusionEngine(Engine):
         with self._device_lock:
             try:
                 frames, total = self._frames(request, fps, on_progress)
-                on_progress(DENOISE_SHARE + DECODE_SHARE)
             except torch.OutOfMemoryError as exc:
+                _free_memory(self.device)
                 raise self._out_of_memory(request) from exc
             except RuntimeError as exc:
                 if "out of memory" not in str(exc).lower():  # MPS says it this way
                     raise
-                raise self._out_of_memory(request) from exc
-            finally:
                 _free_memory(self.device)
+                raise self._out_of_memory(request) from exc
+        on_progress(DENOISE_SHARE + DECODE_SHARE)
         encode_from = DENOISE_SHARE + DECODE_SHARE
         write_clip(out_dir, frames, total, width=request.width, height=request.height, fps=fps, audio=None,
                    on_frame=lambda done: on_progress(encode_from + (1 - encode_from) * done / total))
