@@ -95,45 +95,41 @@ def _save(pipe: Any, folder: Path) -> Path:
     return folder
 
 
+def _wan_vae() -> Any:
+    """Three downsampling stages (two of them temporal) = the real 8x spatial / 4x temporal compression."""
+    import torch
+    from diffusers import AutoencoderKLWan
+
+    torch.manual_seed(0)
+    return AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                            temperal_downsample=[False, True, True])
+
+
+# A two-layer Wan transformer; rope splits the head dim into t/h/w thirds, so a multiple of 6.
+_WAN_TRANSFORMER = {
+    "patch_size": (1, 2, 2), "num_attention_heads": 2, "attention_head_dim": 12, "out_channels": 16,
+    "text_dim": _TEXT_DIM, "freq_dim": 256, "ffn_dim": 32, "num_layers": 2, "cross_attn_norm": True,
+    "qk_norm": "rms_norm_across_heads",
+}
+
+
+def _wan_scheduler(flow_shift: float) -> Any:
+    """The flow-matching UniPC scheduler Wan ships with."""
+    from diffusers import UniPCMultistepScheduler
+
+    return UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=flow_shift)
+
+
 def save_tiny_wan(folder: Path) -> Path:
     """Wan 2.1-style text-to-video (WanPipeline). Also loads as WanVideoToVideoPipeline via from_pipe."""
     import torch
-    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel
+    from diffusers import WanPipeline, WanTransformer3DModel
 
     tokenizer = _tokenizer()
-    text_encoder = _umt5_encoder(len(tokenizer))
-
-    # Three downsampling stages (two of them temporal) = the real 8x spatial / 4x temporal compression.
     torch.manual_seed(0)
-    vae = AutoencoderKLWan(
-        base_dim=3,
-        z_dim=16,
-        dim_mult=[1, 1, 1, 1],
-        num_res_blocks=1,
-        temperal_downsample=[False, True, True],
-    )
-
-    torch.manual_seed(0)
-    transformer = WanTransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=12,  # rope splits the head dim into t/h/w thirds, so a multiple of 6
-        in_channels=16,
-        out_channels=16,
-        text_dim=_TEXT_DIM,
-        freq_dim=256,
-        ffn_dim=32,
-        num_layers=2,
-        cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads",
-    )
-
-    # The scheduler Wan 2.1 ships with (flow-matching UniPC).
-    scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
-
-    pipe = WanPipeline(
-        tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=scheduler, transformer=transformer
-    )
+    transformer = WanTransformer3DModel(in_channels=16, **_WAN_TRANSFORMER)
+    pipe = WanPipeline(tokenizer=tokenizer, text_encoder=_umt5_encoder(len(tokenizer)), vae=_wan_vae(),
+                       scheduler=_wan_scheduler(flow_shift=3.0), transformer=transformer)
     return _save(pipe, folder)
 
 
@@ -144,46 +140,16 @@ def save_tiny_wan_i2v(folder: Path) -> Path:
     (16 noise + 4 mask + 16 image channels in), and `boundary_ratio` hands the low-noise steps to `transformer_2`.
     """
     import torch
-    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanImageToVideoPipeline, WanTransformer3DModel
-
-    tokenizer = _tokenizer()
-    text_encoder = _umt5_encoder(len(tokenizer))
-
-    torch.manual_seed(0)
-    vae = AutoencoderKLWan(
-        base_dim=3,
-        z_dim=16,
-        dim_mult=[1, 1, 1, 1],
-        num_res_blocks=1,
-        temperal_downsample=[False, True, True],
-    )
+    from diffusers import WanImageToVideoPipeline, WanTransformer3DModel
 
     def expert(seed: int) -> WanTransformer3DModel:
         torch.manual_seed(seed)
-        return WanTransformer3DModel(
-            patch_size=(1, 2, 2),
-            num_attention_heads=2,
-            attention_head_dim=12,
-            in_channels=36,
-            out_channels=16,
-            text_dim=_TEXT_DIM,
-            freq_dim=256,
-            ffn_dim=32,
-            num_layers=2,
-            cross_attn_norm=True,
-            qk_norm="rms_norm_across_heads",
-        )
+        return WanTransformer3DModel(in_channels=36, **_WAN_TRANSFORMER)
 
-    scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=5.0)
-
+    tokenizer = _tokenizer()
     pipe = WanImageToVideoPipeline(
-        tokenizer=tokenizer,
-        text_encoder=text_encoder,
-        vae=vae,
-        scheduler=scheduler,
-        transformer=expert(0),
-        transformer_2=expert(1),
-        boundary_ratio=0.9,
+        tokenizer=tokenizer, text_encoder=_umt5_encoder(len(tokenizer)), vae=_wan_vae(),
+        scheduler=_wan_scheduler(flow_shift=5.0), transformer=expert(0), transformer_2=expert(1), boundary_ratio=0.9,
     )
     return _save(pipe, folder)
 
@@ -198,43 +164,14 @@ def save_tiny_wan_vace(folder: Path) -> Path:
     It does not load as WanPipeline / WanVideoToVideoPipeline via from_pipe: its transformer is a different class.
     """
     import torch
-    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanVACEPipeline, WanVACETransformer3DModel
+    from diffusers import WanVACEPipeline, WanVACETransformer3DModel
 
     tokenizer = _tokenizer()
-    text_encoder = _umt5_encoder(len(tokenizer))
-
     torch.manual_seed(0)
-    vae = AutoencoderKLWan(
-        base_dim=3,
-        z_dim=16,
-        dim_mult=[1, 1, 1, 1],
-        num_res_blocks=1,
-        temperal_downsample=[False, True, True],
-    )
-
-    torch.manual_seed(0)
-    transformer = WanVACETransformer3DModel(
-        patch_size=(1, 2, 2),
-        num_attention_heads=2,
-        attention_head_dim=12,
-        in_channels=16,
-        out_channels=16,
-        text_dim=_TEXT_DIM,
-        freq_dim=256,
-        ffn_dim=32,
-        num_layers=2,
-        cross_attn_norm=True,
-        qk_norm="rms_norm_across_heads",
-        vace_layers=[0, 1],
-        vace_in_channels=16 + 16 + 8 * 8,
-    )
-
-    # Wan2.1-VACE ships Wan 2.1's flow-matching UniPC scheduler.
-    scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
-
-    pipe = WanVACEPipeline(
-        tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, scheduler=scheduler, transformer=transformer
-    )
+    transformer = WanVACETransformer3DModel(in_channels=16, vace_layers=[0, 1], vace_in_channels=16 + 16 + 8 * 8,
+                                            **_WAN_TRANSFORMER)
+    pipe = WanVACEPipeline(tokenizer=tokenizer, text_encoder=_umt5_encoder(len(tokenizer)), vae=_wan_vae(),
+                           scheduler=_wan_scheduler(flow_shift=3.0), transformer=transformer)
     return _save(pipe, folder)
 
 
