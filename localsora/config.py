@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from localsora.dialects import DIALECTS
+
 DEFAULT_MODELS: dict[str, tuple[str, ...]] = {
     "sora-2": ("720x1280", "1280x720"),
     "sora-2-pro": ("720x1280", "1280x720", "1024x1792", "1792x1024"),
@@ -47,6 +49,8 @@ class Settings:
     port: int = 8000
     # When set, every request must carry `Authorization: Bearer <api_key>`.
     api_key: str | None = field(default=None, repr=False)
+    # Answer as this server does where it differs from OpenAI's contract: openai, vllm-omni (localsora.dialects).
+    dialect: str = "openai"
     # Which renderer serves the jobs: "previz" (no model, no GPU) or "diffusers" (open-weights video models).
     engine: str = "previz"
     # The diffusers engine's pipeline: a folder with model_index.json, or a model hub id already in the cache.
@@ -79,7 +83,7 @@ class Settings:
 
     def check(self) -> None:
         """Refuse values no server could run with, at start-up, naming the flag."""
-        choices = {"device": None, "dtype": DTYPES, "offload": OFFLOADS}
+        choices = {"device": None, "dtype": DTYPES, "offload": OFFLOADS, "dialect": tuple(DIALECTS)}
         for name, allowed in choices.items():
             value = getattr(self, name)
             if allowed and value not in allowed:
@@ -98,6 +102,7 @@ FLAGS: dict[str, tuple[type | object, str]] = {
     "host": (str, "Interface to bind; 127.0.0.1 unless you mean to share it."),
     "port": (int, "TCP port."),
     "api_key": (str, "Require this bearer key; other keys get a 401."),
+    "dialect": (str, "Speak /v1/videos as this server does: openai (default) or vllm-omni."),
     "engine": (str, "Renderer: previz (sketches, no GPU) or diffusers (open-weights models)."),
     "model": (str, "For --engine diffusers: a pipeline folder with model_index.json, or a cached hub id."),
     "device": (str, "For --engine diffusers: auto, cuda, cuda:N, mps or cpu."),

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from localsora import errors
 from localsora.config import Settings
+from localsora.dialects import DIALECTS
 from localsora.engine import SOURCE_NAME, JobEngine
 from localsora.engines import create_engine
 from localsora.engines.base import Capabilities, Engine, RenderRequest, RequestRefused
@@ -138,6 +139,7 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
     """The app. `renderer` defaults to the engine `settings.engine` names, built here (a model loads now)."""
     renderer = renderer or create_engine(settings)
     caps = renderer.capabilities
+    dialect = DIALECTS[settings.dialect]
     started_at = int(time.time())
     store = Store(settings.data_dir)
     engine = JobEngine(settings, store, renderer)
@@ -192,6 +194,8 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
             request.headers.get("authorization", "").encode(), f"Bearer {settings.api_key}".encode()
         ):
             return _with_id(errors.unauthorized().response(), request_id)
+        if dialect.lacks(request.method, path):
+            return _with_id(dialect.missing_route(), request_id)
         if path.startswith("/v1/"):
             fault = faults.next_fault(request.method, path)
             if fault is not None:
