@@ -9,8 +9,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from localsora.dialects import DIALECTS
-
 DEFAULT_MODELS: dict[str, tuple[str, ...]] = {
     "sora-2": ("720x1280", "1280x720"),
     "sora-2-pro": ("720x1280", "1280x720", "1024x1792", "1792x1024"),
@@ -83,6 +81,8 @@ class Settings:
 
     def check(self) -> None:
         """Refuse values no server could run with, at start-up, naming the flag."""
+        from localsora.dialects import DIALECTS  # here: the dialects import the engines, which import this module
+
         choices = {"device": None, "dtype": DTYPES, "offload": OFFLOADS, "dialect": tuple(DIALECTS)}
         for name, allowed in choices.items():
             value = getattr(self, name)
@@ -102,7 +102,7 @@ FLAGS: dict[str, tuple[type | object, str]] = {
     "host": (str, "Interface to bind; 127.0.0.1 unless you mean to share it."),
     "port": (int, "TCP port."),
     "api_key": (str, "Require this bearer key; other keys get a 401."),
-    "dialect": (str, "Speak /v1/videos as this server does: openai (default) or vllm-omni."),
+    "dialect": (str, "Speak /v1/videos as this server does: openai (default), vllm-omni or sglang."),
     "engine": (str, "Renderer: previz (sketches, no GPU) or diffusers (open-weights models)."),
     "model": (str, "For --engine diffusers: a pipeline folder with model_index.json, or a cached hub id."),
     "device": (str, "For --engine diffusers: auto, cuda, cuda:N, mps or cpu."),

@@ -23,14 +23,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from localsora import errors
 from localsora.config import Settings
-from localsora.dialects import DIALECTS
+from localsora.dialects import DIALECTS, FREE_SECONDS, FREE_SIZE, Dialect
 from localsora.engine import SOURCE_NAME, JobEngine
 from localsora.engines import create_engine
 from localsora.engines.base import Capabilities, Engine, RenderRequest, RequestRefused
 from localsora.errors import APIError
 from localsora.limits import FaultInjector, RateLimiter
 from localsora.media import InvalidMedia, probe_image, probe_video
-from localsora.store import MEDIA_FILES, Job, Store, new_character_id, new_video_id
+from localsora.store import MEDIA_FILES, Job, Store, new_character_id
 
 log = logging.getLogger("localsora")
 
@@ -62,7 +62,7 @@ class Body:
         self.files = files
 
     @classmethod
-    async def read(cls, request: Request, max_bytes: int) -> Body:
+    async def read(cls, request: Request, max_bytes: int, dialect: Dialect) -> Body:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_bytes + MULTIPART_OVERHEAD:
             raise errors.bad_request(
@@ -70,6 +70,9 @@ class Body:
                 code="file_too_large",
             )
         content_type = request.headers.get("content-type", "")
+        refused = dialect.refused_encoding(content_type)
+        if refused is not None:
+            raise refused
         fields: dict[str, str] = {}
         files: dict[str, UploadFile] = {}
         if content_type.startswith("application/json"):
@@ -169,21 +172,21 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
 
     @app.exception_handler(APIError)
     async def api_error(_: Request, exc: APIError) -> JSONResponse:
-        return exc.response()
+        return dialect.error(exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
         param = str(first.get("loc", ["", ""])[-1]) or None
         message = f"Invalid value for '{param}': {first.get('msg', 'invalid')}."
-        return errors.bad_request(message, param=param).response()
+        return dialect.error(errors.bad_request(message, param=param))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code in (404, 405):
             message = f"Invalid URL ({request.method} {request.url.path})"
-            return APIError(exc.status_code, message, code=None).response()
-        return APIError(exc.status_code, str(exc.detail), code=None).response()
+            return dialect.error(APIError(exc.status_code, message, code=None))
+        return dialect.error(APIError(exc.status_code, str(exc.detail), code=None))
 
     @app.middleware("http")
     async def gatekeeper(request: Request, call_next: Any) -> Response:
@@ -193,29 +196,30 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
         if guarded and settings.api_key and not secrets.compare_digest(
             request.headers.get("authorization", "").encode(), f"Bearer {settings.api_key}".encode()
         ):
-            return _with_id(errors.unauthorized().response(), request_id)
-        if dialect.lacks(request.method, path):
-            return _with_id(dialect.missing_route(), request_id)
+            return _with_id(dialect.error(errors.unauthorized()), request_id)
+        missing = dialect.missing_route(request.method, path)
+        if missing is not None:
+            return _with_id(missing, request_id)
         if path.startswith("/v1/"):
             fault = faults.next_fault(request.method, path)
             if fault is not None:
                 status, retry_after = fault
                 error = (errors.rate_limited("Rate limit reached (injected fault).", retry_after)
                          if status == 429 else errors.server_error())
-                return _with_id(error.response(), request_id)
+                return _with_id(dialect.error(error), request_id)
             if request.method == "POST" and (path in JOB_CREATING or path.endswith("/remix")):
                 wait = limiter.acquire()
                 if wait > 0:
                     message = (f"Rate limit reached: {settings.rate_limit} job requests per "
                                f"{settings.rate_window:g} s. Try again in {wait:.0f} s.")
-                    return _with_id(errors.rate_limited(message, wait).response(), request_id)
+                    return _with_id(dialect.error(errors.rate_limited(message, wait)), request_id)
         return _with_id(await call_next(request), request_id)
 
     def poll_headers() -> dict[str, str]:
-        return {"openai-poll-after-ms": str(settings.poll_after_ms)}
+        return {"openai-poll-after-ms": str(settings.poll_after_ms)} if dialect.poll_header else {}
 
     def video_response(job: Job) -> JSONResponse:
-        return JSONResponse(job.to_api(), headers=poll_headers())
+        return JSONResponse(dialect.video(job), status_code=dialect.video_status(job), headers=poll_headers())
 
     def find(video_id: str, param: str = "video_id") -> Job:
         job = store.get(video_id)
@@ -250,7 +254,7 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
                 params: dict[str, Any], video_id: str | None = None, **links: str | None) -> Job:
         now = int(time.time())
         return Job(
-            id=video_id or new_video_id(), kind=kind, model=model, status="queued", progress=0, created_at=now,
+            id=video_id or dialect.new_id(), kind=kind, model=model, status="queued", progress=0, created_at=now,
             completed_at=None, expires_at=now + settings.ttl_seconds, prompt=prompt, size=size,
             seconds=str(max(1, round(seconds))),
             render_seconds=render_seconds, params=params, **links,
@@ -259,11 +263,13 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
     def read_params(body: Body) -> dict[str, Any]:
         """The engine's extra fields (seed, negative_prompt, ...), range-checked; every job gets a seed."""
         params: dict[str, Any] = {}
-        for name in EXTRA_PARAMETERS:
+        # Another server's dialect takes its own fields, with its own ranges.
+        accepted = {p.name: p for p in (*caps.parameters, *dialect.extra_parameters)}
+        for name in dict.fromkeys((*EXTRA_PARAMETERS, *accepted)):
             raw = body.fields.get(name)
             if raw is None or raw == "":
                 continue
-            parameter = caps.parameter(name)
+            parameter = accepted.get(name)
             if parameter is None:
                 raise errors.bad_request(
                     f"'{name}' is not used by {caps.serving}; it takes: "
@@ -274,8 +280,46 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
                 params[name] = parameter.parse(raw)
             except RequestRefused as exc:
                 raise refused(exc) from None
-        params.setdefault("seed", secrets.randbelow(2**32))  # so variants differ and each can be re-made
+        # A random seed, so variants differ and each can be made again (SGLang uses a fixed one instead).
+        params.setdefault("seed", secrets.randbelow(2**32) if dialect.default_seed is None else dialect.default_seed)
         return params
+
+    def listed_shape(body: Body, params: dict[str, Any]) -> tuple[str, str, str]:
+        """Model, size and seconds, each one of the engine's own (OpenAI's way)."""
+        model = body.fields.get("model") or caps.default_model
+        sizes = caps.sizes(model)
+        if sizes is None:
+            _one_of("model", model, list(caps.models))
+        assert sizes is not None
+        seconds = body.fields.get("seconds") or ("4" if "4" in caps.durations else caps.durations[0])
+        _one_of("seconds", seconds, caps.durations)
+        size = body.fields.get("size") or sizes[0]
+        if size not in sizes:
+            others = [m for m, s in caps.models.items() if size in s]
+            hint = f" {size} needs {others[0]}." if others else ""
+            _one_of("size", size, sizes, hint)
+        return model, size, seconds
+
+    def free_shape(body: Body, params: dict[str, Any]) -> tuple[str, str, str]:
+        """Any WxH and whole seconds, as vLLM-Omni and SGLang take them; width and height stand in for size."""
+        model = body.fields.get("model") or caps.default_model
+        if dialect.checks_model and caps.sizes(model) is None:
+            raise errors.bad_request(f"Model mismatch: request specifies '{model}' but server is running "
+                                     f"'{caps.default_model}'.", param="model")
+        width, height = params.pop("width", None), params.pop("height", None)
+        default = f"{width}x{height}" if width and height else caps.models[caps.default_model][0]
+        size = body.fields.get("size") or default
+        if not FREE_SIZE.match(size):
+            raise errors.bad_request(f"'size' must look like 1280x720; got '{size[:40]}'.", param="size")
+        w, h = (int(v) for v in size.split("x"))
+        if not (16 <= w <= 4096 and 16 <= h <= 4096) or w % 2 or h % 2:
+            raise errors.bad_request(f"localsora renders even sizes from 16 to 4096 pixels a side; got {size}.",
+                                     param="size")
+        seconds = body.fields.get("seconds") or "4"
+        if not FREE_SECONDS.match(seconds) or int(seconds) > 60:
+            raise errors.bad_request(f"'seconds' must be a whole number from 1 to 60; got '{seconds[:40]}'.",
+                                     param="seconds")
+        return model, size, seconds
 
     def check_request(job: Job, reference: bool = False) -> None:
         """The engine's own checks (mode, sizes, frame counts, parameters): a 400 now, not a failed job later."""
@@ -336,9 +380,8 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
                 "active_jobs": store.count_active()}
 
     def model_entry(model: str, sizes: tuple[str, ...]) -> dict[str, Any]:
-        # OpenAI's Model object, with what this server can do with it alongside.
-        return {"id": model, "object": "model", "created": started_at, "owned_by": "localsora",
-                "capabilities": capabilities_api(caps, sizes)}
+        # OpenAI's Model object, with what this server can do with it alongside (in localsora's own dialect).
+        return dialect.model(model, started_at, capabilities_api(caps, sizes))
 
     @app.get("/v1/models")
     async def list_models() -> JSONResponse:
@@ -354,27 +397,16 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
 
     @app.post("/v1/videos")
     async def create_video(request: Request) -> JSONResponse:
-        body = await Body.read(request, settings.max_image_bytes)
+        body = await Body.read(request, settings.max_image_bytes, dialect)
         prompt = body.prompt(settings.max_prompt_chars)
-        model = body.fields.get("model") or caps.default_model
-        sizes = caps.sizes(model)
-        if sizes is None:
-            _one_of("model", model, list(caps.models))
-        assert sizes is not None
-        seconds = body.fields.get("seconds") or ("4" if "4" in caps.durations else caps.durations[0])
-        _one_of("seconds", seconds, caps.durations)
-        size = body.fields.get("size") or sizes[0]
-        if size not in sizes:
-            others = [m for m, s in caps.models.items() if size in s]
-            hint = f" {size} needs {others[0]}." if others else ""
-            _one_of("size", size, sizes, hint)
+        params = read_params(body)
+        model, size, seconds = (free_shape if dialect.free_sizes else listed_shape)(body, params)
         upload = body.files.get("input_reference")
         if upload is None and body.fields.get("input_reference"):
             raise errors.bad_request(
                 "localsora accepts input_reference only as an uploaded image file (JPEG, PNG or WebP).",
                 param="input_reference", code="unsupported_value",
             )
-        params = read_params(body)
         check_capacity()
         job = new_job("generate", model, prompt, size, float(seconds), float(seconds), params)
         check_request(job, reference=upload is not None)
@@ -387,7 +419,7 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
                     f"Invalid input_reference: {exc} Upload a JPEG, PNG or WebP image.",
                     param="input_reference", code="invalid_image",
                 ) from None
-            if f"{width}x{height}" != size:
+            if f"{width}x{height}" != size and not dialect.free_sizes:  # those servers fit it themselves
                 raise errors.bad_request(
                     f"Inpaint image must match the requested width and height: the image is {width}x{height}, "
                     f"the requested size is {size}.",
@@ -399,29 +431,26 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
         return enqueue(job)
 
     @app.get("/v1/videos")
-    async def list_videos(after: str | None = None, limit: int = 20, order: str = "desc") -> JSONResponse:
-        if not 0 <= limit <= 100:
+    async def list_videos(after: str | None = None, limit: int | None = None, order: str = "desc") -> JSONResponse:
+        limit = dialect.default_limit() if limit is None else limit
+        if limit is None:  # this dialect lists everything when no limit is given
+            limit = max(1, store.count())
+        elif not 0 <= limit <= 100:
             raise errors.bad_request(f"Invalid 'limit': {limit}. It must be between 0 and 100.", param="limit")
         _one_of("order", order, ("asc", "desc"))
         page = store.page(after=after, limit=limit, order=order)
         if page is None:
             raise errors.bad_request(f"No video found with id '{(after or '')[:80]}' for 'after'.", param="after")
         jobs, has_more = page
-        return JSONResponse({
-            "object": "list",
-            "data": [j.to_api() for j in jobs],
-            "first_id": jobs[0].id if jobs else None,
-            "last_id": jobs[-1].id if jobs else None,
-            "has_more": has_more,
-        })
+        return JSONResponse(dialect.page(jobs, has_more))
 
     @app.post("/v1/videos/edits")
     async def create_edit(request: Request) -> JSONResponse:
-        body = await Body.read(request, settings.max_video_bytes)
+        body = await Body.read(request, settings.max_video_bytes, dialect)
         prompt = body.prompt(settings.max_prompt_chars)
         params = read_params(body)
         check_capacity()
-        video_id = new_video_id()
+        video_id = dialect.new_id()
         duration, size, model, source_id = await take_source(body, video_id, "edited")
         job = new_job("edit", model, prompt, size, duration, duration, params, video_id, source_video_id=source_id)
         check_request(job)
@@ -429,7 +458,7 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
 
     @app.post("/v1/videos/extensions")
     async def create_extension(request: Request) -> JSONResponse:
-        body = await Body.read(request, settings.max_video_bytes)
+        body = await Body.read(request, settings.max_video_bytes, dialect)
         prompt = body.prompt(settings.max_prompt_chars)
         seconds = body.fields.get("seconds")
         if not seconds:
@@ -438,7 +467,7 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
         _one_of("seconds", seconds, caps.extension_durations)
         params = read_params(body)
         check_capacity()
-        video_id = new_video_id()
+        video_id = dialect.new_id()
         duration, size, model, source_id = await take_source(body, video_id, "extended")
         total = round(duration) + int(seconds)
         job = new_job("extend", model, prompt, size, total, float(seconds), params, video_id,
@@ -448,7 +477,7 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
 
     @app.post("/v1/videos/characters")
     async def create_character(request: Request) -> JSONResponse:
-        body = await Body.read(request, settings.max_video_bytes)
+        body = await Body.read(request, settings.max_video_bytes, dialect)
         name = (body.fields.get("name") or "").strip()
         if not 1 <= len(name) <= 80:
             raise errors.bad_request("'name' must be 1 to 80 characters.", param="name")
@@ -486,17 +515,15 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
         job = find(video_id)
         engine.cancel(job.id)
         await run_in_threadpool(store.delete, job.id)
-        return JSONResponse({"id": job.id, "object": "video.deleted", "deleted": True})
+        return JSONResponse(dialect.deleted(job))
 
     @app.get("/v1/videos/{video_id}/content")
-    async def video_content(video_id: str, variant: str = "video") -> Response:
+    async def video_content(video_id: str, variant: str | None = None) -> Response:
+        variant = dialect.content_variant(variant)
         _one_of("variant", variant, tuple(MEDIA_FILES))
         job = find(video_id)
         if job.status != "completed":
-            detail = f"failed: {job.error_message}" if job.status == "failed" else f"{job.status} ({job.progress}%)"
-            raise errors.not_found(
-                f"Video '{video_id}' has no content: it is {detail}.", code="video_not_ready"
-            )
+            raise dialect.not_ready(job)
         if job.expired or (job.expires_at and job.expires_at <= time.time()):
             raise errors.not_found(f"The content of video '{video_id}' has expired.", code="video_expired")
         path = store.media_path(job.id, variant)
@@ -507,7 +534,7 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
 
     @app.post("/v1/videos/{video_id}/remix")
     async def remix_video(video_id: str, request: Request) -> JSONResponse:
-        body = await Body.read(request, settings.max_image_bytes)
+        body = await Body.read(request, settings.max_image_bytes, dialect)
         prompt = body.prompt(settings.max_prompt_chars)
         params = read_params(body)
         source = completed_source(video_id, "remixed")
@@ -519,6 +546,13 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
         target.parent.mkdir(parents=True, exist_ok=True)
         await run_in_threadpool(_link_or_copy, store.media_path(source.id, "video"), target)
         return enqueue(job)
+
+    @app.get("/_localsora/videos/{video_id}/request")
+    async def received_request(video_id: str) -> dict[str, Any]:
+        """What localsora took from the request that made this video (tests and demos check the wire with it)."""
+        job = find(video_id)
+        return {"id": job.id, "model": job.model, "prompt": job.prompt, "size": job.size, "seconds": job.seconds,
+                "params": job.params or {}}
 
     @app.get("/_localsora/faults")
     async def read_faults() -> dict[str, Any]:

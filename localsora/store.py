@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-VIDEO_ID = re.compile(r"^video_[A-Za-z0-9]{8,64}$")
+# OpenAI's `video_<hex>`, vLLM-Omni's `video_gen_<hex>` and SGLang's uuids (localsora.dialects): never a path.
+VIDEO_ID = re.compile(r"^(video_[A-Za-z0-9_]{8,64}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})$")
 CHARACTER_ID = re.compile(r"^char_[A-Za-z0-9]{8,64}$")
 MEDIA_FILES = {"video": "video.mp4", "thumbnail": "thumbnail.webp", "spritesheet": "spritesheet.jpg"}
 ACTIVE = ("queued", "in_progress")
@@ -192,6 +193,10 @@ class Store:
                 f"SELECT {', '.join(_JOB_COLUMNS)} FROM videos WHERE status IN ({marks}) ORDER BY seq", statuses
             ).fetchall()
         return [_job(r) for r in rows]
+
+    def count(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM videos").fetchone()[0]
 
     def count_active(self) -> int:
         with self._lock:
