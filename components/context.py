@@ -7,12 +7,13 @@ what the user typed in Settings for this session only.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import streamlit as st
 
-from studio.discovery import discover
+from studio.dialects import DIALECTS
+from studio.discovery import discover, discover_server
 from studio.errors import StudioError
 from studio.jobs import DEFAULT_DEADLINE, Jobs
 from studio.library import Library, VideoRecord
@@ -42,6 +43,17 @@ class StudioContext:
     jobs: Jobs
     data_dir: Path
     config_sources: dict[str, str]  # config key -> where it came from ("environment", "secrets.toml", "this session")
+    built_from: tuple[object, ...] = ()  # the session's choices it was built from (see `_session_choices`)
+
+    def still_current(self) -> bool:
+        """Built from this session's current choices, and knowing every mode the library has learned since."""
+        learned = self.library.absent_modes(self.provider.base_url)
+        return self.built_from == _session_choices() and learned == set(self.provider.learned_absent)
+
+
+def _session_choices() -> tuple[object, ...]:
+    overrides = st.session_state.get(SESSION_OVERRIDES, {})
+    return st.session_state.get(SESSION_PROVIDER), tuple(sorted((k, v) for k, v in overrides.items() if v))
 
 
 def _secrets() -> dict[str, str]:
@@ -87,15 +99,36 @@ def _discovered(_provider: Provider, base_url: str) -> Capabilities | None:
     return discover(_provider.client(timeout=10.0).with_options(max_retries=0), _provider.capabilities)
 
 
-def with_discovery(provider: Provider) -> Provider:
-    """The local profile with what its localsora says it serves; the static profile if it does not say."""
-    if provider.kind != "local" or provider.base_url is None:
+@st.cache_data(ttl=300, show_spinner=False, max_entries=16)
+def _discovered_server(_provider: Provider, base_url: str, dialect: str,
+                       keep_models: bool) -> tuple[Capabilities, str, str]:
+    # The parts, not the Provider: a cached value is pickled, and a key never is.
+    found = discover_server(_provider, keep_models=keep_models)
+    return found.capabilities, found.dialect, found.dialect_evidence
+
+
+def with_discovery(provider: Provider, *, keep_models: bool = False) -> Provider:
+    """The local or compatible profile with what its server says it serves; the static profile if it does not say
+    (or cannot be reached now: the sidebar's health check says why)."""
+    if provider.base_url is None or provider.kind not in ("local", "compatible"):
         return provider
     try:
+        if provider.kind == "compatible":
+            capabilities, dialect, evidence = _discovered_server(provider, provider.base_url, provider.dialect,
+                                                                 keep_models)
+            found = replace(provider.with_capabilities(capabilities), dialect=dialect, dialect_evidence=evidence)
+            if dialect in DIALECTS and dialect != "openai" and not provider.dialect:  # detected: say what it is
+                found = replace(found, label=f"OpenAI-compatible server ({DIALECTS[dialect].label})")
+            return found
         capabilities = _discovered(provider, provider.base_url)
-    except StudioError:  # unreachable now: the sidebar's health check says why; keep the static profile meanwhile
+    except StudioError:
         capabilities = None
     return provider if capabilities is None else provider.with_capabilities(capabilities)
+
+
+def with_what_was_learned(provider: Provider, library: Library) -> Provider:
+    """Less the modes this server answered 404 or 405 for, here or in an earlier run."""
+    return provider.with_absent_modes(library.absent_modes(provider.base_url))
 
 
 @st.cache_data(ttl=20, show_spinner=False)
@@ -104,23 +137,24 @@ def health_of(_provider: Provider, kind: str, base_url: str | None) -> Health:
 
 
 def studio_context(*, fresh: bool = False) -> StudioContext:
-    """This run's context. app.py builds it (`fresh=True`) before the page runs; pages reuse it."""
-    if not fresh and SESSION_CONTEXT in st.session_state:
-        return st.session_state[SESSION_CONTEXT]
+    """This run's context. app.py builds it (`fresh=True`) before the page runs; pages reuse it, unless a page
+    runs alone (as AppTest runs them) after a choice changed or a mode was learned."""
+    cached = st.session_state.get(SESSION_CONTEXT)
+    if not fresh and cached is not None and cached.still_current():
+        return cached
     config, sources = _config()
     data_dir = Path(config.get("SORA_STUDIO_DATA_DIR") or "data").resolve()
     providers = dict(_providers(frozenset(config.items())))
     kind: ProviderKind = st.session_state.get(SESSION_PROVIDER) or default_kind(config, providers)
     provider = providers[kind]
-    if provider.kind == "local":
-        if provider.base_url is None:
-            provider = provider.with_base_url(_local_url(str(data_dir)))
-        provider = with_discovery(provider)
-        providers["local"] = provider
+    if provider.kind == "local" and provider.base_url is None:
+        provider = provider.with_base_url(_local_url(str(data_dir)))
     library = _library(str(data_dir))
+    provider = with_what_was_learned(with_discovery(provider, keep_models="SORA_STUDIO_MODELS" in config), library)
+    providers[kind] = provider
     minutes = float(config.get("SORA_STUDIO_JOB_DEADLINE_MINUTES") or DEFAULT_DEADLINE / 60)
     jobs = Jobs(provider, library, deadline_seconds=minutes * 60)
-    context = StudioContext(providers, provider, library, jobs, data_dir, sources)
+    context = StudioContext(providers, provider, library, jobs, data_dir, sources, _session_choices())
     st.session_state[SESSION_CONTEXT] = context
     return context
 

@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from studio.code_export import python_snippet
+from studio.errors import InvalidInput
 from studio.jobs import VideoRequest
 from studio.providers import Capabilities, ParameterSpec, Provider
+from studio.sizes import check_free_size
 
 OTHER_MODEL = "Other model…"
 # The widgets for vLLM-Omni's extra fields, in the order shown; a field the provider does not declare is not shown.
@@ -31,6 +34,7 @@ class GenerationChoice:
     seconds: str
     variants: int
     params: dict[str, Any] = field(default_factory=dict)
+    size_problem: str | None = None  # a free size typed wrong, in words; the size is then not usable
 
 
 def size_label(size: str) -> str:
@@ -54,14 +58,31 @@ def generation_settings(provider: Provider, key: str, *, compact: bool = False) 
         model = model_col.text_input("Model name", key=f"{key}_model_name", placeholder="e.g. a gateway model") \
             or caps.models[0]
     sizes = caps.sizes_for(model)
-    if st.session_state.get(f"{key}_size") not in sizes:
-        st.session_state.pop(f"{key}_size", None)  # the model changed and its sizes differ
-    size = size_col.selectbox("Size", sizes, key=f"{key}_size", format_func=size_label)
+    size_problem = None
+    if caps.free_sizes:
+        size, size_problem = free_size_input(size_col, sizes, key)
+    else:
+        if st.session_state.get(f"{key}_size") not in sizes:
+            st.session_state.pop(f"{key}_size", None)  # the model changed and its sizes differ
+        size = size_col.selectbox("Size", sizes, key=f"{key}_size", format_func=size_label)
     seconds = seconds_col.selectbox("Seconds", caps.durations, key=f"{key}_seconds",
                                     format_func=lambda s: f"{s} s")
     count = variants_col.number_input("Variants", min_value=1, max_value=4, value=1, step=1,
                                       key=f"{key}_variants", help="Make up to 4 takes to compare side by side.")
-    return GenerationChoice(model, size, seconds, int(count), advanced_settings(caps, key))
+    return GenerationChoice(model, size, seconds, int(count), advanced_settings(caps, key), size_problem)
+
+
+def free_size_input(place: DeltaGenerator, suggestions: tuple[str, ...], key: str) -> tuple[str, str | None]:
+    """A "WIDTHxHEIGHT" field for a server that takes any size. Returns the size and, if it is wrong, why."""
+    if not st.session_state.get(f"{key}_size"):
+        st.session_state[f"{key}_size"] = suggestions[0] if suggestions else "1280x720"
+    typed = place.text_input("Size (width x height)", key=f"{key}_size", max_chars=11,
+                             help="This server takes any size. For example: " + ", ".join(suggestions[:4]) + ".")
+    try:
+        return check_free_size(typed), None
+    except InvalidInput as error:
+        place.error(str(error), icon=":material/aspect_ratio:")
+        return typed.strip(), str(error)
 
 
 def advanced_settings(caps: Capabilities, key: str, only: tuple[str, ...] | None = None) -> dict[str, Any]:

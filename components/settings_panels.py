@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.context import StudioContext, health_of
+from components.context import SESSION_JOBS, SESSION_PROVIDER, StudioContext, health_of
+from studio.connection_check import ConnectionReport, check_connection, dialect_label, secrets_snippet
+from studio.dialects import DIALECTS
 from studio.library import Filters
 from studio.pricing import PRICES_READ_ON, format_usd
-from studio.providers import CONFIG_KEYS
+from studio.providers import CONFIG_KEYS, OPENAI_SHUTDOWN_NOTE, SECRET_KEYS, load_providers
 
 SESSION_FIELDS = {
     "OPENAI_API_KEY": ("OpenAI or gateway API key", True),
@@ -17,10 +19,26 @@ SESSION_FIELDS = {
 }
 
 
+def _choose_provider() -> None:
+    st.session_state[SESSION_PROVIDER] = st.session_state["settings_provider"]
+    st.session_state.pop(SESSION_JOBS, None)  # follow the new provider's active jobs
+
+
+def provider_choice(context: StudioContext) -> None:
+    """The configured profiles; the one in use is always the one shown, however it was chosen."""
+    configured = [kind for kind, p in context.providers.items() if p.configured]
+    labels = {kind: p.label for kind, p in context.providers.items()}
+    st.session_state["settings_provider"] = context.provider.kind
+    st.radio("Use this provider", configured, format_func=labels.get, horizontal=True, key="settings_provider",
+             on_change=_choose_provider)
+
+
 def provider_status(context: StudioContext) -> None:
     health = health_of(context.provider, context.provider.kind, context.provider.base_url)
     (st.success if health.ok else st.error)(f"**{health.summary}.** {health.detail}",
                                             icon=":material/cloud_done:" if health.ok else ":material/cloud_off:")
+    if context.provider.note:
+        st.caption(context.provider.note)
     caps = context.provider.capabilities
     limits = f"{caps.jobs_per_minute} job requests a minute" if caps.jobs_per_minute else "no published limit"
     st.caption(f"Models: {', '.join(caps.models)}{' (other names allowed)' if caps.free_text_models else ''} · "
@@ -28,7 +46,14 @@ def provider_status(context: StudioContext) -> None:
                f"Image to video: {'yes' if caps.image else 'no'} · "
                f"Actions: {', '.join(caps.actions()) or 'none'} · "
                f"Extra parameters: {', '.join(caps.parameters) or 'none'} · "
+               f"Sizes: {'any WIDTHxHEIGHT' if caps.free_sizes else 'as listed'} · "
                f"Sound: {'yes' if caps.audio else 'no'} · Rate limit: {limits}")
+    provider = context.provider
+    if provider.dialect:
+        how = f" ({provider.dialect_evidence})" if provider.dialect_evidence else " (set by SORA_STUDIO_DIALECT)"
+        st.caption(f"Server: {dialect_label(provider.dialect)}{how}.")
+    if provider.learned_absent:
+        st.caption(f"Learned from its answers: this server does not offer {' or '.join(provider.learned_absent)}.")
 
 
 def profile_table(context: StudioContext) -> None:
@@ -38,6 +63,9 @@ def profile_table(context: StudioContext) -> None:
                      "Ready": "yes" if provider.configured else "no",
                      "Still needs": ", ".join(provider.missing) or "—"})
     st.dataframe(rows, hide_index=True, width="stretch")
+    for provider in context.providers.values():
+        if provider.note and provider.kind != context.provider.kind:  # the one in use says it above
+            st.caption(f"**{provider.label}:** {provider.note}")
     with st.expander("Every setting, and where it came from", icon=":material/tune:"):
         st.caption("Set these as environment variables or in .streamlit/secrets.toml (see secrets.toml.example). "
                    "Values of keys are never shown.")
@@ -105,3 +133,150 @@ def library_panel(context: StudioContext) -> None:
         st.caption(f"Location: {context.data_dir}")
         st.caption(f"Spent so far: {format_usd(context.library.total_spent())} "
                    f"(estimated from list prices read {PRICES_READ_ON})")
+
+
+# Connect a provider: kind, URL, key, model; Test connection; the secrets.toml lines to keep it.
+CONNECT_KINDS = {
+    "compatible": "OpenAI-compatible server",
+    "openai": "OpenAI or a gateway",
+    "azure": "Azure OpenAI (key)",
+    "azure_entra": "Azure OpenAI (Entra ID)",
+}
+# Each kind's fields: (config key, label, placeholder). Keys (SECRET_KEYS) are password fields.
+CONNECT_FIELDS: dict[str, list[tuple[str, str, str]]] = {
+    "compatible": [("SORA_STUDIO_COMPATIBLE_URL", "Base URL", "http://gpu-box:8000/v1"),
+                   ("SORA_STUDIO_COMPATIBLE_API_KEY", "API key (if it wants one)", ""),
+                   ("SORA_STUDIO_MODELS", "Model names (optional)", "Wan2.2-T2V-A14B, or leave empty to ask it")],
+    "openai": [("OPENAI_BASE_URL", "Base URL", "https://gateway.example.com/v1"),
+               ("OPENAI_API_KEY", "API key", ""),
+               ("SORA_STUDIO_MODELS", "Model names (optional)", "veo-3, runway-gen4")],
+    "azure": [("AZURE_OPENAI_ENDPOINT", "Endpoint", "https://RESOURCE.openai.azure.com"),
+              ("AZURE_OPENAI_API_KEY", "API key", ""),
+              ("AZURE_OPENAI_DEPLOYMENT", "Deployment name", "sora-2")],
+    "azure_entra": [("AZURE_OPENAI_ENDPOINT", "Endpoint", "https://RESOURCE.openai.azure.com"),
+                    ("AZURE_OPENAI_DEPLOYMENT", "Deployment name", "sora-2")],
+}
+DIALECT_LABELS = {"auto": "Detect it", **{name: d.label for name, d in DIALECTS.items()}}
+CONNECT_DRAFT = "connect_draft"  # {config key: value} typed in the Connect form, this session only
+CONNECT_REPORT = "connect_report"  # (kind, ConnectionReport) of the last test
+CONNECT_PENDING = "connect_pending"
+MODE_NAMES = {"text": "Text to video", "image": "Image to video", "remix": "Remix", "edit": "Edit",
+              "extend": "Extend"}
+
+
+def _connect_kind() -> str:
+    return st.session_state.get("connect_kind") or "compatible"
+
+
+def _take_draft() -> None:
+    """Keep what was typed for this session; empty the key field at once, so the key never goes back out."""
+    draft = st.session_state.setdefault(CONNECT_DRAFT, {})
+    for name, _, _ in CONNECT_FIELDS[_connect_kind()]:
+        typed = str(st.session_state.get(f"connect_{name}", "")).strip()
+        if name in SECRET_KEYS:
+            if typed:
+                draft[name] = typed
+            st.session_state[f"connect_{name}"] = ""
+        else:
+            draft[name] = typed
+    if _connect_kind() == "compatible":
+        draft["SORA_STUDIO_DIALECT"] = st.session_state.get("connect_SORA_STUDIO_DIALECT") or "auto"
+    st.session_state[CONNECT_PENDING] = True
+
+
+def _draft_config(kind: str) -> dict[str, str]:
+    draft = st.session_state.get(CONNECT_DRAFT, {})
+    names = [name for name, _, _ in CONNECT_FIELDS[kind]] + (["SORA_STUDIO_DIALECT"] if kind == "compatible" else [])
+    return {name: draft.get(name, "") for name in names}
+
+
+def _use_connection(kind: str, overrides: dict[str, str]) -> None:
+    overrides.update({k: v for k, v in _draft_config(kind).items() if v})
+    st.session_state[SESSION_PROVIDER] = kind
+    st.session_state.pop(SESSION_JOBS, None)  # follow the new provider's active jobs
+
+
+def connect_provider(context: StudioContext, overrides: dict[str, str]) -> None:
+    """Pick a kind, type its URL, key and model, test it, then use it for this session or keep its secrets lines."""
+    kind = st.segmented_control("Kind of provider", list(CONNECT_KINDS), format_func=CONNECT_KINDS.get,
+                                key="connect_kind", default="compatible", required=True) or "compatible"
+    notes = {"compatible": "vLLM-Omni, SGLang Diffusion, a LiteLLM proxy, or any gateway that serves /v1/videos.",
+             "openai": OPENAI_SHUTDOWN_NOTE,
+             "azure": "Azure OpenAI's v1 API, with a key.",
+             "azure_entra": "Azure OpenAI's v1 API, signed in with Entra ID (DefaultAzureCredential) on this machine."}
+    st.caption(notes[kind])
+    draft = st.session_state.get(CONNECT_DRAFT, {})
+    with st.form("connect_form", border=True):
+        columns = st.columns(2)
+        for index, (name, label, placeholder) in enumerate(CONNECT_FIELDS[kind]):
+            place = columns[index % 2]
+            if name in SECRET_KEYS:
+                kept = " (kept for this session; empty keeps it)" if draft.get(name) else ""
+                place.text_input(label + kept, key=f"connect_{name}", type="password",
+                                 placeholder="Kept in this browser session only, never shown or saved")
+            else:
+                if f"connect_{name}" not in st.session_state and draft.get(name):
+                    st.session_state[f"connect_{name}"] = draft[name]
+                place.text_input(label, key=f"connect_{name}", placeholder=placeholder)
+        if kind == "compatible":
+            columns[1].selectbox("Server", list(DIALECT_LABELS), format_func=DIALECT_LABELS.get,
+                                 key="connect_SORA_STUDIO_DIALECT",
+                                 help="Detect it, or say what it is: vLLM-Omni and SGLang take any size.")
+        st.form_submit_button("Test connection", on_click=_take_draft, icon=":material/network_check:",
+                              type="primary")
+    if st.session_state.pop(CONNECT_PENDING, False):
+        config = _draft_config(kind)
+        provider = load_providers(config)[kind]  # type: ignore[index]
+        with st.spinner(f"Asking {provider.host}…"):
+            report = check_connection(provider, keep_models=bool(config.get("SORA_STUDIO_MODELS")))
+        if report.ok and provider.base_url:  # what its routes answered, remembered for this server
+            for mode, status in (report.absent or {}).items():
+                context.library.mark_mode_absent(provider.base_url, mode, status)
+            for mode in report.present:
+                context.library.mark_mode_present(provider.base_url, mode)
+        st.session_state[CONNECT_REPORT] = (kind, report)
+    tested = st.session_state.get(CONNECT_REPORT)
+    if tested is None or tested[0] != kind:
+        return
+    report = tested[1]
+    if not report.ok:
+        st.error(f"**{report.headline}.** {report.reason}", icon=":material/cloud_off:")
+        return
+    st.success(f"**{report.headline}.** {report.reason}", icon=":material/cloud_done:")
+    if report.capabilities is not None:
+        offers_table(report)
+    st.button("Use it for this session", on_click=_use_connection, args=(kind, overrides),
+              icon=":material/power:", type="primary")
+    st.markdown("**To keep it:** put these lines in `.streamlit/secrets.toml`, with your key in place of the "
+                "placeholder.")
+    st.code(secrets_snippet(kind, _draft_config(kind)), language="toml")
+
+
+def offers_table(report: ConnectionReport) -> None:
+    """What the server offers, one row per thing, with how the studio knows."""
+    caps = report.capabilities
+    assert caps is not None
+    absent = report.absent or {}
+    rows = []
+    for mode, name in MODE_NAMES.items():
+        if mode in absent:
+            rows.append({"What": name, "Offered": "no", "How the studio knows": f"its route answered {absent[mode]}"})
+        else:
+            known = "its route answered" if mode in report.present else "its profile or models list"
+            rows.append({"What": name, "Offered": "yes" if getattr(caps, mode) else "no",
+                         "How the studio knows": known})
+    sizes = dict.fromkeys(s for found in caps.sizes.values() for s in found)
+    rows += [
+        {"What": "Models", "Offered": ", ".join(report.models or caps.models),
+         "How the studio knows": "its models list" if report.models else "this profile"},
+        {"What": "Sizes", "Offered": ("any WIDTHxHEIGHT, e.g. " if caps.free_sizes else "") + ", ".join(
+            list(sizes)[:6]),
+         "How the studio knows": "its dialect" if caps.free_sizes else "its models list or profile"},
+        {"What": "Durations", "Offered": ", ".join(f"{d} s" for d in caps.durations),
+         "How the studio knows": "its models list or profile"},
+        {"What": "Extra parameters", "Offered": ", ".join(caps.parameters) or "none declared",
+         "How the studio knows": "its models list" if caps.parameters else ""},
+        {"What": "Server", "Offered": dialect_label(report.dialect),
+         "How the studio knows": report.dialect_evidence or "nothing it answered names another"},
+    ]
+    st.dataframe(rows, hide_index=True, width="stretch")

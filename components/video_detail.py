@@ -22,6 +22,22 @@ def _lineage_link(record: VideoRecord, relation: str) -> None:
                  icon=":material/account_tree:", query_params={"video": record.video_id})
 
 
+def server_facts(record: VideoRecord) -> None:
+    """What the server said about the render beyond OpenAI's fields: vLLM-Omni's time and memory, and the rest."""
+    extra = record.extra
+    facts = []
+    if isinstance(seconds := extra.get("inference_time_s"), int | float) and not isinstance(seconds, bool):
+        facts.append(f"Rendered in {seconds:,.1f} s")
+    if isinstance(memory := extra.get("peak_memory_mb"), int | float) and not isinstance(memory, bool) and memory:
+        facts.append(f"peak GPU memory {memory:,.0f} MB")
+    if facts:
+        st.caption(" · ".join(facts))
+    others = {k: v for k, v in extra.items() if k not in ("inference_time_s", "peak_memory_mb", "seed")}
+    if others:
+        with st.expander("More from the server", icon=":material/data_object:"):
+            st.json(others, expanded=True)
+
+
 def back_to_grid() -> None:
     if "video" in st.query_params:
         del st.query_params["video"]
@@ -55,6 +71,7 @@ def video_detail(context: StudioContext, video_id: str) -> None:
         if record.seed is not None or sent:
             seed = [f"seed {record.seed}"] if record.seed is not None else []
             st.caption(" · ".join(seed + [f"{k.replace('_', ' ')} {v}" for k, v in sorted(sent.items())]))
+        server_facts(record)
         if record.remote_deleted:
             st.caption("Deleted on the provider; this library keeps its copy.")
         elif record.expires_at:

@@ -28,7 +28,7 @@ with settings_col:
     prompt = prompt_input("i2v", placeholder="The camera slowly pushes in as steam rises from the coffee cup.")
     choice = generation_settings(context.provider, "i2v", compact=True)
 with image_col:
-    fitted = fit_controls("i2v", *uploaded, choice.size) if uploaded else None
+    fitted = fit_controls("i2v", *uploaded, choice.size) if uploaded and not choice.size_problem else None
 with settings_col:
     request = VideoRequest(prompt=prompt, model=choice.model, size=choice.size, seconds=choice.seconds,
                            kind="image", reference=fitted, variants=choice.variants, params=choice.params)

@@ -28,6 +28,9 @@ def _client_lines(provider: Provider) -> list[str]:
                 f'    base_url="{provider.base_url}",',
                 f'    api_key=get_bearer_token_provider(DefaultAzureCredential(), "{AZURE_SCOPE}"),',
                 ')']
+    if provider.kind == "compatible":
+        key = 'os.environ["SORA_STUDIO_COMPATIBLE_API_KEY"]' if provider.api_key else '"none"'
+        return [f'client = OpenAI(base_url="{provider.base_url}", api_key={key})']
     if provider.base_url and "api.openai.com" not in provider.base_url:
         return [f'client = OpenAI(base_url="{provider.base_url}", api_key=os.environ["OPENAI_API_KEY"])']
     return ['client = OpenAI(api_key=os.environ["OPENAI_API_KEY"])']

@@ -16,15 +16,16 @@ from openai import OpenAI
 from openai.types import Model
 
 from studio import errors
-from studio.providers import Capabilities, ParameterSpec
+from studio.dialects import from_models
+from studio.providers import Capabilities, ParameterSpec, Provider, with_dialect
 
 PARAMETER_TYPES = ("integer", "number", "string")
 
 
-def discover(client: OpenAI, static: Capabilities) -> Capabilities | None:
-    """The provider's own capabilities, or None when it does not list them. Raises on connection errors."""
+def list_models(client: OpenAI) -> list[Model] | None:
+    """`GET /v1/models`; None when the server has no models list. Raises on connection errors and passing faults."""
     try:
-        models = list(client.models.list())
+        return list(client.models.list())
     except openai.APIConnectionError as exc:
         raise errors.BackendUnreachable(f"Could not ask {client.base_url} what it offers.") from exc
     except openai.APIStatusError as exc:
@@ -32,7 +33,39 @@ def discover(client: OpenAI, static: Capabilities) -> Capabilities | None:
             raise errors.ServerError(f"{client.base_url} could not say what it offers now ({exc.status_code}).") \
                 from exc
         return None  # it answered, but has no models list (404, 405, ...): keep the static profile
-    return capabilities_from_models(models, static)
+
+
+def discover(client: OpenAI, static: Capabilities) -> Capabilities | None:
+    """The provider's own capabilities, or None when it does not list them. Raises on connection errors."""
+    models = list_models(client)
+    return None if models is None else capabilities_from_models(models, static)
+
+
+def discover_server(provider: Provider, *, keep_models: bool) -> Provider:
+    """An OpenAI-compatible server, as its models list shows it: the capabilities it declares (localsora does),
+    else the model names it serves (unless `keep_models`: the user named them), and its dialect where it says.
+    Raises on connection errors, like `discover`."""
+    models = list_models(provider.client(timeout=10.0).with_options(max_retries=0)) or []
+    return server_as_listed(provider, models, keep_models=keep_models)
+
+
+def server_as_listed(provider: Provider, models: list[Model], *, keep_models: bool) -> Provider:
+    """`discover_server` without the request: the profile as this models list shows it."""
+    capabilities = capabilities_from_models(models, provider.capabilities)
+    if capabilities is None:
+        capabilities = provider.capabilities
+        ids = tuple(dict.fromkeys(m.id for m in models if isinstance(m.id, str) and m.id))
+        if ids and not keep_models:
+            every = tuple(dict.fromkeys(s for sizes in capabilities.sizes.values() for s in sizes))
+            capabilities = replace(capabilities, sizes={model_id: every for model_id in ids})
+    found = provider.with_capabilities(capabilities)
+    if provider.dialect:  # set by hand: it wins over what the server seems to be
+        return replace(found, capabilities=with_dialect(found.capabilities, provider.dialect))
+    detected = from_models(models)
+    if detected is None:
+        return found
+    return replace(found, capabilities=with_dialect(found.capabilities, detected.dialect.name),
+                   dialect=detected.dialect.name, dialect_evidence=detected.evidence)
 
 
 def capabilities_from_models(models: Iterable[Model], static: Capabilities) -> Capabilities | None:

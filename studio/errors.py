@@ -79,3 +79,9 @@ class ServerError(StudioError):
 
 class JobTimedOut(StudioError):
     title = "Timed out"
+
+
+class ModeNotOffered(UnsupportedParameter):
+    """The server has no route for this mode (it answered 404 or 405); the studio stops offering it."""
+
+    title = "Not offered by this server"

@@ -22,11 +22,13 @@ import openai
 from openai.types import Video
 
 from studio import errors, pricing
+from studio.dialects import route_missing
 from studio.error_mapping import caused_by, from_job_failure, from_sdk, retry_after_seconds
 from studio.images import FittedImage
 from studio.library import Library, VideoRecord
 from studio.prompts import validate_prompt
 from studio.providers import Capabilities, Provider
+from studio.sizes import check_free_size
 from studio.thumbnails import write_thumbnail
 
 Kind = Literal["generate", "image", "remix", "edit", "extend"]
@@ -34,6 +36,7 @@ DeleteScope = Literal["provider", "local", "both"]
 OnWait = Callable[[float, errors.RateLimited], None]
 DEFAULT_DEADLINE = 30 * 60.0
 MAX_POLL_BACKOFF = 15.0
+LEARNABLE_MODES = ("remix", "edit", "extend")  # a 404/405 on their routes means the server lacks them
 MEDIA_NAMES = {"video": "video.mp4", "thumbnail": "thumbnail.webp", "spritesheet": "spritesheet.jpg"}
 
 # One lock per video across every session in this process: two refreshes never download the same file twice.
@@ -108,7 +111,7 @@ class Jobs:
         for index, params in enumerate(variant_params(request, self.provider.capabilities)):
             try:
                 video = self._create_with_retry(functools.partial(self._create_call, request, prompt, params),
-                                                on_wait)
+                                                on_wait, mode=request.kind)
             except errors.StudioError as error:
                 if not records:
                     raise
@@ -162,7 +165,9 @@ class Jobs:
             if request.model not in caps.sizes and not caps.free_text_models:
                 raise errors.UnsupportedParameter(
                     f"{self.provider.label} offers {', '.join(caps.models)}, not '{request.model}'.")
-            if request.model in caps.sizes and request.size not in caps.sizes_for(request.model):
+            if caps.free_sizes:
+                check_free_size(request.size)
+            elif request.model in caps.sizes and request.size not in caps.sizes_for(request.model):
                 raise errors.UnsupportedParameter(
                     f"{request.model} makes {' or '.join(caps.sizes_for(request.model))}, not {request.size}.")
         durations = caps.extension_durations if request.kind == "extend" else caps.durations
@@ -196,7 +201,7 @@ class Jobs:
         return videos.create(prompt=prompt, model=request.model, size=request.size,  # type: ignore[arg-type]
                              seconds=request.seconds, **extra)  # type: ignore[arg-type]
 
-    def _create_with_retry(self, create: Callable[[], Video], on_wait: OnWait | None) -> Video:
+    def _create_with_retry(self, create: Callable[[], Video], on_wait: OnWait | None, mode: str = "") -> Video:
         waited = 0.0
         refused = 0
         while True:
@@ -216,12 +221,24 @@ class Jobs:
                 refused += 1
                 wait = float(2**refused)
                 error = errors.RateLimited(f"Backend unreachable: trying again in {wait:.0f} s.", retry_after=wait)
+            except openai.APIStatusError as exc:
+                if mode in LEARNABLE_MODES and route_missing(exc):
+                    raise self._learn_absent(mode, exc.status_code) from exc
+                raise from_sdk(exc, self.provider) from exc
             except openai.APIError as exc:
                 raise from_sdk(exc, self.provider) from exc
             if on_wait is not None:
                 on_wait(wait, error)
             self._sleep(wait)
             waited += wait
+
+    def _learn_absent(self, mode: str, status_code: int) -> errors.ModeNotOffered:
+        """Remember that this server lacks `mode`, so the pages stop offering it; say so in words."""
+        if self.provider.base_url:
+            self.library.mark_mode_absent(self.provider.base_url, mode, status_code)
+        return errors.ModeNotOffered(
+            f"This server does not offer {mode}: {self.provider.host} answered {status_code} on its {mode} route. "
+            f"The studio will not offer {mode} for it again.", code=f"{mode}_not_offered")
 
     def _record_new(self, video: Video, request: VideoRequest, params: dict[str, Any], group: str | None,
                     index: int | None) -> VideoRecord:
@@ -276,16 +293,18 @@ class Jobs:
             return self._poll_failed(record, exc, now)
         poll_after = _poll_after(response.headers.get("openai-poll-after-ms"))
         changes: dict[str, object] = {
-            "status": video.status, "progress": video.progress, "expires_at": video.expires_at,
+            "status": video.status, "progress": video.progress or 0, "expires_at": video.expires_at,
             "completed_at": video.completed_at, "next_poll_at": now + poll_after, "poll_failures": 0,
             "last_poll_error": None, "seconds": str(video.seconds),
         }
         if (seed := _seed_of(video)) is not None:
             changes["seed"] = seed
+        if extra := extra_fields(video):
+            changes["extra"] = {**record.extra, **extra}
         if video.status == "failed":
             error = video.error
-            changes.update(error_code=error.code if error else "failed",
-                           error_message=error.message if error else "The provider did not say why.")
+            changes.update(error_code=_error_code(error) or "failed",
+                           error_message=_error_message(error) or "The provider did not say why.")
         elif video.status in ("queued", "in_progress"):
             deadline = record.deadline_at or record.created_at + self.deadline_seconds
             if force and record.status == "timed_out":
@@ -431,16 +450,32 @@ class Jobs:
 
 
 def _record_from_video(video: Video, provider_kind: str, deadline_seconds: float) -> VideoRecord:
-    error = video.error
+    created_at = float(video.created_at or time.time())
     return VideoRecord(
         video_id=video.id, provider=provider_kind, kind="generate", status=video.status,
-        progress=video.progress, prompt=video.prompt or "", model=str(video.model), size=str(video.size),
-        seconds=str(video.seconds), created_at=float(video.created_at),
+        progress=video.progress or 0, prompt=video.prompt or "", model=str(video.model), size=str(video.size),
+        seconds=str(video.seconds), created_at=created_at,
         completed_at=video.completed_at, expires_at=video.expires_at,
-        deadline_at=float(video.created_at) + deadline_seconds,
-        error_code=error.code if error else None, error_message=error.message if error else None,
-        seed=_seed_of(video),
+        deadline_at=created_at + deadline_seconds,
+        error_code=_error_code(video.error), error_message=_error_message(video.error),
+        seed=_seed_of(video), extra=extra_fields(video),
     )
+
+
+def extra_fields(video: Video) -> dict[str, Any]:
+    """Every field the provider sent beyond OpenAI's Video (vLLM-Omni's inference_time_s, peak_memory_mb, ...)."""
+    return dict(video.model_extra or {})
+
+
+def _error_code(error: object) -> str | None:
+    # vLLM-Omni's error.code may be an integer; the library keeps codes as text.
+    code = getattr(error, "code", None)
+    return None if code is None else str(code)
+
+
+def _error_message(error: object) -> str | None:
+    message = getattr(error, "message", None)
+    return None if message is None else str(message)
 
 
 def _seed_of(video: Video) -> int | None:

@@ -98,6 +98,20 @@ MIGRATIONS: list[str] = [
     ALTER TABLE videos ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
     ALTER TABLE videos ADD COLUMN seed INTEGER;
     """,
+    # 4: every field a provider sent on the video beyond OpenAI's (JSON: inference_time_s, peak_memory_mb, ...).
+    """
+    ALTER TABLE videos ADD COLUMN extra TEXT NOT NULL DEFAULT '{}';
+    """,
+    # 5: modes a server answered 404 or 405 for, by its base URL (never a key), so a restart remembers them.
+    """
+    CREATE TABLE absent_modes (
+        base_url TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        status_code INTEGER NOT NULL,
+        learned_at REAL NOT NULL,
+        PRIMARY KEY (base_url, mode)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -138,6 +152,7 @@ class VideoRecord:
     last_poll_error: str | None = None
     params: dict[str, Any] = field(default_factory=dict)  # extra request fields, sent again on Retry
     seed: int | None = None  # the seed the provider says it used, when it says
+    extra: dict[str, Any] = field(default_factory=dict)  # fields the provider sent beyond OpenAI's, kept as sent
 
     @property
     def is_active(self) -> bool:
@@ -158,7 +173,7 @@ class VideoRecord:
 
 _COLUMNS = [f.name for f in fields(VideoRecord)]
 _BOOLEANS = {"remote_deleted", "favourite"}
-_JSON = {"params"}
+_JSON = {"params", "extra"}
 
 
 @dataclass(frozen=True)
@@ -360,6 +375,24 @@ class Library:
             total += sum((Path(root) / f).stat().st_size for f in files)
         return total
 
+    # What servers lack, learned from their answers.
+    def mark_mode_absent(self, base_url: str, mode: str, status_code: int) -> None:
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO absent_modes (base_url, mode, status_code, learned_at) "
+                         "VALUES (?, ?, ?, ?)", (_server_key(base_url), mode, status_code, time.time()))
+
+    def mark_mode_present(self, base_url: str, mode: str) -> None:
+        """The server has the mode after all (it was upgraded): stop hiding it."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM absent_modes WHERE base_url = ? AND mode = ?", (_server_key(base_url), mode))
+
+    def absent_modes(self, base_url: str | None) -> set[str]:
+        if not base_url:
+            return set()
+        rows = self._connection().execute("SELECT mode FROM absent_modes WHERE base_url = ?",
+                                          (_server_key(base_url),))
+        return {row[0] for row in rows}
+
     def remove(self, video_id: str) -> bool:
         """Forget a video and delete its files. The row goes first, so no row ever points at a missing file."""
         record = self.get(video_id)
@@ -397,11 +430,19 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
+def _server_key(base_url: str) -> str:
+    # One server, however its URL was typed: no trailing slash, lower-case scheme and host.
+    url = base_url.strip().rstrip("/")
+    scheme, _, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    return f"{scheme.lower()}://{host.lower()}{slash}{path}" if rest else url
+
+
 def _column_value(name: str, value: Any) -> Any:
     if name in _BOOLEANS:
         return int(value)
     if name in _JSON:
-        return json.dumps(value or {}, sort_keys=True)
+        return json.dumps(value or {}, sort_keys=True, default=str)
     return value
 
 
@@ -414,6 +455,7 @@ def _record(row: Sequence[Any]) -> VideoRecord:
     record.remote_deleted = bool(record.remote_deleted)
     record.favourite = bool(record.favourite)
     record.params = json.loads(record.params) if isinstance(record.params, str) and record.params else {}
+    record.extra = json.loads(record.extra) if isinstance(record.extra, str) and record.extra else {}
     return record
 
 

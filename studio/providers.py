@@ -1,4 +1,5 @@
-"""Provider profiles (local, OpenAI or a gateway, Azure by key, Azure by Entra ID) and the client factory.
+"""Provider profiles (local, an OpenAI-compatible server, OpenAI or a gateway, Azure by key, Azure by Entra ID)
+and the client factory.
 
 Configuration is a plain mapping (environment variables, `.streamlit/secrets.toml`, or a session's own
 overrides), so this module never needs Streamlit. Keys are wrapped in `Secret` the moment they are read.
@@ -7,7 +8,7 @@ overrides), so this module never needs Streamlit. Keys are wrapped in `Secret` t
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -15,14 +16,17 @@ from urllib.parse import urlparse
 import httpx
 from openai import OpenAI
 
+from studio.dialects import DIALECT_CHOICES, dialect_named
 from studio.errors import RateLimited
 from studio.secret import Secret
 
 # Every client.videos call warns that OpenAI's hosted Sora API shut down. We know; say it once, here.
 warnings.filterwarnings("ignore", message="The Sora API is scheduled", category=DeprecationWarning)
 
-ProviderKind = Literal["local", "openai", "azure", "azure_entra"]
+ProviderKind = Literal["local", "compatible", "openai", "azure", "azure_entra"]
 AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
+OPENAI_SHUTDOWN_NOTE = ("OpenAI's own Videos API shut down on 2026-09-24. This profile serves any OpenAI-compatible "
+                        "gateway: set OPENAI_BASE_URL to it.")
 
 SORA_SIZES: dict[str, tuple[str, ...]] = {
     "sora-2": ("720x1280", "1280x720"),
@@ -33,10 +37,16 @@ EXTENSION_DURATIONS = ("4", "8", "12", "16", "20")
 
 # Every configuration key the studio reads, with what it is for (README and secrets.toml.example list them).
 CONFIG_KEYS: dict[str, str] = {
-    "SORA_STUDIO_PROVIDER": "Which profile to start with: local, openai, azure or azure_entra.",
+    "SORA_STUDIO_PROVIDER": "Which profile to start with: local, compatible, openai, azure or azure_entra.",
     "SORA_STUDIO_DATA_DIR": "Where the library keeps its database and files (default ./data).",
-    "SORA_STUDIO_MODELS": "Comma-separated model names a gateway serves (free text is allowed too).",
+    "SORA_STUDIO_MODELS": "Comma-separated model names a gateway or compatible server serves (free text is allowed "
+                          "too).",
     "SORA_STUDIO_JOB_DEADLINE_MINUTES": "Minutes before an unfinished job is marked timed out (default 30).",
+    "SORA_STUDIO_COMPATIBLE_URL": "Base URL of an OpenAI-compatible video server: vLLM-Omni, SGLang Diffusion, "
+                                  "a LiteLLM proxy or a gateway (e.g. http://gpu-box:8000/v1).",
+    "SORA_STUDIO_COMPATIBLE_API_KEY": "Key for that server, if it wants one.",
+    "SORA_STUDIO_DIALECT": f"What that server is, where it differs: {', '.join(DIALECT_CHOICES)} (default auto: "
+                           "read from what it answers).",
     "LOCALSORA_URL": "Use this running localsora (e.g. http://127.0.0.1:8000) instead of starting one.",
     "OPENAI_API_KEY": "Key for OpenAI or an OpenAI-compatible gateway.",
     "OPENAI_BASE_URL": "Base URL of an OpenAI-compatible gateway (default https://api.openai.com/v1).",
@@ -44,6 +54,8 @@ CONFIG_KEYS: dict[str, str] = {
     "AZURE_OPENAI_API_KEY": "Azure OpenAI key. Leave it out to sign in with Entra ID instead.",
     "AZURE_OPENAI_DEPLOYMENT": "Azure deployment name of the video model (default sora-2).",
 }
+
+SECRET_KEYS = frozenset({"OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "SORA_STUDIO_COMPATIBLE_API_KEY"})
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,7 @@ class Capabilities:
     extend: bool = True
     characters: bool = True
     free_text_models: bool = False
+    free_sizes: bool = False  # any WIDTHxHEIGHT is taken (vLLM-Omni, SGLang); `sizes` are then suggestions
     jobs_per_minute: int | None = None
     parameters: Mapping[str, ParameterSpec] = field(default_factory=dict)  # extra fields it takes, by name
     audio: bool = True
@@ -91,6 +104,11 @@ class Capabilities:
         flags = {"Remix": self.remix, "Edit": self.edit, "Extend": self.extend}
         return tuple(name for name, on in flags.items() if on)
 
+    def without(self, modes: Iterable[str]) -> Capabilities:
+        """These capabilities less the modes a server showed it lacks (remix, edit, extend, characters)."""
+        absent = {mode: False for mode in modes if mode in ("remix", "edit", "extend", "characters")}
+        return replace(self, **absent) if absent else self
+
 
 @dataclass(frozen=True)
 class Provider:
@@ -102,6 +120,10 @@ class Provider:
     # Entra ID: a callable the SDK asks for a fresh bearer token before each request.
     token_provider: Callable[[], str] | None = field(default=None, repr=False, compare=False)
     missing: tuple[str, ...] = ()  # settings still needed before this profile can work
+    note: str = ""  # what a user should know about this profile, in a sentence
+    dialect: str = ""  # the dialect (studio.dialects) set by hand or detected; blank: plain OpenAI contract
+    dialect_evidence: str = ""  # how it was detected, in words; blank when set by hand
+    learned_absent: tuple[str, ...] = ()  # modes this server answered 404/405 for, remembered in the library
     # Clients are reused, so requests share a connection pool instead of opening one each.
     _clients: dict[tuple[bool, float], OpenAI] = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -115,6 +137,13 @@ class Provider:
 
     def with_base_url(self, base_url: str) -> Provider:
         return replace(self, base_url=base_url)
+
+    def with_absent_modes(self, modes: Iterable[str]) -> Provider:
+        """This profile without the modes its server answered 404 or 405 for."""
+        modes = tuple(sorted(set(modes)))
+        if not modes:
+            return self
+        return replace(self, capabilities=self.capabilities.without(modes), learned_absent=modes)
 
     def with_capabilities(self, capabilities: Capabilities) -> Provider:
         """This profile with what the server itself says it offers; a model engine gets its own label."""
@@ -159,6 +188,12 @@ def azure_base_url(endpoint: str) -> str:
     return root + "/openai/v1/"
 
 
+def with_v1(url: str) -> str:
+    """'http://host:8000' -> 'http://host:8000/v1'; a URL with a path of its own is kept as given."""
+    url = url.strip().rstrip("/")
+    return url + "/v1" if url and urlparse(url).path in ("", "/") else url
+
+
 def _models_from(config: Mapping[str, str], default: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
     names = [m.strip() for m in config.get("SORA_STUDIO_MODELS", "").split(",") if m.strip()]
     if not names:
@@ -184,6 +219,21 @@ def load_providers(
         capabilities=Capabilities(sizes=SORA_SIZES),
     )
 
+    compatible_url = with_v1(get("SORA_STUDIO_COMPATIBLE_URL"))
+    compatible_key = get("SORA_STUDIO_COMPATIBLE_API_KEY")
+    dialect = dialect_named(get("SORA_STUDIO_DIALECT"))
+    compatible_caps = Capabilities(sizes=_models_from(config, SORA_SIZES), free_text_models=True)
+    providers["compatible"] = Provider(
+        kind="compatible",
+        label="OpenAI-compatible server" + (f" ({dialect.label})" if dialect and dialect.name != "openai" else ""),
+        base_url=compatible_url or None,
+        api_key=Secret(compatible_key) if compatible_key else None,
+        capabilities=with_dialect(compatible_caps, dialect.name) if dialect else compatible_caps,
+        missing=() if compatible_url else ("SORA_STUDIO_COMPATIBLE_URL",),
+        note="Any server that speaks /v1/videos: vLLM-Omni, SGLang Diffusion, a LiteLLM proxy or a gateway.",
+        dialect=dialect.name if dialect else "",
+    )
+
     openai_key = get("OPENAI_API_KEY")
     base_url = get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
     providers["openai"] = Provider(
@@ -193,6 +243,7 @@ def load_providers(
         api_key=Secret(openai_key) if openai_key else None,
         capabilities=Capabilities(sizes=_models_from(config, SORA_SIZES), free_text_models=True),
         missing=() if openai_key else ("OPENAI_API_KEY",),
+        note=OPENAI_SHUTDOWN_NOTE,
     )
 
     endpoint = get("AZURE_OPENAI_ENDPOINT")
@@ -225,6 +276,29 @@ def load_providers(
     return providers
 
 
+# The extra fields a dialect's server takes, where its own models list does not say (vLLM-Omni's
+# vllm_omni/entrypoints/openai/protocol/videos.py, VideoGenerationRequest).
+DIALECT_PARAMETERS: dict[str, dict[str, ParameterSpec]] = {
+    "vllm-omni": {
+        "seed": ParameterSpec("seed", "integer"),
+        "negative_prompt": ParameterSpec("negative_prompt", "string"),
+        "num_inference_steps": ParameterSpec("num_inference_steps", "integer", 1, 200),
+        "guidance_scale": ParameterSpec("guidance_scale", "number", 0.0, 20.0),
+        "fps": ParameterSpec("fps", "integer", 1),
+        "num_frames": ParameterSpec("num_frames", "integer", 1),
+    },
+}
+
+
+def with_dialect(capabilities: Capabilities, dialect_name: str) -> Capabilities:
+    """What a dialect changes: free sizes, the modes its server is known to lack, the extra fields it takes."""
+    dialect = dialect_named(dialect_name)
+    if dialect is None:
+        return capabilities
+    return replace(capabilities.without(dialect.absent), free_sizes=capabilities.free_sizes or dialect.free_sizes,
+                   parameters=capabilities.parameters or DIALECT_PARAMETERS.get(dialect.name, {}))
+
+
 def _entra_token_provider(credential_factory: Callable[[], Any] | None) -> Callable[[], str]:
     """A lazy token provider: the credential is only made when the first request needs a token."""
     from azure.identity import get_bearer_token_provider
@@ -250,7 +324,7 @@ def default_kind(config: Mapping[str, str], providers: Mapping[ProviderKind, Pro
     asked = (config.get("SORA_STUDIO_PROVIDER") or "").strip()
     if asked in providers:
         return asked  # type: ignore[return-value]
-    for kind in ("azure", "azure_entra", "openai"):
+    for kind in ("compatible", "azure", "azure_entra", "openai"):
         if providers[kind].configured:  # type: ignore[index]
             return kind  # type: ignore[return-value]
     return "local"

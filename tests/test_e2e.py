@@ -15,7 +15,7 @@ import pytest
 from openai import OpenAI
 from playwright.sync_api import Page, Playwright, expect, sync_playwright
 
-from localsora.process import LocalsoraProcess
+from localsora.process import LocalsoraProcess, free_port
 from tests.conftest import TINY_WAN, sdk_client
 from tests.e2e_support import (
     PageWatch,
@@ -224,6 +224,26 @@ def test_backend_unreachable_then_recovers(page: Page, server: LocalsoraProcess,
     shots.take(page, "backend_unreachable", readme=True)
     server.start()
     playing_video(page)
+
+
+def test_connect_a_provider_and_test_it(page: Page, server: LocalsoraProcess, shots: Screenshots) -> None:
+    go_to(page, "Settings")
+    url = page.get_by_role("textbox", name="Base URL", exact=True)
+    closed = f"http://127.0.0.1:{free_port()}"
+    url.fill(closed)
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.get_by_text(re.compile(r"Connection refused\. Nothing is listening at 127\.0\.0\.1:"))).to_be_visible()
+    wait_idle(page)
+    shots.take(page, "settings_connect_failed")
+    url.fill(server.root_url)
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.get_by_text(f"Connected to 127.0.0.1:{server.port}.")).to_be_visible()
+    expect(page.get_by_text(f'SORA_STUDIO_COMPATIBLE_URL = "{server.root_url}"')).to_be_visible()
+    wait_idle(page)
+    shots.take(page, "settings_connect_success")
+    page.get_by_role("button", name="Use it for this session").click()
+    expect(page.get_by_text("OpenAI-compatible server: connected").first).to_be_visible()
+    wait_idle(page)
 
 
 def test_every_page_looks_right(page: Page, shots: Screenshots) -> None:

@@ -137,10 +137,11 @@ def test_an_old_library_is_migrated_in_place(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     library = Library(tmp_path)
-    assert library.schema_version == SCHEMA_VERSION == 3
+    assert library.schema_version == SCHEMA_VERSION == 5
     assert [r.video_id for r in library.page(Filters(text="lighthouse")).records] == ["video_old1"]
     old = library.get("video_old1")
     assert old is not None and old.prompt == "A lighthouse in fog" and old.params == {} and old.seed is None
+    assert old.extra == {} and library.absent_modes("http://gpu-box:8000/v1") == set()
 
 
 def test_extra_parameters_and_the_seed_are_kept(tmp_path: Path) -> None:

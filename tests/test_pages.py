@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from localsora.process import LocalsoraProcess
+from localsora.process import LocalsoraProcess, free_port
 from studio.jobs import Jobs, VideoRequest
 from studio.library import Library, VideoRecord
 from studio.providers import load_providers
@@ -265,7 +265,7 @@ def test_settings_never_render_a_secret(data_dir: Path, monkeypatch: pytest.Monk
     assert "set (environment)" in shown and "OPENAI_API_KEY" in shown and "Azure OpenAI (key)" in shown
     typed = "fake-key-typed-in-the-browser-0987654321"
     at.text_input(key="session_OPENAI_API_KEY").set_value(typed)
-    at.form_submit_button[0].click()
+    next(b for b in at.form_submit_button if b.label == "Use for this session").click()
     at.run()
     assert typed not in every_element_text(at) and SECRET not in every_element_text(at)
     assert "Set for this session: OPENAI_API_KEY" in texts(at)
@@ -405,3 +405,127 @@ def test_a_model_without_remix_or_text_gets_neither(data_dir: Path, library: Lib
         assert [o.content for o in app.get("button_group")[0].proto.options] == ["Extend"]
     finally:
         server.stop()
+
+
+# Connect a provider, and servers that lack modes or take any size.
+
+CANARY = "canary-key-5e4d3c2b1a-must-never-render"
+
+
+def test_connect(at: AppTest, url: str, key: str | None = None) -> AppTest:
+    """Settings → Connect a provider → OpenAI-compatible server → Test connection."""
+    open_page(at, "pages/settings.py")
+    at.text_input(key="connect_SORA_STUDIO_COMPATIBLE_URL").set_value(url)
+    if key is not None:
+        at.text_input(key="connect_SORA_STUDIO_COMPATIBLE_API_KEY").set_value(key)
+    next(b for b in at.form_submit_button if b.label == "Test connection").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+test_connect.__test__ = False  # a helper, not a test
+
+
+def test_test_connection_succeeds_on_a_running_localsora(app: AppTest, localsora: LocalsoraProcess) -> None:
+    test_connect(app, localsora.root_url)
+    shown = texts(app)
+    assert f"Connected to 127.0.0.1:{localsora.port}" in shown and "It answers as a video server" in shown
+    assert "{'What': 'Remix', 'Offered': 'yes', 'How the studio knows': 'its route answered'}" in shown
+    snippet = app.code[-1].value
+    assert 'SORA_STUDIO_PROVIDER = "compatible"' in snippet
+    assert f'SORA_STUDIO_COMPATIBLE_URL = "{localsora.root_url}"' in snippet
+    button(app, "Use it for this session").click()
+    app.run()
+    assert "OpenAI-compatible server: connected" in texts(app), "the studio now uses it"
+
+
+def test_test_connection_explains_a_closed_port(app: AppTest) -> None:
+    port = free_port()
+    test_connect(app, f"http://127.0.0.1:{port}")
+    assert f"Connection refused.** Nothing is listening at 127.0.0.1:{port}" in texts(app)
+    assert not [b for b in app.button if b.label == "Use it for this session"]
+
+
+def test_test_connection_never_shows_the_key(data_dir: Path, start_localsora) -> None:
+    keyed = start_localsora(api_key=CANARY)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    test_connect(at, keyed.root_url, key="wrong-key-typed-by-mistake")
+    assert "Key rejected.** 127.0.0.1" in texts(at) and "did not accept the key (401)" in texts(at)
+    assert "wrong-key-typed-by-mistake" not in every_element_text(at)
+    test_connect(at, keyed.root_url, key=CANARY)
+    assert f"Connected to 127.0.0.1:{keyed.port}" in texts(at)
+    assert 'SORA_STUDIO_COMPATIBLE_API_KEY = "PASTE-YOUR-KEY-HERE"' in at.code[-1].value
+    assert CANARY not in every_element_text(at), "not in a field, the snippet, or anywhere else on the page"
+    button(at, "Use it for this session").click()
+    at.run()
+    assert "OpenAI-compatible server: connected" in texts(at), "the key works from the session"
+    for page in PAGES:
+        open_page(at, page)
+        assert CANARY not in every_element_text(at), page
+
+
+def test_remix_that_answered_404_is_no_longer_offered(data_dir: Path, library: Library, start_localsora,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # localsora as vLLM-Omni, behind the local profile: its models list offers remix, its remix route is missing.
+    server = start_localsora("--dialect", "vllm-omni")
+    monkeypatch.setenv("LOCALSORA_URL", server.root_url)
+    source = make_finished(library, server, "A lighthouse before the storm")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    app = open_page(at, "pages/remix.py", video=source.video_id)
+    app.text_area(key="remix_prompt").set_value("The same lighthouse in a storm")
+    button(app, "Remix").click()
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "This server does not offer remix: 127.0.0.1" in texts(app) and "answered 404" in texts(app)
+    app = open_page(app, "pages/gallery.py")
+    labels = [b.label for b in app.button]
+    assert "Play" in labels and "Remix" not in labels
+    restarted = AppTest.from_file(APP, default_timeout=60)  # a new session reads what the library learned
+    restarted.run()
+    app = open_page(restarted, "pages/gallery.py")
+    assert "Remix" not in [b.label for b in app.button]
+    app = open_page(app, "pages/remix.py")
+    assert "does not offer remix" in texts(app)
+    assert "Remix" not in [o.content for o in app.get("button_group")[0].proto.options]
+    app = open_page(app, "pages/settings.py")
+    assert "Learned from its answers: this server does not offer remix." in texts(app)
+
+
+def test_a_vllm_omni_server_gets_free_sizes_and_no_remix(data_dir: Path, library: Library, start_localsora,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    server = start_localsora("--dialect", "vllm-omni")
+    monkeypatch.setenv("SORA_STUDIO_PROVIDER", "compatible")
+    monkeypatch.setenv("SORA_STUDIO_COMPATIBLE_URL", server.root_url)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    app = open_page(at, "pages/text_to_video.py")
+    size = app.text_input(key="t2v_size")
+    assert size.value == "720x1280" and size.label == "Size (width x height)"
+    size.set_value("833x480")
+    app.text_area(key="t2v_prompt").set_value("A free size")
+    app.run()
+    assert "833x480 has an odd side; use even numbers, for example 834x480." in texts(app)
+    button(app, "Generate").click()
+    app.run()
+    assert library.count() == 0, "a wrong size is never sent"
+    app = open_page(app, "pages/remix.py")
+    assert "offers no remix, edit or extend" in texts(app)
+    app = open_page(app, "pages/image_to_video.py")
+    app.text_input(key="i2v_size").set_value("640x360")
+    app.file_uploader[0].set_value(("wide.png", png_bytes(1600, 900, (30, 160, 90)), "image/png"))
+    app.run()
+    assert app.text_input(key="i2v_size").value == "1280x720", "a new image preselects its orientation"
+    app.text_input(key="i2v_size").set_value("640x360")
+    app.run()
+    assert "1600x900 PNG → 640x360" in str(app.image[0].proto), "the fitter follows the typed size"
+
+
+def test_the_video_page_shows_render_time_and_memory(app: AppTest, library: Library) -> None:
+    library.add(make_record(1, provider="compatible", prompt="A render from a GPU server",
+                            extra={"inference_time_s": 12.5, "peak_memory_mb": 18234.0, "quality": "default"}))
+    open_page(app, "pages/gallery.py", video="video_000001")
+    assert "Rendered in 12.5 s · peak GPU memory 18,234 MB" in texts(app)
+    assert '"quality": "default"' in every_element_text(app) or "quality" in every_element_text(app)

@@ -1,0 +1,22 @@
+"""A video size typed by hand, for servers that take any WIDTHxHEIGHT (vLLM-Omni, SGLang Diffusion)."""
+
+from __future__ import annotations
+
+from studio.errors import InvalidInput
+from studio.images import parse_size
+
+MIN_FREE_SIDE = 64
+MAX_FREE_SIDE = 4096
+
+
+def check_free_size(text: str) -> str:
+    """The size as the server wants it ("832x480"), or InvalidInput that says what to type instead."""
+    width, height = parse_size(text)
+    if not (MIN_FREE_SIDE <= width <= MAX_FREE_SIDE and MIN_FREE_SIDE <= height <= MAX_FREE_SIDE):
+        raise InvalidInput(f"{width}x{height} is out of range: each side must be {MIN_FREE_SIDE} to "
+                           f"{MAX_FREE_SIDE} pixels.", code="invalid_size")
+    if width % 2 or height % 2:
+        # H.264 with 4:2:0 colour, which every MP4 player plays, needs even sides.
+        raise InvalidInput(f"{width}x{height} has an odd side; use even numbers, for example "
+                           f"{width + width % 2}x{height + height % 2}.", code="invalid_size")
+    return f"{width}x{height}"
