@@ -29,7 +29,8 @@ DIALECTS: dict[str, Dialect] = {
     "openai": Dialect("openai", "OpenAI Videos API"),
     # vllm_omni/entrypoints/openai/protocol/videos.py: size is any "^\d+x\d+$"; no remix, edits or extensions.
     "vllm-omni": Dialect("vllm-omni", "vLLM-Omni", free_sizes=True, absent=("remix", "edit", "extend", "characters")),
-    "sglang": Dialect("sglang", "SGLang Diffusion", free_sizes=True),
+    # sglang runtime/entrypoints/openai/video_api.py: any "WxH"; create, list, retrieve, delete and content only.
+    "sglang": Dialect("sglang", "SGLang Diffusion", free_sizes=True, absent=("remix", "edit", "extend", "characters")),
     "litellm": Dialect("litellm", "LiteLLM proxy"),
 }
 DIALECT_CHOICES = ("auto", *DIALECTS)

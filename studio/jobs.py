@@ -13,7 +13,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -286,12 +286,19 @@ class Jobs:
         now = time.time()
         if not self.library.claim_poll(video_id, now if not force else float("inf"), now + 30):
             return record  # not due yet, or another session is polling it right now
+        headers: Mapping[str, str] = {}
         try:
             response = self.provider.client().with_options(max_retries=0).videos.with_raw_response.retrieve(video_id)
-            video = response.parse()
+            video, headers = response.parse(), response.headers
+        except openai.APIStatusError as exc:
+            # vLLM-Omni answers a failed job with its error's status (500...) and the job itself as the body.
+            failed_job = _failed_video_in(exc)
+            if failed_job is None:
+                return self._poll_failed(record, exc, now)
+            video = failed_job
         except (openai.APIError, errors.StudioError) as exc:
             return self._poll_failed(record, exc, now)
-        poll_after = _poll_after(response.headers.get("openai-poll-after-ms"))
+        poll_after = _poll_after(headers.get("openai-poll-after-ms"))
         changes: dict[str, object] = {
             "status": video.status, "progress": video.progress or 0, "expires_at": video.expires_at,
             "completed_at": video.completed_at, "next_poll_at": now + poll_after, "poll_failures": 0,
@@ -351,6 +358,8 @@ class Jobs:
                 try:
                     self._download(client, video_id, variant, target)
                     paths[variant] = self.library.relative(target)
+                except WrongMedia:
+                    paths[variant] = None  # vLLM-Omni answers every variant with the MP4
                 except (openai.NotFoundError, openai.BadRequestError) as exc:
                     if variant == "video":  # the one file we must have
                         error = from_sdk(exc, self.provider)
@@ -372,12 +381,19 @@ class Jobs:
 
     def _download(self, client: openai.OpenAI, video_id: str, variant: str, target: Path) -> None:
         partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+        # The video is the contract's default variant: asked for plainly, as servers that read `variant`
+        # differently (SGLang: an output index) still serve it.
+        chosen = openai.omit if variant == "video" else variant
         try:
             with client.videos.with_streaming_response.download_content(
-                video_id, variant=variant  # type: ignore[arg-type]
-            ) as response, open(partial, "wb") as out:
-                for chunk in response.iter_bytes(1024 * 1024):
-                    out.write(chunk)
+                video_id, variant=chosen  # type: ignore[arg-type]
+            ) as response:
+                kind = response.headers.get("content-type", "")
+                if variant != "video" and not kind.startswith("image/"):
+                    raise WrongMedia(f"The {variant} came as {kind or 'unknown content'}.")
+                with open(partial, "wb") as out:
+                    for chunk in response.iter_bytes(1024 * 1024):
+                        out.write(chunk)
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
@@ -449,6 +465,21 @@ class Jobs:
         return record
 
 
+class WrongMedia(Exception):
+    """A thumbnail or spritesheet that the server answered with something else (the MP4)."""
+
+
+def _failed_video_in(exc: openai.APIStatusError) -> Video | None:
+    """The failed job in an error answer's body, when a server sends one (vLLM-Omni), else None."""
+    try:
+        body = exc.response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or body.get("object") != "video" or body.get("status") != "failed":
+        return None
+    return Video.model_construct(**body)
+
+
 def _record_from_video(video: Video, provider_kind: str, deadline_seconds: float) -> VideoRecord:
     created_at = float(video.created_at or time.time())
     return VideoRecord(
@@ -467,15 +498,18 @@ def extra_fields(video: Video) -> dict[str, Any]:
     return dict(video.model_extra or {})
 
 
+def _error_field(error: object, name: str) -> str | None:
+    # A parsed error object, or the plain dict of a job read from an error answer's body.
+    value = error.get(name) if isinstance(error, dict) else getattr(error, name, None)
+    return None if value is None else str(value)  # vLLM-Omni's code may be an integer; codes are kept as text
+
+
 def _error_code(error: object) -> str | None:
-    # vLLM-Omni's error.code may be an integer; the library keeps codes as text.
-    code = getattr(error, "code", None)
-    return None if code is None else str(code)
+    return _error_field(error, "code")
 
 
 def _error_message(error: object) -> str | None:
-    message = getattr(error, "message", None)
-    return None if message is None else str(message)
+    return _error_field(error, "message")
 
 
 def _seed_of(video: Video) -> int | None:

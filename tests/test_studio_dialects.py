@@ -1,0 +1,107 @@
+"""The studio's core flows against every dialect localsora speaks: create (text, and with an image), poll,
+download, list, delete, a job that fails, and a mode the server lacks. Through studio.jobs and the real SDK,
+as the pages use them; docs/providers.md's table names these tests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from localsora.process import LocalsoraProcess
+from studio import errors
+from studio.discovery import discover_server
+from studio.images import fit
+from studio.jobs import Jobs, VideoRequest
+from studio.library import Library, VideoRecord
+from studio.providers import load_providers
+from tests.media import decode_mp4, png_bytes
+
+DIALECTS = ("openai", "vllm-omni", "sglang")
+
+
+def studio_on(start_localsora: Callable[..., LocalsoraProcess], tmp_path: Path, dialect: str,
+              *flags: str) -> tuple[Jobs, Library]:
+    server = start_localsora("--dialect", dialect, "--poll-after-ms", "100", *flags)
+    provider = load_providers({"SORA_STUDIO_COMPATIBLE_URL": server.base_url, "SORA_STUDIO_DIALECT": dialect})
+    library = Library(tmp_path / "library")
+    return Jobs(discover_server(provider["compatible"], keep_models=False), library), library
+
+
+def made_elsewhere(jobs: Jobs, prompt: str) -> str:
+    """A video another client made on the same server, which only the list can tell the studio about."""
+    return jobs.provider.client(creating=True).videos.create(prompt=prompt, seconds="4").id
+
+
+def until_done(jobs: Jobs, video_id: str, deadline: float = 90) -> VideoRecord:
+    end = time.monotonic() + deadline
+    while True:
+        record = jobs.refresh(video_id)
+        if record.is_archived or record.status in ("failed", "timed_out"):
+            return record
+        assert time.monotonic() < end, f"{video_id} still {record.status} after {deadline} s"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_create_poll_download_list_and_delete(start_localsora, tmp_path: Path, dialect: str) -> None:
+    jobs, library = studio_on(start_localsora, tmp_path, dialect)
+    [record] = jobs.submit(VideoRequest(prompt="A lighthouse at dusk, slow pan right", model="sora-2",
+                                        size="1280x720", seconds="4"))
+    done = until_done(jobs, record.video_id)
+    assert done.status == "completed" and done.is_archived
+    clip = decode_mp4(library.path(done.video_path).read_bytes())  # type: ignore[arg-type]
+    assert (clip.width, clip.height) == (1280, 720) and abs(clip.duration - 4) <= 1 / 24 + 1e-6
+
+    elsewhere = made_elsewhere(jobs, "A harbour at night")
+    report = jobs.sync()  # the list, in each server's shape
+    assert elsewhere in report.added and not report.failed
+    assert {record.video_id, elsewhere} <= {r.video_id for r in library.page(limit=50).records}
+
+    jobs.delete(record.video_id, "both")
+    assert library.get(record.video_id) is None
+    assert record.video_id not in {r.video_id for r in library.page(limit=50).records}
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_an_image_reference_becomes_a_video(start_localsora, tmp_path: Path, dialect: str) -> None:
+    jobs, library = studio_on(start_localsora, tmp_path, dialect)
+    reference = fit(png_bytes(900, 600), "1280x720")
+    [record] = jobs.submit(VideoRequest(prompt="The photo comes alive", model="sora-2", size="1280x720",
+                                        kind="image", reference=reference))
+    assert until_done(jobs, record.video_id).status == "completed"
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_failed_job_says_why_and_is_not_polled_forever(start_localsora, tmp_path: Path, dialect: str) -> None:
+    jobs, library = studio_on(start_localsora, tmp_path, dialect, "--blocked-words", "gore")
+    [record] = jobs.submit(VideoRequest(prompt="gore everywhere", model="sora-2", size="1280x720"))
+    failed = until_done(jobs, record.video_id)
+    assert failed.status == "failed"
+    problem = jobs.failure(failed)
+    assert problem is not None and "moderation" in str(problem).lower()
+
+
+@pytest.mark.parametrize("dialect", ["vllm-omni", "sglang"])
+def test_a_mode_the_server_lacks_is_refused_plainly_and_then_hidden(start_localsora, tmp_path: Path,
+                                                                    dialect: str) -> None:
+    jobs, library = studio_on(start_localsora, tmp_path, dialect)
+    [record] = jobs.submit(VideoRequest(prompt="A kite", model="sora-2", size="1280x720"))
+    until_done(jobs, record.video_id)
+    with pytest.raises(errors.StudioError, match="does not offer remix"):
+        jobs.submit(VideoRequest(prompt="A kite at night", kind="remix", source_video_id=record.video_id,
+                                 model="sora-2", size="1280x720"))
+    # Known from the dialect (vLLM-Omni) or learned from the 404 (SGLang): either way no longer offered.
+    known = "remix" not in jobs.provider.capabilities.actions()
+    assert known or "remix" in library.absent_modes(jobs.provider.base_url)
+
+
+@pytest.mark.parametrize("dialect", ["vllm-omni", "sglang"])
+def test_fields_beyond_openais_reach_the_library(start_localsora, tmp_path: Path, dialect: str) -> None:
+    jobs, library = studio_on(start_localsora, tmp_path, dialect)
+    [record] = jobs.submit(VideoRequest(prompt="A kite", model="sora-2", size="832x480", seconds="4"))
+    kept = until_done(jobs, record.video_id)
+    assert isinstance(kept.extra.get("inference_time_s"), float) and kept.extra.get("peak_memory_mb")
+    assert Library(tmp_path / "library").get(record.video_id).extra == kept.extra  # kept, not dropped
