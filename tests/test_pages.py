@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -529,3 +530,27 @@ def test_the_video_page_shows_render_time_and_memory(app: AppTest, library: Libr
     open_page(app, "pages/gallery.py", video="video_000001")
     assert "Rendered in 12.5 s · peak GPU memory 18,234 MB" in texts(app)
     assert '"quality": "default"' in every_element_text(app) or "quality" in every_element_text(app)
+
+
+def test_advanced_fields_on_a_vllm_omni_server_go_on_the_wire(data_dir: Path, library: Library, start_localsora,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    server = start_localsora("--dialect", "vllm-omni")
+    monkeypatch.setenv("SORA_STUDIO_PROVIDER", "compatible")
+    monkeypatch.setenv("SORA_STUDIO_COMPATIBLE_URL", server.root_url)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    app = open_page(at, "pages/text_to_video.py")
+    app.text_area(key="t2v_prompt").set_value("A kite over dunes")
+    app.text_input(key="t2v_size").set_value("832x480")
+    app.number_input(key="t2v_param_seed").set_value(99)
+    app.number_input(key="t2v_param_num_inference_steps").set_value(30)
+    app.number_input(key="t2v_param_guidance_scale").set_value(6.5)
+    app.text_input(key="t2v_param_negative_prompt").set_value("blurry")
+    app.run()
+    button(app, "Generate").click()
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    [record] = library.page().records
+    wire = httpx.get(f"{server.root_url}/_localsora/videos/{record.video_id}/request").json()
+    assert wire["size"] == "832x480" and wire["prompt"] == "A kite over dunes"
+    assert wire["params"] == {"seed": 99, "num_inference_steps": 30, "guidance_scale": 6.5, "negative_prompt": "blurry"}
