@@ -36,6 +36,15 @@ def parse_models(spec: str) -> dict[str, tuple[str, ...]]:
     return models
 
 
+def _switch(value: str) -> bool:
+    """A flag that takes no value on the command line; its variable is 1/true/yes/on or 0/false/no/off."""
+    if value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected 1/true/yes/on or 0/false/no/off; got {value!r}")
+
+
 def _csv(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
@@ -78,6 +87,8 @@ class Settings:
     blocked_words: tuple[str, ...] = ()
     ttl_seconds: int = 24 * 3600
     poll_after_ms: int = 1000
+    # Serve /_localsora/faults, which changes faults and limits at run time: for tests and demos only.
+    enable_faults: bool = False
 
     def check(self) -> None:
         """Refuse values no server could run with, at start-up, naming the flag."""
@@ -125,6 +136,8 @@ FLAGS: dict[str, tuple[type | object, str]] = {
     "blocked_words": (_csv, "Comma-separated words that fail a job with moderation_blocked."),
     "ttl_seconds": (int, "Seconds until a video's media expires."),
     "poll_after_ms": (int, "Value of the openai-poll-after-ms header."),
+    "enable_faults": (_switch, "Serve POST /_localsora/faults, which injects errors and changes limits at run "
+                               "time (tests and demos; off by default)."),
 }
 
 
@@ -152,8 +165,9 @@ def parse_args(argv: list[str] | None = None, environ: Mapping[str, str] | None 
                     "open-weights models through diffusers.",
     )
     for name, (parse, help_text) in FLAGS.items():
+        value = {"action": "store_true"} if parse is _switch else {"type": parse}
         parser.add_argument(
-            "--" + name.replace("_", "-"), dest=name, type=parse, default=None,
+            "--" + name.replace("_", "-"), dest=name, default=None, **value,  # type: ignore[arg-type]
             help=f"{help_text} [env {env_name(name)}]",
         )
     parser.add_argument(

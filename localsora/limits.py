@@ -34,17 +34,22 @@ class RateLimiter:
 class FaultInjector:
     """Injected failures: a random share of 500s, and queued one-off faults for tests and demos."""
 
-    def __init__(self, error_rate: float, seed: int | None = None) -> None:
+    def __init__(self, error_rate: float, seed: int | None = None, max_queued: int = 1000) -> None:
         self.error_rate = error_rate
+        self.max_queued = max_queued  # every request walks the queue, so it is kept short
         self._random = random.Random(seed)
         # (status, retry_after, "METHOD /path" the fault is for, or "" for any request)
         self._queued: deque[tuple[int, float, str]] = deque()
         self._lock = threading.Lock()
 
-    def queue(self, status: int, count: int, retry_after: float = 1.0, route: str = "") -> None:
-        """`route` like "POST /v1/videos" aims the faults at one endpoint; empty means the next requests."""
+    def queue(self, status: int, count: int, retry_after: float = 1.0, route: str = "") -> bool:
+        """`route` like "POST /v1/videos" aims the faults at one endpoint; empty means the next requests.
+        False, and nothing queued, when the queue would pass `max_queued`."""
         with self._lock:
+            if len(self._queued) + count > self.max_queued:
+                return False
             self._queued.extend([(status, retry_after, route)] * count)
+            return True
 
     def clear(self) -> None:
         with self._lock:

@@ -90,6 +90,8 @@ class LocalsoraProcess:
         """Change injected faults and limits at run time (see `/_localsora/faults`)."""
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         response = httpx.post(f"{self.root_url}/_localsora/faults", json=change, headers=headers, timeout=10)
+        if response.status_code == 404:
+            raise RuntimeError("This localsora serves no /_localsora/faults: start it with --enable-faults.")
         response.raise_for_status()
         return response.json()
 

@@ -10,6 +10,7 @@ import contextlib
 import functools
 import os
 import random
+import re
 import threading
 import time
 import uuid
@@ -270,7 +271,10 @@ class Jobs:
         """One poll for every active job whose poll time has come; archive finished ones still missing files."""
         changed = []
         for record in self.library.active(provider=self.provider.kind):
-            updated = self.refresh(record.video_id)
+            try:
+                updated = self.refresh(record.video_id)
+            except errors.StudioError:
+                continue  # this job's trouble is its own; the others are still polled
             if (updated.status, updated.progress) != (record.status, record.progress):
                 changed.append(updated)
         for record in self.library.unarchived(provider=self.provider.kind):
@@ -283,6 +287,9 @@ class Jobs:
         record = self._get(video_id)
         if not (record.is_active or (force and record.status == "timed_out")):
             return record
+        if (problem := unaddressable(video_id)) is not None:
+            return self.library.update(video_id, status="failed", error_code=UNADDRESSABLE_CODE,
+                                       error_message=problem) or record
         now = time.time()
         if not self.library.claim_poll(video_id, now if not force else float("inf"), now + 30):
             return record  # not due yet, or another session is polling it right now
@@ -403,7 +410,9 @@ class Jobs:
         """Delete the provider copy, the local copy, or both. Returns what happened, in words."""
         record = self._get(video_id)
         said = []
-        if scope in ("provider", "both") and not record.remote_deleted:
+        if scope in ("provider", "both") and not record.remote_deleted and unaddressable(video_id):
+            said.append(f"{self.provider.label} gave it an id no request can address, so it stays there.")
+        elif scope in ("provider", "both") and not record.remote_deleted:
             try:
                 self.provider.client().videos.delete(video_id)
                 said.append(f"Deleted from {self.provider.label}.")
@@ -426,17 +435,10 @@ class Jobs:
         try:
             for video in self.provider.client().videos.list(limit=100):
                 report.seen += 1
-                existing = self.library.get(video.id)
-                if existing is None:
-                    record = _record_from_video(video, self.provider.kind, self.deadline_seconds)
-                    record.kind = "remix" if video.remixed_from_video_id else "generate"
-                    record.parent_video_id = video.remixed_from_video_id
-                    record.cost_usd = pricing.estimate_cost(
-                        str(video.model), str(video.size), int(float(video.seconds)), self.provider.kind).usd
-                    self.library.add(record, note="found by sync")
-                    report.added.append(video.id)
-                elif existing.status != video.status and existing.status != "timed_out":
-                    self.library.update(video.id, status=video.status, progress=video.progress)
+                try:
+                    self._sync_one(video, report)
+                except (ValueError, errors.StudioError) as exc:  # one bad row; the rest are still synced
+                    report.failed[video.id] = f"Could not add it: {exc}"
         except openai.APIError as exc:
             raise from_sdk(exc, self.provider) from exc
         waiting = self.library.unarchived(provider=self.provider.kind)
@@ -449,6 +451,19 @@ class Jobs:
             if on_progress is not None:
                 on_progress(done, len(waiting))
         return report
+
+    def _sync_one(self, video: Video, report: SyncReport) -> None:
+        existing = self.library.get(video.id)
+        if existing is None:
+            record = _record_from_video(video, self.provider.kind, self.deadline_seconds)
+            record.kind = "remix" if video.remixed_from_video_id else "generate"
+            record.parent_video_id = video.remixed_from_video_id
+            record.cost_usd = pricing.estimate_cost(
+                str(video.model), str(video.size), int(float(video.seconds)), self.provider.kind).usd
+            self.library.add(record, note="found by sync")
+            report.added.append(video.id)
+        elif existing.status != video.status and existing.status != "timed_out" and not unaddressable(video.id):
+            self.library.update(video.id, status=video.status, progress=video.progress)
 
     def failure(self, record: VideoRecord) -> errors.StudioError | None:
         """The typed error for a failed or timed-out job, for the page to show."""
@@ -480,9 +495,22 @@ def _failed_video_in(exc: openai.APIStatusError) -> Video | None:
     return Video.model_construct(**body)
 
 
+# The SDK refuses to put "." or ".." (also percent-encoded) in a URL path, so such an id can never be polled.
+DOT_SEGMENT = re.compile(r"^(\.|%2e){1,2}$", re.IGNORECASE)
+UNADDRESSABLE_CODE = "unaddressable_id"
+
+
+def unaddressable(video_id: str) -> str | None:
+    """Why no request can name this provider id, or None when it is fine."""
+    if not video_id or DOT_SEGMENT.match(video_id):
+        return (f"The provider gave this job the id {video_id!r}, which no request can address, so it cannot be "
+                "followed, downloaded or deleted there.")
+    return None
+
+
 def _record_from_video(video: Video, provider_kind: str, deadline_seconds: float) -> VideoRecord:
     created_at = float(video.created_at or time.time())
-    return VideoRecord(
+    record = VideoRecord(
         video_id=video.id, provider=provider_kind, kind="generate", status=video.status,
         progress=video.progress or 0, prompt=video.prompt or "", model=str(video.model), size=str(video.size),
         seconds=str(video.seconds), created_at=created_at,
@@ -491,6 +519,9 @@ def _record_from_video(video: Video, provider_kind: str, deadline_seconds: float
         error_code=_error_code(video.error), error_message=_error_message(video.error),
         seed=_seed_of(video), extra=extra_fields(video),
     )
+    if (problem := unaddressable(video.id)) is not None:
+        record.status, record.error_code, record.error_message = "failed", UNADDRESSABLE_CODE, problem
+    return record
 
 
 def extra_fields(video: Video) -> dict[str, Any]:

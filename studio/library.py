@@ -7,6 +7,7 @@ can move.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,6 +24,8 @@ from typing import Any
 ACTIVE_STATUSES = ("queued", "in_progress")
 STATUSES = ("queued", "in_progress", "completed", "failed", "timed_out")
 SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+# A part file untouched this long is no live download's (each chunk written touches it; the SDK times out sooner).
+STALE_PART_SECONDS = 3600
 
 # Each entry upgrades the schema by one version; existing libraries run the ones they lack.
 MIGRATIONS: list[str] = [
@@ -207,6 +210,16 @@ class Library:
         self.db_path = self.data_dir / "library.sqlite3"
         self._local = threading.local()
         self._migrate()
+        self._sweep_partial_downloads()
+
+    def _sweep_partial_downloads(self) -> None:
+        """Remove `*.part` files a killed download left behind. One still being written by another session
+        (a new part file, younger than STALE_PART_SECONDS) is left alone."""
+        cutoff = time.time() - STALE_PART_SECONDS
+        for partial in self.files_dir.glob("*/*.part"):
+            with contextlib.suppress(OSError):  # gone already: another session swept it
+                if partial.stat().st_mtime < cutoff:
+                    partial.unlink()
 
     # Connections: one per thread.
     def _connection(self) -> sqlite3.Connection:

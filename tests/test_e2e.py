@@ -34,7 +34,7 @@ VIDEO_READY = 60_000  # ms: the longest a short local render may take here befor
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
     data = tmp_path_factory.mktemp("e2e-localsora")
-    localsora = LocalsoraProcess(data, args=["--poll-after-ms", "300"]).start()
+    localsora = LocalsoraProcess(data, args=["--poll-after-ms", "300", "--enable-faults"]).start()
     yield localsora
     localsora.stop()
 

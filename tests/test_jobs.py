@@ -107,7 +107,7 @@ def test_variants_make_a_group(jobs: Jobs) -> None:
 
 
 def test_rate_limit_waits_retry_after_then_creates_exactly_one_job(start_localsora, tmp_path: Path) -> None:
-    server = start_localsora("--blocked-words", "cheap")
+    server = start_localsora("--blocked-words", "cheap", "--enable-faults")
     jobs = local_jobs(server, tmp_path / "lib")
     server.faults(inject={"status": 429, "count": 2, "retry_after": 1.5, "route": "POST /v1/videos"})
     waits: list[tuple[float, str]] = []
@@ -129,7 +129,7 @@ def test_rate_limit_longer_than_we_wait_is_a_clear_error(start_localsora, tmp_pa
 
 
 def test_server_errors_on_create_are_typed_and_not_retried(start_localsora, tmp_path: Path) -> None:
-    server = start_localsora()
+    server = start_localsora("--enable-faults")
     jobs = local_jobs(server, tmp_path / "lib")
     server.faults(inject={"status": 500, "count": 1})
     with pytest.raises(errors.ServerError, match="500"):
@@ -139,7 +139,7 @@ def test_server_errors_on_create_are_typed_and_not_retried(start_localsora, tmp_
 
 
 def test_injected_500s_while_polling_back_off_and_recover(start_localsora, tmp_path: Path) -> None:
-    server = start_localsora("--render-delay", "1")
+    server = start_localsora("--render-delay", "1", "--enable-faults")
     jobs = local_jobs(server, tmp_path / "lib")
     [record] = jobs.submit(VideoRequest(prompt="Keep going"))
     server.faults(inject={"status": 500, "count": 2})
@@ -378,3 +378,64 @@ def test_a_seed_also_goes_with_remix_and_as_a_multipart_field(jobs: Jobs, finish
     [upload] = jobs.submit(VideoRequest(prompt="Warm it up", kind="edit", params={"seed": 79},
                                         source_upload=("clip.mp4", clip)))
     assert [client.videos.retrieve(r.video_id).model_extra["seed"] for r in (remix, image, upload)] == [77, 78, 79]
+
+
+class DotIdProvider:
+    """A tiny HTTP server that gives jobs ids the SDK cannot address ('..'), next to a normal one (issue 10)."""
+
+    def __init__(self) -> None:
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        def video(video_id: str, status: str) -> dict[str, object]:
+            return {"id": video_id, "object": "video", "model": "sora-2", "status": status, "progress": 100,
+                    "created_at": int(time.time()), "completed_at": None, "expires_at": None, "size": "720x1280",
+                    "seconds": "4", "prompt": "A kite", "remixed_from_video_id": None,
+                    "error": {"code": "x", "message": "failed upstream"} if status == "failed" else None}
+
+        class Handler(BaseHTTPRequestHandler):
+            def answer(self, status: int, body: object) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802
+                if self.path.startswith("/v1/videos?") or self.path == "/v1/videos":
+                    data = [video("..", "completed"), video(".", "queued"), video("video_fine0001", "failed")]
+                    self.answer(200, {"object": "list", "data": data, "has_more": False,
+                                      "first_id": "..", "last_id": "video_fine0001"})
+                else:
+                    self.answer(404, {"error": {"message": "no", "type": "x", "param": None, "code": None}})
+
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                self.answer(200, video("..", "queued"))
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.root_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_an_id_the_sdk_cannot_address_fails_cleanly_and_stops_nothing(tmp_path: Path) -> None:
+    provider = DotIdProvider()
+    try:
+        jobs = Jobs(load_providers({"LOCALSORA_URL": provider.root_url})["local"], Library(tmp_path / "lib"))
+        [submitted] = jobs.submit(VideoRequest(prompt="A kite", size="720x1280"))
+        assert submitted.status == "failed" and jobs.refresh(submitted.video_id).status == "failed"
+        report = jobs.sync()
+        assert set(report.added) == {".", "video_fine0001"} and report.failed == {}, report
+        for video_id in ("..", "."):
+            record = jobs.library.get(video_id)
+            assert record is not None and record.status == "failed" and "no request can address" in (
+                record.error_message or "")
+        assert jobs.refresh_active() == [] and jobs.sync().failed == {}
+        assert "stays there" in jobs.delete("..", "both")
+        assert jobs.library.get("..") is None and jobs.library.get("video_fine0001") is not None
+    finally:
+        provider.server.shutdown()

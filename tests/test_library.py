@@ -174,3 +174,21 @@ def test_many_threads_write_at_once(tmp_path: Path) -> None:
     assert failures == []
     assert library.count() == 200
     assert library.count(Filters(status="in_progress", favourites_only=True)) == 200
+
+
+def test_part_files_a_killed_download_left_are_swept_on_open(tmp_path: Path) -> None:
+    import os
+    import time
+
+    library = Library(tmp_path)
+    folder = library.folder_for("video_abc12345")
+    folder.mkdir(parents=True)
+    orphan, live, kept = folder / ".video.mp4.1234.part", folder / ".video.mp4.5678.part", folder / "video.mp4"
+    for path in (orphan, live, kept):
+        path.write_bytes(b"x" * 1024)
+    two_hours_ago = time.time() - 7200
+    os.utime(orphan, (two_hours_ago, two_hours_ago))
+    os.utime(kept, (two_hours_ago, two_hours_ago))
+    Library(tmp_path)
+    assert not orphan.exists(), "an orphaned part file is swept"
+    assert live.exists() and kept.exists(), "a download still being written, and finished files, stay"

@@ -293,7 +293,7 @@ def test_rate_limit_answers_429_with_retry_after(start_localsora) -> None:
 
 
 def test_injected_500s_surface_as_server_errors(start_localsora) -> None:
-    server = start_localsora("--error-rate", "1")
+    server = start_localsora("--error-rate", "1", "--enable-faults")
     with pytest.raises(openai.InternalServerError):
         sdk_client(server).videos.list()
     server.faults(error_rate=0, inject={"status": 429, "count": 1, "retry_after": 2})

@@ -1,0 +1,261 @@
+"""localsora refuses hostile input with a 4xx in the contract's error shape, and its limits hold (issue 10)."""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from openai import OpenAI
+from openai.types import Video
+
+from localsora.process import LocalsoraProcess
+from tests.conftest import sdk_client
+from tests.media import png_bytes
+
+JSON = {"content-type": "application/json"}
+BODY_POSTS = ("/videos", "/videos/{id}/remix", "/videos/edits", "/videos/extensions", "/videos/characters")
+
+
+def assert_error(response: httpx.Response, status: int, param: str | None = None) -> dict[str, object]:
+    """A JSON error in OpenAI's shape, with `status` and, when given, the field it names."""
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"} and error["message"]
+    if param is not None:
+        assert error["param"] == param, error
+    return error
+
+
+def routes(video_id: str) -> list[str]:
+    return [route.format(id=video_id) for route in BODY_POSTS]
+
+
+# Defect 1: JSON nested 100,000 deep was a RecursionError and a plain-text 500.
+def test_deeply_nested_json_is_a_400_on_every_post_route(localsora: LocalsoraProcess, completed_video: Video) -> None:
+    for route in routes(completed_video.id):
+        answer = httpx.post(localsora.base_url + route, content=b"[" * 100_000, headers=JSON, timeout=30)
+        assert_error(answer, 400)
+
+
+# Defect 2: a lone surrogate failed when written to SQLite.
+def test_a_lone_surrogate_is_a_400_naming_the_field(localsora: LocalsoraProcess, completed_video: Video) -> None:
+    for route in ("/videos", f"/videos/{completed_video.id}/remix"):
+        answer = httpx.post(localsora.base_url + route, content=b'{"prompt": "\\ud800"}', headers=JSON)
+        assert_error(answer, 400, "prompt")
+    answer = httpx.post(localsora.base_url + "/videos", content=b'{"prompt": "a", "\\udfff": 1}', headers=JSON)
+    assert_error(answer, 400)
+
+
+# Defect 3: multipart `video` as a plain field hit an AttributeError in _save_upload.
+@pytest.mark.parametrize("route", ["/videos/edits", "/videos/extensions"])
+@pytest.mark.parametrize("value", ['{"id": 5}', "true", '["a"]', "[" * 100_000])
+def test_video_as_a_plain_multipart_field_is_a_400(localsora: LocalsoraProcess, route: str, value: str) -> None:
+    answer = httpx.post(localsora.base_url + route, files={"prompt": (None, "x"), "seconds": (None, "4"),
+                                                          "video": (None, value)})
+    assert_error(answer, 400, "video")
+
+
+# Defect 5: every field is type-checked; nothing is flattened with str().
+@pytest.mark.parametrize("prompt", [["a", "b"], 123, True, {"text": "a"}])
+def test_a_prompt_that_is_not_a_string_is_a_400(localsora: LocalsoraProcess, prompt: object) -> None:
+    answer = httpx.post(localsora.base_url + "/videos", json={"prompt": prompt})
+    error = assert_error(answer, 400, "prompt")
+    assert error["code"] == "invalid_type"
+
+
+@pytest.mark.parametrize(("field", "value"), [("model", ["sora-2"]), ("size", 1280), ("seconds", True),
+                                              ("seconds", 4.5), ("seed", "x"), ("seed", {"a": 1}),
+                                              ("negative_prompt", 5)])
+def test_other_fields_of_the_wrong_type_are_400s(localsora: LocalsoraProcess, field: str, value: object) -> None:
+    answer = httpx.post(localsora.base_url + "/videos", json={"prompt": "A kite", field: value})
+    assert_error(answer, 400, field)
+
+
+def test_video_true_is_a_400_not_a_lookup(localsora: LocalsoraProcess, completed_video: Video) -> None:
+    for route in ("/videos/edits", "/videos/extensions"):
+        answer = httpx.post(localsora.base_url + route, json={"prompt": "x", "seconds": "4", "video": True})
+        assert_error(answer, 400, "video")
+    # The typed forms still work: {"video": {"id": ...}} and a JSON number for a numeric field.
+    edited = httpx.post(localsora.base_url + "/videos/edits",
+                        json={"prompt": "Now in blue", "video": {"id": completed_video.id}})
+    assert edited.status_code == 200, edited.text
+    seeded = httpx.post(localsora.base_url + "/videos", json={"prompt": "A kite", "seed": 7})
+    assert seeded.status_code == 200, seeded.text
+    wire = httpx.get(f"{localsora.root_url}/_localsora/videos/{seeded.json()['id']}/request").json()
+    assert wire["prompt"] == "A kite" and wire["params"]["seed"] == 7
+
+
+# Defect 6: input_reference as an object was silently ignored.
+def test_input_reference_by_url_or_file_id_is_refused_in_every_encoding(localsora: LocalsoraProcess) -> None:
+    url = localsora.base_url + "/videos"
+    answers = [
+        httpx.post(url, json={"prompt": "x", "input_reference": {"image_url": "https://example.com/a.png"}}),
+        httpx.post(url, json={"prompt": "x", "input_reference": {"file_id": "file_123"}}),
+        httpx.post(url, files={"prompt": (None, "x"), "input_reference[image_url]": (None, "https://e.com/a.png")}),
+        httpx.post(url, data={"prompt": "x", "input_reference[file_id]": "file_123"}),
+    ]
+    for answer in answers:
+        error = assert_error(answer, 400, "input_reference")
+        assert error["code"] == "unsupported_value" and "offline" in str(error["message"])
+
+
+def test_the_sdk_sees_type_errors_as_bad_requests(client: OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.videos.create(prompt="A kite", extra_body={"seed": "not a number"})
+    assert caught.value.body["param"] == "seed"  # type: ignore[index]
+
+
+# Defect 7: a chunked upload (no Content-Length) was spooled whole to disk before the size check.
+def folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def test_a_chunked_upload_stops_at_the_limit(start_localsora) -> None:
+    server = start_localsora("--max-image-bytes", "1000000")
+    before = folder_bytes(server.data_dir)
+    head = (b'--B\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nA kite\r\n--B\r\n'
+            b'Content-Disposition: form-data; name="input_reference"; filename="a.png"\r\n'
+            b"Content-Type: image/png\r\n\r\n")
+    chunk = b"x" * (1 << 20)
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"POST /v1/videos HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
+                     b"Content-Type: multipart/form-data; boundary=B\r\n\r\n")
+        # 3 MB of a 30 MB upload, then no more: only a server that stops at the limit can answer now.
+        for piece in (head, chunk, chunk, chunk):
+            sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+        answer = read_response(sock, deadline=30)
+    status_line, _, body = answer.partition(b"\r\n\r\n")
+    assert status_line.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert b'"code":"file_too_large"' in body
+    assert folder_bytes(server.data_dir) - before < 1_000_000, "the upload reached the data dir"
+
+
+def read_response(sock: socket.socket, deadline: float) -> bytes:
+    """Bytes the server sends until its JSON body is complete (or it closes); fails past the deadline."""
+    end = time.monotonic() + deadline
+    received = b""
+    while time.monotonic() < end:
+        readable, _, _ = select.select([sock], [], [], 0.5)
+        if readable:
+            data = sock.recv(65536)
+            received += data
+            if not data or received.endswith(b"}}"):
+                return received
+    raise AssertionError(f"no complete answer within {deadline:g} s: {received[:200]!r}")
+
+
+def test_a_chunked_json_body_stops_at_the_limit(start_localsora) -> None:
+    server = start_localsora("--max-image-bytes", "1000")
+
+    def body() -> object:
+        yield b'{"prompt": "'
+        for _ in range(8):
+            yield b"a" * (1 << 20)
+        yield b'"}'
+
+    answer = httpx.post(server.base_url + "/videos", content=body(), headers=JSON, timeout=30)
+    assert assert_error(answer, 400)["code"] == "file_too_large"
+
+
+# Defect 4 and 8: the fault endpoint is off by default, checks its types, and is bounded.
+def test_the_fault_endpoint_is_off_unless_enabled(localsora: LocalsoraProcess) -> None:
+    for method in ("GET", "POST"):
+        answer = httpx.request(method, f"{localsora.root_url}/_localsora/faults", json={"error_rate": 1})
+        assert_error(answer, 404)
+    with pytest.raises(RuntimeError, match="--enable-faults"):
+        localsora.faults(error_rate=1)
+    assert sdk_client(localsora).videos.list() is not None
+
+
+@pytest.mark.parametrize("change", [
+    {"inject": "x"}, {"error_rate": "abc"}, {"blocked_words": 5}, {"render_delay": "x"}, [1],
+    {"inject": {"count": "x"}}, {"rate_limit": None, "rate_window": "x"}, {"error_rate": 2}, {"clear": "yes"},
+    {"inject": {"status": 418}}, {"inject": {"count": 100_000_000, "route": "GET /nowhere"}},
+    {"inject": {"route": ["GET /v1/videos"]}}, {"blocked_words": ["a", 1]},
+])
+def test_wrong_fault_settings_are_400s_that_change_nothing(start_localsora, change: object) -> None:
+    server = start_localsora("--enable-faults")
+    before = httpx.get(f"{server.root_url}/_localsora/faults").json()
+    answer = httpx.post(f"{server.root_url}/_localsora/faults", json=change)
+    assert_error(answer, 400)
+    assert httpx.get(f"{server.root_url}/_localsora/faults").json() == before
+    assert sdk_client(server).videos.list().data == [], "no fault was queued"
+
+
+def test_fault_settings_with_deep_nesting_or_bad_json_are_400s(start_localsora) -> None:
+    server = start_localsora("--enable-faults")
+    bodies = (b"[" * 100_000, b"{", b'{"inject": {"count": 1, "route": "\\ud800"}}', b'{"blocked_words": ["\\ud800"]}')
+    for body in bodies:
+        assert httpx.post(f"{server.root_url}/_localsora/faults", content=body, headers=JSON).status_code == 400
+
+
+def test_the_fault_queue_is_bounded(start_localsora) -> None:
+    server = start_localsora("--enable-faults")
+    server.faults(inject={"status": 500, "count": 1000, "route": "GET /nowhere"})
+    answer = httpx.post(f"{server.root_url}/_localsora/faults", json={"inject": {"count": 1}})
+    assert_error(answer, 400, "inject.count")
+    server.faults(clear=True, inject={"status": 500, "count": 1})
+    with pytest.raises(openai.InternalServerError):
+        sdk_client(server).videos.list()
+    assert sdk_client(server).videos.list().data == []
+
+
+def test_the_fault_endpoint_needs_the_key_when_one_is_set(start_localsora) -> None:
+    server = start_localsora("--enable-faults", api_key="fault-key")
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        answer = httpx.post(f"{server.root_url}/_localsora/faults", json={"error_rate": 1}, headers=headers)
+        assert_error(answer, 401)
+    assert server.faults()["error_rate"] == 0  # the right key (LocalsoraProcess sends it) is let in
+
+
+# Defect 9: Range errors and 405s in the contract's shape.
+def content_url(server: LocalsoraProcess, video: Video) -> str:
+    return f"{server.base_url}/videos/{video.id}/content"
+
+
+@pytest.mark.parametrize("header", ["bytes=999999999-", "bytes=-0"])
+def test_an_unsatisfiable_range_is_a_416_with_content_range(localsora: LocalsoraProcess, completed_video: Video,
+                                                           header: str) -> None:
+    size = len(httpx.get(content_url(localsora, completed_video)).content)
+    answer = httpx.get(content_url(localsora, completed_video), headers={"Range": header})
+    assert_error(answer, 416, "Range")
+    assert answer.headers["content-range"] == f"bytes */{size}"
+
+
+@pytest.mark.parametrize("header", ["bytes=5-1", "bytes=abc", "items=0-1", "bytes=", "bytes=-"])
+def test_an_unparseable_range_is_a_json_400(localsora: LocalsoraProcess, completed_video: Video,
+                                            header: str) -> None:
+    answer = httpx.get(content_url(localsora, completed_video), headers={"Range": header})
+    assert_error(answer, 400, "Range")
+
+
+def test_good_ranges_still_serve_parts(localsora: LocalsoraProcess, completed_video: Video) -> None:
+    whole = httpx.get(content_url(localsora, completed_video)).content
+    for header, part in (("bytes=0-9", whole[:10]), ("bytes=-5", whole[-5:]), ("bytes=10-", whole[10:]),
+                         (f"bytes=5-{len(whole) * 2}", whole[5:])):
+        answer = httpx.get(content_url(localsora, completed_video), headers={"Range": header})
+        assert answer.status_code == 206 and answer.content == part, header
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("PUT", "/v1/videos", {"GET", "POST"}),
+    ("PATCH", "/v1/videos/video_abcdefgh12", {"GET", "DELETE"}),
+    ("DELETE", "/v1/models", {"GET"}),
+])
+def test_every_405_has_an_allow_header_and_an_error_body(localsora: LocalsoraProcess, method: str, path: str,
+                                                         allowed: set[str]) -> None:
+    answer = httpx.request(method, localsora.root_url + path)
+    assert_error(answer, 405)
+    assert allowed <= {m.strip() for m in answer.headers["allow"].split(",")}
+
+
+def test_a_reference_upload_still_works(localsora: LocalsoraProcess, client: OpenAI) -> None:
+    # The streamed multipart parser keeps real uploads working.
+    video = client.videos.create(prompt="A kite", size="1280x720",
+                                 input_reference=("ref.png", png_bytes(1280, 720), "image/png"))
+    assert video.status == "queued"
