@@ -11,6 +11,12 @@ st.html("""<style>
 .studio-thumb {height: 190px; display: flex; align-items: center; justify-content: center; overflow: hidden;
   border-radius: 0.5rem; background: #1f1d2b; color: #c9c6dc; font-size: 0.9rem;}
 .studio-thumb img {max-height: 100%; max-width: 100%; object-fit: contain;}
+/* Delete destroys a video: it looks it, on every card and in its dialog. */
+div[class*="st-key-"][class*="_del_"] button, div[class*="st-key-"][class*="_del_"] button span {
+  color: #b3261e; border-color: #e6a19b;}
+div[class*="st-key-"][class*="_del_"] button:hover {background: #fdecea; border-color: #b3261e;}
+div[class*="st-key-confirm_delete_"] button {background: #b3261e; border-color: #b3261e; color: #fff;}
+div[class*="st-key-confirm_delete_"] button:hover {background: #8c1d18; border-color: #8c1d18;}
 </style>""")
 
 pages = {
@@ -25,6 +31,9 @@ pages = {
     ],
 }
 page = st.navigation(pages)
+if page.url_path == "" and st.query_params.get("video"):
+    # A link to a video is shared as /?video=ID too: the home page has no video view, the gallery does.
+    st.switch_page("pages/gallery.py", query_params={"video": st.query_params["video"]})
 sidebar(studio_context(fresh=True))
 flush_toasts()
 page.run()

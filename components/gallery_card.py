@@ -7,7 +7,8 @@ import streamlit as st
 from components import video_card
 from components.context import StudioContext
 from components.feedback import queue_toast, show_error
-from components.job_panel import retry
+from components.job_panel import failure_notice, retry
+from components.plain_text import title_of
 from studio.errors import StudioError
 from studio.library import VideoRecord
 
@@ -46,7 +47,7 @@ def delete_dialog(context: StudioContext, video_id: str) -> None:
         close_delete()
         st.info("It is already gone.")
         return
-    st.markdown(f"Delete **{record.display_title}**?")
+    st.markdown(f"Delete **{title_of(record, 80)}**?")
     scopes = ["local"] if record.remote_deleted else list(DELETE_SCOPES)
     scope = st.radio("What to delete", scopes, format_func=DELETE_SCOPES.get, key=f"scope_{video_id}")
     if not record.is_archived and scope == "provider":
@@ -55,7 +56,7 @@ def delete_dialog(context: StudioContext, video_id: str) -> None:
     if cancel.button("Cancel", key=f"cancel_{video_id}", width="stretch"):
         close_delete()
         st.rerun()
-    if confirm.button("Delete", type="primary", key=f"confirm_{video_id}", icon=":material/delete:",
+    if confirm.button("Delete", type="primary", key=f"confirm_delete_{video_id}", icon=":material/delete:",
                       width="stretch"):
         try:
             said = context.jobs.delete(video_id, scope)  # type: ignore[arg-type]
@@ -132,16 +133,14 @@ def gallery_card(context: StudioContext, record: VideoRecord, key: str) -> None:
         video_card.thumbnail(context.library, record)
         title, badge = st.columns([3, 1.2], vertical_alignment="center")
         star = "★ " if record.favourite else ""
-        title.markdown(f"**{star}{record.display_title[:48]}**")
+        title.markdown(f"**{star}{title_of(record, 48)}**")
         with badge:
             video_card.status_badge(record)
-        st.caption(video_card.summary_line(record))
+        st.caption(f"{video_card.summary_line(record)}  \n{video_card.made_line(record)}")
         if record.tags:
             st.caption(" ".join(f"#{t}" for t in record.tag_list))
         if record.status in ("failed", "timed_out"):
-            error = context.jobs.failure(record)
-            if error is not None:
-                st.error(str(error), icon=":material/error:")
+            failure_notice(context, record)
         elif record.is_active:
             st.progress(record.progress / 100, text=f"{record.progress}%")
         card_actions(context, record, key)

@@ -7,7 +7,9 @@ import streamlit as st
 from components import video_card
 from components.context import StudioContext
 from components.gallery_card import gallery_card
+from components.plain_text import title_of
 from studio.library import STATUSES, Filters
+from studio.prompts import short_title
 
 PAGE_SIZE = 12
 COLUMNS = 3
@@ -93,12 +95,12 @@ def compare_section(context: StudioContext) -> None:
         st.session_state["compare_ids"] = [r.video_id for r in records if group and r.variant_group == group][:4] \
             or [r.video_id for r in records[:2]]
     chosen = st.multiselect("Videos to compare", list(by_id), key="compare_ids", max_selections=4,
-                            format_func=lambda i: f"{by_id[i].display_title[:50]} ({i[-6:]})")
+                            format_func=lambda i: f"{short_title(by_id[i].display_title, 50)} ({i[-6:]})")
     if len(chosen) < 2:
         st.caption("Pick two to four videos.")
         return
     for column, video_id in zip(st.columns(len(chosen)), chosen, strict=False):
         with column:
             video_card.player(context.library, by_id[video_id])
-            st.caption(f"{by_id[video_id].display_title[:60]} · {video_card.summary_line(by_id[video_id])}")
+            st.caption(f"{title_of(by_id[video_id])} · {video_card.summary_line(by_id[video_id])}")
     st.divider()

@@ -13,8 +13,10 @@ import streamlit as st
 from components import video_card
 from components.context import StudioContext, session_jobs
 from components.feedback import queue_toast, show_error
+from components.plain_text import escape_markdown, title_of
 from components.submit import run_submit
 from studio.library import VideoRecord
+from studio.prompts import short_title
 
 TICK_SECONDS = 1.0  # the fragment's beat; studio decides per job when a poll is due (openai-poll-after-ms)
 FINISHED_SHOWN = 4
@@ -22,7 +24,7 @@ FINISHED_SHOWN = 4
 
 def _progress_card(context: StudioContext, record: VideoRecord) -> None:
     with st.container(border=True):
-        st.markdown(f"**{record.display_title}**")
+        st.markdown(f"**{title_of(record)}**")
         state = "Queued" if record.status == "queued" else "Rendering"
         st.progress(min(100, max(0, record.progress)) / 100,
                     text=f"{state} · {record.progress}% · {video_card.elapsed(record)} elapsed")
@@ -35,12 +37,10 @@ def finished_card(context: StudioContext, record: VideoRecord, key: str) -> None
     with st.container(border=True):
         if record.status != "completed":
             head, badge = st.columns([4, 1], vertical_alignment="center")
-            head.markdown(f"**{record.display_title}**")
+            head.markdown(f"**{title_of(record)}**")
             with badge:
                 video_card.status_badge(record)
-            error = context.jobs.failure(record)
-            if error is not None:
-                show_error(error)
+            failure_notice(context, record)
             if st.button("Retry", key=f"{key}-retry-{record.video_id}", icon=":material/refresh:"):
                 retry(context, record.video_id)
             return
@@ -48,12 +48,30 @@ def finished_card(context: StudioContext, record: VideoRecord, key: str) -> None
         with media:
             video_card.player(context.library, record)
         with facts:
-            st.markdown(f"**{record.display_title}**")
+            st.markdown(f"**{title_of(record)}**")
             video_card.status_badge(record)
             seed = f" · seed {record.seed}" if record.seed is not None else ""
-            st.caption(f"{video_card.summary_line(record)} · made in {video_card.elapsed(record)}{seed}")
+            st.caption(f"{video_card.summary_line(record)} · made in {video_card.elapsed(record)}{seed}  \n"
+                       f"{video_card.made_line(record)}")
             video_card.download_button(context.library, record, key=f"{key}-dl-{record.video_id}")
             video_card.links(record, context.provider.capabilities.actions())
+
+
+def failure_notice(context: StudioContext, record: VideoRecord) -> None:
+    """Why the job failed, what was sent, and the provider's own words in full."""
+    error = context.jobs.failure(record)
+    if error is None:
+        return
+    show_error(error)
+    # The prompt, not the title: a renamed video was still blocked for what it asked.
+    prompt = escape_markdown(short_title(record.prompt, 160))
+    sent = f"the prompt “{prompt}”" if record.prompt else "a request with no prompt"
+    if record.kind == "image":
+        sent += " with a reference image"
+    st.caption(f"What was sent: {sent}")
+    if record.error_message:
+        code = f" ({escape_markdown(record.error_code)})" if record.error_code else ""
+        st.caption(f"The provider said{code}: {escape_markdown(record.error_message)}")
 
 
 def retry(context: StudioContext, video_id: str) -> None:
@@ -67,7 +85,9 @@ def job_panel(context: StudioContext, *, key: str, include: Callable[[VideoRecor
     if not records:
         return False
     active_ids = [r.video_id for r in records if r.is_active]
-    finished = [r for r in reversed(records) if not r.is_active][:FINISHED_SHOWN]
+    ended = [r for r in reversed(records) if not r.is_active][:FINISHED_SHOWN]
+    finished = [r for r in ended if r.status == "completed"]
+    failed = [r for r in ended if r.status != "completed"]
 
     @st.fragment(run_every=TICK_SECONDS if active_ids else None)
     def live() -> None:
@@ -80,9 +100,9 @@ def job_panel(context: StudioContext, *, key: str, include: Callable[[VideoRecor
         if done:
             for record in done:
                 if record.status == "completed":
-                    queue_toast(f"Video ready: {record.display_title}", icon=":material/movie:")
+                    queue_toast(f"Video ready: {title_of(record)}", icon=":material/movie:")
                 else:
-                    queue_toast(f"Video {record.status.replace('_', ' ')}: {record.display_title}",
+                    queue_toast(f"Video {record.status.replace('_', ' ')}: {title_of(record)}",
                                 icon=":material/error:")
             st.rerun()  # the whole page: the finished card plays the video, the sidebar updates
 
@@ -90,10 +110,11 @@ def job_panel(context: StudioContext, *, key: str, include: Callable[[VideoRecor
         if headings:
             st.subheader("In progress")
         live()
-    if finished:
-        if headings:
-            st.subheader("Finished")
-        for record in finished:
+    # Failures get their own heading: a blocked job is not "finished" to the person who asked for it.
+    for heading, group in (("Failed", failed), ("Finished", finished)):
+        if group and headings:
+            st.subheader(heading)
+        for record in group:
             finished_card(context, record, key=key)
     return True
 

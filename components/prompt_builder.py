@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from studio.prompts import DEFAULT_MAX_CHARS, FIELDS, PromptParts, compose, parse
+from studio.prompts import DEFAULT_MAX_CHARS, FIELDS, PromptParts, compose, parse, prompt_too_long
 
 
 def _prompt_key(key: str) -> str:
@@ -32,11 +32,17 @@ def _read_prompt(key: str) -> None:
 def prompt_input(key: str, *, label: str = "Prompt",
                  placeholder: str = "A wide shot of a red fox trotting through fresh snow at dawn, slow dolly in.",
                  builder: bool = True) -> str:
+    # No max_chars: the browser would silently drop a paste longer than the limit. Keep it and say so.
     prompt = st.text_area(
-        label, key=_prompt_key(key), height=130, max_chars=DEFAULT_MAX_CHARS, placeholder=placeholder,
+        label, key=_prompt_key(key), height=130, placeholder=placeholder,
         on_change=_read_prompt, args=(key,),
         help="Say what we see and hear: subject, action, setting, light, camera move, style.",
     )
+    too_long = prompt_too_long(prompt or "")
+    if too_long:
+        st.error(too_long, icon=":material/error:")
+    else:
+        st.caption(f"{len(prompt or ''):,} / {DEFAULT_MAX_CHARS:,} characters")
     if builder:
         with st.expander("Prompt builder", icon=":material/construction:"):
             st.caption("Fill in what you know; leave the rest empty. The prompt above stays yours to edit.")

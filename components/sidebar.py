@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.context import StudioContext, health_of, session_jobs
+from components.plain_text import title_of
 from studio.pricing import PRICES_READ_ON, format_usd
 
 
@@ -20,7 +21,7 @@ def sidebar(context: StudioContext) -> None:
         if active:
             st.markdown(f"**Active jobs ({len(active)})**")
             for record in active[:6]:
-                st.caption(f"{record.display_title[:38]} · {record.progress}%")
+                st.caption(f"{title_of(record, 38)} · {record.progress}%")
         else:
             st.caption("No active jobs.")
         st.caption(f"Spent so far: **{format_usd(context.library.total_spent())}** "

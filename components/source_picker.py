@@ -6,7 +6,9 @@ import streamlit as st
 
 from components import video_card
 from components.context import StudioContext
+from components.plain_text import title_of
 from studio.library import Filters, VideoRecord
+from studio.prompts import short_title
 
 STRIP = 6
 
@@ -37,11 +39,11 @@ def source_picker(context: StudioContext, key: str) -> VideoRecord | None:
     for column, record in zip(strip, records[:STRIP], strict=False):
         with column:
             video_card.thumbnail(context.library, record)
-            st.caption(record.display_title[:60])
+            st.caption(title_of(record))
             chosen = st.session_state[f"{key}_source"] == record.video_id
             st.button("Picked" if chosen else "Pick", key=f"{key}_pick_{record.video_id}", disabled=chosen,
                       on_click=_choose, args=(key, record.video_id), width="stretch")
     picked = st.selectbox("Source video", ids, key=f"{key}_source",
-                          format_func=lambda i: f"{by_id[i].display_title[:70]} · {by_id[i].size} · "
+                          format_func=lambda i: f"{short_title(by_id[i].display_title, 70)} · {by_id[i].size} · "
                                                 f"{by_id[i].seconds} s")
     return by_id.get(picked)

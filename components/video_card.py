@@ -6,6 +6,7 @@ import base64
 import html
 import re
 import time
+from datetime import datetime
 
 import streamlit as st
 
@@ -25,6 +26,15 @@ STATUS_BADGES = {
 def summary_line(record: VideoRecord) -> str:
     cost = "cost unknown" if record.cost_usd is None else format_usd(record.cost_usd)
     return f"{record.model} · {record.size} · {record.seconds} s · {cost}"
+
+
+def short_id(record: VideoRecord) -> str:
+    """Enough of the id to tell apart cards with the same prompt."""
+    return record.video_id.removeprefix("video_")[-8:]
+
+
+def made_line(record: VideoRecord) -> str:
+    return f"Made {datetime.fromtimestamp(record.created_at):%d %b %H:%M} · id {short_id(record)}"
 
 
 def status_badge(record: VideoRecord) -> None:

@@ -8,8 +8,9 @@ import streamlit as st
 
 from components import video_card
 from components.context import StudioContext
-from components.feedback import show_error
 from components.gallery_card import card_actions
+from components.job_panel import failure_notice
+from components.plain_text import escape_markdown, title_of
 from studio.library import VideoRecord
 
 
@@ -18,7 +19,7 @@ def _when(timestamp: float | None) -> str:
 
 
 def _lineage_link(record: VideoRecord, relation: str) -> None:
-    st.page_link("pages/gallery.py", label=f"{relation}: {record.display_title[:60]}",
+    st.page_link("pages/gallery.py", label=f"{relation}: {title_of(record)}",
                  icon=":material/account_tree:", query_params={"video": record.video_id})
 
 
@@ -56,15 +57,13 @@ def video_detail(context: StudioContext, video_id: str) -> None:
             video_card.player(context.library, record)
         else:
             video_card.thumbnail(context.library, record)
-            error = context.jobs.failure(record)
-            if error is not None:
-                show_error(error)
+            failure_notice(context, record)
     with right:
         head, badge = st.columns([3, 1], vertical_alignment="center")
-        head.subheader(record.display_title[:80])
+        head.subheader(title_of(record, 80))
         with badge:
             video_card.status_badge(record)
-        st.markdown(f"> {record.prompt}" if record.prompt else "_No prompt recorded._")
+        st.markdown(f"> {escape_markdown(record.prompt)}" if record.prompt else "_No prompt recorded._")
         st.caption(video_card.summary_line(record))
         st.caption(f"Made {_when(record.created_at)} on {record.provider} · id `{record.video_id}`")
         sent = {k: v for k, v in record.params.items() if k != "seed"}

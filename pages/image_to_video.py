@@ -9,6 +9,7 @@ from components.job_panel import job_panel
 from components.prompt_builder import prompt_input
 from components.submit import run_submit
 from studio.jobs import VideoRequest
+from studio.prompts import prompt_too_long
 
 context = studio_context()
 st.title("Image to video")
@@ -35,9 +36,10 @@ with settings_col:
     badge, button = st.columns([3, 1], vertical_alignment="center")
     with badge:
         cost_badge(context.provider, request)
+    blocked = "Upload a usable image first." if fitted is None else prompt_too_long(prompt)
     clicked = button.button("Generate", type="primary", icon=":material/movie:", width="stretch",
-                            disabled=fitted is None, help=None if fitted else "Upload a usable image first.")
-    if clicked and fitted is not None:
+                            disabled=bool(blocked), help=blocked)
+    if clicked and not blocked:
         run_submit(context, lambda on_wait: context.jobs.submit(request, on_wait=on_wait))
     code_snippet(context.provider, request)
 

@@ -6,10 +6,12 @@ from components import video_card
 from components.context import studio_context
 from components.generation_settings import advanced_settings, code_snippet, cost_badge
 from components.job_panel import job_panel
+from components.plain_text import title_of
 from components.prompt_builder import prompt_input
 from components.source_picker import source_picker
 from components.submit import run_submit
 from studio.jobs import VideoRequest
+from studio.prompts import prompt_too_long
 
 context = studio_context()
 caps = context.provider.capabilities
@@ -32,7 +34,7 @@ with source_col:
     upload = None
     if source is not None:
         video_card.player(context.library, source)
-        st.caption(f"{source.display_title} · {video_card.summary_line(source)}")
+        st.caption(f"{title_of(source)} · {video_card.summary_line(source)}")
     action = st.segmented_control("Action", actions, default=actions[0], key="remix_action", required=True) \
         or actions[0]
     if action == "Edit":
@@ -59,9 +61,10 @@ with source_col:
     badge, button = st.columns([3, 1], vertical_alignment="center")
     with badge:
         cost_badge(context.provider, request)
-    ready = bool(source or upload)
-    if button.button(action, type="primary", icon=":material/auto_fix_high:", width="stretch", disabled=not ready,
-                     help=None if ready else "Pick a source video first."):
+    blocked = None if source or upload else "Pick a source video first."
+    blocked = blocked or prompt_too_long(prompt)
+    if button.button(action, type="primary", icon=":material/auto_fix_high:", width="stretch", disabled=bool(blocked),
+                     help=blocked):
         run_submit(context, lambda on_wait: context.jobs.submit(request, on_wait=on_wait))
     code_snippet(context.provider, request)
 

@@ -8,6 +8,7 @@ from components.job_panel import job_panel
 from components.prompt_builder import prompt_input
 from components.submit import run_submit
 from studio.jobs import VideoRequest
+from studio.prompts import prompt_too_long
 
 context = studio_context()
 st.title("Text to video")
@@ -26,7 +27,9 @@ request = VideoRequest(prompt=prompt, model=choice.model, size=choice.size, seco
 badge, button = st.columns([3, 1], vertical_alignment="center")
 with badge:
     cost_badge(context.provider, request)
-if button.button("Generate", type="primary", icon=":material/movie:", width="stretch"):
+too_long = prompt_too_long(prompt)
+if button.button("Generate", type="primary", icon=":material/movie:", width="stretch", disabled=bool(too_long),
+                 help=too_long):
     run_submit(context, lambda on_wait: context.jobs.submit(request, on_wait=on_wait))
 code_snippet(context.provider, request)
 

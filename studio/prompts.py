@@ -38,6 +38,8 @@ __all__ = [
     "PromptParts",
     "compose",
     "parse",
+    "prompt_too_long",
+    "short_title",
     "validate_prompt",
 ]
 
@@ -151,15 +153,32 @@ def parse(prompt: str) -> PromptParts | None:
     return PromptParts(**values)
 
 
+def prompt_too_long(prompt: str, max_chars: int = DEFAULT_MAX_CHARS) -> str | None:
+    """What to tell the user when the prompt is over the limit, with by how much; None when it fits."""
+    text = prompt.strip()
+    if len(text) <= max_chars:
+        return None
+    over = len(text) - max_chars
+    return f"The prompt is {len(text):,} characters; the limit is {max_chars:,}. Shorten it by {over:,}."
+
+
 def validate_prompt(prompt: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     """The prompt with surrounding whitespace removed, or PromptRejected."""
     text = prompt.strip()
     if not text:
         raise PromptRejected("Write a prompt first: describe the shot you want.", code="prompt_empty")
-    if len(text) > max_chars:
-        over = len(text) - max_chars
-        raise PromptRejected(
-            f"The prompt is {len(text):,} characters; the limit is {max_chars:,}. Shorten it by {over:,}.",
-            code="prompt_too_long",
-        )
+    too_long = prompt_too_long(text, max_chars)
+    if too_long:
+        raise PromptRejected(too_long, code="prompt_too_long")
     return text
+
+
+def short_title(text: str, limit: int = 60) -> str:
+    """`text` on one line, cut at a word boundary with "…" when longer than `limit` characters."""
+    line = re.sub(r"\s+", " ", text).strip()
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1]
+    if " " in cut and line[limit - 1] != " ":
+        cut = cut.rsplit(" ", 1)[0]  # never end on half a word
+    return cut.rstrip(" ,;:-–—") + "…"

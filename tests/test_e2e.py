@@ -157,14 +157,28 @@ def test_remix_from_the_gallery(page: Page, shots: Screenshots, server: Localsor
     assert source_id in (parent_link.get_attribute("href") or "")
 
 
-def test_gallery_play_favourite_filter_delete(page: Page, shots: Screenshots, server: LocalsoraProcess) -> None:
+def text_color(locator) -> tuple[int, int, int]:  # noqa: ANN001 (a Playwright Locator)
+    rgb = locator.evaluate("e => getComputedStyle(e).color")
+    return tuple(int(v) for v in re.findall(r"\d+", rgb)[:3])
+
+
+def test_gallery_play_favourite_filter_delete(page: Page, shots: Screenshots, server: LocalsoraProcess,
+                                              studio: StudioApp) -> None:
     go_to(page, "Gallery")
     shots.take(page, "gallery", readme=True)
+    red, green, blue = text_color(page.get_by_role("button", name="Delete").first)
+    assert red > 150 and green < 80 and blue < 80, "Delete looks destructive"
     page.get_by_role("button", name="Play").first.click()
     playing_video(page)
     wait_idle(page)
     shots.take(page, "gallery_video", readme=True)
     video_id = page.get_by_text(re.compile(r"id video_")).inner_text().split("id ")[-1].strip()
+    # A shared link to the home page opens the same video.
+    page.goto(f"{studio.url}/?video={video_id}")
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="Gallery", exact=True)).to_be_visible()
+    expect(page.get_by_text(f"id {video_id}")).to_be_visible()
+    playing_video(page)
     page.get_by_role("button", name="Favourite").first.click()
     expect(page.get_by_role("button", name="Unfavourite")).to_be_visible()
     page.get_by_role("button", name="Back to the gallery").click()
@@ -176,6 +190,10 @@ def test_gallery_play_favourite_filter_delete(page: Page, shots: Screenshots, se
     expect(dialog).to_be_visible()
     dialog.get_by_text("Both: the provider copy and the library copy").click()
     shots.take(page, "gallery_delete")
+    confirm = dialog.get_by_role("button", name="Delete")
+    background = confirm.evaluate("e => getComputedStyle(e).backgroundColor")
+    red, green, blue = (int(v) for v in re.findall(r"\d+", background)[:3])
+    assert red > 150 and green < 80 and blue < 80, "the confirming Delete is red"
     dialog.get_by_role("button", name="Delete").click()
     expect(page.get_by_text("No videos match these filters.")).to_be_visible()
     assert video_id not in [v.id for v in sdk_client(server).videos.list(limit=100)]
@@ -205,6 +223,12 @@ def test_moderation_message(page: Page, server: LocalsoraProcess, shots: Screens
     generate(page, "A forbidden scene")
     expect(page.get_by_text(re.compile("Blocked by moderation")).first).to_be_visible(timeout=VIDEO_READY)
     wait_idle(page)
+    # A blocked job is a failure, not "Finished"; the card says what was sent and what the provider said, in full.
+    expect(page.get_by_role("heading", name="Failed")).to_be_visible()
+    expect(page.get_by_role("heading", name="Finished")).to_have_count(0)
+    expect(page.get_by_text("What was sent: the prompt “A forbidden scene”")).to_be_visible()
+    expect(page.get_by_text("The provider said (moderation_blocked): Your request was blocked by our moderation "
+                            "system.")).to_be_visible()
     shots.take(page, "moderation", readme=True)
 
 
@@ -253,6 +277,61 @@ def test_every_page_looks_right(page: Page, shots: Screenshots) -> None:
         assert_no_exception_box(page)
         shots.take(page, name, readme=name == "settings")
     expect(page.get_by_text("Local preview renderer: offline, no AI model").first).to_be_visible()
+
+
+def paste(page: Page, box, text: str, studio_url: str) -> None:  # noqa: ANN001 (a Playwright Locator)
+    """Paste `text` at the end of `box` through the real clipboard, as Ctrl+V does, and commit it."""
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=studio_url)
+    page.evaluate("text => navigator.clipboard.writeText(text)", text)
+    box.click()
+    box.press("End")
+    box.press("Control+V")
+    box.press("Control+Enter")
+    wait_idle(page)
+
+
+def test_a_long_pasted_prompt_is_kept_and_blocks_generate(page: Page, studio: StudioApp, shots: Screenshots) -> None:
+    go_to(page, "Text to video")
+    box = page.get_by_role("textbox", name="Prompt", exact=True)
+    type_prompt(page, "Opening shot. ")
+    pasted = ("A red lighthouse on a cliff at golden hour, slow pan right. " * 700)[:40_000]
+    paste(page, box, pasted, studio.url)
+    assert box.input_value() == "Opening shot. " + pasted, "the paste is kept, added to what was there"
+    expect(page.get_by_text("The prompt is 40,014 characters; the limit is 32,000. Shorten it by 8,014.")
+           ).to_be_visible()
+    expect(page.get_by_role("button", name="Generate")).to_be_disabled()
+    shots.take(page, "prompt_too_long")
+
+
+def test_titles_are_text_cut_at_a_word_with_time_and_id(page: Page, server: LocalsoraProcess,
+                                                          shots: Screenshots) -> None:
+    prompt = ("**Same shot** at [night](http://x.io) under :red[neon] blue lights\n"
+              "the bottle fills the frame, slow dolly in")
+    go_to(page, "Text to video")
+    variants = page.get_by_label("Variants", exact=True)
+    variants.fill("2")
+    variants.press("Enter")
+    wait_idle(page)
+    generate(page, prompt)
+    playing_video(page, index=1)  # both takes finished
+    wait_idle(page)
+    go_to(page, "Gallery")
+    search = page.get_by_role("textbox", name="Search", exact=True)
+    search.fill("Same shot")
+    search.press("Enter")
+    wait_idle(page)
+    shots.take(page, "gallery_titles")
+    # The markup shows as typed, the line break as a space, cut after a whole word with "…".
+    title = "**Same shot** at [night](http:\u2060//x.io) under…"  # a word joiner keeps GFM from linking the URL
+    cards = page.get_by_text(title, exact=True)
+    expect(cards).to_have_count(2)
+    assert page.get_by_role("link", name=re.compile(r"night|x\.io")).count() == 0
+    assert page.locator("strong", has_text=re.compile(r"^Same shot$")).count() == 0
+    made = [v for v in sdk_client(server).videos.list(limit=100) if v.prompt == prompt]
+    assert len(made) == 2
+    for video in made:  # each card names its own id, with the time it was made
+        expect(page.get_by_text(re.compile(rf"Made \d\d \w{{3}} \d\d:\d\d · id {video.id[-8:]}"))).to_be_visible()
+
 
 
 @pytest.fixture(scope="module")
@@ -307,3 +386,4 @@ def test_text_to_video_on_a_model_with_a_chosen_seed(playwright: Playwright, wan
 
 def test_no_console_errors_in_any_flow(watch: PageWatch) -> None:
     assert watch.console_errors == []
+

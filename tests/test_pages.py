@@ -216,7 +216,7 @@ def test_gallery_delete_goes_through_the_confirm_dialog(app: AppTest, library: L
     ]
     assert library.get(record.video_id) is not None, "nothing is deleted before confirming"
     scope.set_value("both")
-    app.button(key=f"confirm_{record.video_id}").click()
+    app.button(key=f"confirm_delete_{record.video_id}").click()
     app.run()
     assert not app.exception
     assert library.get(record.video_id) is None

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import fields
 
 import pytest
 
+from components.plain_text import escape_markdown
 from studio.errors import PromptRejected
 from studio.prompts import (
     FIELD_HELP,
@@ -16,6 +18,8 @@ from studio.prompts import (
     PromptParts,
     compose,
     parse,
+    prompt_too_long,
+    short_title,
     validate_prompt,
 )
 
@@ -182,3 +186,28 @@ def test_validate_prompt_custom_limit() -> None:
     with pytest.raises(PromptRejected) as caught:
         validate_prompt("a" * 1500, max_chars=1000)
     assert str(caught.value) == "The prompt is 1,500 characters; the limit is 1,000. Shorten it by 500."
+
+
+def test_short_title_cuts_at_a_word_with_an_ellipsis() -> None:
+    prompt = "A glass bottle filling with sparkling water at golden hour, slow dolly in"
+    assert short_title(prompt, 40) == "A glass bottle filling with sparkling…"
+    assert short_title("Same product shot, but at night under neon blue \nlights", 48) == \
+        "Same product shot, but at night under neon blue…"
+    assert short_title("Short one\nwith a break", 60) == "Short one with a break"
+    assert short_title("wa" * 40, 20) == "wawawawawawawawawaw…"  # one long word is cut, still with "…"
+    assert len(short_title(prompt, 40)) <= 40
+
+
+def test_titles_escape_markdown_and_streamlit_markup() -> None:
+    typed = "**bold** [link](x) :red[sale] :material/home: $x^2$ <b>hi</b> & co"
+    escaped = escape_markdown(typed)
+    assert re.search(r"(?<!\\)[*\[:$<&]", escaped) is None, "every markup character is escaped"
+    assert escaped.replace("\\", "") == typed, "only backslashes are added, so the text reads as typed"
+    assert escape_markdown("# not a heading") == "\\# not a heading"
+    assert escape_markdown("1. not a list") == "1\\. not a list"
+    assert "http://" not in escape_markdown("see http://x.io"), "a bare URL is not turned into a link"
+
+
+def test_prompt_too_long_says_by_how_much() -> None:
+    assert prompt_too_long("x" * 32000) is None
+    assert prompt_too_long("x" * 40000) == "The prompt is 40,000 characters; the limit is 32,000. Shorten it by 8,000."
