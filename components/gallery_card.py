@@ -11,6 +11,7 @@ from components.job_panel import failure_notice, retry
 from components.plain_text import title_of
 from studio.errors import StudioError
 from studio.library import VideoRecord
+from studio.prompts import short_title
 
 DELETE_SCOPES = {
     "both": "Both: the provider copy and the library copy",
@@ -72,8 +73,9 @@ def delete_dialog(context: StudioContext, video_id: str) -> None:
 
 def edit_popover(context: StudioContext, record: VideoRecord, key: str) -> None:
     with st.popover("Rename", icon=":material/edit:", width="stretch", help="Rename or tag this video"):
-        title = st.text_input("Title", value=record.title, key=f"{key}_title_{record.video_id}",
-                              placeholder=record.display_title)
+        # Opens with the title as shown (the prompt's start when untitled), ready to edit rather than retype.
+        current = record.title or short_title(record.prompt or record.video_id, 80)
+        title = st.text_input("Title", value=current, key=f"{key}_title_{record.video_id}")
         tags = st.text_input("Tags", value=record.tags, key=f"{key}_tags_{record.video_id}",
                              placeholder="spring, hero shot", help="Comma-separated.")
         if st.button("Save", key=f"{key}_save_{record.video_id}", type="primary"):
@@ -137,8 +139,7 @@ def gallery_card(context: StudioContext, record: VideoRecord, key: str) -> None:
         with badge:
             video_card.status_badge(record)
         st.caption(f"{video_card.summary_line(record)}  \n{video_card.made_line(record)}")
-        if record.tags:
-            st.caption(" ".join(f"#{t}" for t in record.tag_list))
+        video_card.tags_line(record)
         if record.status in ("failed", "timed_out"):
             failure_notice(context, record)
         elif record.is_active:

@@ -7,6 +7,7 @@ import hashlib
 import streamlit as st
 
 from components.feedback import show_error
+from studio.code_export import fitted_file_name
 from studio.errors import ImageRejected
 from studio.images import FittedImage, ImageInfo, fit, inspect_image, suggest_orientation
 
@@ -62,4 +63,8 @@ def fit_controls(key: str, data: bytes, info: ImageInfo, size: str) -> FittedIma
         return None
     note = f"{info.width}x{info.height} {info.format} → {fitted.width}x{fitted.height} {fitted.mime}"
     st.image(fitted.data, caption=f"What will be sent: {note}", width="stretch")
+    upload = st.session_state.get(f"{key}_upload")
+    st.download_button("Download the fitted image", fitted.data, mime=fitted.mime, icon=":material/download:",
+                       file_name=fitted_file_name(getattr(upload, "name", None), fitted), on_click="ignore",
+                       key=f"{key}_download_fitted", help="The exact picture that is sent, for the Python code below.")
     return fitted

@@ -29,20 +29,31 @@ def _read_prompt(key: str) -> None:
             st.session_state[_field_key(key, spec.name)] = getattr(parts, spec.name)
 
 
+def _use_example(key: str, example: str) -> None:
+    st.session_state[_prompt_key(key)] = example
+
+
 def prompt_input(key: str, *, label: str = "Prompt",
-                 placeholder: str = "A wide shot of a red fox trotting through fresh snow at dawn, slow dolly in.",
+                 example: str = "A wide shot of a red fox trotting through fresh snow at dawn, slow dolly in.",
                  builder: bool = True) -> str:
+    """The prompt box. The empty box shows `example` as "e.g. …", with one click to use it."""
     # No max_chars: the browser would silently drop a paste longer than the limit. Keep it and say so.
     prompt = st.text_area(
-        label, key=_prompt_key(key), height=130, placeholder=placeholder,
+        label, key=_prompt_key(key), height=130, placeholder=f"e.g. {example}",
         on_change=_read_prompt, args=(key,),
         help="Say what we see and hear: subject, action, setting, light, camera move, style.",
     )
     too_long = prompt_too_long(prompt or "")
     if too_long:
         st.error(too_long, icon=":material/error:")
+    elif prompt:
+        st.caption(f"{len(prompt):,} / {DEFAULT_MAX_CHARS:,} characters")
     else:
-        st.caption(f"{len(prompt or ''):,} / {DEFAULT_MAX_CHARS:,} characters")
+        counter, use = st.columns([2, 1], vertical_alignment="center")
+        counter.caption(f"0 / {DEFAULT_MAX_CHARS:,} characters. The grey text is only an example.")
+        use.button("Use the example", key=f"{key}_use_example", on_click=_use_example, args=(key, example),
+                   icon=":material/content_paste_go:", type="tertiary", width="stretch",
+                   help="Put the example into the box, to send as it is or to edit.")
     if builder:
         with st.expander("Prompt builder", icon=":material/construction:"):
             st.caption("Fill in what you know; leave the rest empty. The prompt above stays yours to edit.")

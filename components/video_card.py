@@ -10,6 +10,7 @@ from datetime import datetime
 
 import streamlit as st
 
+from components.plain_text import escape_markdown
 from studio.library import Library, VideoRecord
 from studio.pricing import format_usd
 
@@ -100,3 +101,9 @@ def thumbnail(library: Library, record: VideoRecord) -> None:
     else:
         inner = {"failed": "Failed", "timed_out": "Timed out"}.get(record.status, "No preview yet")
     st.markdown(f"<div class='studio-thumb'>{inner}</div>", unsafe_allow_html=True)
+
+
+def tags_line(record: VideoRecord) -> None:
+    """The tags as typed, spaces and all ("hero shot"), separated so each reads as one tag."""
+    if record.tag_list:
+        st.caption(":material/sell: " + " · ".join(escape_markdown(tag) for tag in record.tag_list))

@@ -19,7 +19,8 @@ def _when(timestamp: float | None) -> str:
 
 
 def _lineage_link(record: VideoRecord, relation: str) -> None:
-    st.page_link("pages/gallery.py", label=f"{relation}: {title_of(record)}",
+    # A link is one line that clips what does not fit: cut the title at a word to fit the column, full one on hover.
+    st.page_link("pages/gallery.py", label=f"{relation}: {title_of(record, 34)}", help=title_of(record, 400),
                  icon=":material/account_tree:", query_params={"video": record.video_id})
 
 
@@ -66,6 +67,7 @@ def video_detail(context: StudioContext, video_id: str) -> None:
         st.markdown(f"> {escape_markdown(record.prompt)}" if record.prompt else "_No prompt recorded._")
         st.caption(video_card.summary_line(record))
         st.caption(f"Made {_when(record.created_at)} on {record.provider} · id `{record.video_id}`")
+        video_card.tags_line(record)
         sent = {k: v for k, v in record.params.items() if k != "seed"}
         if record.seed is not None or sent:
             seed = [f"seed {record.seed}"] if record.seed is not None else []

@@ -26,7 +26,7 @@ with image_col:
     model_now = st.session_state.get("i2v_model") or context.provider.capabilities.models[0]
     uploaded = reference_upload("i2v", context.provider.capabilities.sizes_for(model_now), size_key="i2v_size")
 with settings_col:
-    prompt = prompt_input("i2v", placeholder="The camera slowly pushes in as steam rises from the coffee cup.")
+    prompt = prompt_input("i2v", example="The camera slowly pushes in as steam rises from the coffee cup.")
     choice = generation_settings(context.provider, "i2v", compact=True)
 with image_col:
     fitted = fit_controls("i2v", *uploaded, choice.size) if uploaded and not choice.size_problem else None
@@ -41,6 +41,6 @@ with settings_col:
                             disabled=bool(blocked), help=blocked)
     if clicked and not blocked:
         run_submit(context, lambda on_wait: context.jobs.submit(request, on_wait=on_wait))
-    code_snippet(context.provider, request)
+    code_snippet(context.provider, request, image_name=getattr(st.session_state.get("i2v_upload"), "name", None))
 
 job_panel(context, key="i2v", include=lambda r: r.kind == "image")

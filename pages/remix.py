@@ -46,7 +46,7 @@ with source_col:
         seconds = st.selectbox("Seconds to add", caps.extension_durations, key="remix_seconds",
                                format_func=lambda s: f"+{s} s")
     prompt = prompt_input("remix", label="Prompt", builder=False,
-                          placeholder={"Remix": "Same scene, but at night in the rain.",
+                          example={"Remix": "Same scene, but at night in the rain.",
                                        "Edit": "Make the jacket red.",
                                        "Extend": "The camera keeps moving as the crowd cheers."}[action])
     params = advanced_settings(caps, "remix", only=("seed",))

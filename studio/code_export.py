@@ -1,20 +1,27 @@
 """The Python snippet, on the official SDK, that reproduces a request against the current provider.
 
-The key is always read from the environment in the snippet, never written into it.
+The snippet runs as copied: the key is read from the environment, never written into it; the URL is the
+provider's stable one; a reference image is read from a file named in the script, with a comment saying what
+that file must be.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+from studio.images import FittedImage
 from studio.jobs import VideoRequest
 from studio.providers import AZURE_SCOPE, Provider
+
+EXAMPLE_PROMPT = "The camera slowly pushes in as the scene comes to life."
 
 
 def _client_lines(provider: Provider) -> list[str]:
     if provider.kind == "local":
-        return ['client = OpenAI(base_url="' + (provider.base_url or "http://127.0.0.1:8000/v1") + '", '
+        return ["# localsora. The studio's embedded one stays on 127.0.0.1:8000 (or LOCALSORA_PORT) across restarts.",
+                'client = OpenAI(base_url="' + (provider.base_url or "http://127.0.0.1:8000/v1") + '", '
                 'api_key="local")']
     if provider.kind == "azure":
         return ['client = OpenAI(',
@@ -41,8 +48,26 @@ def _literal(fields: dict[str, Any]) -> str:
     return json.dumps(fields)
 
 
-def python_snippet(provider: Provider, request: VideoRequest) -> str:
-    prompt = repr(request.prompt)
+def fitted_file_name(chosen: str | None, reference: FittedImage) -> str:
+    """The name the fitted reference downloads as, and the snippet reads: "product_720x1280.png"."""
+    stem = Path(chosen or "reference").stem or "reference"
+    return f"{stem}_{reference.width}x{reference.height}{Path(reference.filename).suffix}"
+
+
+def _reference_lines(chosen: str | None, request: VideoRequest) -> list[str]:
+    assert request.reference is not None
+    size = f"{request.reference.width}x{request.reference.height}"
+    name = fitted_file_name(chosen, request.reference)
+    yours = f"{chosen}, as the studio fitted it" if chosen else "The reference image"
+    return [f"# {yours}: exactly {size}, the video's size, or the request fails.",
+            '# Save it with "Download the fitted image", or put the path of your own ' + size + " image here.",
+            f"IMAGE = {json.dumps(name, ensure_ascii=False)}", ""]
+
+
+def python_snippet(provider: Provider, request: VideoRequest, *, image_name: str | None = None) -> str:
+    """The script. `image_name` is the file the user chose for the reference image, if any."""
+    prompt = repr(request.prompt.strip() or EXAMPLE_PROMPT)
+    prompt_note = [] if request.prompt.strip() else ["# The prompt box was empty: this one is an example, write yours."]
     extra = f", extra_body={_literal(request.params)}" if request.params else ""
     if request.kind == "remix":
         call = [f'video = client.videos.remix("{request.source_video_id}", prompt={prompt}{extra})']
@@ -59,17 +84,21 @@ def python_snippet(provider: Provider, request: VideoRequest) -> str:
                 f'    size="{request.size}",',
                 f'    seconds="{request.seconds}",  # a string on the wire']
         if request.reference is not None:
-            call.append(f'    input_reference=("{request.reference.filename}", '
-                        f'open("{request.reference.filename}", "rb").read(), "{request.reference.mime}"),')
+            call.append(f'    input_reference=(IMAGE, open(IMAGE, "rb").read(), "{request.reference.mime}"),')
         if request.params:
             call.append(f"    extra_body={_literal(request.params)},  # fields beyond Sora's that it takes")
         call.append(")")
-    imports = ["import os", "import time", "", "from openai import OpenAI"]
+    client = _client_lines(provider)
+    imports = ["import os", "import time"] if any("os.environ" in line for line in client) else ["import time"]
+    imports += ["", "from openai import OpenAI"]
     if request.kind in ("edit", "extend") and not request.source_upload:
         imports[-1] = "from openai import OpenAI, omit"
+    reference = _reference_lines(image_name, request) if request.reference is not None else []
     lines = [
         *imports, "",
-        *_client_lines(provider), "",
+        *client, "",
+        *reference,
+        *prompt_note,
         *call,
         "while video.status in (\"queued\", \"in_progress\"):",
         "    time.sleep(2)",
@@ -77,6 +106,7 @@ def python_snippet(provider: Provider, request: VideoRequest) -> str:
         "if video.status == \"completed\":",
         "    with client.videos.with_streaming_response.download_content(video.id) as response:",
         "        response.stream_to_file(f\"{video.id}.mp4\")",
+        "    print(f\"Saved {video.id}.mp4\")",
         "else:",
         "    print(video.error)",
     ]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -134,6 +136,48 @@ def test_image_to_video(page: Page, shots: Screenshots) -> None:
     generate(page, "The poster slowly comes alive, zoom in")
     video = playing_video(page)
     assert (video["width"], video["height"]) == (1280, 720)
+
+
+def test_the_code_snippet_runs_as_copied(page: Page, shots: Screenshots, tmp_path: Path) -> None:
+    """Defect 6: copy the Python code of an image request (prompt left empty), save the fitted image, run it."""
+    go_to(page, "Image to video")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        files=[{"name": "summer-bottle.png", "mimeType": "image/png", "buffer": png_bytes(1600, 900, (200, 90, 30))}])
+    expect(page.get_by_text(re.compile(r"What will be sent: 1600x900 PNG → 1280x720"))).to_be_visible(timeout=20_000)
+    wait_idle(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the fitted image").click()
+    assert download.value.suggested_filename == "summer-bottle_1280x720.png"
+    download.value.save_as(tmp_path / download.value.suggested_filename)
+    page.get_by_text("Python code for this request").click()
+    code_block = page.locator('[data-testid="stCode"] code').last
+    expect(code_block).to_contain_text("IMAGE =")
+    code_block.scroll_into_view_if_needed()
+    shots.take(page, "image_to_video_code")
+    code = code_block.inner_text()
+    assert "import os" not in code and "prompt=''" not in code and "reference.png" not in code
+    assert "# summer-bottle.png, as the studio fitted it" in code
+    (tmp_path / "make_video.py").write_text(code)
+    done = subprocess.run([sys.executable, "make_video.py"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stderr
+    made = list(tmp_path.glob("video_*.mp4"))
+    assert len(made) == 1 and (decode_mp4(made[0]).width, decode_mp4(made[0]).height) == (1280, 720)
+
+
+def test_the_placeholder_is_an_example_one_click_away(page: Page, shots: Screenshots) -> None:
+    """Defect 13: the grey text reads "e.g. …", and "Use the example" puts it in the box."""
+    go_to(page, "Text to video")
+    box = page.get_by_role("textbox", name="Prompt", exact=True)
+    example = "A wide shot of a red fox trotting through fresh snow at dawn, slow dolly in."
+    expect(box).to_have_attribute("placeholder", f"e.g. {example}")
+    expect(box).to_have_value("")
+    shots.take(page, "prompt_example")
+    page.get_by_role("button", name="Use the example").click()
+    wait_idle(page)
+    expect(box).to_have_value(example)
+    expect(page.get_by_role("button", name="Use the example")).to_have_count(0)
+    expect(page.get_by_text(f"{len(example)} / 32,000 characters")).to_be_visible()
 
 
 def test_remix_from_the_gallery(page: Page, shots: Screenshots, server: LocalsoraProcess) -> None:
@@ -332,6 +376,44 @@ def test_titles_are_text_cut_at_a_word_with_time_and_id(page: Page, server: Loca
     for video in made:  # each card names its own id, with the time it was made
         expect(page.get_by_text(re.compile(rf"Made \d\d \w{{3}} \d\d:\d\d · id {video.id[-8:]}"))).to_be_visible()
 
+
+def test_details_page_lineage_rename_and_tags(page: Page, studio: StudioApp, server: LocalsoraProcess,
+                                              shots: Screenshots) -> None:
+    """Defect 11: the lineage link fits, Rename starts from the current title, a tag keeps its space."""
+    go_to(page, "Text to video")
+    generate(page, "A green glass bottle on a wooden table")
+    playing_video(page)
+    go_to(page, "Gallery")
+    search = page.get_by_role("textbox", name="Search", exact=True)
+    search.fill("green glass bottle")
+    search.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Remix", exact=True).first.click()
+    expect(page.get_by_role("heading", name="Remix", exact=True)).to_be_visible()
+    wait_idle(page)
+    source_id = re.search(r"video=(video_[a-f0-9]+)", page.url).group(1)
+    type_prompt(page, "Replace the background with a sunlit marble kitchen counter and soft morning haze")
+    page.get_by_role("button", name="Remix", exact=True).click()
+    playing_video(page, index=1)
+    page.goto(f"{studio.url}/?video={source_id}")
+    wait_idle(page)
+    link = page.get_by_role("link", name=re.compile(r"^Remix: Replace the background"))
+    expect(link).to_have_text(re.compile(r"Remix: Replace the background with a…\s*$"))
+    clipped = link.evaluate("a => [a, ...a.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1)")
+    assert not clipped, "the lineage link shows all of its label"
+    page.get_by_role("button", name="Rename").click()
+    title = page.get_by_role("textbox", name="Title", exact=True)
+    expect(title).to_have_value("A green glass bottle on a wooden table")
+    tags = page.get_by_role("textbox", name="Tags", exact=True)
+    tags.fill("hero shot, spring")
+    tags.press("Enter")
+    wait_idle(page)
+    shots.take(page, "video_details_rename")
+    page.get_by_role("button", name="Save", exact=True).click()
+    wait_idle(page)
+    expect(page.get_by_text(re.compile(r"hero shot · spring$"))).to_be_visible()
+    expect(page.get_by_text("#hero", exact=False)).to_have_count(0)
+    shots.take(page, "video_details")
 
 
 @pytest.fixture(scope="module")

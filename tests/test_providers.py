@@ -231,3 +231,37 @@ def test_discovery_of_a_server_that_is_down_raises_rather_than_answers() -> None
     closed = load_providers({"LOCALSORA_URL": f"http://127.0.0.1:{free_port()}"})["local"]
     with pytest.raises(StudioError):
         discover(closed.client().with_options(max_retries=0), closed.capabilities)
+
+
+def test_the_embedded_localsora_keeps_its_address_across_restarts(tmp_path, monkeypatch) -> None:
+    """The URL in the code snippet still works after the studio restarts: the port is stable, not random."""
+    import socket
+
+    from localsora.process import free_port
+    from studio import local_backend
+
+    port = free_port()
+    monkeypatch.setenv("LOCALSORA_PORT", str(port))
+    try:
+        first = local_backend.ensure_localsora(tmp_path / "a")
+        assert first == f"http://127.0.0.1:{port}/v1"
+        for server in local_backend._started.values():
+            server.stop()  # the app stops; its localsora with it
+        local_backend._started.clear()
+        assert local_backend.ensure_localsora(tmp_path / "a") == first, "a restart comes back on the same address"
+        with socket.create_connection(("127.0.0.1", port)):  # the port is now taken by that server
+            other = local_backend.ensure_localsora(tmp_path / "b")
+        assert other != first and other.startswith("http://127.0.0.1:"), "a taken port falls back to a free one"
+    finally:
+        for server in local_backend._started.values():
+            server.stop()
+        local_backend._started.clear()
+
+
+def test_a_bad_localsora_port_is_named() -> None:
+    from studio.local_backend import DEFAULT_PORT, preferred_port
+
+    assert preferred_port({}) == DEFAULT_PORT == 8000
+    assert preferred_port({"LOCALSORA_PORT": "9100"}) == 9100
+    with pytest.raises(ValueError, match="LOCALSORA_PORT"):
+        preferred_port({"LOCALSORA_PORT": "eighty"})
