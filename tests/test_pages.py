@@ -495,14 +495,19 @@ def test_remix_that_answered_404_is_no_longer_offered(data_dir: Path, library: L
     assert "Learned from its answers: this server does not offer remix." in texts(app)
 
 
-def test_a_vllm_omni_server_gets_free_sizes_and_no_remix(data_dir: Path, library: Library, start_localsora,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def text_to_video_on_vllm_omni(start_localsora, monkeypatch: pytest.MonkeyPatch) -> tuple[LocalsoraProcess, AppTest]:
+    """Text to video on the compatible profile, against localsora speaking vLLM-Omni's dialect."""
     server = start_localsora("--dialect", "vllm-omni")
     monkeypatch.setenv("SORA_STUDIO_PROVIDER", "compatible")
     monkeypatch.setenv("SORA_STUDIO_COMPATIBLE_URL", server.root_url)
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    app = open_page(at, "pages/text_to_video.py")
+    return server, open_page(at, "pages/text_to_video.py")
+
+
+def test_a_vllm_omni_server_gets_free_sizes_and_no_remix(data_dir: Path, library: Library, start_localsora,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    server, app = text_to_video_on_vllm_omni(start_localsora, monkeypatch)
     size = app.text_input(key="t2v_size")
     assert size.value == "720x1280" and size.label == "Size (width x height)"
     size.set_value("833x480")
@@ -534,12 +539,7 @@ def test_the_video_page_shows_render_time_and_memory(app: AppTest, library: Libr
 
 def test_advanced_fields_on_a_vllm_omni_server_go_on_the_wire(data_dir: Path, library: Library, start_localsora,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    server = start_localsora("--dialect", "vllm-omni")
-    monkeypatch.setenv("SORA_STUDIO_PROVIDER", "compatible")
-    monkeypatch.setenv("SORA_STUDIO_COMPATIBLE_URL", server.root_url)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    app = open_page(at, "pages/text_to_video.py")
+    server, app = text_to_video_on_vllm_omni(start_localsora, monkeypatch)
     app.text_area(key="t2v_prompt").set_value("A kite over dunes")
     app.text_input(key="t2v_size").set_value("832x480")
     app.number_input(key="t2v_param_seed").set_value(99)
