@@ -109,7 +109,7 @@ class JobEngine:
             self._fail(job.id, "moderation_blocked", MODERATION_MESSAGE)
             return
         job_dir = self.store.job_dir(job.id)
-        request = self._request(job, job_dir)
+        request = job_request(job, job_dir)
         if request is None:
             self._fail(job.id, "source_missing", "The source video for this job is no longer available.")
             return
@@ -132,9 +132,6 @@ class JobEngine:
         self.store.update(job.id, status="completed", progress=100, completed_at=int(time.time()))
         log.info("rendered %s (%s, %s, %s s) in %.2f s", job.id, job.kind, job.size, job.seconds,
                  time.perf_counter() - started)
-
-    def _request(self, job: Job, job_dir: Path) -> RenderRequest | None:
-        return job_request(job, job_dir)
 
 
 def job_request(job: Job, job_dir: Path) -> RenderRequest | None:

@@ -41,12 +41,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProces
     localsora.stop()
 
 
-@pytest.fixture(scope="session")
-def studio(server: LocalsoraProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioApp]:
-    folder = tmp_path_factory.mktemp("e2e-app")
+def running_studio(server: LocalsoraProcess, folder: Path) -> Iterator[StudioApp]:
+    """The studio app on `server`, keeping its library and log in `folder`, stopped afterwards."""
     app = StudioApp(folder / "data", server, folder / "streamlit.log").start()
     yield app
     app.stop()
+
+
+@pytest.fixture(scope="session")
+def studio(server: LocalsoraProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioApp]:
+    yield from running_studio(server, tmp_path_factory.mktemp("e2e-app"))
 
 
 @pytest.fixture(scope="session")
@@ -419,10 +423,7 @@ def test_details_page_lineage_rename_and_tags(page: Page, studio: StudioApp, ser
 @pytest.fixture(scope="module")
 def wan_studio(tiny_wan: LocalsoraProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioApp]:
     """The studio on localsora's diffusers engine with the tiny Wan model (random weights: the video is noise)."""
-    folder = tmp_path_factory.mktemp("e2e-wan-app")
-    app = StudioApp(folder / "data", tiny_wan, folder / "streamlit.log").start()
-    yield app
-    app.stop()
+    yield from running_studio(tiny_wan, tmp_path_factory.mktemp("e2e-wan-app"))
 
 
 def test_text_to_video_on_a_model_with_a_chosen_seed(playwright: Playwright, wan_studio: StudioApp,
