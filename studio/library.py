@@ -115,6 +115,43 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (base_url, mode)
     );
     """,
+    # 6: who started each video, and running totals kept by triggers, so no page sums or scans every row:
+    # money spent per person (a deleted video was still paid for, so deletes leave it) and videos per model.
+    """
+    ALTER TABLE videos ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+    CREATE INDEX videos_by_owner ON videos(owner, created_at DESC);
+    CREATE TABLE spend (owner TEXT PRIMARY KEY, usd REAL NOT NULL);
+    INSERT INTO spend (owner, usd) SELECT owner, SUM(cost_usd) FROM videos
+        WHERE status = 'completed' AND cost_usd IS NOT NULL GROUP BY owner;
+    CREATE TRIGGER spend_insert AFTER INSERT ON videos
+    WHEN new.status = 'completed' AND new.cost_usd IS NOT NULL BEGIN
+        INSERT INTO spend (owner, usd) VALUES (new.owner, new.cost_usd)
+            ON CONFLICT (owner) DO UPDATE SET usd = usd + excluded.usd;
+    END;
+    CREATE TRIGGER spend_update AFTER UPDATE OF status, cost_usd, owner ON videos BEGIN
+        UPDATE spend SET usd = usd - old.cost_usd
+            WHERE owner = old.owner AND old.status = 'completed' AND old.cost_usd IS NOT NULL;
+        INSERT INTO spend (owner, usd) SELECT new.owner, new.cost_usd
+            WHERE new.status = 'completed' AND new.cost_usd IS NOT NULL
+            ON CONFLICT (owner) DO UPDATE SET usd = usd + excluded.usd;
+    END;
+    CREATE TABLE model_counts (model TEXT PRIMARY KEY, videos INTEGER NOT NULL);
+    INSERT INTO model_counts (model, videos) SELECT model, COUNT(*) FROM videos GROUP BY model;
+    CREATE TRIGGER model_counts_insert AFTER INSERT ON videos BEGIN
+        INSERT INTO model_counts (model, videos) VALUES (new.model, 1)
+            ON CONFLICT (model) DO UPDATE SET videos = videos + 1;
+    END;
+    CREATE TRIGGER model_counts_delete AFTER DELETE ON videos BEGIN
+        UPDATE model_counts SET videos = videos - 1 WHERE model = old.model;
+        DELETE FROM model_counts WHERE model = old.model AND videos <= 0;
+    END;
+    CREATE TRIGGER model_counts_update AFTER UPDATE OF model ON videos WHEN new.model IS NOT old.model BEGIN
+        UPDATE model_counts SET videos = videos - 1 WHERE model = old.model;
+        DELETE FROM model_counts WHERE model = old.model AND videos <= 0;
+        INSERT INTO model_counts (model, videos) VALUES (new.model, 1)
+            ON CONFLICT (model) DO UPDATE SET videos = videos + 1;
+    END;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -156,6 +193,7 @@ class VideoRecord:
     params: dict[str, Any] = field(default_factory=dict)  # extra request fields, sent again on Retry
     seed: int | None = None  # the seed the provider says it used, when it says
     extra: dict[str, Any] = field(default_factory=dict)  # fields the provider sent beyond OpenAI's, kept as sent
+    owner: str = ""  # who started it on a shared server; "" when nobody said
 
     @property
     def is_active(self) -> bool:
@@ -186,6 +224,7 @@ class Filters:
     text: str = ""
     favourites_only: bool = False
     provider: str | None = None
+    owner: str | None = None  # None: everyone's
 
 
 @dataclass(frozen=True)
@@ -362,7 +401,7 @@ class Library:
         return self._connection().execute(f"SELECT COUNT(*) FROM videos {_join(where)}", args).fetchone()[0]
 
     def models(self) -> list[str]:
-        return [r[0] for r in self._connection().execute("SELECT DISTINCT model FROM videos ORDER BY model")]
+        return [r[0] for r in self._connection().execute("SELECT model FROM model_counts ORDER BY model")]
 
     def children(self, video_id: str) -> list[VideoRecord]:
         rows = self._connection().execute(
@@ -376,11 +415,18 @@ class Library:
         )
         return [_record(r) for r in rows]
 
-    def total_spent(self) -> float:
-        value = self._connection().execute(
-            "SELECT COALESCE(SUM(cost_usd), 0) FROM videos WHERE status = 'completed'"
-        ).fetchone()[0]
-        return float(value)
+    def total_spent(self, owner: str | None = None) -> float:
+        """Money spent on completed videos, everyone's or one person's, deleted videos included."""
+        if owner is None:
+            value = self._connection().execute("SELECT COALESCE(SUM(usd), 0) FROM spend").fetchone()[0]
+        else:
+            row = self._connection().execute("SELECT usd FROM spend WHERE owner = ?", (owner,)).fetchone()
+            value = row[0] if row else 0.0
+        return max(0.0, float(value))  # sums of floats can drift a hair below zero
+
+    def spend_by_owner(self) -> dict[str, float]:
+        rows = self._connection().execute("SELECT owner, usd FROM spend WHERE usd > 0 ORDER BY usd DESC")
+        return {owner: float(usd) for owner, usd in rows}
 
     def disk_usage(self) -> int:
         total = self.db_path.stat().st_size if self.db_path.exists() else 0
@@ -486,6 +532,9 @@ def _where(filters: Filters) -> tuple[list[str], list[Any]]:
     if filters.provider:
         where.append("provider = ?")
         args.append(filters.provider)
+    if filters.owner is not None:
+        where.append("owner = ?")
+        args.append(filters.owner)
     text = filters.text.strip()
     if len(text) >= 3:  # trigram index
         where.append("video_id IN (SELECT video_id FROM videos_text WHERE videos_text MATCH ?)")

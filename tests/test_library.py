@@ -127,21 +127,51 @@ def test_total_spent_counts_completed_jobs_only(tmp_path: Path) -> None:
     assert library.total_spent() == pytest.approx(1.6)
 
 
+def test_spend_is_a_running_total_per_person_that_deletes_do_not_refund(tmp_path: Path) -> None:
+    library = Library(tmp_path)
+    library.add(make_record(1, status="in_progress", cost_usd=0.4, owner="ana"))
+    assert library.total_spent() == 0  # nothing is paid for until it completes
+    library.update("video_000001", status="completed")
+    library.add(make_record(2, cost_usd=1.2, owner="ben"))
+    library.update("video_000002", cost_usd=1.0)  # a corrected price replaces the old one
+    library.add(make_record(3, cost_usd=0.5, owner="ana"))
+    assert library.spend_by_owner() == pytest.approx({"ana": 0.9, "ben": 1.0})
+    assert library.total_spent("ana") == pytest.approx(0.9) and library.total_spent("nobody") == 0
+    library.remove("video_000003")
+    assert library.total_spent() == pytest.approx(1.9)  # the deleted video was still paid for
+    assert Library(tmp_path).total_spent() == pytest.approx(1.9)  # kept in the library, not in memory
+
+
+def test_the_model_list_follows_adds_renames_and_deletes(tmp_path: Path) -> None:
+    library = Library(tmp_path)
+    library.add(make_record(1, model="sora-2"))
+    library.add(make_record(2, model="sora-2"))
+    library.add(make_record(3, model="wan"))
+    library.update("video_000003", model="ltx")
+    assert library.models() == ["ltx", "sora-2"]
+    library.remove("video_000001")
+    assert library.models() == ["ltx", "sora-2"]
+    library.remove("video_000002")
+    assert library.models() == ["ltx"]
+
+
 def test_an_old_library_is_migrated_in_place(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "library.sqlite3")
     conn.executescript(MIGRATIONS[0] + "\nPRAGMA user_version = 1;")
     conn.execute(
-        "INSERT INTO videos (video_id, provider, kind, status, prompt, model, size, seconds, created_at, updated_at)"
-        " VALUES ('video_old1', 'local', 'generate', 'completed', 'A lighthouse in fog', 'sora-2', '720x1280',"
-        " '4', 1, 1)")
+        "INSERT INTO videos (video_id, provider, kind, status, prompt, model, size, seconds, created_at, updated_at,"
+        " cost_usd) VALUES ('video_old1', 'local', 'generate', 'completed', 'A lighthouse in fog', 'sora-2',"
+        " '720x1280', '4', 1, 1, 0.4)")
     conn.commit()
     conn.close()
     library = Library(tmp_path)
-    assert library.schema_version == SCHEMA_VERSION == 5
+    assert library.schema_version == SCHEMA_VERSION == 6
     assert [r.video_id for r in library.page(Filters(text="lighthouse")).records] == ["video_old1"]
     old = library.get("video_old1")
     assert old is not None and old.prompt == "A lighthouse in fog" and old.params == {} and old.seed is None
     assert old.extra == {} and library.absent_modes("http://gpu-box:8000/v1") == set()
+    # The running totals start from what the old library holds.
+    assert old.owner == "" and library.total_spent() == pytest.approx(0.4) and library.models() == ["sora-2"]
 
 
 def test_extra_parameters_and_the_seed_are_kept(tmp_path: Path) -> None:
