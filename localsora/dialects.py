@@ -27,8 +27,6 @@ EDITS: Route = ("POST", re.compile(r"^/v1/videos/edits$"))
 EXTENSIONS: Route = ("POST", re.compile(r"^/v1/videos/extensions$"))
 CHARACTERS: Route = ("POST", re.compile(r"^/v1/videos/characters$"))
 CHARACTER: Route = ("GET", re.compile(r"^/v1/videos/characters/[^/]+$"))
-FREE_SIZE = re.compile(r"^\d+x\d+$")
-FREE_SECONDS = re.compile(r"^[1-9]\d*$")
 
 
 class Dialect:

@@ -7,6 +7,10 @@ import threading
 import time
 from collections import deque
 
+# Bounds of the fault endpoint: every request walks the fault queue, so it stays short.
+MAX_QUEUED_FAULTS = 1000
+MAX_CUT_DOWNLOADS = 1000
+
 
 class RateLimiter:
     """Sliding window over job-creating requests: `limit` per `window` seconds (0 = off)."""
@@ -32,14 +36,16 @@ class RateLimiter:
 
 
 class FaultInjector:
-    """Injected failures: a random share of 500s, and queued one-off faults for tests and demos."""
+    """Injected failures: a random share of 500s, queued one-off faults, and cut downloads, for tests and demos."""
 
-    def __init__(self, error_rate: float, seed: int | None = None, max_queued: int = 1000) -> None:
+    def __init__(self, error_rate: float, seed: int | None = None, max_queued: int = MAX_QUEUED_FAULTS) -> None:
         self.error_rate = error_rate
-        self.max_queued = max_queued  # every request walks the queue, so it is kept short
+        self.max_queued = max_queued
         self._random = random.Random(seed)
         # (status, retry_after, "METHOD /path" the fault is for, or "" for any request)
         self._queued: deque[tuple[int, float, str]] = deque()
+        # The next this-many video downloads send half their body and drop the connection.
+        self.cut_downloads = 0
         self._lock = threading.Lock()
 
     def queue(self, status: int, count: int, retry_after: float = 1.0, route: str = "") -> bool:
@@ -54,6 +60,15 @@ class FaultInjector:
     def clear(self) -> None:
         with self._lock:
             self._queued.clear()
+            self.cut_downloads = 0
+
+    def take_download_cut(self) -> bool:
+        """True, once per cut still owed: this download is to be cut short."""
+        with self._lock:
+            if self.cut_downloads <= 0:
+                return False
+            self.cut_downloads -= 1
+            return True
 
     def next_fault(self, method: str = "", path: str = "") -> tuple[int, float] | None:
         with self._lock:

@@ -13,11 +13,12 @@ import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -26,27 +27,39 @@ from starlette.routing import Route
 
 from localsora import errors
 from localsora.config import Settings
-from localsora.dialects import DIALECTS, FREE_SECONDS, FREE_SIZE, Dialect
+from localsora.dialects import DIALECTS, Dialect
 from localsora.engine import SOURCE_NAME, JobEngine
 from localsora.engines import create_engine
 from localsora.engines.base import Capabilities, Engine, RenderRequest, RequestRefused
 from localsora.errors import APIError
-from localsora.limits import FaultInjector, RateLimiter
+from localsora.limits import MAX_QUEUED_FAULTS, FaultInjector, RateLimiter
 from localsora.media import InvalidMedia, probe_image, probe_video
+from localsora.protocol import (
+    CreateCharacter,
+    CreateVideo,
+    CreateVideoAnySize,
+    EditVideo,
+    ExtendVideo,
+    ExtraParameters,
+    FaultChange,
+    RemixVideo,
+    VideoReference,
+    openapi_body,
+    refusal,
+    validate,
+)
 from localsora.store import MEDIA_FILES, Job, Store, new_character_id
 
 log = logging.getLogger("localsora")
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 MEDIA_TYPES = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
 IMAGE_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 MULTIPART_OVERHEAD = 1024 * 1024
 JOB_CREATING = ("/v1/videos", "/v1/videos/edits", "/v1/videos/extensions")
-# Fields beyond Sora's that an engine may take, with vLLM-Omni's names.
-EXTRA_PARAMETERS = ("seed", "negative_prompt", "num_inference_steps", "guidance_scale", "fps", "num_frames")
-MAX_QUEUED_FAULTS = 1000  # each request walks the queue, so it stays short
 FAULTS_BODY_BYTES = 64 * 1024
-# Text fields a JSON client may send as a whole number.
-WHOLE_NUMBER_TEXT = ("seconds",)
+# A form field named like `video[id]` is the SDK's encoding of {"video": {"id": ...}}.
+NESTED_FIELD = re.compile(r"^([^\[\]]+)\[([^\[\]]+)\]$")
 
 
 def _quote_list(values: tuple[str, ...] | list[str]) -> str:
@@ -62,15 +75,16 @@ def _one_of(param: str, value: str, allowed: tuple[str, ...] | list[str], extra:
 
 
 class Body:
-    """Form fields and files of a request, whether it came as multipart, urlencoded or JSON.
+    """A request's fields and files as one dict, from JSON or a form (multipart or urlencoded): only the
+    content-type adapter in front of the typed models in localsora/protocol.py, which check every field.
 
-    JSON values keep their types (a list stays a list), so each field is type-checked where it is read and a
-    wrong type is a 400 naming the field, never a value flattened with str().
+    JSON values keep their types (a list stays a list); a form's nested names (`video[id]`) become objects, as
+    the SDK encodes them. Uploads are closed when the request ends (the gatekeeper calls `close_uploads`).
     """
 
-    def __init__(self, fields: dict[str, Any], files: dict[str, UploadFile]) -> None:
-        self.fields = fields
-        self.files = files
+    def __init__(self, values: dict[str, Any], from_form: bool) -> None:
+        self.values = values
+        self.from_form = from_form
 
     @classmethod
     async def read(cls, request: Request, max_bytes: int, dialect: Dialect) -> Body:
@@ -82,90 +96,59 @@ class Body:
         refused = dialect.refused_encoding(content_type)
         if refused is not None:
             raise refused
-        fields: dict[str, Any] = {}
-        files: dict[str, UploadFile] = {}
-        if content_type.startswith("application/json"):
+        if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
             data = parse_json(await read_limited(request, body_limit, max_bytes) or b"{}")
             if not isinstance(data, dict):
                 raise errors.bad_request("The JSON body must be an object.", code=None)
-            fields = {key: value for key, value in data.items() if value is not None}
-        elif content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-            # Parsed from a counted stream: a chunked upload (no Content-Length) stops at the limit, unspooled.
-            stream = stream_limited(request, body_limit, max_bytes)
-            parser: MultiPartParser | FormParser
-            if content_type.startswith("multipart/form-data"):
-                parser = MultiPartParser(request.headers, stream, max_files=4, max_fields=32)
-            else:
-                parser = FormParser(request.headers, stream)
-            try:
-                form = await parser.parse()
-            except MultiPartException as exc:
-                raise errors.bad_request(f"We could not parse the multipart body: {exc.message}", code=None) from None
-            for key, value in form.multi_items():
-                if isinstance(value, UploadFile):
-                    files[key] = value
-                else:
-                    fields[key] = value
-        for key, value in fields.items():
-            _check_text(key, value)
-        for name, upload in files.items():
-            if upload.size is not None and upload.size > max_bytes:
+            # JSON null means "not given", as for an optional field.
+            return cls({key: value for key, value in data.items() if value is not None}, from_form=False)
+        # Parsed from a counted stream: a chunked upload (no Content-Length) stops at the limit, unspooled.
+        stream = stream_limited(request, body_limit, max_bytes)
+        parser: MultiPartParser | FormParser
+        if content_type.startswith("multipart/form-data"):
+            parser = MultiPartParser(request.headers, stream, max_files=4, max_fields=32)
+        else:
+            parser = FormParser(request.headers, stream)
+        try:
+            form = await parser.parse()  # on any error the parser closes the files it opened
+        except MultiPartException as exc:
+            raise errors.bad_request(f"We could not parse the multipart body: {exc.message}", code=None) from None
+        request.state.uploads = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+        values: dict[str, Any] = {}
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile) and value.size is not None and value.size > max_bytes:
                 raise errors.bad_request(
-                    f"The uploaded {name} is {upload.size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB.",
-                    param=name, code="file_too_large",
+                    f"The uploaded {key} is {value.size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB.",
+                    param=key, code="file_too_large",
                 )
-        return cls(fields, files)
-
-    def text(self, name: str) -> str | None:
-        """A string field, or None when absent; any other JSON type is a 400 naming the field."""
-        value = self.fields.get(name)
-        if value is None or isinstance(value, str):
-            return value
-        if name in WHOLE_NUMBER_TEXT and isinstance(value, int) and not isinstance(value, bool):
-            return str(value)  # {"seconds": 4}, as vLLM-Omni and SGLang clients send it
-        raise wrong_type(name, "a string", value)
-
-    def prompt(self, max_chars: int) -> str:
-        prompt = self.text("prompt")
-        if prompt is None or not prompt.strip():
-            raise errors.bad_request("Missing required parameter: 'prompt'.", param="prompt",
-                                     code="missing_required_parameter")
-        if len(prompt) > max_chars:
-            raise errors.bad_request(
-                f"The prompt is {len(prompt):,} characters; the maximum is {max_chars:,}.",
-                param="prompt", code="string_above_max_length",
-            )
-        return prompt
-
-    def video_reference(self) -> str | UploadFile:
-        """`video` as an uploaded file, or the id of a completed video (`video[id]`, `{"video": {"id": ...}}`)."""
-        if "video" in self.files:
-            return self.files["video"]
-        ref = self.text("video[id]") or self.text("video_id")
-        raw = self.fields.get("video")
-        if ref is None and raw is not None:
-            if isinstance(raw, str) and (raw.lstrip().startswith(("{", "[")) or raw.strip() in ("true", "false")):
-                raw = parse_json(raw.encode(), field="video")  # a JSON object sent as a multipart text field
-            if isinstance(raw, dict) and isinstance(raw.get("id"), str):
-                ref = raw["id"]
-            elif isinstance(raw, str):
-                ref = raw
+            if value == "":
+                continue  # a form field left empty is a field not given
+            nested = NESTED_FIELD.match(key)
+            if nested is None:
+                values[key] = value
+            elif isinstance(values.setdefault(nested[1], {}), dict):
+                values[nested[1]][nested[2]] = value
             else:
-                raise wrong_type("video", 'an uploaded MP4 or {"id": "<video id>"}', raw)
-        if not ref:
-            raise errors.bad_request(
-                "Missing required parameter: 'video' (upload an MP4, or pass the id of a completed video).",
-                param="video", code="missing_required_parameter",
-            )
-        return ref
+                raise errors.bad_request(f"'{nested[1]}' was sent both as a value and as '{key[:80]}'.",
+                                         param=nested[1])
+        return cls(values, from_form=True)
+
+    def parse(self, model: type[ModelT]) -> ModelT:
+        """The body as `model`; a field of the wrong type or value is a 400 naming it (protocol.refusal)."""
+        return validate(model, self.values, from_form=self.from_form)  # type: ignore[no-any-return]
 
 
-def parse_json(data: bytes, field: str | None = None) -> Any:
+async def close_uploads(request: Request) -> None:
+    """Close the spooled files a form upload opened: the request is over, whether it succeeded or not."""
+    for upload in getattr(request.state, "uploads", ()):
+        await upload.close()
+
+
+def parse_json(data: bytes) -> Any:
     try:
         return json.loads(data)
     except (ValueError, RecursionError):  # RecursionError: nested thousands deep
-        raise errors.bad_request("We could not parse the JSON body of your request.", param=field,
-                                 code=None) from None
+        raise errors.bad_request("We could not parse the JSON body of your request.", code=None) from None
 
 
 def too_large(size: int, max_bytes: int) -> APIError:
@@ -189,30 +172,6 @@ async def read_limited(request: Request, body_limit: int, max_bytes: int) -> byt
     return b"".join([chunk async for chunk in stream_limited(request, body_limit, max_bytes)])
 
 
-def wrong_type(name: str, expected: str, value: object) -> APIError:
-    kind = {bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "an object"}
-    got = kind.get(type(value), type(value).__name__)
-    return errors.bad_request(f"Invalid type for '{name}': expected {expected}, but got {got}.", param=name,
-                              code="invalid_type")
-
-
-def _check_text(name: str, value: object) -> None:
-    """Refuse text SQLite cannot store: a lone surrogate ("\\ud800") is valid JSON but not UTF-8."""
-    texts: list[object] = [name, value]
-    if isinstance(value, dict):  # one level down: {"video": {"id": ...}}, {"inject": {"route": ...}}
-        texts += [*value.keys(), *value.values()]
-    elif isinstance(value, list):
-        texts += value
-    for text in texts:
-        if isinstance(text, str):
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError:
-                shown = name[:40].encode("utf-8", "backslashreplace").decode()  # the name may be the bad text
-                raise errors.bad_request(f"Invalid value for '{shown}': the text is not valid Unicode "
-                                         "(it holds a lone surrogate).", param=shown) from None
-
-
 def refused(exc: RequestRefused) -> APIError:
     return errors.bad_request(exc.message, param=exc.param, code=exc.code)
 
@@ -222,6 +181,7 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
     renderer = renderer or create_engine(settings)
     caps = renderer.capabilities
     dialect = DIALECTS[settings.dialect]
+    create_model = CreateVideoAnySize if dialect.free_sizes else CreateVideo  # the dialect's create request
     started_at = int(time.time())
     store = Store(settings.data_dir)
     engine = JobEngine(settings, store, renderer)
@@ -253,12 +213,10 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
     async def api_error(_: Request, exc: APIError) -> JSONResponse:
         return dialect.error(exc)
 
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        param = str(first.get("loc", ["", ""])[-1]) or None
-        message = f"Invalid value for '{param}': {first.get('msg', 'invalid')}."
-        return dialect.error(errors.bad_request(message, param=param))
+    @app.exception_handler(RequestValidationError)  # FastAPI's checks of query and path parameters
+    @app.exception_handler(ValidationError)  # localsora.protocol's request models
+    async def validation_error(_: Request, exc: RequestValidationError | ValidationError) -> JSONResponse:
+        return dialect.error(refusal(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -304,7 +262,10 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
                     message = (f"Rate limit reached: {settings.rate_limit} job requests per "
                                f"{settings.rate_window:g} s. Try again in {wait:.0f} s.")
                     return _with_id(dialect.error(errors.rate_limited(message, wait)), request_id)
-        return _with_id(await call_next(request), request_id)
+        try:
+            return _with_id(await call_next(request), request_id)
+        finally:
+            await close_uploads(request)
 
     def poll_headers() -> dict[str, str]:
         return {"openai-poll-after-ms": str(settings.poll_after_ms)} if dialect.poll_header else {}
@@ -351,15 +312,20 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
             render_seconds=render_seconds, params=params, **links,
         )
 
-    def read_params(body: Body) -> dict[str, Any]:
+    def check_prompt(prompt: str) -> str:
+        if len(prompt) > settings.max_prompt_chars:
+            raise errors.bad_request(
+                f"The prompt is {len(prompt):,} characters; the maximum is {settings.max_prompt_chars:,}.",
+                param="prompt", code="string_above_max_length",
+            )
+        return prompt
+
+    def read_params(request: ExtraParameters) -> dict[str, Any]:
         """The engine's extra fields (seed, negative_prompt, ...), range-checked; every job gets a seed."""
         params: dict[str, Any] = {}
         # Another server's dialect takes its own fields, with its own ranges.
         accepted = {p.name: p for p in (*caps.parameters, *dialect.extra_parameters)}
-        for name in dict.fromkeys((*EXTRA_PARAMETERS, *accepted)):
-            raw = body.fields.get(name)
-            if raw is None or raw == "":
-                continue
+        for name, raw in request.parameters().items():
             parameter = accepted.get(name)
             if parameter is None:
                 raise errors.bad_request(
@@ -371,43 +337,48 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
                 params[name] = parameter.parse(raw)
             except RequestRefused as exc:
                 raise refused(exc) from None
+        if getattr(request, "extra_params", None):  # vLLM-Omni's model-specific arguments: none apply here
+            raise errors.bad_request(
+                f"'extra_params' holds model-specific arguments, and {caps.serving} takes none; use the named "
+                f"fields: {', '.join(p.name for p in caps.parameters) or 'none'}.",
+                param="extra_params", code="unsupported_parameter",
+            )
         # A random seed, so variants differ and each can be made again (SGLang uses a fixed one instead).
         params.setdefault("seed", secrets.randbelow(2**32) if dialect.default_seed is None else dialect.default_seed)
         return params
 
-    def listed_shape(body: Body, params: dict[str, Any]) -> tuple[str, str, str]:
+    def listed_shape(request: CreateVideo, params: dict[str, Any]) -> tuple[str, str, str]:
         """Model, size and seconds, each one of the engine's own (OpenAI's way)."""
-        model = body.text("model") or caps.default_model
+        model = request.model or caps.default_model
         sizes = caps.sizes(model)
         if sizes is None:
             _one_of("model", model, list(caps.models))
         assert sizes is not None
-        seconds = body.text("seconds") or ("4" if "4" in caps.durations else caps.durations[0])
+        seconds = request.seconds or ("4" if "4" in caps.durations else caps.durations[0])
         _one_of("seconds", seconds, caps.durations)
-        size = body.text("size") or sizes[0]
+        size = request.size or sizes[0]
         if size not in sizes:
             others = [m for m, s in caps.models.items() if size in s]
             hint = f" {size} needs {others[0]}." if others else ""
             _one_of("size", size, sizes, hint)
         return model, size, seconds
 
-    def free_shape(body: Body, params: dict[str, Any]) -> tuple[str, str, str]:
-        """Any WxH and whole seconds, as vLLM-Omni and SGLang take them; width and height stand in for size."""
-        model = body.text("model") or caps.default_model
+    def free_shape(request: CreateVideo, params: dict[str, Any]) -> tuple[str, str, str]:
+        """Any WxH and whole seconds (their form checked by CreateVideoAnySize), as vLLM-Omni and SGLang take
+        them; width and height stand in for size."""
+        model = request.model or caps.default_model
         if dialect.checks_model and caps.sizes(model) is None:
             raise errors.bad_request(f"Model mismatch: request specifies '{model}' but server is running "
                                      f"'{caps.default_model}'.", param="model")
         width, height = params.pop("width", None), params.pop("height", None)
         default = f"{width}x{height}" if width and height else caps.models[caps.default_model][0]
-        size = body.text("size") or default
-        if not FREE_SIZE.match(size):
-            raise errors.bad_request(f"'size' must look like 1280x720; got '{size[:40]}'.", param="size")
+        size = request.size or default
         w, h = (int(v) for v in size.split("x"))
         if not (16 <= w <= 4096 and 16 <= h <= 4096) or w % 2 or h % 2:
             raise errors.bad_request(f"localsora renders even sizes from 16 to 4096 pixels a side; got {size}.",
                                      param="size")
-        seconds = body.text("seconds") or "4"
-        if not FREE_SECONDS.match(seconds) or int(seconds) > 60:
+        seconds = request.seconds or "4"
+        if int(seconds) > 60:
             raise errors.bad_request(f"'seconds' must be a whole number from 1 to 60; got '{seconds[:40]}'.",
                                      param="seconds")
         return model, size, seconds
@@ -439,16 +410,17 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
 
         return min(sizes, key=distance)
 
-    async def take_source(body: Body, job_id: str, action: str) -> tuple[float, str, str, str | None]:
+    async def take_source(request: EditVideo, job_id: str, action: str) -> tuple[float, str, str, str | None]:
         """Put the source clip in the new job's folder: (duration, size, model, source video id)."""
-        reference = body.video_reference()
-        source = completed_source(reference, action) if isinstance(reference, str) else None
+        reference = request.video
+        source = completed_source(reference.id, action) if isinstance(reference, VideoReference) else None
         target = store.job_dir(job_id) / SOURCE_NAME
         target.parent.mkdir(parents=True, exist_ok=True)
         if source is not None:
             await run_in_threadpool(_link_or_copy, store.media_path(source.id, "video"), target)
             info = await run_in_threadpool(probe_video, target)
             return info.duration, source.size, source.model, source.id
+        assert isinstance(reference, UploadFile)
         await run_in_threadpool(_save_upload, reference, target)
         try:
             info = await run_in_threadpool(probe_video, target)
@@ -486,15 +458,16 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
                                    code="model_not_found")
         return JSONResponse(model_entry(model_id, sizes))
 
-    @app.post("/v1/videos")
+    @app.post("/v1/videos", openapi_extra=openapi_body(create_model))
     async def create_video(request: Request) -> JSONResponse:
         body = await Body.read(request, settings.max_image_bytes, dialect)
-        prompt = body.prompt(settings.max_prompt_chars)
-        params = read_params(body)
-        model, size, seconds = (free_shape if dialect.free_sizes else listed_shape)(body, params)
-        upload = body.files.get("input_reference")
-        # {"image_url": ...}, {"file_id": ...}, input_reference[image_url] or text: never silently ignored.
-        if upload is None and any(k == "input_reference" or k.startswith("input_reference[") for k in body.fields):
+        create = body.parse(create_model)
+        prompt = check_prompt(create.prompt)
+        params = read_params(create)
+        model, size, seconds = (free_shape if dialect.free_sizes else listed_shape)(create, params)
+        upload = create.input_reference
+        # {"image_url": ...} or {"file_id": ...}, in JSON or as input_reference[...] form fields: never ignored.
+        if upload is not None and not isinstance(upload, UploadFile):
             raise errors.bad_request(
                 "localsora runs offline: it does not fetch image URLs or files by id. Upload the image itself as "
                 "input_reference (a JPEG, PNG or WebP file).",
@@ -537,47 +510,38 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
         jobs, has_more = page
         return JSONResponse(dialect.page(jobs, has_more))
 
-    @app.post("/v1/videos/edits")
+    @app.post("/v1/videos/edits", openapi_extra=openapi_body(EditVideo))
     async def create_edit(request: Request) -> JSONResponse:
-        body = await Body.read(request, settings.max_video_bytes, dialect)
-        prompt = body.prompt(settings.max_prompt_chars)
-        params = read_params(body)
+        edit = (await Body.read(request, settings.max_video_bytes, dialect)).parse(EditVideo)
+        prompt = check_prompt(edit.prompt)
+        params = read_params(edit)
         check_capacity()
         video_id = dialect.new_id()
-        duration, size, model, source_id = await take_source(body, video_id, "edited")
+        duration, size, model, source_id = await take_source(edit, video_id, "edited")
         job = new_job("edit", model, prompt, size, duration, duration, params, video_id, source_video_id=source_id)
         check_request(job)
         return enqueue(job)
 
-    @app.post("/v1/videos/extensions")
+    @app.post("/v1/videos/extensions", openapi_extra=openapi_body(ExtendVideo))
     async def create_extension(request: Request) -> JSONResponse:
-        body = await Body.read(request, settings.max_video_bytes, dialect)
-        prompt = body.prompt(settings.max_prompt_chars)
-        seconds = body.text("seconds")
-        if not seconds:
-            raise errors.bad_request("Missing required parameter: 'seconds'.", param="seconds",
-                                     code="missing_required_parameter")
+        extend = (await Body.read(request, settings.max_video_bytes, dialect)).parse(ExtendVideo)
+        prompt = check_prompt(extend.prompt)
+        seconds = extend.seconds
         _one_of("seconds", seconds, caps.extension_durations)
-        params = read_params(body)
+        params = read_params(extend)
         check_capacity()
         video_id = dialect.new_id()
-        duration, size, model, source_id = await take_source(body, video_id, "extended")
+        duration, size, model, source_id = await take_source(extend, video_id, "extended")
         total = round(duration) + int(seconds)
         job = new_job("extend", model, prompt, size, total, float(seconds), params, video_id,
                       source_video_id=source_id)
         check_request(job)
         return enqueue(job)
 
-    @app.post("/v1/videos/characters")
+    @app.post("/v1/videos/characters", openapi_extra=openapi_body(CreateCharacter))
     async def create_character(request: Request) -> JSONResponse:
-        body = await Body.read(request, settings.max_video_bytes, dialect)
-        name = (body.text("name") or "").strip()
-        if not 1 <= len(name) <= 80:
-            raise errors.bad_request("'name' must be 1 to 80 characters.", param="name")
-        upload = body.files.get("video")
-        if upload is None:
-            raise errors.bad_request("Missing required parameter: 'video' (upload an MP4).", param="video",
-                                     code="missing_required_parameter")
+        character = (await Body.read(request, settings.max_video_bytes, dialect)).parse(CreateCharacter)
+        name, upload = character.name, character.video
         character_id = new_character_id()
         target = store.character_dir(character_id) / "video.mp4"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -624,14 +588,16 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
             raise errors.not_found(f"Video '{video_id}' has no {variant}.", code="not_found")
         if request.headers.get("range") is not None:
             check_range(request.headers["range"], path.stat().st_size)
+        if faults.take_download_cut():
+            return cut_download(request, path, MEDIA_TYPES[variant])
         return FileResponse(path, media_type=MEDIA_TYPES[variant], filename=f"{job.id}_{path.name}",
                             content_disposition_type="inline")
 
-    @app.post("/v1/videos/{video_id}/remix")
+    @app.post("/v1/videos/{video_id}/remix", openapi_extra=openapi_body(RemixVideo))
     async def remix_video(video_id: str, request: Request) -> JSONResponse:
-        body = await Body.read(request, settings.max_image_bytes, dialect)
-        prompt = body.prompt(settings.max_prompt_chars)
-        params = read_params(body)
+        remix = (await Body.read(request, settings.max_image_bytes, dialect)).parse(RemixVideo)
+        prompt = check_prompt(remix.prompt)
+        params = read_params(remix)
         source = completed_source(video_id, "remixed")
         check_capacity()
         job = new_job("remix", source.model, prompt, source.size, float(source.seconds), float(source.seconds),
@@ -658,54 +624,30 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
         @app.post("/_localsora/faults")
         async def set_faults(request: Request) -> dict[str, Any]:
             """Change faults and limits at run time (tests and demos): JSON with any of the keys below."""
-            change = parse_json(await read_limited(request, FAULTS_BODY_BYTES, FAULTS_BODY_BYTES) or b"{}")
-            if not isinstance(change, dict):
-                raise errors.bad_request("Send a JSON object.", code=None)
-            for key, value in change.items():
-                _check_text(key, value)
+            data = parse_json(await read_limited(request, FAULTS_BODY_BYTES, FAULTS_BODY_BYTES) or b"{}")
             # Every value is checked before any is applied, so a bad request changes nothing.
-            inject = change.get("inject")
-            if inject is not None:  # {"status": 500|429, "count": n, "retry_after": s, "route": "POST /v1/videos"}
-                if not isinstance(inject, dict):
-                    raise wrong_type("inject", "an object", inject)
-                status = _fault_number(inject, "status", int, 429, 500, default=500, prefix="inject.")
-                if status not in (429, 500):
-                    raise errors.bad_request("'inject.status' must be 429 or 500.", param="inject.status")
-                count = _fault_number(inject, "count", int, 1, MAX_QUEUED_FAULTS, default=1, prefix="inject.")
-                retry_after = _fault_number(inject, "retry_after", float, 0, 3600, default=1, prefix="inject.")
-                route = inject.get("route", "")
-                if not isinstance(route, str) or len(route) > 200:
-                    raise wrong_type("inject.route", 'a string such as "POST /v1/videos"', route)
-            clear = change.get("clear", False)
-            if not isinstance(clear, bool):
-                raise wrong_type("clear", "a boolean", clear)
-            error_rate = _fault_number(change, "error_rate", float, 0, 1)
-            render_delay = _fault_number(change, "render_delay", float, 0, 3600)
-            rate_limit = _fault_number(change, "rate_limit", int, 0, 1_000_000)
-            rate_window = _fault_number(change, "rate_window", float, 0.001, 86400)
-            blocked_words = change.get("blocked_words")
-            if blocked_words is not None and (
-                not isinstance(blocked_words, list) or len(blocked_words) > 100
-                or not all(isinstance(w, str) and len(w) <= 100 for w in blocked_words)
-            ):
-                raise wrong_type("blocked_words", "a list of at most 100 words", blocked_words)
-            if clear:
+            change = validate(FaultChange, data, from_form=False)
+            if change.clear:
                 faults.clear()
-            if inject is not None and not faults.queue(status, count, retry_after, route):
+            inject = change.inject
+            if inject is not None and not faults.queue(inject.status, inject.count, inject.retry_after, inject.route):
                 raise errors.bad_request(f"At most {MAX_QUEUED_FAULTS} injected faults can wait at once; send "
                                          '{"clear": true} first.', param="inject.count")
-            if error_rate is not None:
-                faults.error_rate = settings.error_rate = error_rate
-            if render_delay is not None:
-                settings.render_delay = render_delay
-            if blocked_words is not None:
-                settings.blocked_words = tuple(blocked_words)
-            if rate_limit is not None:
-                limiter.limit = settings.rate_limit = rate_limit
-            if rate_window is not None:
-                limiter.window = settings.rate_window = rate_window
+            if change.error_rate is not None:
+                faults.error_rate = settings.error_rate = change.error_rate
+            if change.render_delay is not None:
+                settings.render_delay = change.render_delay
+            if change.blocked_words is not None:
+                settings.blocked_words = tuple(change.blocked_words)
+            if change.rate_limit is not None:
+                limiter.limit = settings.rate_limit = change.rate_limit
+            if change.rate_window is not None:
+                limiter.window = settings.rate_window = change.rate_window
+            if change.cut_downloads is not None:
+                faults.cut_downloads = change.cut_downloads
             return _fault_settings(settings, faults)
 
+    app.add_middleware(DropCutConnections)  # added last, so it wraps the gatekeeper
     return app
 
 
@@ -742,24 +684,43 @@ def check_range(header: str, size: int) -> None:
                        code="range_not_satisfiable", headers={"Content-Range": f"bytes */{size}"})
 
 
-def _fault_number(change: dict[str, Any], name: str, kind: type, low: float, high: float,
-                  default: float | None = None, prefix: str = "") -> Any:
-    """A number in the fault settings, within [low, high]; None (or `default`) when absent."""
-    value = change.get(name)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and not isinstance(value, int)):
-        raise wrong_type(prefix + name, "an integer" if kind is int else "a number", value)
-    if not low <= value <= high:
-        raise errors.bad_request(f"'{prefix}{name}' must be between {low:g} and {high:g}; got {value:g}.",
-                                 param=prefix + name)
-    return kind(value)
-
-
 def _fault_settings(settings: Settings, faults: FaultInjector) -> dict[str, Any]:
     return {"error_rate": faults.error_rate, "render_delay": settings.render_delay,
             "blocked_words": list(settings.blocked_words), "rate_limit": settings.rate_limit,
-            "rate_window": settings.rate_window}
+            "rate_window": settings.rate_window, "cut_downloads": faults.cut_downloads}
+
+
+def cut_download(request: Request, path: Path, media_type: str) -> StreamingResponse:
+    """The whole file's headers (Content-Length included) and about half its body; `DropCutConnections` then
+    leaves the response unfinished, so the server drops the connection (the cut_downloads fault)."""
+    size = path.stat().st_size
+    request.state.download_cut = True
+    log.info("cutting the download of %s halfway (injected fault)", path)
+
+    def half() -> Any:
+        with open(path, "rb") as file:
+            yield file.read(size // 2)
+
+    return StreamingResponse(half(), media_type=media_type, headers={"content-length": str(size)})
+
+
+class DropCutConnections:
+    """Outermost ASGI layer: holds back the last message of a cut download, so the response never completes and
+    the server closes the connection. Outermost, because the gatekeeper middleware always finishes a body."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def send_unless_cut(message: Any) -> None:
+            if (message["type"] == "http.response.body" and not message.get("more_body")
+                    and scope.get("state", {}).get("download_cut")):
+                if message.get("body"):
+                    await send({**message, "more_body": True})
+                return
+            await send(message)
+
+        await self.app(scope, receive, send_unless_cut)
 
 
 def _with_id(response: Response, request_id: str) -> Response:

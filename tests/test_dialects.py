@@ -95,6 +95,22 @@ def test_vllm_omni_jobs_look_like_vllm_omni_jobs(start_localsora: Start) -> None
     assert received(server, created.id)["params"] == {"guidance_scale": 7.5, "negative_prompt": "blur", "seed": 3}
 
 
+def test_vllm_omni_extra_params_are_typed_and_never_silently_dropped(start_localsora: Start) -> None:
+    server, client = serve(start_localsora, "vllm-omni")
+    # vLLM-Omni takes extra_params as JSON text of an object in its form. Empty, there is nothing to apply.
+    empty = client.videos.create(prompt="A kite", seconds="1", extra_body={"extra_params": "{}"})  # type: ignore[arg-type]
+    assert received(server, empty.id)["prompt"] == "A kite"
+    for value, says in (('{"flow_shift": 3}', "takes none"), ("not json", "not JSON text"),
+                        ("[1, 2]", "must be an object")):
+        answer = httpx.post(f"{server.base_url}/videos", data={"prompt": "A kite", "extra_params": value})
+        error = answer.json()["error"]
+        assert answer.status_code == 400 and error["param"] == "body.extra_params", (value, error)
+        assert says in error["message"], error
+    # Width and height are this dialect's own typed fields: text that is not a number names the field.
+    answer = httpx.post(f"{server.base_url}/videos", data={"prompt": "A kite", "width": "wide", "height": "240"})
+    assert answer.status_code == 400 and answer.json()["error"]["param"] == "body.width"
+
+
 def test_vllm_omni_takes_forms_only_and_answers_in_vllms_envelope(start_localsora: Start) -> None:
     server, client = serve(start_localsora, "vllm-omni")
     answer = httpx.post(f"{server.base_url}/videos", json={"prompt": "A kite"})

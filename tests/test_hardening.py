@@ -1,21 +1,36 @@
-"""localsora refuses hostile input with a 4xx in the contract's error shape, and its limits hold (issue 10)."""
+"""localsora refuses hostile input with a 4xx in the contract's error shape, its limits hold, and the studio core
+loses and doubles no job under faults (issue 10)."""
 
 from __future__ import annotations
 
+import os
 import select
+import signal
 import socket
+import subprocess
+import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import httpx
+import httpx2  # the openai SDK's own HTTP client: a cut stream surfaces as its transport error
 import openai
 import pytest
 from openai import OpenAI
 from openai.types import Video
 
+from bench.soak import pid_running
 from localsora.process import LocalsoraProcess
-from tests.conftest import sdk_client
-from tests.media import png_bytes
+from studio import errors
+from studio.jobs import Jobs, VideoRequest
+from studio.library import Library
+from tests.conftest import local_jobs, sdk_client, wait_for_video
+from tests.media import decode_mp4, png_bytes
+from tests.waiting import wait_until
+
+REPO = Path(__file__).resolve().parent.parent
 
 JSON = {"content-type": "application/json"}
 BODY_POSTS = ("/videos", "/videos/{id}/remix", "/videos/edits", "/videos/extensions", "/videos/characters")
@@ -177,6 +192,8 @@ def test_the_fault_endpoint_is_off_unless_enabled(localsora: LocalsoraProcess) -
     {"inject": {"count": "x"}}, {"rate_limit": None, "rate_window": "x"}, {"error_rate": 2}, {"clear": "yes"},
     {"inject": {"status": 418}}, {"inject": {"count": 100_000_000, "route": "GET /nowhere"}},
     {"inject": {"route": ["GET /v1/videos"]}}, {"blocked_words": ["a", 1]},
+    {"cut_downloads": "2"}, {"cut_downloads": 1.5}, {"cut_downloads": True}, {"cut_downloads": -1},
+    {"cut_downloads": 1001},
 ])
 def test_wrong_fault_settings_are_400s_that_change_nothing(start_localsora, change: object) -> None:
     server = start_localsora("--enable-faults")
@@ -259,3 +276,193 @@ def test_a_reference_upload_still_works(localsora: LocalsoraProcess, client: Ope
     video = client.videos.create(prompt="A kite", size="1280x720",
                                  input_reference=("ref.png", png_bytes(1280, 720), "image/png"))
     assert video.status == "queued"
+
+
+# The typed request models (localsora/protocol.py): one per operation, the same for JSON and forms.
+def test_a_text_field_where_a_file_is_expected_is_a_400_naming_it(localsora: LocalsoraProcess) -> None:
+    character = httpx.post(localsora.base_url + "/videos/characters", files={"name": (None, "Ada"),
+                                                                              "video": (None, "clip.mp4")})
+    assert assert_error(character, 400, "video")["code"] == "invalid_type"
+    reference = httpx.post(localsora.base_url + "/videos", files={"prompt": (None, "A kite"),
+                                                                  "input_reference": (None, "ref.png")})
+    assert assert_error(reference, 400, "input_reference")["code"] == "invalid_type"
+    # And the other way round: a file where text is expected.
+    prompt = httpx.post(localsora.base_url + "/videos", files={"prompt": ("prompt.txt", b"A kite", "text/plain")})
+    assert assert_error(prompt, 400, "prompt")["code"] == "invalid_type"
+
+
+def test_json_and_form_bodies_are_read_into_the_same_request(localsora: LocalsoraProcess) -> None:
+    fields = {"prompt": "A kite", "seconds": "4", "size": "1280x720", "seed": 7}
+    by_json = httpx.post(localsora.base_url + "/videos", json=fields)
+    by_form = httpx.post(localsora.base_url + "/videos", files={k: (None, str(v)) for k, v in fields.items()})
+    wires = [httpx.get(f"{localsora.root_url}/_localsora/videos/{answer.json()['id']}/request").json()
+             for answer in (by_json, by_form)]
+    assert [{k: w[k] for k in ("prompt", "size", "seconds", "params")} for w in wires] == [
+        {"prompt": "A kite", "size": "1280x720", "seconds": "4", "params": {"seed": 7}}] * 2
+    # A form carries numbers as text; JSON has numbers, so there a number sent as text is refused.
+    as_text = httpx.post(localsora.base_url + "/videos", json={**fields, "seed": "7"})
+    assert "must be an integer" in assert_error(as_text, 400, "seed")["message"]
+    not_a_number = httpx.post(localsora.base_url + "/videos", files={"prompt": (None, "A kite"),
+                                                                     "seed": (None, "lucky")})
+    assert "must be an integer" in assert_error(not_a_number, 400, "seed")["message"]
+
+
+def test_a_missing_or_blank_required_field_is_named(localsora: LocalsoraProcess, completed_video: Video) -> None:
+    cases = [("/videos", {"prompt": "   "}, "prompt"), ("/videos/edits", {"prompt": "x"}, "video"),
+             ("/videos/extensions", {"prompt": "x", "video": {"id": completed_video.id}}, "seconds"),
+             ("/videos/characters", {"name": "Ada"}, "video")]
+    for route, body, param in cases:
+        error = assert_error(httpx.post(localsora.base_url + route, json=body), 400, param)
+        assert error["code"] == "missing_required_parameter" and f"'{param}'" in str(error["message"])
+
+
+def test_a_video_reference_with_unknown_keys_is_refused(localsora: LocalsoraProcess, completed_video: Video) -> None:
+    answer = httpx.post(localsora.base_url + "/videos/edits",
+                        json={"prompt": "x", "video": {"id": completed_video.id, "url": "https://e.com/a.mp4"}})
+    assert assert_error(answer, 400, "video.url")["code"] == "unknown_parameter"
+
+
+def deleted_temp_files(pid: int) -> set[str]:
+    """Unlinked files under the temp folder that process `pid` still holds open (spooled uploads left open)."""
+    held = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue  # closed while we looked
+        if target.startswith(tempfile.gettempdir()) and target.endswith("(deleted)"):
+            held.add(target)
+    return held
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="reads open files from /proc")
+def test_uploads_are_closed_after_every_request(start_localsora, completed_video: Video) -> None:
+    server = start_localsora("--max-image-bytes", "3000000")
+    pid = pid_running("localsora", str(server.data_dir))
+    before = deleted_temp_files(pid)
+    spooled = b"x" * 2_000_000  # past the parser's 1 MB in memory, so each upload is a file on disk
+    for _ in range(3):
+        refused = [
+            httpx.post(server.base_url + "/videos", files={"prompt": (None, "A kite"), "seconds": (None, "5"),
+                                                           "input_reference": ("a.png", spooled, "image/png")}),
+            httpx.post(server.base_url + "/videos/characters", files={"name": (None, "Ada"),
+                                                                      "video": ("a.mp4", spooled, "video/mp4")}),
+            httpx.post(server.base_url + "/videos/edits", files={"prompt": (None, 5 * "x"),
+                                                                 "video": ("a.mp4", spooled, "video/mp4")}),
+        ]
+        assert [answer.status_code for answer in refused] == [400, 400, 400]
+    assert deleted_temp_files(pid) == before, "an upload's spooled file was left open"
+
+
+# A fault for download cuts: the headers promise the whole file, half of it comes, then the connection drops.
+def test_cut_downloads_break_sdk_downloads_then_stop(faults: LocalsoraProcess) -> None:
+    client = sdk_client(faults)
+    video = wait_for_video(client, client.videos.create(prompt="A kite over the dunes", seconds="4").id)
+    whole = client.videos.download_content(video.id).read()
+    assert faults.faults(cut_downloads=3)["cut_downloads"] == 3
+    with pytest.raises(openai.APIConnectionError):
+        client.videos.download_content(video.id).read()
+    received = bytearray()
+    streamed = client.videos.with_streaming_response.download_content(video.id, variant="thumbnail")
+    with pytest.raises(httpx2.TransportError), streamed as response:  # a streamed download breaks mid-body
+        for chunk in response.iter_bytes():
+            received += chunk
+    assert 0 < len(received) < int(response.headers["content-length"])
+    assert httpx.get(f"{faults.root_url}/_localsora/faults").json()["cut_downloads"] == 1
+    faults.faults(clear=True)
+    assert faults.faults()["cut_downloads"] == 0
+    again = client.videos.download_content(video.id).read()
+    assert again == whole and decode_mp4(again).frames > 0
+
+
+# The studio core under faults: a steady error rate, and a SIGKILL of the studio side mid-job.
+def settle_all(jobs: Jobs, video_ids: list[str], deadline: float = 240) -> None:
+    """Tick like the job panel (refresh_active) until every job has ended and every completed one is archived."""
+    def settled() -> list[str]:
+        jobs.refresh_active()
+        records = [jobs.library.get(video_id) for video_id in video_ids]
+        return [r.video_id for r in records if r is None or r.is_active or (r.status == "completed"
+                                                                            and not r.is_archived)]
+
+    wait_until(settled, lambda pending: not pending, what="every job to finish and be archived",
+               deadline=deadline)
+
+
+def videos_with(server: LocalsoraProcess, marker: str) -> list[Video]:
+    """Every video on the server whose prompt holds `marker`, across all list pages."""
+    return [v for v in sdk_client(server).videos.list(limit=100) if marker in v.prompt]
+
+
+def assert_archived_once(library: Library, video_ids: list[str]) -> None:
+    for video_id in video_ids:
+        record = library.get(video_id)
+        assert record is not None and record.status == "completed", record
+        notes = [entry.note for entry in library.history(video_id)]
+        assert notes.count("archived") == 1, (video_id, notes)
+        folder = library.folder_for(video_id)
+        assert not list(folder.glob("*.part")) and decode_mp4(library.path(record.video_path)).frames > 0
+
+
+def test_a_steady_error_rate_loses_and_doubles_no_job(faults: LocalsoraProcess, tmp_path: Path) -> None:
+    marker = uuid.uuid4().hex[:8]
+    jobs = local_jobs(faults, tmp_path / "library")
+    # 30 % of all requests fail; the first create surely does, so the test never passes by luck alone.
+    faults.faults(error_rate=0.3, inject={"status": 500, "count": 1, "route": "POST /v1/videos"})
+    started, refused = [], 0
+    while len(started) < 15:
+        try:
+            [record] = jobs.submit(VideoRequest(prompt=f"A kite {marker} number {len(started)}", size="1280x720"))
+        except errors.ServerError:  # the studio shows it, and the marketer presses Generate again
+            refused += 1
+            continue
+        started.append(record.video_id)
+    settle_all(jobs, started)
+    faults.faults(error_rate=0)
+    assert refused > 0  # the failed creates reached the user as errors, never as silent retries
+    assert sorted(v.id for v in videos_with(faults, marker)) == sorted(started), "a job was lost or doubled"
+    assert_archived_once(jobs.library, started)
+
+
+# Run as a child process: submits jobs through Jobs, prints each id, then follows them until killed.
+STUDIO_SIDE = """
+import sys, time
+from pathlib import Path
+from localsora.process import LocalsoraProcess
+from studio.jobs import VideoRequest
+from tests.conftest import local_jobs
+
+port, library, marker, count = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+jobs = local_jobs(LocalsoraProcess(library, port=port), library)  # the running server, not a new one
+for n in range(count):
+    [record] = jobs.submit(VideoRequest(prompt=f"A lantern {marker} number {n}", size="1280x720"))
+    print(record.video_id, flush=True)
+while True:
+    jobs.refresh_active()
+    time.sleep(0.05)
+"""
+
+
+def test_a_sigkill_of_the_studio_side_mid_job_loses_nothing(start_localsora, tmp_path: Path) -> None:
+    server = start_localsora("--poll-after-ms", "100", "--render-delay", "3", "--max-concurrent-jobs", "1")
+    marker, library_dir = uuid.uuid4().hex[:8], tmp_path / "library"
+    child = subprocess.Popen([sys.executable, "-c", STUDIO_SIDE, str(server.port), str(library_dir), marker, "4"],
+                             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        started = [child.stdout.readline().strip() for _ in range(4)]  # type: ignore[union-attr]
+        assert all(video_id.startswith("video_") for video_id in started), started
+        library = Library(library_dir)
+        # Killed while the first job renders and the rest wait: mid-job on both sides.
+        wait_until(lambda: library.get(started[0]), lambda r: r is not None and r.status == "in_progress",
+                   what="the first job to be seen in progress")
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert any(library.get(video_id).is_active for video_id in started), "killed after everything finished"
+    jobs = local_jobs(server, library)  # a fresh studio on the same library
+    settle_all(jobs, started)
+    assert sorted(v.id for v in videos_with(server, marker)) == sorted(started), "a job was lost or doubled"
+    assert_archived_once(jobs.library, started)

@@ -1,0 +1,341 @@
+"""Typed requests: one pydantic model per operation of the Videos API (create, remix, edit, extend, character),
+and one for localsora's fault endpoint.
+
+The server's `Body` only turns a JSON or multipart body into a dict of fields and files; these models decide
+what each field may hold. JSON is validated in strict mode: a string field takes only a string, a number field
+only a number, a file field only an uploaded file. A form carries every value as text, so it is validated in
+lax mode (pydantic reads "7" as 7 for a number field, as `model_validate_strings` does), but a text field where
+a file is expected is still refused. `refusal()` turns a ValidationError into the one 400 that names the field.
+
+Checks that depend on settings (sizes per model, prompt length, the engine's parameter ranges) run in the
+server after validation. The shape follows vLLM-Omni's `protocol/videos.py`; the dialects that take any size
+(vLLM-Omni, SGLang) get a variant of the create model with their own fields.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+from starlette.datastructures import UploadFile
+
+from localsora import errors
+from localsora.errors import APIError
+from localsora.limits import MAX_CUT_DOWNLOADS, MAX_QUEUED_FAULTS
+
+FREE_SIZE = re.compile(r"^\d+x\d+$")
+FREE_SECONDS = re.compile(r"^[1-9]\d*$")
+
+
+def _valid_unicode(text: str) -> str:
+    """Refuse text SQLite cannot store: a lone surrogate ("\\ud800") is valid JSON but not UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("invalid_value", "the text is not valid Unicode (a lone surrogate)") from None
+    return text
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise PydanticCustomError("missing_required_parameter", "the text is blank")
+    return text
+
+
+def _whole_number_as_text(value: object) -> object:
+    # {"seconds": 4}, as vLLM-Omni and SGLang clients send it; a bool is not a number here.
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _free_size(text: str) -> str:
+    if not FREE_SIZE.match(text):
+        raise PydanticCustomError("invalid_value", "it must look like 1280x720")
+    return text
+
+
+def _free_seconds(text: str) -> str:
+    if not FREE_SECONDS.match(text):
+        raise PydanticCustomError("invalid_value", "it must be a whole number of seconds, such as 4")
+    return text
+
+
+def _character_name(text: str) -> str:
+    if not 1 <= len(text.strip()) <= 80:
+        raise PydanticCustomError("invalid_value", "it must be 1 to 80 characters")
+    return text.strip()
+
+
+def _json_object_text(value: object) -> object:
+    """vLLM-Omni takes `extra_params` as JSON text of an object in a form; decode it, or say why not."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except (ValueError, RecursionError):  # RecursionError: nested thousands deep
+        raise PydanticCustomError("invalid_value", "it is not JSON text of an object") from None
+
+
+def _kind_of_upload(value: object) -> str | None:
+    return "file" if isinstance(value, UploadFile) else None
+
+
+def _kind_of_video(value: object) -> str | None:
+    if isinstance(value, UploadFile):
+        return "file"
+    return "id" if isinstance(value, dict) else None
+
+
+def _kind_of_image(value: object) -> str | None:
+    if isinstance(value, UploadFile):
+        return "file"
+    if isinstance(value, dict):  # told apart by their one key, as the contract's ImageRefParam is
+        return "image_url" if "image_url" in value else "file_id" if "file_id" in value else None
+    return None
+
+
+# Field types, each declared once and shared by the models below.
+Text = Annotated[str, AfterValidator(_valid_unicode)]
+Prompt = Annotated[Text, AfterValidator(_not_blank), Field(description="What the video shows.")]
+Seconds = Annotated[Text, BeforeValidator(_whole_number_as_text),
+                    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer"}],
+                                    "description": 'Clip length, as text ("4"); a JSON whole number is taken too.'})]
+FreeSize = Annotated[Text, AfterValidator(_free_size), Field(description="Any WIDTHxHEIGHT.")]
+FreeSeconds = Annotated[Seconds, AfterValidator(_free_seconds)]
+# A file part of a multipart body; the schema says so, as OpenAPI describes uploads.
+Upload = Annotated[UploadFile, Tag("file"), WithJsonSchema({"type": "string", "format": "binary"})]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class VideoReference(_Strict):
+    """A completed video by id: `{"video": {"id": ...}}` in JSON, `video[id]` in a form."""
+
+    id: Text
+
+
+class ImageUrlReference(_Strict):
+    image_url: Text
+
+
+class FileIdReference(_Strict):
+    file_id: Text
+
+
+UploadedFile = Annotated[
+    Upload, Discriminator(_kind_of_upload, custom_error_type="invalid_type", custom_error_message="an uploaded file")
+]
+VideoSource = Annotated[
+    Upload | Annotated[VideoReference, Tag("id")],
+    Discriminator(_kind_of_video, custom_error_type="invalid_type",
+                  custom_error_message='an uploaded MP4 or {"id": "<video id>"}'),
+]
+ImageReference = Annotated[
+    Upload | Annotated[ImageUrlReference, Tag("image_url")] | Annotated[FileIdReference, Tag("file_id")],
+    Discriminator(_kind_of_image, custom_error_type="invalid_type",
+                  custom_error_message="an uploaded JPEG, PNG or WebP image"),
+]
+JsonObject = Annotated[dict[Text, Any], BeforeValidator(_json_object_text)]
+
+
+class _Request(BaseModel):
+    """Fields beyond an operation's own are ignored (clients send more, such as `user`); every field it has is
+    type-checked, and every field name must be valid Unicode."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", arbitrary_types_allowed=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names_are_text(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in data:
+                _valid_unicode(name)
+        return data
+
+
+# Fields beyond Sora's that an engine may take, with vLLM-Omni's names. Types here; each engine's ranges are
+# checked after validation (they differ per engine and per dialect, and GET /v1/models reports them).
+EXTRA_PARAMETERS = ("seed", "negative_prompt", "num_inference_steps", "guidance_scale", "fps", "num_frames")
+
+
+class ExtraParameters(_Request):
+    DIALECT_PARAMETERS: ClassVar[tuple[str, ...]] = ()
+
+    seed: int | None = Field(None, description="Same seed, same video.")
+    negative_prompt: Text | None = Field(None, description="What the picture should avoid.")
+    num_inference_steps: int | None = Field(None, description="Denoising steps.")
+    guidance_scale: float | None = Field(None, allow_inf_nan=False, description="How closely to follow the prompt.")
+    fps: int | None = Field(None, description="Frames per second.")
+    num_frames: int | None = Field(None, description="Frames to generate.")
+
+    def parameters(self) -> dict[str, Any]:
+        """The extra parameters given, by name (a dialect's variant may add its own)."""
+        names = (*EXTRA_PARAMETERS, *self.DIALECT_PARAMETERS)
+        return {name: value for name in names if (value := getattr(self, name)) is not None}
+
+
+class CreateVideo(ExtraParameters):
+    """POST /v1/videos."""
+
+    prompt: Prompt
+    model: Text | None = None
+    size: Text | None = None
+    seconds: Seconds | None = None
+    input_reference: ImageReference | None = None
+
+
+class CreateVideoAnySize(CreateVideo):
+    """POST /v1/videos as vLLM-Omni and SGLang take it: any WxH, whole seconds, `width` and `height` in place of
+    `size`, and vLLM-Omni's `extra_params` (model-specific arguments)."""
+
+    DIALECT_PARAMETERS: ClassVar[tuple[str, ...]] = ("width", "height")
+
+    size: FreeSize | None = None
+    seconds: FreeSeconds | None = None
+    width: int | None = None
+    height: int | None = None
+    extra_params: JsonObject | None = None
+
+
+class RemixVideo(ExtraParameters):
+    """POST /v1/videos/{video_id}/remix."""
+
+    prompt: Prompt
+
+
+class EditVideo(ExtraParameters):
+    """POST /v1/videos/edits: an uploaded MP4, or a completed video by id."""
+
+    prompt: Prompt
+    video: VideoSource
+
+
+class ExtendVideo(EditVideo):
+    """POST /v1/videos/extensions."""
+
+    seconds: Seconds
+
+
+class CreateCharacter(_Request):
+    """POST /v1/videos/characters."""
+
+    name: Annotated[Text, AfterValidator(_character_name)]
+    video: UploadedFile
+
+
+class InjectFault(_Strict):
+    """Queued one-off errors: `count` answers of `status`, for one route ("POST /v1/videos") or any."""
+
+    status: Literal[429, 500] = 500
+    count: int = Field(1, ge=1, le=MAX_QUEUED_FAULTS)
+    retry_after: float = Field(1.0, ge=0, le=3600, allow_inf_nan=False)
+    route: Annotated[Text, Field(max_length=200)] = ""
+
+
+class FaultChange(_Request):
+    """POST /_localsora/faults (tests and demos): any of these; an unknown key is refused, so a typo is seen."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    inject: InjectFault | None = None
+    clear: bool = False  # first drop queued faults and owed download cuts
+    error_rate: float | None = Field(None, ge=0, le=1, allow_inf_nan=False)
+    render_delay: float | None = Field(None, ge=0, le=3600, allow_inf_nan=False)
+    rate_limit: int | None = Field(None, ge=0, le=1_000_000)
+    rate_window: float | None = Field(None, ge=0.001, le=86400, allow_inf_nan=False)
+    blocked_words: Annotated[list[Annotated[Text, Field(max_length=100)]], Field(max_length=100)] | None = None
+    cut_downloads: int | None = Field(None, ge=0, le=MAX_CUT_DOWNLOADS)
+
+
+# -------------------------------------------------------------------------------------------- the one 400
+
+_EXPECTED = {
+    "string_type": "a string", "int_type": "an integer", "int_parsing": "an integer",
+    "int_from_float": "an integer", "float_type": "a number", "float_parsing": "a number",
+    "finite_number": "a finite number", "dict_type": "an object", "model_type": "an object",
+    "model_attributes_type": "an object", "bool_type": "a boolean", "bool_parsing": "a boolean",
+    "is_instance_of": "an uploaded file",
+}
+_UNION_TAGS = ("file", "id", "image_url", "file_id")
+_KINDS = {bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "an object",
+          type(None): "null"}
+
+
+def refusal(details: Sequence[ErrorDetails] | Sequence[dict[str, Any]]) -> APIError:
+    """The 400 for the first thing wrong with a request, naming its field: for localsora's own models and for
+    FastAPI's query-parameter checks alike."""
+    first = details[0] if details else {"type": "value_error", "loc": (), "msg": "invalid"}
+    path = [_printable(str(part)) for part in first["loc"] if part not in ("body", "query", "path", "header")]
+    if len(path) > 2 and path[1] in _UNION_TAGS:  # ("video", "id", "id"): the tag says which form was sent
+        del path[1]
+    param = ".".join(path) or None  # "prompt", "video.id", "inject.count"; None: the body as a whole
+    named = f"'{param}'" if param else "The body"
+    kind = first["type"]
+    if kind in ("missing", "missing_required_parameter"):
+        return errors.bad_request(f"Missing required parameter: {named}.", param=param,
+                                  code="missing_required_parameter")
+    if kind in _EXPECTED or kind == "invalid_type":
+        expected = first["msg"] if kind == "invalid_type" else _EXPECTED[kind]
+        return errors.bad_request(f"{named} must be {expected}; got {_shown(first.get('input'))}.",
+                                  param=param, code="invalid_type")
+    if kind == "extra_forbidden":
+        return errors.bad_request(f"Unknown parameter: {named}.", param=param, code="unknown_parameter")
+    message = first["msg"].rstrip(".")
+    return errors.bad_request(f"Invalid value for {named}: {message}.", param=param)
+
+
+def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The route's `openapi_extra`: `model` as its request body, in JSON and as a form, so /openapi.json
+    documents what the route reads (and a fuzz of that schema sends real bodies)."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:  # OpenAPI has no $defs here: put each referenced model in place
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            return inline(definitions[ref.rsplit("/", 1)[-1]]) if ref.startswith("#/$defs/") else {
+                key: inline(value) for key, value in node.items()}
+        return [inline(item) for item in node] if isinstance(node, list) else node
+
+    body = inline(schema)
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": body},
+                                                          "multipart/form-data": {"schema": body}}}}
+
+
+def validate(model: type[BaseModel], values: dict[str, Any], *, from_form: bool) -> Any:
+    """`values` as `model`: strict for JSON, lax (text read as numbers) for a form. A ValidationError is left to
+    the app's one handler, which answers with `refusal()`."""
+    return model.model_validate(values, strict=not from_form)
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, str):
+        return f"the string {_printable(value[:40])!r}"
+    if isinstance(value, UploadFile):
+        return "an uploaded file"
+    return _KINDS.get(type(value), type(value).__name__)
+
+
+def _printable(text: str) -> str:
+    """Text safe to put in a JSON answer: a lone surrogate is shown escaped, never sent raw."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+__all__ = ["CreateCharacter", "CreateVideo", "CreateVideoAnySize", "EditVideo", "ExtendVideo", "FaultChange",
+           "RemixVideo", "ValidationError", "openapi_body", "refusal", "validate"]
