@@ -1,7 +1,8 @@
-"""The job panel: live progress for this session's jobs, and the finished ones playing inline.
+"""The job panel: live progress for this person's jobs, and the finished ones playing inline.
 
-One fragment polls, and only while a job is active. It never plays video: when a job finishes, it asks
-for one full rerun, and the finished card (player, download, links) is drawn outside the fragment.
+The background worker polls and archives; the panel only reads the library, in a fragment that ticks while a job
+is active. It never plays video: when a job finishes, it asks for one full rerun, and the finished card (player,
+download, links) is drawn outside the fragment.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from components import video_card
+from components.background import polled_in_background
 from components.context import StudioContext, session_jobs
 from components.feedback import queue_toast, show_error
 from components.plain_text import escape_markdown, title_of
@@ -18,14 +20,50 @@ from components.submit import run_submit
 from studio.library import VideoRecord
 from studio.prompts import short_title
 
-TICK_SECONDS = 1.0  # the fragment's beat; studio decides per job when a poll is due (openai-poll-after-ms)
+TICK_SECONDS = 1.0  # how often a tab re-reads its active jobs; the worker polls each when the provider says
 FINISHED_SHOWN = 4
+ANNOUNCED = "announced_job_ids"  # jobs whose end this session has toasted already
+
+
+def in_flight(record: VideoRecord) -> bool:
+    """Still on its way: queued, rendering, or finished on the provider and not yet downloaded into the library."""
+    return record.is_active or (record.status == "completed" and not record.is_archived and not record.remote_deleted)
+
+
+def state_label(record: VideoRecord) -> str:
+    return {"queued": "Queued", "completed": "Downloading"}.get(record.status, "Rendering")
+
+
+def check_in(context: StudioContext, active_ids: list[str]) -> list[VideoRecord]:
+    """The current records of jobs that were active. When one has ended, the whole page reruns: the sidebar, the
+    panel and the gallery move on together, and `announce_ended` toasts it. Read from the library, which the
+    worker keeps current."""
+    if not polled_in_background(context):
+        context.jobs.refresh_active()  # a session's own keys: no worker holds them, so its tab polls
+    current = [r for r in (context.library.get(i) for i in active_ids) if r is not None]
+    if len(current) == len(active_ids) and all(in_flight(r) for r in current):
+        return current
+    st.rerun()
+
+
+def announce_ended(context: StudioContext) -> None:
+    """Toast each of this session's jobs once when it has ended, whichever run first finds it so: the worker may
+    finish a job between two runs, so it is the state that counts, not a change seen by a fragment."""
+    announced = st.session_state.setdefault(ANNOUNCED, set())
+    for record in session_jobs(context):
+        if in_flight(record) or record.video_id in announced:
+            continue
+        announced.add(record.video_id)
+        if record.status == "completed":
+            queue_toast(f"Video ready: {title_of(record)}", icon=":material/movie:")
+        else:
+            queue_toast(f"Video {record.status.replace('_', ' ')}: {title_of(record)}", icon=":material/error:")
 
 
 def _progress_card(context: StudioContext, record: VideoRecord) -> None:
     with st.container(border=True):
         st.markdown(f"**{title_of(record)}**")
-        state = "Queued" if record.status == "queued" else "Rendering"
+        state = state_label(record)
         st.progress(min(100, max(0, record.progress)) / 100,
                     text=f"{state} · {record.progress}% · {video_card.elapsed(record)} elapsed")
         st.caption(video_card.summary_line(record))
@@ -80,31 +118,20 @@ def retry(context: StudioContext, video_id: str) -> None:
 
 def job_panel(context: StudioContext, *, key: str, include: Callable[[VideoRecord], bool] = lambda r: True,
               headings: bool = True) -> bool:
-    """This session's jobs that `include` accepts: live ones polled, finished ones shown. False if none."""
+    """This person's jobs in this session that `include` accepts: live ones followed, finished ones shown.
+    False if none."""
     records = [r for r in session_jobs(context) if include(r)]
     if not records:
         return False
-    active_ids = [r.video_id for r in records if r.is_active]
-    ended = [r for r in reversed(records) if not r.is_active][:FINISHED_SHOWN]
+    active_ids = [r.video_id for r in records if in_flight(r)]
+    ended = [r for r in reversed(records) if not in_flight(r)][:FINISHED_SHOWN]
     finished = [r for r in ended if r.status == "completed"]
     failed = [r for r in ended if r.status != "completed"]
 
     @st.fragment(run_every=TICK_SECONDS if active_ids else None)
     def live() -> None:
-        context.jobs.refresh_active()
-        current = [context.library.get(i) for i in active_ids]
-        done = [r for r in current if r is not None and not r.is_active]
-        for record in current:
-            if record is not None and record.is_active:
-                _progress_card(context, record)
-        if done:
-            for record in done:
-                if record.status == "completed":
-                    queue_toast(f"Video ready: {title_of(record)}", icon=":material/movie:")
-                else:
-                    queue_toast(f"Video {record.status.replace('_', ' ')}: {title_of(record)}",
-                                icon=":material/error:")
-            st.rerun()  # the whole page: the finished card plays the video, the sidebar updates
+        for record in check_in(context, active_ids):
+            _progress_card(context, record)
 
     if active_ids:
         if headings:

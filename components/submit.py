@@ -7,14 +7,15 @@ from collections.abc import Callable
 import streamlit as st
 
 from components.context import StudioContext, follow
-from components.feedback import show_error
+from components.feedback import queue_toast, show_error
 from studio.errors import RateLimited, StudioError
 from studio.jobs import OnWait, PartialSubmit
 from studio.library import VideoRecord
 
 
 def run_submit(context: StudioContext, submit: Callable[[OnWait], list[VideoRecord]]) -> list[VideoRecord]:
-    """Call `submit(on_wait)`. Started jobs join this session's panel; the page's inputs stay as they were."""
+    """Call `submit(on_wait)`. Started jobs join this session's panel and the page reruns to show them; on an error
+    (returning the jobs that did start) the message shows. The page's inputs stay as they were."""
     notice = st.empty()
 
     def on_wait(seconds: float, error: RateLimited) -> None:
@@ -36,5 +37,5 @@ def run_submit(context: StudioContext, submit: Callable[[OnWait], list[VideoReco
     notice.empty()
     follow(context, [r.video_id for r in records])
     count = f"{len(records)} jobs" if len(records) > 1 else "Job"
-    st.toast(f"{count} started on {context.provider.label}.", icon=":material/rocket_launch:")
-    return records
+    queue_toast(f"{count} started on {context.provider.label}.", icon=":material/rocket_launch:")
+    st.rerun()  # the sidebar, drawn before this click was handled, lists the new jobs at once (issue 11, defect 5)

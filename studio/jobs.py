@@ -11,7 +11,6 @@ import functools
 import os
 import random
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx2  # the SDK's HTTP library
 import openai
 from openai.types import Video
 
@@ -40,14 +40,9 @@ MAX_POLL_BACKOFF = 15.0
 LEARNABLE_MODES = ("remix", "edit", "extend")  # a 404/405 on their routes means the server lacks them
 MEDIA_NAMES = {"video": "video.mp4", "thumbnail": "thumbnail.webp", "spritesheet": "spritesheet.jpg"}
 
-# One lock per video across every session in this process: two refreshes never download the same file twice.
-_video_locks: dict[str, threading.Lock] = {}
-_video_locks_guard = threading.Lock()
-
-
-def _lock_for(video_id: str) -> threading.Lock:
-    with _video_locks_guard:
-        return _video_locks.setdefault(video_id, threading.Lock())
+# A download holds the job's claim in the library (its `next_poll_at`), so two sessions, workers or processes never
+# download the same video twice. The claim is renewed while bytes arrive; a killed download's claim lapses.
+DOWNLOAD_LEASE = 120.0
 
 
 @dataclass(frozen=True)
@@ -96,15 +91,19 @@ class SyncReport:
 
 class Jobs:
     def __init__(self, provider: Provider, library: Library, *, deadline_seconds: float = DEFAULT_DEADLINE,
-                 max_rate_wait: float = 180.0, sleep: Callable[[float], None] = time.sleep) -> None:
+                 max_rate_wait: float = 180.0, sleep: Callable[[float], None] = time.sleep, owner: str = "") -> None:
         self.provider = provider
         self.library = library
+        self.owner = owner  # who the jobs submitted here are recorded as started by, unless a submit names someone
         self.deadline_seconds = deadline_seconds
         self.max_rate_wait = max_rate_wait
         self._sleep = sleep
 
     # Submitting.
-    def submit(self, request: VideoRequest, *, on_wait: OnWait | None = None) -> list[VideoRecord]:
+    def submit(self, request: VideoRequest, *, on_wait: OnWait | None = None,
+               owner: str | None = None) -> list[VideoRecord]:
+        """Create the request's jobs and record them as queued, started by `owner` (default: this Jobs' owner)."""
+        owner = self.owner if owner is None else owner
         prompt = validate_prompt(request.prompt)
         self._check(request)
         group = uuid.uuid4().hex if request.variants > 1 else None
@@ -119,12 +118,12 @@ class Jobs:
                 raise PartialSubmit(
                     f"{len(records)} of {request.variants} variants started; the rest failed: {error}",
                     records, error) from error
-            records.append(self._record_new(video, request, params, group, index if group else None))
+            records.append(self._record_new(video, request, params, group, index if group else None, owner))
         return records
 
-    def retry(self, video_id: str, *, on_wait: OnWait | None = None) -> list[VideoRecord]:
+    def retry(self, video_id: str, *, on_wait: OnWait | None = None, owner: str | None = None) -> list[VideoRecord]:
         """Submit the same request again, with the same reference image or source."""
-        return self.submit(self.request_of(video_id), on_wait=on_wait)
+        return self.submit(self.request_of(video_id), on_wait=on_wait, owner=owner)
 
     def request_of(self, video_id: str) -> VideoRequest:
         record = self._get(video_id)
@@ -242,7 +241,7 @@ class Jobs:
             f"The studio will not offer {mode} for it again.", code=f"{mode}_not_offered")
 
     def _record_new(self, video: Video, request: VideoRequest, params: dict[str, Any], group: str | None,
-                    index: int | None) -> VideoRecord:
+                    index: int | None, owner: str) -> VideoRecord:
         folder = self.library.folder_for(video.id)
         folder.mkdir(parents=True, exist_ok=True)
         reference_path = upload_path = None
@@ -264,6 +263,7 @@ class Jobs:
         record.reference_path, record.source_upload_path = reference_path, upload_path
         record.cost_usd = cost
         record.params = dict(params)
+        record.owner = owner
         return self.library.add(record, note="submitted")
 
     # Polling.
@@ -315,7 +315,9 @@ class Jobs:
             changes["seed"] = seed
         if extra := extra_fields(video):
             changes["extra"] = {**record.extra, **extra}
-        if video.status == "failed":
+        if video.status == "completed":
+            changes["next_poll_at"] = now  # no more polls: the download below may claim it at once
+        elif video.status == "failed":
             error = video.error
             changes.update(error_code=_error_code(error) or "failed",
                            error_message=_error_message(error) or "The provider did not say why.")
@@ -351,40 +353,57 @@ class Jobs:
 
     # Archiving.
     def archive(self, video_id: str) -> VideoRecord:
-        """Stream the video, thumbnail and spritesheet into the library: temp file, then atomic rename."""
-        with _lock_for(video_id):
-            record = self._get(video_id)
-            if record.is_archived:
-                return record
-            folder = self.library.folder_for(video_id)
-            folder.mkdir(parents=True, exist_ok=True)
-            client = self.provider.client()
-            paths: dict[str, str | None] = {}
-            for variant, name in MEDIA_NAMES.items():
-                target = folder / name
-                try:
-                    self._download(client, video_id, variant, target)
-                    paths[variant] = self.library.relative(target)
-                except WrongMedia:
-                    paths[variant] = None  # vLLM-Omni answers every variant with the MP4
-                except (openai.NotFoundError, openai.BadRequestError) as exc:
-                    if variant == "video":  # the one file we must have
-                        error = from_sdk(exc, self.provider)
-                        self.library.update(video_id, last_poll_error=str(error))
-                        raise error from exc
-                    paths[variant] = None  # some gateways have no thumbnail or spritesheet
-                except openai.APIError as exc:
+        """Stream the video, thumbnail and spritesheet into the library: temp file, then atomic rename.
+
+        Returns the record unarchived, without waiting, when another session or process holds the download."""
+        record = self._get(video_id)
+        if record.is_archived:
+            return record
+        if not self.library.claim_poll(video_id, time.time(), time.time() + DOWNLOAD_LEASE):
+            return record
+        try:
+            record = self._get(video_id)  # a download that ended before the claim was taken
+            return record if record.is_archived else self._download_all(record)
+        except BaseException:
+            self.library.update(video_id, next_poll_at=time.time())  # released: the next refresh tries again
+            raise
+
+    def _download_all(self, record: VideoRecord) -> VideoRecord:
+        video_id = record.video_id
+        folder = self.library.folder_for(video_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        client = self.provider.client()
+        paths: dict[str, str | None] = {}
+        for variant, name in MEDIA_NAMES.items():
+            target = folder / name
+            try:
+                self._download(client, video_id, variant, target)
+                paths[variant] = self.library.relative(target)
+            except WrongMedia:
+                paths[variant] = None  # vLLM-Omni answers every variant with the MP4
+            except (openai.NotFoundError, openai.BadRequestError) as exc:
+                if variant == "video":  # the one file we must have
                     error = from_sdk(exc, self.provider)
                     self.library.update(video_id, last_poll_error=str(error))
                     raise error from exc
-            if paths["thumbnail"] is None:
-                thumbnail = folder / MEDIA_NAMES["thumbnail"]
-                if write_thumbnail(folder / MEDIA_NAMES["video"], thumbnail):
-                    paths["thumbnail"] = self.library.relative(thumbnail)
-            return self.library.update(
-                video_id, note="archived", video_path=paths["video"], thumbnail_path=paths["thumbnail"],
-                spritesheet_path=paths["spritesheet"], last_poll_error=None,
-            ) or record
+                paths[variant] = None  # some gateways have no thumbnail or spritesheet
+            except openai.APIError as exc:
+                error = from_sdk(exc, self.provider)
+                self.library.update(video_id, last_poll_error=str(error))
+                raise error from exc
+            except httpx2.TransportError as exc:  # the body stopped mid-stream: the SDK does not wrap that
+                error = errors.BackendUnreachable(
+                    f"The download of the {variant} was cut off before the end; it is tried again.")
+                self.library.update(video_id, last_poll_error=str(error))
+                raise error from exc
+        if paths["thumbnail"] is None:
+            thumbnail = folder / MEDIA_NAMES["thumbnail"]
+            if write_thumbnail(folder / MEDIA_NAMES["video"], thumbnail):
+                paths["thumbnail"] = self.library.relative(thumbnail)
+        return self.library.update(
+            video_id, note="archived", video_path=paths["video"], thumbnail_path=paths["thumbnail"],
+            spritesheet_path=paths["spritesheet"], last_poll_error=None,
+        ) or record
 
     def _download(self, client: openai.OpenAI, video_id: str, variant: str, target: Path) -> None:
         partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
@@ -398,9 +417,13 @@ class Jobs:
                 kind = response.headers.get("content-type", "")
                 if variant != "video" and not kind.startswith("image/"):
                     raise WrongMedia(f"The {variant} came as {kind or 'unknown content'}.")
+                renewed = time.monotonic()
                 with open(partial, "wb") as out:
                     for chunk in response.iter_bytes(1024 * 1024):
                         out.write(chunk)
+                        if time.monotonic() - renewed > DOWNLOAD_LEASE / 4:  # a long download keeps its claim
+                            self.library.update(video_id, next_poll_at=time.time() + DOWNLOAD_LEASE)
+                            renewed = time.monotonic()
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
@@ -444,8 +467,8 @@ class Jobs:
         waiting = self.library.unarchived(provider=self.provider.kind)
         for done, record in enumerate(waiting, start=1):
             try:
-                self.archive(record.video_id)
-                report.archived.append(record.video_id)
+                if self.archive(record.video_id).is_archived:  # else another session is downloading it now
+                    report.archived.append(record.video_id)
             except errors.StudioError as error:
                 report.failed[record.video_id] = str(error)
             if on_progress is not None:

@@ -152,6 +152,62 @@ MIGRATIONS: list[str] = [
             ON CONFLICT (model) DO UPDATE SET videos = videos + 1;
     END;
     """,
+    # 7: batch queues (a batch and its rows, each row following one video) and storyboards (shots kept as JSON).
+    # A row is marked 'submitting' before its create is sent, so a restart can tell a create that may have
+    # happened from one that never did.
+    """
+    CREATE TABLE batches (
+        batch_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        tag TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        owner TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL,
+        max_concurrent INTEGER NOT NULL,
+        per_window INTEGER NOT NULL DEFAULT 0,
+        window_seconds REAL NOT NULL DEFAULT 60,
+        not_before REAL NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX batches_newest ON batches(created_at DESC);
+    CREATE TABLE batch_rows (
+        batch_id TEXT NOT NULL REFERENCES batches(batch_id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        line INTEGER NOT NULL,
+        prompt TEXT NOT NULL,
+        model TEXT NOT NULL,
+        size TEXT NOT NULL,
+        seconds TEXT NOT NULL,
+        params TEXT NOT NULL DEFAULT '{}',
+        image_path TEXT,
+        state TEXT NOT NULL DEFAULT 'pending',
+        video_id TEXT,
+        requested_at REAL,
+        error TEXT,
+        PRIMARY KEY (batch_id, position)
+    );
+    CREATE INDEX batch_rows_by_state ON batch_rows(state, requested_at);
+    CREATE INDEX batch_rows_by_video ON batch_rows(video_id);
+    CREATE TABLE storyboards (
+        storyboard_id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        owner TEXT NOT NULL DEFAULT '',
+        model TEXT NOT NULL,
+        size TEXT NOT NULL,
+        shots TEXT NOT NULL DEFAULT '[]',
+        film_video_id TEXT,
+        film_key TEXT,
+        rendering INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX storyboards_newest ON storyboards(updated_at DESC);
+    CREATE INDEX storyboards_rendering ON storyboards(rendering, provider);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -461,6 +517,104 @@ class Library:
             conn.execute("DELETE FROM videos WHERE video_id = ?", (video_id,))
         shutil.rmtree(self.folder_for(video_id), ignore_errors=True)
         return True
+
+    # Batch queues and storyboards (migration 7): plain rows here; studio.batch and studio.storyboard shape them.
+    def add_batch(self, batch: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+        """A batch and all its rows, in one transaction: a queue is never half-written."""
+        with self._transaction() as conn:
+            conn.execute(f"INSERT INTO batches ({', '.join(batch)}) VALUES ({', '.join('?' for _ in batch)})",
+                         list(batch.values()))
+            for row in rows:
+                conn.execute(f"INSERT INTO batch_rows ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+                             list(row.values()))
+
+    def batch(self, batch_id: str) -> dict[str, Any] | None:
+        found = self._dicts("SELECT * FROM batches WHERE batch_id = ?", (batch_id,))
+        return found[0] if found else None
+
+    def batches(self, provider: str | None = None, states: Sequence[str] = (), limit: int = 50) -> list[dict[str, Any]]:
+        """Newest first."""
+        where, args = [], []
+        if provider:
+            where.append("provider = ?")
+            args.append(provider)
+        if states:
+            where.append(f"state IN ({', '.join('?' for _ in states)})")
+            args += list(states)
+        return self._dicts(f"SELECT * FROM batches {_join(where)} ORDER BY created_at DESC LIMIT ?", [*args, limit])
+
+    def batch_rows(self, batch_id: str) -> list[dict[str, Any]]:
+        return self._dicts("SELECT * FROM batch_rows WHERE batch_id = ? ORDER BY position", (batch_id,))
+
+    def update_batch(self, batch_id: str, **changes: Any) -> None:
+        self._update_where("batches", changes, "batch_id = ?", [batch_id], stamp=True)
+
+    def update_batch_row(self, batch_id: str, position: int, *, only_if: str | None = None, **changes: Any) -> bool:
+        """Change a row; with `only_if`, only while the row is in that state (an atomic claim). True if changed."""
+        where, args = "batch_id = ? AND position = ?", [batch_id, position]
+        if only_if is not None:
+            where += " AND state = ?"
+            args.append(only_if)
+        return self._update_where("batch_rows", changes, where, args) == 1
+
+    def batch_load(self, provider: str, since: float) -> tuple[int, int]:
+        """(rows in flight, rows requested since `since`) over every batch on this provider: the pace is the
+        provider's, whichever batch asks."""
+        in_flight = self._connection().execute(
+            "SELECT COUNT(*) FROM batch_rows r JOIN batches b USING (batch_id) LEFT JOIN videos v USING (video_id) "
+            "WHERE b.provider = ? AND (r.state = 'submitting' OR (r.state = 'submitted' AND v.status IN "
+            "('queued', 'in_progress')))", (provider,)).fetchone()[0]
+        requested = self._connection().execute(
+            "SELECT COUNT(*) FROM batch_rows r JOIN batches b USING (batch_id) "
+            "WHERE b.provider = ? AND r.requested_at >= ?", (provider, since)).fetchone()[0]
+        return int(in_flight), int(requested)
+
+    def batch_rows_in_state(self, provider: str, state: str) -> list[dict[str, Any]]:
+        return self._dicts("SELECT r.* FROM batch_rows r JOIN batches b USING (batch_id) "
+                           "WHERE b.provider = ? AND r.state = ? ORDER BY r.requested_at", (provider, state))
+
+    def batch_video_ids(self) -> set[str]:
+        """Every video some batch row already follows."""
+        rows = self._connection().execute("SELECT video_id FROM batch_rows WHERE video_id IS NOT NULL")
+        return {row[0] for row in rows}
+
+    def save_storyboard(self, storyboard: dict[str, Any]) -> None:
+        """Insert or replace the whole storyboard; `created_at` is kept from the first save."""
+        columns = list(storyboard)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in ("storyboard_id", "created_at"))
+        with self._transaction() as conn:
+            conn.execute(f"INSERT INTO storyboards ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+                         f"ON CONFLICT (storyboard_id) DO UPDATE SET {updates}", list(storyboard.values()))
+
+    def storyboard(self, storyboard_id: str) -> dict[str, Any] | None:
+        found = self._dicts("SELECT * FROM storyboards WHERE storyboard_id = ?", (storyboard_id,))
+        return found[0] if found else None
+
+    def storyboards(self, limit: int = 50, *, rendering_on: str | None = None) -> list[dict[str, Any]]:
+        """Latest changed first; with `rendering_on`, only those rendering on that provider."""
+        if rendering_on is not None:
+            return self._dicts("SELECT * FROM storyboards WHERE rendering = 1 AND provider = ? "
+                               "ORDER BY updated_at LIMIT ?", (rendering_on, limit))
+        return self._dicts("SELECT * FROM storyboards ORDER BY updated_at DESC LIMIT ?", (limit,))
+
+    def _dicts(self, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+        cursor = self._connection().execute(sql, list(args))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def _update_where(self, table: str, changes: dict[str, Any], where: str, args: list[Any], *,
+                      stamp: bool = False) -> int:
+        known = {row[1] for row in self._connection().execute(f"PRAGMA table_info({table})")}
+        if unknown := set(changes) - known:
+            raise ValueError(f"unknown {table} fields: {sorted(unknown)}")
+        if stamp:
+            changes = {**changes, "updated_at": time.time()}
+        if not changes:
+            return 0
+        with self._transaction() as conn:
+            cursor = conn.execute(f"UPDATE {table} SET {', '.join(f'{k} = ?' for k in changes)} WHERE {where}",
+                                  [*changes.values(), *args])
+        return cursor.rowcount
 
 
 class _Transaction:

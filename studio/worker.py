@@ -1,0 +1,96 @@
+"""The background worker: one thread per server process that polls every active job and archives it when done,
+so jobs finish with no browser tab open. Pages then only read the library.
+
+It goes through `Jobs`, so it honours `openai-poll-after-ms` and the deadline, and takes the library's claim
+before each poll and download: two workers (two server processes), or a worker and a page, never poll or
+download the same job at once. It never creates a job. Other periodic work rides on its beat (`add_task`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from studio.jobs import DEFAULT_DEADLINE, Jobs
+from studio.library import Library
+from studio.providers import Provider
+
+log = logging.getLogger("studio.worker")
+TICK_SECONDS = 0.5  # a tick is a few SQLite reads; each job's own poll time decides when it is polled
+
+
+class Worker:
+    """Polls and archives the library's active jobs for every provider it serves, until stopped."""
+
+    def __init__(self, library: Library, *, tick_seconds: float = TICK_SECONDS) -> None:
+        self.library = library
+        self.tick_seconds = tick_seconds
+        self._jobs: dict[str, Jobs] = {}  # by provider kind, the key a record names its provider by
+        self._tasks: list[Callable[[], object]] = []
+        self._guard = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def serve(self, provider: Provider, *, deadline_seconds: float = DEFAULT_DEADLINE) -> None:
+        """Poll this provider's jobs from now on; a provider of the same kind served before is replaced."""
+        with self._guard:
+            current = self._jobs.get(provider.kind)
+            if current is None or (current.provider, current.deadline_seconds) != (provider, deadline_seconds):
+                self._jobs[provider.kind] = Jobs(provider, self.library, deadline_seconds=deadline_seconds)
+
+    def serves(self, provider: Provider) -> bool:
+        """True when this worker polls jobs on this very provider (same kind, server and credentials)."""
+        with self._guard:
+            current = self._jobs.get(provider.kind)
+        return current is not None and current.provider.base_url == provider.base_url \
+            and current.provider.api_key == provider.api_key
+
+    def add_task(self, task: Callable[[], object]) -> None:
+        """Call `task()` on every tick, after the jobs are polled (a batch queue's `advance`, say)."""
+        with self._guard:
+            self._tasks.append(task)
+
+    def start(self) -> Worker:
+        with self._guard:
+            if self._thread is None or not self._thread.is_alive():
+                self._stopping.clear()
+                self._thread = threading.Thread(target=self._run, name="studio-worker", daemon=True)
+                self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop after the current tick; a download in flight finishes first (or its claim lapses if killed)."""
+        self._stopping.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def tick(self) -> None:
+        """One pass: every served provider's due polls and waiting downloads, then every task. One failure is
+        logged and the rest still run: a worker that died would silently stop every job."""
+        with self._guard:
+            served, tasks = list(self._jobs.values()), list(self._tasks)
+        for jobs in served:
+            if self._stopping.is_set():
+                return
+            try:
+                jobs.refresh_active()
+            except Exception:
+                log.exception("polling %s jobs failed; trying again next tick", jobs.provider.kind)
+        for task in tasks:
+            if self._stopping.is_set():
+                return
+            try:
+                task()
+            except Exception:
+                log.exception("background task %r failed; trying again next tick", task)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self.tick()
+            self._stopping.wait(self.tick_seconds)

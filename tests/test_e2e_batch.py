@@ -1,0 +1,133 @@
+"""End to end: the Batch and Storyboard pages in a real Chromium, on the real app and a real localsora."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, Playwright, expect
+
+from localsora.process import LocalsoraProcess
+from studio import batch as batches
+from studio.library import Library
+from tests.e2e_support import (
+    PageWatch,
+    StudioApp,
+    assert_no_exception_box,
+    go_to,
+    launch_browser,
+    playing_video,
+    running_studio,
+    wait_idle,
+)
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.e2e
+pytest_plugins = ["tests.e2e_support"]  # the browser suite's shared Playwright driver
+DONE = 120_000  # ms: the longest a short batch or film may take here before a test gives up
+BAD_CSV = ("prompt,size,seconds\n"
+           "A red kite over green hills at dawn,320x180,4\n"
+           "\"A yellow taxi in the rain, pan left\",999x999,4\n"
+           "Blue waves on a beach at noon,180x320,4\n")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
+    # Small frames, so renders are quick on a shared machine; the studio offers what the server lists.
+    localsora = LocalsoraProcess(tmp_path_factory.mktemp("e2e-batch-localsora"),
+                                 args=["--poll-after-ms", "300", "--models", "sora-2=320x180,180x320"]).start()
+    yield localsora
+    localsora.stop()
+
+
+@pytest.fixture(scope="module")
+def studio(server: LocalsoraProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioApp]:
+    yield from running_studio(server, tmp_path_factory.mktemp("e2e-batch-app"))
+
+
+@pytest.fixture
+def page(playwright: Playwright, studio: StudioApp) -> Iterator[Page]:
+    context = launch_browser(playwright)
+    page = context.pages[0] if context.pages else context.new_page()
+    watch = PageWatch()
+    watch.attach(page)
+    page.goto(studio.url)
+    wait_idle(page)
+    yield page
+    assert_no_exception_box(page)
+    assert not [e for e in watch.console_errors if "pageerror" in e], watch.console_errors
+    context.close()
+
+
+def commit_text(page: Page, label: str, text: str) -> None:
+    box = page.get_by_role("textbox", name=label, exact=True)
+    box.fill(text)
+    box.press("Control+Enter")  # commit the text before the next click
+    wait_idle(page)
+
+
+def test_a_pasted_csv_is_checked_priced_and_run_to_a_zip(page: Page, tmp_path: Path) -> None:
+    go_to(page, "Batch")
+    commit_text(page, "Or paste the CSV", BAD_CSV)
+    expect(page.get_by_text("Line 3: Unknown size '999x999'")).to_be_visible()
+    expect(page.get_by_text("Free (local renderer): 2 videos, 8 s in all")).to_be_visible()
+    expect(page.get_by_role("button", name="Start batch")).to_be_disabled()
+
+    commit_text(page, "Or paste the CSV", BAD_CSV.replace("999x999", "320x180"))
+    expect(page.get_by_text("Line 3: Unknown size")).to_have_count(0)
+    expect(page.get_by_text("Free (local renderer): 3 videos, 12 s in all")).to_be_visible()
+    commit_text(page, "Batch name", "Spring campaign")
+    page.get_by_role("button", name="Start batch").click()
+
+    expect(page.get_by_text("3 rows: 3 completed")).to_be_visible(timeout=DONE)
+    expect(page.get_by_text("Line 4 · Ready")).to_be_visible()
+    expect(page.locator(".studio-thumb img")).to_have_count(3)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="ZIP of 3").click()
+    with zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes())) as archive:
+        assert len([n for n in archive.namelist() if n.endswith(".mp4")]) == 3
+
+
+def test_a_two_shot_storyboard_plays_as_one_film(page: Page) -> None:
+    go_to(page, "Storyboard")
+    page.get_by_role("textbox", name="Title").fill("Harbour spot")
+    page.get_by_role("button", name="Create storyboard").click()
+    wait_idle(page)
+    commit_text(page, "Shot 1 prompt", "A red boat leaves the harbour at dawn, slow pan right")
+    page.get_by_role("button", name="Add shot").click()
+    wait_idle(page)
+    commit_text(page, "Shot 2 prompt", "Seagulls over blue water at noon, zoom in")
+    page.get_by_role("button", name="Render 2 shots and join").click()
+
+    expect(page.get_by_role("heading", name="The film")).to_be_visible(timeout=DONE)
+    film = playing_video(page)
+    assert (film["width"], film["height"]) == (320, 180) and abs(film["duration"] - 8.0) <= 0.2
+    expect(page.get_by_text("Ready")).to_have_count(2)
+
+
+def test_a_batch_started_in_a_tab_finishes_with_the_tab_closed(playwright: Playwright, studio: StudioApp) -> None:
+    """The server's background worker sends and follows the rows: nothing waits for a browser."""
+    context = launch_browser(playwright)
+    page = context.pages[0] if context.pages else context.new_page()
+    page.goto(studio.url)
+    wait_idle(page)
+    go_to(page, "Batch")
+    commit_text(page, "Or paste the CSV", "prompt\nA lone tree at dusk, static\nA lone tree at dawn, static\n")
+    commit_text(page, "Batch name", "No tab")
+    page.get_by_role("button", name="Start batch").click()
+    expect(page.get_by_role("heading", name="No tab")).to_be_visible()
+    context.close()
+
+    library = Library(studio.data_dir)
+
+    def no_tab_batch() -> batches.Batch:
+        [batch] = [b for b in batches.list_batches(library) if b.name == "No tab"]
+        return batch
+
+    batch = wait_until(no_tab_batch, lambda b: b.state == "finished", what="the batch to finish with the tab closed",
+                       deadline=DONE / 1000, interval=0.2)
+    assert [r.status for r in batch.rows] == ["completed", "completed"]
+    assert all(r.video is not None and r.video.is_archived for r in batch.rows), "downloaded with no tab open"
