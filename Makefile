@@ -10,7 +10,7 @@ MODEL ?=
 ENGINE_ENV := $(if $(ENGINE),LOCALSORA_ENGINE=$(ENGINE)) $(if $(MODEL),LOCALSORA_MODEL=$(MODEL))
 ENGINE_DEPS := $(if $(filter diffusers,$(ENGINE)),$(VENV)/.diffusion)
 
-.PHONY: run test serve bench screenshots lint clean
+.PHONY: run test serve bench soak screenshots lint clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,17 @@ bench: $(VENV)/.dev
 	$(PY) bench/render_encode.py
 	$(PY) bench/download.py
 	$(PY) bench/engine.py
+	$(PY) bench/pages.py
+	$(PY) bench/batch.py
+
+## soak: load (50 SDK clients + 100 retrieve/list loops, SOAK_SECONDS long), ten browser sessions, and the
+## image fitter's worst cases; figures go in docs/reliability.md. Not part of `make test`.
+SOAK_SECONDS ?= 60
+soak: $(VENV)/.dev
+	$(PY) -m tests.browser_setup
+	$(PY) bench/soak.py load --seconds $(SOAK_SECONDS)
+	$(PY) bench/soak.py browsers --sessions 10
+	$(PY) bench/fit.py
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from components.background import keep_jobs_running
 from components.context import studio_context
 from components.feedback import flush_toasts
 from components.sidebar import sidebar
@@ -17,6 +18,19 @@ div[class*="st-key-"][class*="_del_"] button, div[class*="st-key-"][class*="_del
 div[class*="st-key-"][class*="_del_"] button:hover {background: #fdecea; border-color: #b3261e;}
 div[class*="st-key-confirm_delete_"] button {background: #b3261e; border-color: #b3261e; color: #fff;}
 div[class*="st-key-confirm_delete_"] button:hover {background: #8c1d18; border-color: #8c1d18;}
+/* A gallery card's Play covers its thumbnail: a click anywhere on the picture plays the video. */
+div[class*="st-key-"][class*="_thumb_"] {position: relative;}
+div[class*="st-key-"][class*="_thumb_"] > .stElementContainer:has(.stButton) {position: absolute; top: 0; left: 0;
+  width: 100% !important; height: 190px;}  /* the .studio-thumb's height */
+div[class*="st-key-"][class*="_thumb_"] .stButton, div[class*="st-key-"][class*="_thumb_"] .stButton button {
+  width: 100%; height: 100%;}
+div[class*="st-key-"][class*="_thumb_"] .stButton button {border: none; background: transparent; color: #fff;
+  border-radius: 0.5rem; align-items: flex-end; justify-content: flex-start; padding: 0.6rem;}
+div[class*="st-key-"][class*="_thumb_"] .stButton button > div {background: rgba(20, 18, 32, 0.75);
+  border-radius: 2rem; padding: 0.25rem 0.9rem 0.25rem 0.6rem; width: auto; flex: 0 0 auto;}
+div[class*="st-key-"][class*="_thumb_"] .stButton button:hover {background: rgba(20, 18, 32, 0.2); color: #fff;}
+/* The fitted reference is outlined, so a white or pale edge still shows where the frame ends. */
+div[class*="st-key-"][class*="_fitted_preview"] img {outline: 2px dashed #5b4bdb; outline-offset: 2px;}
 </style>""")
 
 pages = {
@@ -24,6 +38,8 @@ pages = {
         st.Page("pages/text_to_video.py", title="Text to video", icon=":material/movie:", default=True),
         st.Page("pages/image_to_video.py", title="Image to video", icon=":material/image:"),
         st.Page("pages/remix.py", title="Remix", icon=":material/auto_fix_high:"),
+        st.Page("pages/batch.py", title="Batch", icon=":material/table_rows:"),
+        st.Page("pages/storyboard.py", title="Storyboard", icon=":material/view_carousel:"),
     ],
     "Library": [
         st.Page("pages/gallery.py", title="Gallery", icon=":material/video_library:"),
@@ -35,5 +51,6 @@ if page.url_path == "" and st.query_params.get("video"):
     # A link to a video is shared as /?video=ID too: the home page has no video view, the gallery does.
     st.switch_page("pages/gallery.py", query_params={"video": st.query_params["video"]})
 sidebar(studio_context(fresh=True))
+keep_jobs_running(studio_context())  # jobs finish and archive with no tab open (one worker per server process)
 flush_toasts()
 page.run()

@@ -6,18 +6,20 @@ what the user typed in Settings for this session only.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import streamlit as st
 
+from components.identity import current_owner
 from studio.dialects import DIALECTS
 from studio.discovery import discover, discover_server
 from studio.errors import StudioError
 from studio.jobs import DEFAULT_DEADLINE, Jobs
 from studio.library import Library, VideoRecord
-from studio.local_backend import ensure_localsora
+from studio.local_backend import embedded_localsora, is_starting
 from studio.providers import (
     CONFIG_KEYS,
     Capabilities,
@@ -44,9 +46,13 @@ class StudioContext:
     data_dir: Path
     config_sources: dict[str, str]  # config key -> where it came from ("environment", "secrets.toml", "this session")
     built_from: tuple[object, ...] = ()  # the session's choices it was built from (see `_session_choices`)
+    local_starting: bool = False  # the embedded localsora had not answered yet when this was built
 
     def still_current(self) -> bool:
-        """Built from this session's current choices, and knowing every mode the library has learned since."""
+        """Built from this session's current choices, knowing every mode the library has learned since, and
+        not waiting on a local renderer that has answered since."""
+        if self.local_starting and not is_starting(self.provider.base_url):
+            return False
         learned = self.library.absent_modes(self.provider.base_url)
         return self.built_from == _session_choices() and learned == set(self.provider.learned_absent)
 
@@ -80,11 +86,6 @@ def _config() -> tuple[dict[str, str], dict[str, str]]:
 @st.cache_resource(show_spinner=False)
 def _library(data_dir: str) -> Library:
     return Library(data_dir)
-
-
-@st.cache_resource(show_spinner="Starting the local renderer (loading a model can take minutes)…")
-def _local_url(data_dir: str) -> str:
-    return ensure_localsora(data_dir)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -131,9 +132,28 @@ def with_what_was_learned(provider: Provider, library: Library) -> Provider:
     return provider.with_absent_modes(library.absent_modes(provider.base_url))
 
 
+def health_of(provider: Provider, kind: str, base_url: str | None) -> Health:
+    """The provider's health, asked at most every 20 s; "starting" while the embedded localsora starts."""
+    if kind == "local" and is_starting(base_url):
+        return Health(False, "Starting the local renderer…",
+                      "It answers in a few seconds (loading a model can take minutes); this page updates by itself.",
+                      starting=True)
+    # Keyed by a digest of the key too: a key typed in Settings is checked at once, not after the cache expires.
+    key = provider.api_key.reveal() if provider.api_key else ""
+    return _asked_health(provider, kind, base_url, hashlib.sha256(key.encode()).hexdigest())
+
+
 @st.cache_data(ttl=20, show_spinner=False)
-def health_of(_provider: Provider, kind: str, base_url: str | None) -> Health:
+def _asked_health(_provider: Provider, kind: str, base_url: str | None, key_digest: str) -> Health:
     return check_health(_provider)
+
+
+@st.fragment(run_every=0.5)
+def _rerun_when_local_answers(base_url: str | None) -> None:
+    if not is_starting(base_url):
+        st.rerun(scope="app")  # the whole app: the sidebar and the page learn what it serves
+    st.caption(":material/hourglass_top: Starting the local renderer… The page is ready to use; rendering starts "
+               "once it answers.")
 
 
 def studio_context(*, fresh: bool = False) -> StudioContext:
@@ -141,34 +161,54 @@ def studio_context(*, fresh: bool = False) -> StudioContext:
     runs alone (as AppTest runs them) after a choice changed or a mode was learned."""
     cached = st.session_state.get(SESSION_CONTEXT)
     if not fresh and cached is not None and cached.still_current():
-        return cached
+        context = cached
+    else:
+        context = _build_context()
+        st.session_state[SESSION_CONTEXT] = context
+    if not fresh and context.local_starting:  # a page's call: say so, and redraw everything once it answers
+        _rerun_when_local_answers(context.provider.base_url)
+    return context
+
+
+def _build_context() -> StudioContext:
     config, sources = _config()
     data_dir = Path(config.get("SORA_STUDIO_DATA_DIR") or "data").resolve()
     providers = dict(_providers(frozenset(config.items())))
     kind: ProviderKind = st.session_state.get(SESSION_PROVIDER) or default_kind(config, providers)
     provider = providers[kind]
+    starting = False
     if provider.kind == "local" and provider.base_url is None:
-        provider = provider.with_base_url(_local_url(str(data_dir)))
+        # Started in the background: the first page draws now, not once the server is up.
+        local = embedded_localsora(data_dir)
+        provider, starting = provider.with_base_url(local.base_url), local.starting
     library = _library(str(data_dir))
-    provider = with_what_was_learned(with_discovery(provider, keep_models="SORA_STUDIO_MODELS" in config), library)
+    if not starting:  # nothing to discover from a server that is not answering yet
+        provider = with_discovery(provider, keep_models="SORA_STUDIO_MODELS" in config)
+    provider = with_what_was_learned(provider, library)
     providers[kind] = provider
     minutes = float(config.get("SORA_STUDIO_JOB_DEADLINE_MINUTES") or DEFAULT_DEADLINE / 60)
-    jobs = Jobs(provider, library, deadline_seconds=minutes * 60)
-    context = StudioContext(providers, provider, library, jobs, data_dir, sources, _session_choices())
-    st.session_state[SESSION_CONTEXT] = context
-    return context
+    jobs = Jobs(provider, library, deadline_seconds=minutes * 60, owner=current_owner())
+    return StudioContext(providers, provider, library, jobs, data_dir, sources, _session_choices(),
+                         local_starting=starting)
 
 
 def session_job_ids(context: StudioContext) -> list[str]:
-    """Jobs this session follows. A new session (a refresh, a restart) picks up every active job again."""
+    """Jobs this session follows. A new session (a refresh, a restart) picks up this person's active jobs again."""
     if SESSION_JOBS not in st.session_state:
-        st.session_state[SESSION_JOBS] = [r.video_id for r in context.library.active(provider=context.provider.kind)]
+        st.session_state[SESSION_JOBS] = [r.video_id for r in context.library.active(provider=context.provider.kind)
+                                          if r.owner == context.jobs.owner]  # this person's, not the team's
     return st.session_state[SESSION_JOBS]
 
 
 def session_jobs(context: StudioContext) -> list[VideoRecord]:
     """The records behind `session_job_ids`, oldest first, skipping any deleted since."""
     return [r for r in (context.library.get(i) for i in session_job_ids(context)) if r is not None]
+
+
+def latest_result(context: StudioContext, source_id: str | None, kinds: tuple[str, ...]) -> VideoRecord | None:
+    """This session's newest finished job of `kinds` made from `source_id` (None: from an uploaded file)."""
+    return next((r for r in reversed(session_jobs(context))
+                 if r.kind in kinds and r.status == "completed" and r.parent_video_id == source_id), None)
 
 
 def follow(context: StudioContext, video_ids: list[str]) -> None:

@@ -1,8 +1,11 @@
-"""A gallery card (thumbnail, facts, actions) and the dialogs it opens. Never loads MP4 bytes."""
+"""A gallery card (thumbnail, facts, a menu of actions) and the dialogs it opens. Never loads MP4 bytes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from components import video_card
 from components.context import StudioContext
@@ -23,22 +26,31 @@ DELETE_SCOPES = {
 DELETING = "gallery_deleting"  # the video whose delete dialog is open, so it survives reruns
 
 
+PLAYING = "gallery_play_on_open"  # the video a card's Play opened: its page starts playing it
+
+
 def open_video(video_id: str) -> None:
     st.query_params["video"] = video_id
 
 
-def ask_delete(video_id: str) -> None:
+def play_video(video_id: str) -> None:
+    st.session_state[PLAYING] = video_id
+    open_video(video_id)
+
+
+def _close_menu(menu_key: str | None) -> None:
+    """Close the card's "⋯" menu, so the dialog it asked for is the one thing open."""
+    if menu_key:
+        st.session_state[menu_key] = False
+
+
+def ask_delete(video_id: str, menu_key: str | None = None) -> None:
+    _close_menu(menu_key)
     st.session_state[DELETING] = video_id
 
 
 def close_delete() -> None:
     st.session_state.pop(DELETING, None)
-
-
-def delete_dialog_if_open(context: StudioContext) -> None:
-    video_id = st.session_state.get(DELETING)
-    if video_id:
-        delete_dialog(context, video_id)
 
 
 @st.dialog("Delete video", on_dismiss=close_delete)
@@ -71,77 +83,106 @@ def delete_dialog(context: StudioContext, video_id: str) -> None:
         st.rerun()
 
 
-def edit_popover(context: StudioContext, record: VideoRecord, key: str) -> None:
-    with st.popover("Rename", icon=":material/edit:", width="stretch", help="Rename or tag this video"):
-        # Opens with the title as shown (the prompt's start when untitled), ready to edit rather than retype.
-        current = record.title or short_title(record.prompt or record.video_id, 80)
-        title = st.text_input("Title", value=current, key=f"{key}_title_{record.video_id}")
-        tags = st.text_input("Tags", value=record.tags, key=f"{key}_tags_{record.video_id}",
-                             placeholder="spring, hero shot", help="Comma-separated.")
-        if st.button("Save", key=f"{key}_save_{record.video_id}", type="primary"):
-            context.library.update(record.video_id, title=title.strip(), tags=", ".join(
-                t.strip() for t in tags.split(",") if t.strip()))
-            queue_toast("Saved.")
-            st.rerun()
+RENAMING = "gallery_renaming"  # the video whose rename dialog is open
 
 
-def favourite_button(context: StudioContext, record: VideoRecord, key: str) -> None:
-    label = "Unfavourite" if record.favourite else "Favourite"
-    icon = ":material/star:" if record.favourite else ":material/star_border:"
-    if st.button(label, key=f"{key}_fav_{record.video_id}", icon=icon, width="stretch"):
-        context.library.update(record.video_id, favourite=not record.favourite)
+def ask_rename(video_id: str, menu_key: str | None = None) -> None:
+    _close_menu(menu_key)
+    st.session_state[RENAMING] = video_id
+
+
+def close_rename() -> None:
+    st.session_state.pop(RENAMING, None)
+
+
+@st.dialog("Rename and tag", on_dismiss=close_rename)
+def rename_dialog(context: StudioContext, video_id: str) -> None:
+    record = context.library.get(video_id)
+    if record is None:
+        close_rename()
+        st.info("It is already gone.")
+        return
+    # Opens with the title as shown (the prompt's start when untitled), ready to edit rather than retype.
+    current = record.title or short_title(record.prompt or record.video_id, 80)
+    title = st.text_input("Title", value=current, key=f"rename_title_{video_id}")
+    tags = st.text_input("Tags", value=record.tags, key=f"rename_tags_{video_id}", placeholder="spring, hero shot",
+                         help="Comma-separated.")
+    if st.button("Save", key=f"rename_save_{video_id}", type="primary"):
+        context.library.update(video_id, title=title.strip(), tags=", ".join(
+            t.strip() for t in tags.split(",") if t.strip()))
+        close_rename()
+        queue_toast("Saved.")
         st.rerun()
 
 
-def card_actions(context: StudioContext, record: VideoRecord, key: str, *, play: bool = True) -> None:
-    """The buttons every view of a video offers; two to a row so labels never wrap."""
-    first, second = st.columns(2)
+def dialog_if_open(context: StudioContext) -> None:
+    """The delete or rename dialog a button asked for; neither is built otherwise."""
+    if video_id := st.session_state.get(DELETING):
+        delete_dialog(context, video_id)
+    elif video_id := st.session_state.get(RENAMING):
+        rename_dialog(context, video_id)
+
+
+def _toggle_favourite(context: StudioContext, record: VideoRecord) -> None:
+    context.library.update(record.video_id, favourite=not record.favourite)
+
+
+def _slots(per_row: int) -> Iterator[DeltaGenerator]:
+    """Where each next button goes: `per_row` to a row, so labels never wrap."""
+    while True:
+        yield from st.columns(per_row) if per_row > 1 else [st.container()]
+
+
+def action_buttons(context: StudioContext, record: VideoRecord, key: str, *, per_row: int,
+                   menu_key: str | None = None) -> None:
+    """What can be done to a video, `per_row` buttons to a row. In a card's menu (`menu_key`) a failed video
+    also gets Details (a finished one opens with Play), and a button that opens a dialog closes the menu."""
+    slot = _slots(per_row)
+    video_id = record.video_id
     if record.status == "completed":
-        if play:
-            first.button("Play", key=f"{key}_play_{record.video_id}", icon=":material/play_arrow:",
-                         on_click=open_video, args=(record.video_id,), width="stretch")
-        else:
-            with first:
-                download_button_for(context, record, key)
+        with next(slot):
+            video_card.download_button(context.library, record, key=f"{key}_dl_{video_id}")
         # The Remix page also edits and extends: name the first thing the provider offers, or nothing.
         actions = context.provider.capabilities.actions()
-        if actions and second.button(actions[0], key=f"{key}_remix_{record.video_id}",
-                                     icon=":material/auto_fix_high:", width="stretch"):
-            st.switch_page("pages/remix.py", query_params={"video": record.video_id})
+        if actions and next(slot).button(actions[0], key=f"{key}_remix_{video_id}", icon=":material/auto_fix_high:",
+                                         width="stretch"):
+            st.switch_page("pages/remix.py", query_params={"video": video_id})
     elif record.status in ("failed", "timed_out"):
-        if first.button("Retry", key=f"{key}_retry_{record.video_id}", icon=":material/refresh:", width="stretch"):
-            retry(context, record.video_id)
-        second.button("Details", key=f"{key}_open_{record.video_id}", icon=":material/info:",
-                      on_click=open_video, args=(record.video_id,), width="stretch")
-    third, fourth = st.columns(2)
-    with third:
-        favourite_button(context, record, key)
-    fourth.button("Delete", key=f"{key}_del_{record.video_id}", icon=":material/delete:", width="stretch",
-                  on_click=ask_delete, args=(record.video_id,))
-    fifth, sixth = st.columns(2)
-    if play:
-        with fifth:
-            download_button_for(context, record, key)
-    with sixth if play else fifth:
-        edit_popover(context, record, key)
-
-
-def download_button_for(context: StudioContext, record: VideoRecord, key: str) -> None:
-    video_card.download_button(context.library, record, key=f"{key}_dl_{record.video_id}")
+        if next(slot).button("Retry", key=f"{key}_retry_{video_id}", icon=":material/refresh:", width="stretch"):
+            retry(context, video_id)
+        if menu_key:
+            next(slot).button("Details", key=f"{key}_open_{video_id}", icon=":material/info:", on_click=open_video,
+                              args=(video_id,), width="stretch")
+    next(slot).button("Unfavourite" if record.favourite else "Favourite", key=f"{key}_fav_{video_id}",
+                      icon=":material/star:" if record.favourite else ":material/star_border:", width="stretch",
+                      on_click=_toggle_favourite, args=(context, record))
+    next(slot).button("Rename", key=f"{key}_rename_{video_id}", icon=":material/edit:", width="stretch",
+                      help="Rename or tag this video", on_click=ask_rename, args=(video_id, menu_key))
+    next(slot).button("Delete", key=f"{key}_del_{video_id}", icon=":material/delete:", width="stretch",
+                      on_click=ask_delete, args=(video_id, menu_key))
 
 
 def gallery_card(context: StudioContext, record: VideoRecord, key: str) -> None:
-    with st.container(border=True):
-        video_card.thumbnail(context.library, record)
-        title, badge = st.columns([3, 1.2], vertical_alignment="center")
+    """Thumbnail (a click plays it), title, facts, and one "⋯" menu that builds its buttons only when opened."""
+    video_id = record.video_id
+    with st.container(border=True, key=f"{key}_card_{video_id}"):
+        with st.container(key=f"{key}_thumb_{video_id}"):  # app.py's CSS lays Play over the whole thumbnail
+            video_card.thumbnail(context.library, record)
+            if record.status == "completed":
+                st.button("Play", key=f"{key}_play_{video_id}", icon=":material/play_arrow:", on_click=play_video,
+                          args=(video_id,))
+        # Few elements a card, and no columns: a grid of them is what the gallery's rerun costs.
         star = "★ " if record.favourite else ""
-        title.markdown(f"**{star}{title_of(record, 48)}**")
-        with badge:
-            video_card.status_badge(record)
-        st.caption(f"{video_card.summary_line(record)}  \n{video_card.made_line(record)}")
-        video_card.tags_line(record)
+        st.markdown(f"**{star}{title_of(record, 48)}** {video_card.badge_markup(record)}")
+        facts = (video_card.summary_line(record), video_card.made_line(record), video_card.tags_text(record))
+        st.caption("  \n".join(line for line in facts if line))
         if record.status in ("failed", "timed_out"):
             failure_notice(context, record)
         elif record.is_active:
             st.progress(record.progress / 100, text=f"{record.progress}%")
-        card_actions(context, record, key)
+        menu_key = f"{key}_menu_{video_id}"
+        menu = st.popover("⋯", key=menu_key, on_change="rerun", width="stretch",
+                          help="Download, remix, favourite, rename or delete")
+        if menu.open:
+            with menu:
+                action_buttons(context, record, key, per_row=1, menu_key=menu_key)

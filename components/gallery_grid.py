@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import video_card
 from components.context import StudioContext
 from components.gallery_card import gallery_card
-from components.plain_text import title_of
+from components.video_pair import video_pair
 from studio.library import STATUSES, Filters
 from studio.prompts import short_title
 
@@ -22,23 +21,34 @@ def _request_sync() -> None:
     st.session_state["gallery_sync"] = True
 
 
+FILTER_KEYS = ("gallery_status", "gallery_model", "gallery_text", "gallery_favourites")
+KEEP = "page"  # the filters keep their values while one video's page hides them, so Back finds them as left
+
+
 def _clear_filters() -> None:
-    for key in ("gallery_status", "gallery_model", "gallery_text", "gallery_favourites"):
+    for key in FILTER_KEYS:
         st.session_state.pop(key, None)
 
 
 def filters_bar(context: StudioContext) -> Filters:
+    owner = context.jobs.owner  # "" when nobody gave a name: then there is only everyone's library
+    whose = st.radio("Whose videos", ["Mine", "Everyone"], key="gallery_whose", horizontal=True,
+                     label_visibility="collapsed") if owner else "Everyone"
     status_col, model_col, text_col, fav_col, sync_col = st.columns([1.2, 1.2, 2, 1, 1],
                                                                     vertical_alignment="bottom")
-    status = status_col.selectbox("Status", [None, *STATUSES], key="gallery_status",
+    status = status_col.selectbox("Status", [None, *STATUSES], key="gallery_status", placeholder="All statuses",
+                                  persist_state=KEEP,
                                   format_func=lambda s: "All statuses" if s is None else STATUS_LABELS[s])
     model = model_col.selectbox("Model", [None, *context.library.models()], key="gallery_model",
+                                placeholder="All models", persist_state=KEEP,
                                 format_func=lambda m: "All models" if m is None else m)
-    text = text_col.text_input("Search", key="gallery_text", placeholder="Words from the prompt, title or tags")
-    favourites = fav_col.toggle("Favourites", key="gallery_favourites")
+    text = text_col.text_input("Search", key="gallery_text", placeholder="Words from the prompt, title or tags",
+                               persist_state=KEEP)
+    favourites = fav_col.toggle("Favourites", key="gallery_favourites", persist_state=KEEP)
     sync_col.button("Sync", icon=":material/sync:", on_click=_request_sync, width="stretch",
                     help=f"Add videos {context.provider.label} has that this library lacks, and download them.")
-    filters = Filters(status=status, model=model, text=text or "", favourites_only=favourites)
+    filters = Filters(status=status, model=model, text=text or "", favourites_only=favourites,
+                      owner=owner if whose == "Mine" else None)
     if st.session_state.get("gallery_filters") != filters:
         st.session_state["gallery_filters"] = filters
         st.session_state[CURSORS] = [None]  # new filters start at the newest page
@@ -99,8 +109,5 @@ def compare_section(context: StudioContext) -> None:
     if len(chosen) < 2:
         st.caption("Pick two to four videos.")
         return
-    for column, video_id in zip(st.columns(len(chosen)), chosen, strict=False):
-        with column:
-            video_card.player(context.library, by_id[video_id])
-            st.caption(f"{title_of(by_id[video_id])} · {video_card.summary_line(by_id[video_id])}")
+    video_pair(context.library, [by_id[i] for i in chosen], key="compare")
     st.divider()

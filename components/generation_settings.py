@@ -135,9 +135,14 @@ def cost_badge(provider: Provider, request: VideoRequest) -> None:
         st.badge(f"Estimated {estimate.label}", icon=":material/payments:", color="orange")
 
 
-def code_snippet(provider: Provider, request: VideoRequest, *, image_name: str | None = None) -> None:
+def code_snippet(provider: Provider, request: VideoRequest, key: str = "request", *,
+                 image_name: str | None = None) -> None:
     """The request as a script that runs as copied; `image_name` is the file chosen for the reference image."""
-    with st.expander("Python code for this request", icon=":material/code:"):
-        st.caption("The same request with the official openai SDK, as a script that runs as copied. "
-                   "Keys come from the environment.")
-        st.code(python_snippet(provider, request, image_name=image_name), language="python")
+    # Written only while open: most reruns never show it.
+    drawer = st.expander("Python code for this request", icon=":material/code:", key=f"{key}_code",
+                         on_change="rerun")
+    if drawer.open:
+        with drawer:
+            st.caption("The same request with the official openai SDK, as a script that runs as copied. "
+                       "Keys come from the environment.")
+            st.code(python_snippet(provider, request, image_name=image_name), language="python")

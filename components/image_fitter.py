@@ -10,6 +10,7 @@ from components.feedback import show_error
 from studio.code_export import fitted_file_name
 from studio.errors import ImageRejected
 from studio.images import FittedImage, ImageInfo, fit, inspect_image, suggest_orientation
+from studio.limits import REFERENCE_IMAGE
 
 FIT_MODES = {"cover": "Crop to fill", "contain": "Letterbox", "stretch": "Stretch"}
 
@@ -21,8 +22,9 @@ def _fitted(data: bytes, size: str, mode: str, focal: tuple[float, float], backg
 
 def reference_upload(key: str, sizes: tuple[str, ...], size_key: str) -> tuple[bytes, ImageInfo] | None:
     """The uploader. A new image preselects the size that matches its orientation."""
-    upload = st.file_uploader("Reference image", type=["jpg", "jpeg", "png", "webp"], key=f"{key}_upload",
-                              help="JPEG, PNG or WebP up to 20 MB. It is fitted to the exact video size.")
+    upload = st.file_uploader("Reference image", type=list(REFERENCE_IMAGE.extensions), key=f"{key}_upload",
+                              max_upload_size=REFERENCE_IMAGE.max_mb,
+                              help=f"{REFERENCE_IMAGE.summary}. It is fitted to the exact video size.")
     if upload is None:
         st.info("Upload a picture to animate: a product shot, a poster, a storyboard frame.",
                 icon=":material/add_photo_alternate:")
@@ -62,7 +64,13 @@ def fit_controls(key: str, data: bytes, info: ImageInfo, size: str) -> FittedIma
         show_error(error)
         return None
     note = f"{info.width}x{info.height} {info.format} → {fitted.width}x{fitted.height} {fitted.mime}"
-    st.image(fitted.data, caption=f"What will be sent: {note}", width="stretch")
+    # Outlined (CSS in app.py), so a white or pale edge still shows where the frame ends.
+    with st.container(key=f"{key}_fitted_preview"):
+        st.image(fitted.data, caption=f"What will be sent: {note}", width="stretch")
+    if fitted.transparency_filled:
+        st.info("Transparent areas were filled with white: a video has no see-through parts. For another "
+                "colour, save the image on that background first.",
+                icon=":material/format_color_fill:")
     upload = st.session_state.get(f"{key}_upload")
     st.download_button("Download the fitted image", fitted.data, mime=fitted.mime, icon=":material/download:",
                        file_name=fitted_file_name(getattr(upload, "name", None), fitted), on_click="ignore",

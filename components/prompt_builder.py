@@ -22,7 +22,8 @@ def _write_prompt(key: str) -> None:
 
 
 def _read_prompt(key: str) -> None:
-    # A builder-shaped prompt fills the builder again, so it stays editable field by field.
+    # A builder-shaped prompt fills the builder again (as it is typed, or as the builder opens), so it stays
+    # editable field by field.
     parts = parse(st.session_state.get(_prompt_key(key), ""))
     if parts is not None:
         for spec in FIELDS:
@@ -55,12 +56,16 @@ def prompt_input(key: str, *, label: str = "Prompt",
                    icon=":material/content_paste_go:", type="tertiary", width="stretch",
                    help="Put the example into the box, to send as it is or to edit.")
     if builder:
-        with st.expander("Prompt builder", icon=":material/construction:"):
-            st.caption("Fill in what you know; leave the rest empty. The prompt above stays yours to edit.")
-            columns = st.columns(2)
-            for index, spec in enumerate(FIELDS):
-                columns[index % 2].text_input(spec.label, key=_field_key(key, spec.name),
-                                              placeholder=spec.placeholder, help=spec.help)
-            st.button("Write prompt", key=f"{key}_compose", on_click=_write_prompt, args=(key,),
-                      icon=":material/edit_note:")
+        # Built only while open: its eight fields would otherwise cost every rerun of the page.
+        drawer = st.expander("Prompt builder", icon=":material/construction:", key=f"{key}_builder",
+                             on_change=_read_prompt, args=(key,))
+        if drawer.open:
+            with drawer:
+                st.caption("Fill in what you know; leave the rest empty. The prompt above stays yours to edit.")
+                columns = st.columns(2)
+                for index, spec in enumerate(FIELDS):
+                    columns[index % 2].text_input(spec.label, key=_field_key(key, spec.name),
+                                                  placeholder=spec.placeholder, help=spec.help)
+                st.button("Write prompt", key=f"{key}_compose", on_click=_write_prompt, args=(key,),
+                          icon=":material/edit_note:")
     return prompt or ""

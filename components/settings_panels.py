@@ -5,10 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from components.context import SESSION_JOBS, SESSION_PROVIDER, StudioContext, health_of
+from components.spend import spend_by_person
 from studio.connection_check import ConnectionReport, check_connection, dialect_label, secrets_snippet
 from studio.dialects import DIALECTS
 from studio.library import Filters
-from studio.pricing import PRICES_READ_ON, format_usd
 from studio.providers import CONFIG_KEYS, OPENAI_SHUTDOWN_NOTE, SECRET_KEYS, load_providers
 
 SESSION_FIELDS = {
@@ -16,6 +16,7 @@ SESSION_FIELDS = {
     "OPENAI_BASE_URL": ("Gateway base URL", False),
     "AZURE_OPENAI_ENDPOINT": ("Azure OpenAI endpoint", False),
     "AZURE_OPENAI_API_KEY": ("Azure OpenAI API key", True),
+    "AZURE_OPENAI_DEPLOYMENT": ("Azure deployment name", False),
 }
 
 
@@ -77,6 +78,13 @@ def profile_table(context: StudioContext) -> None:
         )
 
 
+SESSION_PLACEHOLDERS = {
+    "OPENAI_BASE_URL": "Not set: e.g. https://gateway.example.com/v1",
+    "AZURE_OPENAI_ENDPOINT": "Not set: e.g. https://RESOURCE.openai.azure.com",
+    "AZURE_OPENAI_DEPLOYMENT": "Not set: sora-2 unless you type another",
+}
+
+
 def _save_session_keys(overrides: dict[str, str]) -> None:
     for key in SESSION_FIELDS:
         typed = st.session_state.get(f"session_{key}", "").strip()
@@ -89,15 +97,18 @@ def _forget_session_keys(overrides: dict[str, str]) -> None:
     overrides.clear()
 
 
-def session_keys_form(overrides: dict[str, str]) -> None:
+def session_keys_form(context: StudioContext, overrides: dict[str, str]) -> None:
     st.caption("Typed keys stay in this browser session's memory: never written to disk, never shown again.")
     with st.form("session_keys", border=True):
         columns = st.columns(2)
         for index, (key, (label, secret)) in enumerate(SESSION_FIELDS.items()):
             set_note = " (set for this session)" if key in overrides else ""
+            # "Keep the current value" only where there is one to keep; else say what to type.
+            where = context.config_sources.get(key) or ("this session" if key in overrides else None)
+            placeholder = (f"Set ({where}): leave empty to keep the current value" if where
+                           else SESSION_PLACEHOLDERS.get(key, "Not set"))
             columns[index % 2].text_input(label + set_note, key=f"session_{key}",
-                                          type="password" if secret else "default",
-                                          placeholder="Leave empty to keep the current value")
+                                          type="password" if secret else "default", placeholder=placeholder)
         st.form_submit_button("Use for this session", on_click=_save_session_keys, args=(overrides,),
                               icon=":material/key:")
     if overrides:
@@ -131,8 +142,8 @@ def library_panel(context: StudioContext) -> None:
         ready = context.library.count(Filters(status="completed"))
         st.caption(f"{count} videos ({ready} ready) · {context.library.disk_usage() / 1e6:.1f} MB on disk")
         st.caption(f"Location: {context.data_dir}")
-        st.caption(f"Spent so far: {format_usd(context.library.total_spent())} "
-                   f"(estimated from list prices read {PRICES_READ_ON})")
+        st.markdown("**Spent so far**, by person")
+        spend_by_person(context.library)
 
 
 # Connect a provider: kind, URL, key, model; Test connection; the secrets.toml lines to keep it.

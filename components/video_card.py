@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import re
 import time
 from datetime import datetime
+from typing import Literal
 
 import streamlit as st
 
@@ -43,6 +45,12 @@ def status_badge(record: VideoRecord) -> None:
     st.badge(label, color=color)  # type: ignore[arg-type]
 
 
+def badge_markup(record: VideoRecord) -> str:
+    """The status badge as Markdown, to sit in a line of text rather than take an element (and columns)."""
+    label, color = STATUS_BADGES.get(record.status, (record.status, "gray"))
+    return f":{color}-badge[{label}]"
+
+
 def elapsed(record: VideoRecord) -> str:
     end = record.completed_at or time.time()
     seconds = max(0, int(end - record.created_at))
@@ -54,16 +62,20 @@ def file_name(record: VideoRecord) -> str:
     return f"{slug}-{record.video_id[-8:]}.mp4"
 
 
-def player(library: Library, record: VideoRecord) -> bool:
-    """Play the archived copy. False (with a hint) when there is nothing to play yet."""
+def player(library: Library, record: VideoRecord, *, width: int | Literal["stretch"] | None = None,
+           autoplay: bool = False) -> bool:
+    """Play the archived copy. False (with a hint) when there is nothing to play yet. `width` None: a
+    portrait clip gets a fixed width, a landscape one the column's."""
     path = library.path(record.video_path)
     if path is None or not path.exists():
         st.info("This video has not been downloaded yet. It is fetched as soon as it is ready; "
                 "use Sync in the Gallery if it was made elsewhere.", icon=":material/hourglass_top:")
         return False
     # Portrait clips at full column width would be taller than the screen.
-    width, height = (int(v) for v in record.size.split("x"))
-    st.video(str(path), width=PORTRAIT_WIDTH if height > width else "stretch")
+    if width is None:
+        across, down = (int(v) for v in record.size.split("x"))
+        width = PORTRAIT_WIDTH if down > across else "stretch"
+    st.video(str(path), width=width, autoplay=autoplay)
     return True
 
 
@@ -85,25 +97,40 @@ def links(record: VideoRecord, actions: tuple[str, ...]) -> None:
                  query_params={"video": record.video_id})
 
 
-@st.cache_data(max_entries=512, show_spinner=False)
-def _inline_image(path: str, modified: float) -> str:
-    """Base64 of a thumbnail, read once per file version rather than on every rerun."""
+def download_and_links(library: Library, record: VideoRecord, actions: tuple[str, ...], key: str) -> None:
+    download_button(library, record, key=f"{key}-dl-{record.video_id}")
+    links(record, actions)
+
+
+@functools.lru_cache(maxsize=512)
+def _inline_image(path: str) -> str:
+    """Base64 of a thumbnail, read once: a video's thumbnail is written once, when it is archived. A missing
+    file raises, and is not cached, so it shows once it arrives."""
     with open(path, "rb") as file:
         return base64.b64encode(file.read()).decode()
 
 
 def thumbnail(library: Library, record: VideoRecord) -> None:
-    """A fixed-height frame, so portrait and landscape cards line up in a grid."""
+    """A fixed-height frame, so portrait and landscape cards line up in a grid. No file system call on a rerun."""
     path = library.path(record.thumbnail_path)
-    if path is not None and path.exists():
-        data = _inline_image(str(path), path.stat().st_mtime)
+    try:
+        data = _inline_image(str(path)) if path is not None else None
+    except OSError:
+        data = None
+    if data is not None:
         inner = f"<img src='data:image/webp;base64,{data}' alt='{html.escape(record.display_title)}'>"
     else:
         inner = {"failed": "Failed", "timed_out": "Timed out"}.get(record.status, "No preview yet")
     st.markdown(f"<div class='studio-thumb'>{inner}</div>", unsafe_allow_html=True)
 
 
+def tags_text(record: VideoRecord) -> str:
+    """The tags as typed, spaces and all ("hero shot"), separated so each reads as one tag; "" when none."""
+    if not record.tag_list:
+        return ""
+    return ":material/sell: " + " · ".join(escape_markdown(tag) for tag in record.tag_list)
+
+
 def tags_line(record: VideoRecord) -> None:
-    """The tags as typed, spaces and all ("hero shot"), separated so each reads as one tag."""
-    if record.tag_list:
-        st.caption(":material/sell: " + " · ".join(escape_markdown(tag) for tag in record.tag_list))
+    if text := tags_text(record):
+        st.caption(text)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from components import video_card
 from components.context import StudioContext
-from components.gallery_card import card_actions
+from components.gallery_card import PLAYING, action_buttons
 from components.job_panel import failure_notice
 from components.plain_text import escape_markdown, title_of
 from studio.library import VideoRecord
@@ -41,6 +41,7 @@ def server_facts(record: VideoRecord) -> None:
 
 
 def back_to_grid() -> None:
+    st.session_state.pop(PLAYING, None)
     if "video" in st.query_params:
         del st.query_params["video"]
 
@@ -55,7 +56,9 @@ def video_detail(context: StudioContext, video_id: str) -> None:
     left, right = st.columns([1.6, 1], gap="large")
     with left:
         if record.status == "completed":
-            video_card.player(context.library, record)
+            # Opened with a card's Play (a click on its picture): it plays at once, not after a second click.
+            # Kept while the page is open, so a rerun (Favourite, say) leaves the player as it is.
+            video_card.player(context.library, record, autoplay=st.session_state.get(PLAYING) == video_id)
         else:
             video_card.thumbnail(context.library, record)
             failure_notice(context, record)
@@ -77,7 +80,7 @@ def video_detail(context: StudioContext, video_id: str) -> None:
             st.caption("Deleted on the provider; this library keeps its copy.")
         elif record.expires_at:
             st.caption(f"Provider copy expires {_when(record.expires_at)}; the library copy stays.")
-        card_actions(context, record, key="detail", play=False)
+        action_buttons(context, record, key="detail", per_row=2)
 
         parent = context.library.get(record.parent_video_id) if record.parent_video_id else None
         children = context.library.children(record.video_id)

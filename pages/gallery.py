@@ -4,7 +4,7 @@ import streamlit as st
 
 from components.context import studio_context
 from components.feedback import show_error
-from components.gallery_card import delete_dialog_if_open
+from components.gallery_card import dialog_if_open
 from components.gallery_grid import compare_section, filters_bar, grid
 from components.video_detail import video_detail
 from studio.errors import StudioError
@@ -12,7 +12,7 @@ from studio.errors import StudioError
 context = studio_context()
 st.title("Gallery")
 
-delete_dialog_if_open(context)
+dialog_if_open(context)
 video_id = st.query_params.get("video")
 if video_id:
     video_detail(context, video_id)

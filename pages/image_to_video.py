@@ -41,6 +41,7 @@ with settings_col:
                             disabled=bool(blocked), help=blocked)
     if clicked and not blocked:
         run_submit(context, lambda on_wait: context.jobs.submit(request, on_wait=on_wait))
-    code_snippet(context.provider, request, image_name=getattr(st.session_state.get("i2v_upload"), "name", None))
+    code_snippet(context.provider, request, "i2v",
+                 image_name=getattr(st.session_state.get("i2v_upload"), "name", None))
 
 job_panel(context, key="i2v", include=lambda r: r.kind == "image")

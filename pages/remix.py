@@ -1,17 +1,20 @@
-"""Remix, edit or extend a finished video; the result shows beside its source."""
+"""Remix, edit or extend a finished video; the result plays beside its source, at the same size."""
 
 import streamlit as st
 
 from components import video_card
-from components.context import studio_context
+from components.context import latest_result, studio_context
 from components.generation_settings import advanced_settings, code_snippet, cost_badge
 from components.job_panel import job_panel
-from components.plain_text import title_of
 from components.prompt_builder import prompt_input
 from components.source_picker import source_picker
 from components.submit import run_submit
+from components.video_pair import video_pair
 from studio.jobs import VideoRequest
+from studio.limits import SOURCE_VIDEO
 from studio.prompts import prompt_too_long
+
+REMIX_KINDS = ("remix", "edit", "extend")
 
 context = studio_context()
 caps = context.provider.capabilities
@@ -28,18 +31,16 @@ if not_offered:
     st.info(f"{context.provider.label} does not offer {' or '.join(not_offered)}.", icon=":material/info:")
 
 source = source_picker(context, key="remix")
-source_col, result_col = st.columns(2, gap="large")
-with source_col:
-    st.subheader("Source")
+controls_col, progress_col = st.columns([1.2, 1], gap="large")
+with controls_col:
     upload = None
-    if source is not None:
-        video_card.player(context.library, source)
-        st.caption(f"{title_of(source)} · {video_card.summary_line(source)}")
     action = st.segmented_control("Action", actions, default=actions[0], key="remix_action", required=True) \
         or actions[0]
     if action == "Edit":
-        file = st.file_uploader("Or edit an uploaded MP4 instead", type=["mp4"], key="remix_upload",
-                                help="Edit works on any MP4, not only videos from the library.")
+        file = st.file_uploader("Or edit an uploaded MP4 instead", type=list(SOURCE_VIDEO.extensions),
+                                key="remix_upload", max_upload_size=SOURCE_VIDEO.max_mb,
+                                help=f"{SOURCE_VIDEO.summary}. Edit works on any MP4, not only videos from the "
+                                     "library.")
         upload = (file.name, file.getvalue()) if file is not None else None
     seconds = "4"
     if action == "Extend":
@@ -66,10 +67,20 @@ with source_col:
     if button.button(action, type="primary", icon=":material/auto_fix_high:", width="stretch", disabled=bool(blocked),
                      help=blocked):
         run_submit(context, lambda on_wait: context.jobs.submit(request, on_wait=on_wait))
-    code_snippet(context.provider, request)
+    code_snippet(context.provider, request, "remix")
 
-with result_col:
-    st.subheader("Result")
-    if not job_panel(context, key="remix", include=lambda r: r.kind in ("remix", "edit", "extend"), headings=False):
-        st.info("The result appears here, beside its source, and plays as soon as it is ready.",
-                icon=":material/auto_fix_high:")
+with progress_col:
+    # Jobs still rendering, and failures; a finished result plays below, beside its source.
+    job_panel(context, key="remix", include=lambda r: r.kind in REMIX_KINDS and r.status != "completed",
+              headings=False)
+
+# The newest finished result of what is picked now: the library video, or an uploaded MP4 (which has no parent).
+parent_id = None if upload else (source.video_id if source else None)
+result = latest_result(context, parent_id, REMIX_KINDS) if upload or source else None
+shown = ([] if upload or source is None else [source]) + ([result] if result else [])
+if shown:
+    waiting = "" if result or upload else "The result appears here, beside its source and the same size, as soon " \
+                                          "as it is ready."
+    video_pair(context.library, shown, key="remix", headings=["Result"] if upload else ["Source", "Result"],
+               waiting=waiting, under=lambda r: video_card.download_and_links(context.library, r, actions, key="remix")
+               if r is result else None)

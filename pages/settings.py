@@ -24,7 +24,7 @@ st.subheader("Connect a provider")
 connect_provider(context, st.session_state.setdefault(SESSION_OVERRIDES, {}))
 
 st.subheader("Keys for this session only")
-session_keys_form(st.session_state.setdefault(SESSION_OVERRIDES, {}))
+session_keys_form(context, st.session_state.setdefault(SESSION_OVERRIDES, {}))
 
 st.subheader("Local renderer and library")
 library_panel(context)

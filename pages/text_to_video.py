@@ -31,6 +31,6 @@ too_long = prompt_too_long(prompt)
 if button.button("Generate", type="primary", icon=":material/movie:", width="stretch", disabled=bool(too_long),
                  help=too_long):
     run_submit(context, lambda on_wait: context.jobs.submit(request, on_wait=on_wait))
-code_snippet(context.provider, request)
+code_snippet(context.provider, request, "t2v")
 
 job_panel(context, key="t2v", include=lambda r: r.kind == "generate")

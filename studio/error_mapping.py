@@ -106,5 +106,6 @@ def from_job_failure(code: str | None, message: str | None) -> errors.StudioErro
     """A job that ran and failed (`video.error`)."""
     message = message or "The provider did not say why."
     if code == "moderation_blocked":
-        return errors.ModerationBlocked(moderation_message(message), code=code)
+        # The advice only: the job keeps the provider's own words, and its card shows them once, in full.
+        return errors.ModerationBlocked(moderation_message(), code=code)
     return errors.ServerError(f"The job failed ({code or 'unknown error'}): {message}", code=code)

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageCms, ImageColor, ImageFilter, ImageOps, UnidentifiedImageError
 
 from studio.errors import ImageRejected, InvalidInput
+from studio.limits import REFERENCE_IMAGE
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 Size = tuple[int, int]  # (width, height)
 FitMode = Literal["cover", "contain", "stretch"]
 
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_BYTES = REFERENCE_IMAGE.max_bytes
 MIN_SIDE = 64
 # Decoded size cap. Checked from the header, before any pixel is decoded, so a
 # tiny file that claims 20000x20000 costs nothing.
@@ -53,13 +54,20 @@ MAX_PIXELS = 50_000_000
 # Largest target side `fit` will produce; stops a typo like "12800x7200" from
 # allocating gigabytes.
 MAX_TARGET_SIDE = 8192
+# A fit stays within about 300 MB: the whole decode is the peak for formats with no reduced decode. Bytes a
+# pixel at that peak, measured with bench/fit.py: libwebp plus Pillow's copy ~16, 16-bit and 32-bit modes ~22
+# (the widened copy), other PNG/GIF/WebP modes ~8 (RGBA and a converted copy).
+DECODE_BUDGET_BYTES = 280_000_000
+WEBP_DECODE_BYTES_PER_PIXEL = 16
+WIDE_DECODE_BYTES_PER_PIXEL = 22
+DECODE_BYTES_PER_PIXEL = 8
 
 _FIT_MODES: tuple[str, ...] = ("cover", "contain", "stretch")
 # Only the decoders we need: fewer parsers exposed to untrusted uploads. The
 # JPEG decoder also opens MPO files (many phone JPEGs carry a second picture);
 # their format then reads "MPO".
 _OPEN_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
-_ACCEPTED = "JPEG, PNG, WebP or GIF"
+_ACCEPTED = REFERENCE_IMAGE.formats_text  # the uploader lists the same formats
 # What a broken or hostile file can raise while Pillow parses or decodes it.
 _DECODE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -184,6 +192,7 @@ class FittedImage:
     height: int
     source_width: int  # the upload, as displayed (after EXIF orientation)
     source_height: int
+    transparency_filled: bool = False  # the upload had see-through pixels; they are white in `data`
 
     def as_upload(self) -> tuple[str, bytes, str]:
         """The (filename, bytes, mime) tuple the SDK takes as `input_reference`."""
@@ -236,6 +245,7 @@ def fit(
         raise _damaged() from exc
     source = _resizable(oriented)
     icc = oriented.info.get("icc_profile")
+    transparent = _has_transparency(source)
 
     if mode == "cover":
         picture = _cover(source, target, (fx, fy))
@@ -263,6 +273,7 @@ def fit(
         height=target[1],
         source_width=info.width,
         source_height=info.height,
+        transparency_filled=transparent,
     )
 
 
@@ -387,6 +398,9 @@ def _open_and_load(
     width, height = image.size
     if width * height > MAX_PIXELS:
         raise _too_many_pixels(image.size)
+    decode_limit = _decode_pixel_limit(image)
+    if width * height > decode_limit:
+        raise _too_many_pixels(image.size, decode_limit, image.format)
 
     try:
         frames = int(getattr(image, "n_frames", 1))  # leaves the file on the first frame
@@ -394,6 +408,8 @@ def _open_and_load(
             _apply_draft(image, draft_size)
         image.load()  # the full decode: truncated or corrupt data fails here
         orientation = _orientation(image)
+        if draft_size is not None and image.format not in ("JPEG", "MPO"):
+            image = _reduce_decoded(image, draft_size, orientation)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise _too_many_pixels(None) from exc
     except _DECODE_ERRORS as exc:
@@ -428,6 +444,41 @@ def _apply_draft(image: Image.Image, draft_size: Callable[[Size], Size]) -> None
     want = (max(1, need_w), max(1, need_h))
     if want[0] < w and want[1] < h:
         image.draft(None, want)
+
+
+def _decode_pixel_limit(image: Image.Image) -> int:
+    """The most pixels this file may have for its decode to stay within DECODE_BUDGET_BYTES. JPEG decodes at a
+    reduced scale (draft); WebP and PNG decode whole, and some modes take several bytes a pixel on the way."""
+    if image.format in ("JPEG", "MPO"):
+        return MAX_PIXELS
+    if image.format == "WEBP":
+        per_pixel = WEBP_DECODE_BYTES_PER_PIXEL
+    elif image.mode.startswith("I") or image.mode == "F":
+        per_pixel = WIDE_DECODE_BYTES_PER_PIXEL
+    else:
+        per_pixel = DECODE_BYTES_PER_PIXEL
+    return DECODE_BUDGET_BYTES // per_pixel
+
+
+def _reduce_decoded(image: Image.Image, draft_size: Callable[[Size], Size], orientation: int) -> Image.Image:
+    """Shrink a decoded picture by a whole factor that still covers what the fit needs, so the steps after it
+    (rotate, crop, convert, blur) work on a small copy. PNG, WebP and GIF have no reduced decode as JPEG has:
+    without this a 40 MP WebP took 671 MB in copies. Only plain 8-bit modes: a palette or a colour key would
+    blend wrongly, and those go through `_resizable` first."""
+    if image.mode not in ("L", "LA", "RGB", "RGBA") or "transparency" in image.info:
+        return image
+    rotated = orientation in (5, 6, 7, 8)
+    w, h = image.size
+    need_w, need_h = draft_size((h, w) if rotated else (w, h))
+    if rotated:
+        need_w, need_h = need_h, need_w
+    factor = min(w // max(1, need_w), h // max(1, need_h))
+    if factor < 2:
+        return image
+    reduced = image.reduce(factor)
+    reduced.info = dict(image.info)  # the EXIF orientation and the ICC profile still apply
+    reduced.format = image.format
+    return reduced
 
 
 def _orientation(image: Image.Image) -> int:
@@ -467,13 +518,20 @@ def _resizable(image: Image.Image) -> Image.Image:
 def _sixteen_bit_to_8(image: Image.Image) -> Image.Image:
     """Scale 0..65535 to 0..255 (rounded), rather than Pillow's clip at 255."""
     values = np.asarray(image)
-    wide = np.clip(values.astype(np.int64), 0, 65535)  # "I" holds 32-bit ints; PNG fills 16
+    wide = np.clip(values.astype(np.int32), 0, 65535)  # "I" holds 32-bit ints; PNG fills 16; 65535*255 fits
     grey = ((wide * 255 + 32767) // 65535).astype(np.uint8)
     transparency = image.info.get("transparency")
     if isinstance(transparency, int):
         alpha = np.where(values == transparency, 0, 255).astype(np.uint8)
         return Image.fromarray(np.dstack([grey, alpha]), "LA")
     return Image.fromarray(grey, "L")
+
+
+def _has_transparency(image: Image.Image) -> bool:
+    """Whether any pixel of a `_resizable` image is at all see-through (an alpha channel alone is not enough)."""
+    if image.mode not in ("RGBA", "LA"):
+        return False
+    return image.getchannel("A").getextrema()[0] < 255
 
 
 def _to_flat_rgb(image: Image.Image, icc: bytes | None) -> Image.Image:
@@ -534,8 +592,13 @@ def _damaged() -> ImageRejected:
     )
 
 
-def _too_many_pixels(size: Size | None) -> ImageRejected:
+def _too_many_pixels(size: Size | None, limit_pixels: int = MAX_PIXELS, image_format: str | None = None,
+                     ) -> ImageRejected:
     limit = f"the limit is {MAX_PIXELS / 1_000_000:g} megapixels"
+    if limit_pixels < MAX_PIXELS:  # a format decoded whole: say so, and what to do about it
+        limit = (f"a {image_format or 'picture'} in this mode is read whole, so the limit for it is "
+                 f"{limit_pixels / 1_000_000:.0f} megapixels (save it as JPEG to send up to "
+                 f"{MAX_PIXELS / 1_000_000:g})")
     if size is None:
         return ImageRejected(
             f"The image has too many pixels to open safely; {limit}. Resize it and try again.",

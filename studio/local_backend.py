@@ -2,24 +2,33 @@
 
 It listens on a stable loopback port, 127.0.0.1:8000 unless `LOCALSORA_PORT` names another, so the URL in
 the code snippet still works after a restart. When that port is taken it falls back to a free one.
+
+`embedded_localsora` starts it in a background thread, so the studio's first page draws at once; until it
+answers, requests to its URL are refused like any unreachable backend's.
 """
 
 from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from localsora.process import LocalsoraProcess, free_port, is_healthy
 
+log = logging.getLogger(__name__)
 _started: dict[Path, LocalsoraProcess] = {}
 _lock = threading.Lock()
+_background_lock = threading.Lock()
 PREVIZ_START_SECONDS = 30.0
 MODEL_START_SECONDS = 600.0  # the diffusers engine loads a real model (gigabytes) before it answers
+RETRY_START_SECONDS = 30.0  # after a failed start, how long before a page's run tries again
 DEFAULT_PORT = 8000  # what `python -m localsora` and the README use
 
 
@@ -54,24 +63,93 @@ def start_timeout(environ: Mapping[str, str] = os.environ) -> float:
     return PREVIZ_START_SECONDS if engine == "previz" else MODEL_START_SECONDS
 
 
-def ensure_localsora(data_dir: Path | str) -> str:
-    """The base URL (`.../v1`) of a healthy localsora keeping its files in `data_dir/localsora`."""
+def _running_url(server_dir: Path) -> str | None:
+    """The base URL of a healthy localsora already serving `server_dir`: ours, or one from an earlier run."""
+    running = _started.get(server_dir)
+    if running is not None and running.running() and is_healthy(running.root_url):
+        return running.base_url
+    # A server from an earlier run of the app may still be up: reuse it rather than start a second.
+    marker = server_dir / "server.json"
+    if marker.exists():
+        try:
+            root_url = json.loads(marker.read_text())["root_url"]
+        except (ValueError, KeyError, TypeError):
+            root_url = ""
+        if root_url and is_healthy(root_url):
+            return f"{root_url}/v1"
+    return None
+
+
+def ensure_localsora(data_dir: Path | str, port: int | None = None) -> str:
+    """The base URL (`.../v1`) of a healthy localsora keeping its files in `data_dir/localsora`; started on
+    `port` (else `choose_port()`) when none is running."""
     server_dir = Path(data_dir).resolve() / "localsora"
     marker = server_dir / "server.json"
     with _lock:
-        running = _started.get(server_dir)
-        if running is not None and running.running() and is_healthy(running.root_url):
-            return running.base_url
-        # A server from an earlier run of the app may still be up: reuse it rather than start a second.
-        if marker.exists():
-            try:
-                root_url = json.loads(marker.read_text())["root_url"]
-            except (ValueError, KeyError):
-                root_url = ""
-            if root_url and is_healthy(root_url):
-                return f"{root_url}/v1"
-        server = LocalsoraProcess(server_dir, port=choose_port()).start(timeout=start_timeout())
+        if (url := _running_url(server_dir)) is not None:
+            return url
+        server = LocalsoraProcess(server_dir, port=port or choose_port()).start(timeout=start_timeout())
         _started[server_dir] = server
         marker.write_text(json.dumps({"root_url": server.root_url}))
         atexit.register(server.stop)
         return server.base_url
+
+
+@dataclass
+class LocalStart:
+    """The embedded localsora as the studio sees it now: its URL, and whether it is still starting."""
+
+    base_url: str
+    starting: bool = False
+
+
+class _BackgroundStart:
+    """One start of the embedded localsora, run in a thread so no page waits for it."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.base_url = f"http://127.0.0.1:{port}/v1"
+        self.error = ""
+        self.ended_at = 0.0
+        self.done = threading.Event()
+        threading.Thread(target=self._run, args=(data_dir, port), name="localsora-start", daemon=True).start()
+
+    def _run(self, data_dir: Path, port: int) -> None:
+        try:
+            self.base_url = ensure_localsora(data_dir, port=port)
+        except Exception as exc:  # the health check then says it is unreachable; the log says why
+            self.error = str(exc) or type(exc).__name__
+            log.warning("The local renderer did not start: %s", self.error)
+        finally:
+            self.ended_at = time.monotonic()
+            self.done.set()
+
+
+_background: dict[Path, _BackgroundStart | str] = {}  # the start under way, or the URL of one that answered
+
+
+def embedded_localsora(data_dir: Path | str) -> LocalStart:
+    """The embedded localsora for `data_dir`: one already running is used at once; otherwise it is started in
+    the background and reported as starting, on the URL it will answer on, until it answers."""
+    server_dir = Path(data_dir).resolve() / "localsora"
+    with _background_lock:
+        start = _background.get(server_dir)
+        if isinstance(start, str):
+            return LocalStart(start)
+        if start is None and (url := _running_url(server_dir)) is not None:
+            _background[server_dir] = url
+            return LocalStart(url)
+        if start is not None and not start.done.is_set():
+            return LocalStart(start.base_url, starting=True)
+        if start is not None and not start.error:
+            _background[server_dir] = start.base_url
+            return LocalStart(start.base_url)
+        if start is not None and time.monotonic() - start.ended_at < RETRY_START_SECONDS:
+            return LocalStart(start.base_url)  # failed just now: it shows as unreachable, and why, in the log
+        start = _background[server_dir] = _BackgroundStart(server_dir.parent, choose_port())
+        return LocalStart(start.base_url, starting=True)
+
+
+def is_starting(base_url: str | None) -> bool:
+    """Whether `base_url` is an embedded localsora that has not answered yet."""
+    return any(isinstance(start, _BackgroundStart) and start.base_url == base_url and not start.done.is_set()
+               for start in list(_background.values()))

@@ -335,6 +335,7 @@ class Health:
     ok: bool
     summary: str  # e.g. "Azure OpenAI (Entra ID): connected"
     detail: str = ""
+    starting: bool = False  # on its way (the embedded renderer starting): nothing for the user to fix
 
 
 def check_health(provider: Provider, timeout: float = 5.0) -> Health:

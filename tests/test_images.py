@@ -22,6 +22,7 @@ from studio.images import (
     parse_size,
     suggest_orientation,
 )
+from tests.media import encode_image
 
 RED = (255, 0, 0)
 GREEN = (0, 255, 0)
@@ -37,10 +38,7 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 # ------------------------------------------------------------------ helpers
 
 
-def encode(image: Image.Image, fmt: str = "PNG", **options: object) -> bytes:
-    out = io.BytesIO()
-    image.save(out, fmt, **options)
-    return out.getvalue()
+encode = encode_image  # the name these tests read best with
 
 
 def quadrants(width: int, height: int) -> Image.Image:
@@ -568,3 +566,11 @@ def test_suggest_orientation_skips_entries_that_are_not_sizes() -> None:
         suggest_orientation(3000, 4000, ["auto"])
     with pytest.raises(InvalidInput):
         suggest_orientation(3000, 4000, [])
+
+
+def test_a_webp_too_big_to_decode_within_budget_is_refused_and_the_same_jpeg_is_fitted() -> None:
+    # WebP has no reduced decode, so 24 MP would take ~400 MB; the message says how to send it instead.
+    picture = Image.new("RGB", (6000, 4000), RED)
+    assert_rejected(encode(picture, "WEBP"), "6000x4000", "24.0 megapixels", "read whole", "save it as JPEG")
+    fitted = fit(encode(picture, "JPEG"), "1280x720")
+    assert (fitted.width, fitted.height) == (1280, 720) and (fitted.source_width, fitted.source_height) == (6000, 4000)

@@ -1,0 +1,52 @@
+"""What the studio accepts from a user's files, in one table: the uploaders, the error messages and the README
+all read it, so they can never disagree.
+
+The sizes match localsora's defaults (`localsora/config.py`: `max_image_bytes`, `max_video_bytes`), the
+default backend; a test checks that they still do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class UploadLimit:
+    """One kind of upload: the formats it takes and its largest size."""
+
+    what: str  # "reference image", "video to edit"
+    formats: tuple[str, ...]  # as people name them: "JPEG", "PNG"
+    extensions: tuple[str, ...]  # what the file picker offers, no dot
+    max_bytes: int
+
+    @property
+    def max_mb(self) -> int:
+        return self.max_bytes // MB
+
+    @property
+    def formats_text(self) -> str:
+        """"JPEG, PNG, WebP or GIF": the same words in the uploader, its help and every error."""
+        if len(self.formats) == 1:
+            return self.formats[0]
+        return f"{', '.join(self.formats[:-1])} or {self.formats[-1]}"
+
+    @property
+    def summary(self) -> str:
+        """"JPEG, PNG, WebP or GIF, up to 20 MB"."""
+        return f"{self.formats_text}, up to {self.max_mb} MB"
+
+
+# A GIF is taken too: its first frame is the picture, and the fitted copy that is sent is always a PNG.
+REFERENCE_IMAGE = UploadLimit("reference image", ("JPEG", "PNG", "WebP", "GIF"), ("jpg", "jpeg", "png", "webp", "gif"),
+                              20 * MB)
+SOURCE_VIDEO = UploadLimit("video to edit", ("MP4",), ("mp4",), 200 * MB)
+UPLOADS = (REFERENCE_IMAGE, SOURCE_VIDEO)
+
+
+def markdown_table() -> str:
+    """The README's table of what can be uploaded."""
+    rows = ["| upload | formats | largest |", "|---|---|---|"]
+    rows += [f"| {limit.what.capitalize()} | {limit.formats_text} | {limit.max_mb} MB |" for limit in UPLOADS]
+    return "\n".join(rows)
