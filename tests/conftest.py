@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+# The shared helpers assert; rewritten like test modules, their failures say why. Registered before any import.
+pytest.register_assert_rewrite("tests.e2e_support", "tests.waiting", "tests.media")
+
 from openai import OpenAI
 from openai.types import Video
 
 from localsora.process import LocalsoraProcess
+from studio.jobs import Jobs
+from studio.library import Library, VideoRecord
+from studio.providers import load_providers
+from tests.waiting import wait_until
 
 
 def sdk_client(server: LocalsoraProcess, api_key: str = "local", **options: object) -> OpenAI:
@@ -21,14 +28,36 @@ def sdk_client(server: LocalsoraProcess, api_key: str = "local", **options: obje
 
 def wait_for_video(client: OpenAI, video_id: str, *, deadline: float = 120.0) -> Video:
     """Poll until the job leaves queued/in_progress; the deadline only guards against a hang."""
-    end = time.monotonic() + deadline
-    while True:
-        video = client.videos.retrieve(video_id)
-        if video.status in ("completed", "failed"):
-            return video
-        if time.monotonic() > end:
-            raise AssertionError(f"{video_id} still {video.status} at {video.progress}% after {deadline:g} s")
-        time.sleep(0.1)
+    return wait_until(lambda: client.videos.retrieve(video_id), lambda v: v.status in ("completed", "failed"),
+                      what=f"{video_id} to finish on the provider", deadline=deadline)
+
+
+def local_jobs(server: LocalsoraProcess, data_dir: Path | Library, **options: object) -> Jobs:
+    """`Jobs` on the local profile pointed at `server`, with a library in `data_dir` (or the one given)."""
+    provider = load_providers({"LOCALSORA_URL": server.root_url})["local"]
+    library = data_dir if isinstance(data_dir, Library) else Library(data_dir)
+    return Jobs(provider, library, **options)  # type: ignore[arg-type]
+
+
+def run_until_settled(jobs: Jobs, video_id: str, deadline: float = 120) -> VideoRecord:
+    """Refresh like the job panel does, until the job ends (and, if it completed, is archived)."""
+    return wait_until(lambda: jobs.refresh(video_id),
+                      lambda r: not r.is_active and (r.status != "completed" or r.is_archived),
+                      what=f"{video_id} to settle in the library", deadline=deadline)
+
+
+@pytest.fixture
+def apptest_runs_app_py(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make AppTest run app.py (sidebar, toasts, st.navigation) on every run, as `streamlit run` does.
+
+    AppTest forgets before each run that app.py calls st.navigation, sees pages/ and, after switch_page,
+    runs the page file alone. The server forgets nothing: after the first run it always runs app.py."""
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.testing.v1 import app_test
+
+    # AppTest resets the flag through its own name for the class; a subclass there takes that reset.
+    monkeypatch.setattr(app_test, "PagesManager", type("ServerPagesManager", (PagesManager,), {}))
+    monkeypatch.setattr(PagesManager, "uses_pages_directory", False)
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +95,29 @@ def tiny_wan(tmp_path_factory: pytest.TempPathFactory, tiny_wan_model: Path) -> 
     server = start_tiny_wan(tmp_path_factory.mktemp("localsora-wan"), tiny_wan_model)
     yield server
     server.stop()
+
+
+# What `faults` puts back after each test: no injected errors, delays, cuts, blocked words or rate limit.
+NO_FAULTS = {"clear": True, "error_rate": 0, "render_delay": 0, "blocked_words": [], "rate_limit": 0,
+             "rate_window": 60}
+
+
+@pytest.fixture(scope="session")
+def faulty_localsora(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
+    """One shared server whose faults and limits tests change at run time; use it through `faults`."""
+    server = LocalsoraProcess(tmp_path_factory.mktemp("localsora-faulty"),
+                              args=["--poll-after-ms", "200", "--enable-faults"])
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def faults(faulty_localsora: LocalsoraProcess) -> Iterator[LocalsoraProcess]:
+    """The shared fault-injecting server, with no faults before the test and none left after it."""
+    faulty_localsora.faults(**NO_FAULTS)
+    yield faulty_localsora
+    faulty_localsora.faults(**NO_FAULTS)
 
 
 @pytest.fixture

@@ -6,15 +6,20 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import BrowserContext, Page, Playwright
+import pytest
+from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
 
 from localsora.process import LocalsoraProcess, free_port
+from studio.jobs import VideoRequest
+from studio.library import Library, VideoRecord
 from tests.browser_setup import chromium_path
+from tests.conftest import local_jobs, run_until_settled
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -42,22 +47,31 @@ class StudioApp:
                    "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"streamlit exited; see {self.log_path}")
-            try:
-                if httpx.get(f"{self.url}/_stcore/health", timeout=1).text == "ok":
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"streamlit did not come up within {timeout} s; see {self.log_path}")
+        wait_until(self._healthy, what=f"streamlit to come up on {self.url} (log: {self.log_path})",
+                   deadline=timeout, interval=0.2)
+        return self
+
+    def _healthy(self) -> bool:
+        if self._process is None or self._process.poll() is not None:
+            raise RuntimeError(f"streamlit exited; see {self.log_path}")
+        try:
+            return httpx.get(f"{self.url}/_stcore/health", timeout=1).text == "ok"
+        except httpx.HTTPError:
+            return False
 
     def stop(self) -> None:
         if self._process and self._process.poll() is None:
             self._process.terminate()
             self._process.wait(timeout=20)
+
+
+def finished_video(studio: StudioApp, prompt: str, size: str = "1280x720") -> VideoRecord:
+    """A finished, archived video in the running studio's own library, made for the test that needs it."""
+    jobs = local_jobs(studio.localsora, Library(studio.data_dir))
+    [record] = jobs.submit(VideoRequest(prompt=prompt, size=size))
+    done = run_until_settled(jobs, record.video_id)
+    assert done.is_archived, done.error_message
+    return done
 
 
 def launch_browser(playwright: Playwright) -> BrowserContext:
@@ -108,3 +122,98 @@ class Screenshots:
             page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
         page.set_viewport_size(size)
         return self.folder / f"{name}.png"
+
+
+# The browser suite's fixtures and steps, shared by every e2e module (a module imports the fixtures it uses).
+
+VIDEO_READY = 60_000  # ms: the longest a short local render may take here before a test gives up
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
+    data = tmp_path_factory.mktemp("e2e-localsora")
+    localsora = LocalsoraProcess(data, args=["--poll-after-ms", "300", "--enable-faults"]).start()
+    yield localsora
+    localsora.stop()
+
+
+def running_studio(server: LocalsoraProcess, folder: Path) -> Iterator[StudioApp]:
+    """The studio app on `server`, keeping its library and log in `folder`, stopped afterwards."""
+    app = StudioApp(folder / "data", server, folder / "streamlit.log").start()
+    yield app
+    app.stop()
+
+
+@pytest.fixture(scope="session")
+def studio(server: LocalsoraProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioApp]:
+    yield from running_studio(server, tmp_path_factory.mktemp("e2e-app"))
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Screenshots:
+    readme = os.environ.get("SORA_SCREENSHOTS")
+    return Screenshots(tmp_path_factory.mktemp("screenshots"), Path(readme) if readme else None)
+
+
+@pytest.fixture
+def watch() -> Iterator[PageWatch]:
+    """What this test's pages reported as broken; a test fails on any console error of its own."""
+    seen = PageWatch()
+    yield seen
+    assert seen.console_errors == []
+
+
+@pytest.fixture
+def page(playwright: Playwright, studio: StudioApp, watch: PageWatch, server: LocalsoraProcess) -> Iterator[Page]:
+    context = launch_browser(playwright)
+    page = context.pages[0] if context.pages else context.new_page()
+    watch.attach(page)
+    page.goto(studio.url)
+    wait_idle(page)
+    yield page
+    assert_no_exception_box(page)
+    context.close()
+    server.faults(clear=True, render_delay=0, blocked_words=[])
+
+
+def go_to(page: Page, title: str) -> None:
+    page.get_by_role("link", name=title, exact=True).click()
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+    wait_idle(page)
+
+
+def type_prompt(page: Page, prompt: str) -> None:
+    box = page.get_by_role("textbox", name="Prompt", exact=True)
+    box.fill(prompt)
+    box.press("Control+Enter")  # commit the text before the click
+    wait_idle(page)
+
+
+def playing_video(page: Page, index: int = 0) -> dict:
+    """Wait until the index-th <video> has decoded data, then report what the browser sees."""
+    video = page.locator("video").nth(index)
+    expect(video).to_be_attached(timeout=VIDEO_READY)
+    page.wait_for_function("v => v.readyState >= 2", arg=video.element_handle(), timeout=VIDEO_READY)
+    return video.evaluate("v => ({readyState: v.readyState, duration: v.duration, width: v.videoWidth,"
+                          " height: v.videoHeight})")
+
+
+def search_gallery(page: Page, text: str) -> None:
+    go_to(page, "Gallery")
+    search = page.get_by_role("textbox", name="Search", exact=True)
+    search.fill(text)
+    search.press("Enter")
+    wait_idle(page)
+
+
+def open_card_menu(page: Page, index: int = 0) -> None:
+    """Open the "⋯" menu of the index-th gallery card; its buttons are built once it opens."""
+    page.get_by_role("button", name="⋯").nth(index).click()
+    expect(page.locator('[data-testid="stPopoverBody"]').get_by_role("button", name="Delete")).to_be_visible()
+    wait_idle(page)

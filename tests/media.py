@@ -51,14 +51,17 @@ def frames_differ(source: bytes | Path) -> bool:
     return float(np.mean(np.abs(frames[0] - frames[-1]))) > 2.0
 
 
-def top_level_boxes(data: bytes) -> list[str]:
+def top_level_boxes(data: bytes | Path) -> list[str]:
     """The MP4's top-level box types in file order (faststart puts moov before mdat)."""
+    data = data.read_bytes() if isinstance(data, Path) else data
     boxes, offset = [], 0
     while offset + 8 <= len(data):
         size = int.from_bytes(data[offset:offset + 4], "big")
         kind = data[offset + 4:offset + 8].decode("latin-1")
         if size == 1:
             size = int.from_bytes(data[offset + 8:offset + 16], "big")
+        elif size == 0:  # the last box, running to the end of the file
+            size = len(data) - offset
         boxes.append(kind)
         if size < 8:
             break
@@ -71,7 +74,13 @@ def image_format(data: bytes) -> str:
         return image.format or ""
 
 
-def png_bytes(width: int, height: int, color: tuple[int, int, int] = (200, 60, 40), fmt: str = "PNG") -> bytes:
+def encode_image(image: Image.Image, fmt: str = "PNG", **options: object) -> bytes:
+    """The image as a file of format `fmt` (PNG, JPEG, WEBP, GIF...), in memory."""
     buffer = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(buffer, format=fmt)
+    image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
+
+
+def png_bytes(width: int, height: int, color: tuple[int, int, int] = (200, 60, 40), fmt: str = "PNG") -> bytes:
+    """A plain one-colour picture, as a PNG unless `fmt` says otherwise."""
+    return encode_image(Image.new("RGB", (width, height), color), fmt)

@@ -6,7 +6,6 @@ $SORA_SCREENSHOTS (`make screenshots` points it at docs/screenshots).
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -15,99 +14,35 @@ from pathlib import Path
 
 import pytest
 from openai import OpenAI
-from playwright.sync_api import Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Page, Playwright, expect
 
 from localsora.process import LocalsoraProcess, free_port
 from tests.conftest import TINY_WAN, sdk_client
 from tests.e2e_support import (
+    VIDEO_READY,
     PageWatch,
     Screenshots,
     StudioApp,
     assert_no_exception_box,
+    finished_video,
+    go_to,
     launch_browser,
+    open_card_menu,
+    playing_video,
+    running_studio,
+    search_gallery,
+    type_prompt,
     wait_idle,
 )
 from tests.media import decode_mp4, png_bytes
 
 pytestmark = pytest.mark.e2e
-VIDEO_READY = 60_000  # ms: the longest a short local render may take here before a test gives up
-
-
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
-    data = tmp_path_factory.mktemp("e2e-localsora")
-    localsora = LocalsoraProcess(data, args=["--poll-after-ms", "300", "--enable-faults"]).start()
-    yield localsora
-    localsora.stop()
-
-
-def running_studio(server: LocalsoraProcess, folder: Path) -> Iterator[StudioApp]:
-    """The studio app on `server`, keeping its library and log in `folder`, stopped afterwards."""
-    app = StudioApp(folder / "data", server, folder / "streamlit.log").start()
-    yield app
-    app.stop()
-
-
-@pytest.fixture(scope="session")
-def studio(server: LocalsoraProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioApp]:
-    yield from running_studio(server, tmp_path_factory.mktemp("e2e-app"))
-
-
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="session")
-def shots(tmp_path_factory: pytest.TempPathFactory) -> Screenshots:
-    readme = os.environ.get("SORA_SCREENSHOTS")
-    return Screenshots(tmp_path_factory.mktemp("screenshots"), Path(readme) if readme else None)
-
-
-@pytest.fixture(scope="session")
-def watch() -> PageWatch:
-    return PageWatch()
-
-
-@pytest.fixture
-def page(playwright: Playwright, studio: StudioApp, watch: PageWatch, server: LocalsoraProcess) -> Iterator[Page]:
-    context = launch_browser(playwright)
-    page = context.pages[0] if context.pages else context.new_page()
-    watch.attach(page)
-    page.goto(studio.url)
-    wait_idle(page)
-    yield page
-    assert_no_exception_box(page)
-    context.close()
-    server.faults(clear=True, render_delay=0, blocked_words=[])
-
-
-def go_to(page: Page, title: str) -> None:
-    page.get_by_role("link", name=title, exact=True).click()
-    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
-    wait_idle(page)
-
-
-def type_prompt(page: Page, prompt: str) -> None:
-    box = page.get_by_role("textbox", name="Prompt", exact=True)
-    box.fill(prompt)
-    box.press("Control+Enter")  # commit the text before the click
-    wait_idle(page)
+pytest_plugins = ["tests.e2e_support"]  # the browser suite's fixtures: server, studio, page, shots, watch
 
 
 def generate(page: Page, prompt: str) -> None:
     type_prompt(page, prompt)
     page.get_by_role("button", name="Generate").click()
-
-
-def playing_video(page: Page, index: int = 0) -> dict:
-    """Wait until the index-th <video> has decoded data, then report what the browser sees."""
-    video = page.locator("video").nth(index)
-    expect(video).to_be_attached(timeout=VIDEO_READY)
-    page.wait_for_function("v => v.readyState >= 2", arg=video.element_handle(), timeout=VIDEO_READY)
-    return video.evaluate("v => ({readyState: v.readyState, duration: v.duration, width: v.videoWidth,"
-                          " height: v.videoHeight})")
 
 
 def test_text_to_video(page: Page, shots: Screenshots, tmp_path: Path) -> None:
@@ -184,12 +119,15 @@ def test_the_placeholder_is_an_example_one_click_away(page: Page, shots: Screens
     expect(page.get_by_text(f"{len(example)} / 32,000 characters")).to_be_visible()
 
 
-def test_remix_from_the_gallery(page: Page, shots: Screenshots, server: LocalsoraProcess) -> None:
-    go_to(page, "Gallery")
-    page.get_by_role("button", name="Remix", exact=True).last.click()
+def test_remix_from_the_gallery(page: Page, shots: Screenshots, server: LocalsoraProcess, studio: StudioApp) -> None:
+    source = finished_video(studio, "A harbour at dusk with fishing boats, slow pan right")
+    search_gallery(page, "harbour at dusk with fishing boats")
+    open_card_menu(page)  # Remix is in the card's menu
+    page.get_by_role("button", name="Remix", exact=True).first.click()
     expect(page.get_by_role("heading", name="Remix", exact=True)).to_be_visible()
     wait_idle(page)
     source_id = re.search(r"video=(video_[a-f0-9]+)", page.url).group(1)
+    assert source_id == source.video_id
     playing_video(page)  # the source plays
     type_prompt(page, "The same scene at night under a full moon")
     page.get_by_role("button", name="Remix", exact=True).click()
@@ -212,15 +150,21 @@ def text_color(locator) -> tuple[int, int, int]:  # noqa: ANN001 (a Playwright L
 
 def test_gallery_play_favourite_filter_delete(page: Page, shots: Screenshots, server: LocalsoraProcess,
                                               studio: StudioApp) -> None:
+    made = finished_video(studio, "A yellow tram climbing a hill in the rain, static shot")
     go_to(page, "Gallery")
     shots.take(page, "gallery", readme=True)
+    search_gallery(page, "yellow tram climbing a hill")
+    open_card_menu(page)  # Delete is in the card's menu
     red, green, blue = text_color(page.get_by_role("button", name="Delete").first)
     assert red > 150 and green < 80 and blue < 80, "Delete looks destructive"
+    page.keyboard.press("Escape")
+    wait_idle(page)
     page.get_by_role("button", name="Play").first.click()
     playing_video(page)
     wait_idle(page)
     shots.take(page, "gallery_video", readme=True)
     video_id = page.get_by_text(re.compile(r"id video_")).inner_text().split("id ")[-1].strip()
+    assert video_id == made.video_id
     # A shared link to the home page opens the same video.
     page.goto(f"{studio.url}/?video={video_id}")
     wait_idle(page)
@@ -231,8 +175,9 @@ def test_gallery_play_favourite_filter_delete(page: Page, shots: Screenshots, se
     expect(page.get_by_role("button", name="Unfavourite")).to_be_visible()
     page.get_by_role("button", name="Back to the gallery").click()
     wait_idle(page)
-    page.get_by_text("Favourites", exact=True).click()
+    page.get_by_text("Favourites", exact=True).click()  # this test makes the only favourite, and deletes it
     expect(page.get_by_text(re.compile(r"Showing 1–1 of 1"))).to_be_visible()
+    open_card_menu(page)
     page.get_by_role("button", name="Delete").first.click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_be_visible()
@@ -325,6 +270,8 @@ def test_every_page_looks_right(page: Page, shots: Screenshots) -> None:
         assert_no_exception_box(page)
         shots.take(page, name, readme=name == "settings")
     expect(page.get_by_text("Local preview renderer: offline, no AI model").first).to_be_visible()
+    sections = page.get_by_test_id("stNavSectionHeader")  # each header also holds its expand icon's name
+    expect(sections).to_have_text([re.compile(r"^Create"), re.compile(r"^Library")])
 
 
 def paste(page: Page, box, text: str, studio_url: str) -> None:  # noqa: ANN001 (a Playwright Locator)
@@ -392,6 +339,7 @@ def test_details_page_lineage_rename_and_tags(page: Page, studio: StudioApp, ser
     search.fill("green glass bottle")
     search.press("Enter")
     wait_idle(page)
+    open_card_menu(page)  # Remix is in the card's menu
     page.get_by_role("button", name="Remix", exact=True).first.click()
     expect(page.get_by_role("heading", name="Remix", exact=True)).to_be_visible()
     wait_idle(page)
@@ -465,8 +413,3 @@ def test_text_to_video_on_a_model_with_a_chosen_seed(playwright: Playwright, wan
     client = OpenAI(base_url=tiny_wan.base_url, api_key="local", max_retries=0)
     [made] = [v for v in client.videos.list(limit=100) if v.prompt == prompt]
     assert made.status == "completed" and made.model_extra["seed"] == 987654321
-
-
-def test_no_console_errors_in_any_flow(watch: PageWatch) -> None:
-    assert watch.console_errors == []
-

@@ -29,6 +29,7 @@ from PIL import Image
 
 from studio.errors import ImageRejected, InvalidInput, StudioError
 from studio.images import MAX_TARGET_SIDE, FittedImage, fit, inspect_image
+from tests.media import encode_image
 
 # A modest, fixed budget so the suite stays fast; SORA_PROPERTY_EXAMPLES=2000 for a longer hunt by hand.
 EXAMPLES = int(os.environ.get("SORA_PROPERTY_EXAMPLES", "300"))
@@ -84,9 +85,7 @@ def huge_gif(width: int, height: int) -> bytes:
 
 def huge_jpeg(width: int, height: int) -> bytes:
     """A baseline JPEG whose SOF0 claims width x height, taken from a real 8x8 JPEG."""
-    out = io.BytesIO()
-    Image.new("L", (8, 8), 128).save(out, "JPEG")
-    data = out.getvalue()
+    data = encode_image(Image.new("L", (8, 8), 128), "JPEG")
     sof = data.index(b"\xff\xc0")
     return data[: sof + 5] + struct.pack(">HH", height, width) + data[sof + 9:]
 
@@ -120,9 +119,7 @@ def pictures(draw: st.DrawFn) -> bytes:
         exif = Image.Exif()
         exif[0x0112] = draw(st.integers(0, 10))  # Orientation, including out-of-range values
         options["exif"] = exif.tobytes()
-    out = io.BytesIO()
-    image.save(out, fmt, **options)
-    return out.getvalue()
+    return encode_image(image, fmt, **options)
 
 
 @st.composite

@@ -18,24 +18,8 @@ from studio.images import fit
 from studio.jobs import Jobs, VideoRequest
 from studio.library import Library, VideoRecord
 from studio.providers import load_providers
-from tests.conftest import TINY_WAN, sdk_client
+from tests.conftest import TINY_WAN, local_jobs, run_until_settled, sdk_client, wait_for_video
 from tests.media import decode_mp4, png_bytes
-
-
-def local_jobs(server: LocalsoraProcess, data_dir: Path, **options: object) -> Jobs:
-    provider = load_providers({"LOCALSORA_URL": server.root_url})["local"]
-    return Jobs(provider, Library(data_dir), **options)  # type: ignore[arg-type]
-
-
-def run_until_settled(jobs: Jobs, video_id: str, deadline: float = 120) -> VideoRecord:
-    """Refresh like the job panel does, until the job settles; the deadline only guards against a hang."""
-    end = time.monotonic() + deadline
-    while True:
-        record = jobs.refresh(video_id)
-        if not record.is_active and (record.status != "completed" or record.is_archived):
-            return record
-        assert time.monotonic() < end, f"{video_id} stuck at {record.status} {record.progress}%"
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -106,16 +90,19 @@ def test_variants_make_a_group(jobs: Jobs) -> None:
     assert [r.video_id for r in jobs.library.variants(records[0].variant_group)] == [r.video_id for r in records]
 
 
-def test_rate_limit_waits_retry_after_then_creates_exactly_one_job(start_localsora, tmp_path: Path) -> None:
-    server = start_localsora("--blocked-words", "cheap", "--enable-faults")
-    jobs = local_jobs(server, tmp_path / "lib")
-    server.faults(inject={"status": 429, "count": 2, "retry_after": 1.5, "route": "POST /v1/videos"})
+def test_rate_limit_waits_retry_after_then_creates_exactly_one_job(faults: LocalsoraProcess, tmp_path: Path) -> None:
+    server = faults
+    slept: list[float] = []
+    jobs = local_jobs(server, tmp_path / "lib", sleep=slept.append)  # the waits are recorded, not slept
+    server.faults(blocked_words=["cheap"], inject={"status": 429, "count": 2, "retry_after": 1.5,
+                                                   "route": "POST /v1/videos"})
     waits: list[tuple[float, str]] = []
     [record] = jobs.submit(VideoRequest(prompt="cheap but rate limited"),
                            on_wait=lambda seconds, error: waits.append((seconds, str(error))))
+    assert slept == [1.5, 1.5], "it waits what Retry-After says, before each new try"
     assert [round(w) for w, _ in waits] == [2, 2] and "Rate limited: retrying in" in waits[0][1]
-    on_provider = sdk_client(server).videos.list(limit=100).data
-    assert [v.id for v in on_provider] == [record.video_id], "never a duplicate job"
+    on_provider = [v.id for v in sdk_client(server).videos.list(limit=100) if v.prompt == "cheap but rate limited"]
+    assert on_provider == [record.video_id], "never a duplicate job"
 
 
 def test_rate_limit_longer_than_we_wait_is_a_clear_error(start_localsora, tmp_path: Path) -> None:
@@ -128,30 +115,36 @@ def test_rate_limit_longer_than_we_wait_is_a_clear_error(start_localsora, tmp_pa
     assert len(sdk_client(server).videos.list().data) == 1
 
 
-def test_server_errors_on_create_are_typed_and_not_retried(start_localsora, tmp_path: Path) -> None:
-    server = start_localsora("--enable-faults")
-    jobs = local_jobs(server, tmp_path / "lib")
-    server.faults(inject={"status": 500, "count": 1})
+def test_server_errors_on_create_are_typed_and_not_retried(faults: LocalsoraProcess, tmp_path: Path) -> None:
+    jobs = local_jobs(faults, tmp_path / "lib")
+    faults.faults(inject={"status": 500, "count": 1})
     with pytest.raises(errors.ServerError, match="500"):
         jobs.submit(VideoRequest(prompt="unlucky"))
-    assert sdk_client(server).videos.list().data == []
+    assert [v for v in sdk_client(faults).videos.list(limit=100) if v.prompt == "unlucky"] == []
     assert jobs.library.count() == 0
 
 
-def test_injected_500s_while_polling_back_off_and_recover(start_localsora, tmp_path: Path) -> None:
-    server = start_localsora("--render-delay", "1", "--enable-faults")
-    jobs = local_jobs(server, tmp_path / "lib")
+def test_injected_500s_while_polling_back_off_and_recover(faults: LocalsoraProcess, tmp_path: Path) -> None:
+    faults.faults(render_delay=1)
+    jobs = local_jobs(faults, tmp_path / "lib")
     [record] = jobs.submit(VideoRequest(prompt="Keep going"))
-    server.faults(inject={"status": 500, "count": 2})
+    faults.faults(inject={"status": 500, "count": 2})
     failed = jobs.refresh(record.video_id, force=True)
     assert failed.poll_failures == 1 and "error (500)" in (failed.last_poll_error or "")
-    assert failed.is_active and failed.next_poll_at > time.time()
-    jobs.refresh(record.video_id, force=True)
-    assert run_until_settled(jobs, record.video_id).status == "completed"
+    again = jobs.refresh(record.video_id, force=True)
+    assert again.is_active and again.poll_failures == 2
+    # Each failure books the next poll further out: 2 s, then 4 s (stamps from the library, no clock read here).
+    first_wait, second_wait = (r.next_poll_at - r.updated_at for r in (failed, again))
+    assert first_wait + 1 < second_wait, (first_wait, second_wait)
+    assert jobs.refresh(record.video_id).poll_failures == 2, "not polled again while backing off"
+    jobs.library.update(record.video_id, next_poll_at=0)  # the back-off is over
+    done = run_until_settled(jobs, record.video_id)
+    assert done.status == "completed" and done.last_poll_error is None and done.poll_failures == 0
 
 
-def test_moderation_failure_is_kept_with_its_code(start_localsora, tmp_path: Path) -> None:
-    jobs = local_jobs(start_localsora("--blocked-words", "forbidden"), tmp_path / "lib")
+def test_moderation_failure_is_kept_with_its_code(faults: LocalsoraProcess, tmp_path: Path) -> None:
+    faults.faults(blocked_words=["forbidden"])
+    jobs = local_jobs(faults, tmp_path / "lib")
     [record] = jobs.submit(VideoRequest(prompt="Something forbidden"))
     done = run_until_settled(jobs, record.video_id)
     assert done.status == "failed" and done.error_code == "moderation_blocked"
@@ -173,11 +166,10 @@ def test_provider_going_away_mid_poll_and_coming_back(start_localsora, tmp_path:
     assert run_until_settled(jobs, record.video_id).status == "completed"
 
 
-def test_deadline_marks_timed_out_and_a_refresh_recovers(start_localsora, tmp_path: Path) -> None:
-    server = start_localsora("--render-delay", "3")
-    jobs = local_jobs(server, tmp_path / "lib", deadline_seconds=0.5)
+def test_deadline_marks_timed_out_and_a_refresh_recovers(faults: LocalsoraProcess, tmp_path: Path) -> None:
+    faults.faults(render_delay=2)
+    jobs = local_jobs(faults, tmp_path / "lib", deadline_seconds=0)  # past its deadline from the start
     [record] = jobs.submit(VideoRequest(prompt="Slow"))
-    time.sleep(0.6)  # past the deadline on purpose
     timed_out = jobs.refresh(record.video_id, force=True)
     assert timed_out.status == "timed_out" and isinstance(jobs.failure(timed_out), errors.JobTimedOut)
     assert jobs.refresh(record.video_id).status == "timed_out", "no longer polled by itself"
@@ -220,6 +212,66 @@ def test_deletes_in_each_scope(jobs: Jobs, localsora: LocalsoraProcess) -> None:
     jobs.delete(both.video_id, "both")
     assert jobs.library.get(both.video_id) is None
     assert both.video_id not in [v.id for v in client.videos.list(limit=100)]
+
+
+def test_sync_updates_and_archives_a_job_it_knew_as_in_progress(start_localsora, tmp_path: Path) -> None:
+    server = start_localsora()
+    jobs = local_jobs(server, tmp_path / "lib")
+    [record] = jobs.submit(VideoRequest(prompt="Finished while the studio was closed"))
+    jobs.library.update(record.video_id, status="in_progress", progress=40)  # last seen mid-render
+    assert wait_for_video(sdk_client(server), record.video_id).status == "completed"
+    report = jobs.sync()
+    assert report.added == [] and report.archived == [record.video_id], report
+    synced = jobs.library.get(record.video_id)
+    assert synced.status == "completed" and synced.progress == 100 and synced.is_archived
+    assert decode_mp4(jobs.library.path(synced.video_path)).duration == pytest.approx(4, abs=0.05)
+
+
+def test_delete_of_a_video_the_provider_already_lost(jobs: Jobs, finished: VideoRecord,
+                                                     localsora: LocalsoraProcess) -> None:
+    sdk_client(localsora).videos.delete(finished.video_id)  # gone behind the studio's back
+    said = jobs.delete(finished.video_id, "both")
+    assert "no longer had it" in said and "Removed from the library" in said
+    assert jobs.library.get(finished.video_id) is None
+    assert not jobs.library.folder_for(finished.video_id).exists()
+
+
+def test_a_500_on_delete_keeps_everything_and_says_so(faults: LocalsoraProcess, tmp_path: Path) -> None:
+    jobs = local_jobs(faults, tmp_path / "lib")
+    record = run_until_settled(jobs, jobs.submit(VideoRequest(prompt="Hard to delete"))[0].video_id)
+    # Three: the SDK itself retries a delete twice.
+    faults.faults(inject={"status": 500, "count": 3, "route": f"DELETE /v1/videos/{record.video_id}"})
+    with pytest.raises(errors.ServerError, match="500"):
+        jobs.delete(record.video_id, "both")
+    kept = jobs.library.get(record.video_id)
+    assert kept is not None and not kept.remote_deleted and jobs.library.path(kept.video_path).exists()
+    assert sdk_client(faults).videos.retrieve(record.video_id).status == "completed", "still on the provider"
+    assert "Deleted from" in jobs.delete(record.video_id, "both"), "a second try goes through"
+    assert jobs.library.get(record.video_id) is None
+
+
+def cut_download(server: LocalsoraProcess, tmp_path: Path) -> tuple[Jobs, str]:
+    """A finished job whose next download localsora sends half of, then drops the connection."""
+    jobs = local_jobs(server, tmp_path / "lib")
+    [record] = jobs.submit(VideoRequest(prompt="Cut off halfway"))
+    assert wait_for_video(sdk_client(server), record.video_id).status == "completed"
+    server.faults(cut_downloads=1)
+    return jobs, record.video_id
+
+
+def test_a_download_cut_off_midway_leaves_no_video_and_a_later_refresh_archives_it(
+        faults: LocalsoraProcess, tmp_path: Path) -> None:
+    jobs, video_id = cut_download(faults, tmp_path)
+    cut = jobs.refresh(video_id, force=True)  # the job panel's refresh: one job's trouble stays its own
+    assert cut.status == "completed" and not cut.is_archived and cut.video_path is None
+    assert cut.last_poll_error, "the record says why it has no file yet"
+    assert sorted(p.name for p in jobs.library.folder_for(video_id).iterdir()) == [], \
+        "no truncated video.mp4, and no part file left behind"
+    assert [r.video_id for r in jobs.library.unarchived()] == [video_id], "kept for the next tick"
+    jobs.refresh_active()  # the job panel's next tick
+    done = jobs.library.get(video_id)
+    assert done.is_archived and done.last_poll_error is None
+    assert decode_mp4(jobs.library.path(done.video_path)).duration == pytest.approx(4, abs=0.05)
 
 
 def test_two_threads_refreshing_one_job(jobs: Jobs) -> None:
@@ -269,19 +321,23 @@ def test_refused_connections_are_retried_then_reported(tmp_path: Path) -> None:
 
 
 def test_polls_wait_for_openai_poll_after_ms(start_localsora, tmp_path: Path) -> None:
-    jobs = local_jobs(start_localsora("--poll-after-ms", "5000"), tmp_path / "lib")
+    server = start_localsora("--poll-after-ms", "5000")
+    jobs = local_jobs(server, tmp_path / "lib")
     [record] = jobs.submit(VideoRequest(prompt="Patient"))
     polled = jobs.refresh(record.video_id, force=True)
-    assert polled.next_poll_at >= time.time() + 4
-    time.sleep(1.5)  # long enough for the render to finish on the server
+    assert polled.is_active
+    # The next poll is booked 5 s after this poll began (both stamps are the library's own, from this refresh;
+    # the gap is 5 s less the poll's own round trip).
+    assert 4 < polled.next_poll_at - polled.updated_at <= 5
+    wait_for_video(sdk_client(server), record.video_id)
     assert jobs.refresh(record.video_id).status == polled.status, "not polled again before the server said"
+    jobs.library.update(record.video_id, next_poll_at=0)  # the time the server named has come
     assert run_until_settled(jobs, record.video_id, deadline=30).status == "completed"
 
 
 def test_missing_thumbnail_and_spritesheet_are_tolerated(localsora: LocalsoraProcess, jobs: Jobs) -> None:
     [record] = jobs.submit(VideoRequest(prompt="A gateway with only the MP4"))
-    while sdk_client(localsora).videos.retrieve(record.video_id).status != "completed":
-        time.sleep(0.1)
+    assert wait_for_video(sdk_client(localsora), record.video_id).status == "completed"
     served = localsora.data_dir / "videos" / record.video_id
     (served / "thumbnail.webp").unlink()
     (served / "spritesheet.jpg").unlink()

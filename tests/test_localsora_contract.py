@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import openai
 import pytest
@@ -13,6 +11,7 @@ from openai.types import Video
 from localsora.process import LocalsoraProcess
 from tests.conftest import sdk_client, wait_for_video
 from tests.media import decode_mp4, frames_differ, image_format, png_bytes, top_level_boxes
+from tests.waiting import wait_until
 
 
 def test_text_job_runs_to_completion_with_poll_header(client: OpenAI) -> None:
@@ -249,11 +248,13 @@ def test_progress_is_honest_and_grows(start_localsora) -> None:
     client = sdk_client(start_localsora("--render-delay", "3"))
     job = client.videos.create(prompt="Watch me render", seconds="4")
     seen: list[tuple[str, int]] = []
-    while True:
+
+    def look() -> Video:
         video = client.videos.retrieve(job.id)
         seen.append((video.status, video.progress))
-        if video.status in ("completed", "failed"):
-            break
+        return video
+
+    wait_until(look, lambda v: v.status in ("completed", "failed"), what="the render to finish")
     progress = [p for _, p in seen]
     assert progress == sorted(progress), "progress never goes backwards"
     assert any(status == "in_progress" and 0 < p < 100 for status, p in seen), seen
@@ -264,11 +265,15 @@ def test_expired_content_answers_404(start_localsora) -> None:
     client = sdk_client(start_localsora("--ttl-seconds", "1"))
     job = wait_for_video(client, client.videos.create(prompt="Gone soon", seconds="4").id)
     assert job.expires_at is not None and job.expires_at <= job.created_at + 1
-    while time.time() < job.expires_at:  # let the one-second lifetime run out
-        time.sleep(0.1)
-    with pytest.raises(openai.NotFoundError) as caught:
-        client.videos.download_content(job.id)
-    assert caught.value.body["code"] == "video_expired"
+
+    def download_refusal() -> str | None:  # the one-second lifetime runs out on the server's clock
+        try:
+            client.videos.download_content(job.id)
+        except openai.NotFoundError as refused:
+            return refused.body["code"]
+        return None
+
+    assert wait_until(download_refusal, what="the content to expire") == "video_expired"
     assert client.videos.retrieve(job.id).id == job.id  # the record stays
 
 
@@ -334,8 +339,7 @@ def test_a_job_cut_off_mid_render_finishes_after_restart(start_localsora, tmp_pa
     first = start_localsora("--render-delay", "60", data_dir=data_dir)
     client = sdk_client(first)
     job = client.videos.create(prompt="Interrupted", seconds="4")
-    while client.videos.retrieve(job.id).status != "in_progress":
-        pass
+    wait_until(lambda: client.videos.retrieve(job.id).status, lambda s: s == "in_progress", what="the render to start")
     first.stop(kill=True)
     second = start_localsora(data_dir=data_dir)
     done = wait_for_video(sdk_client(second), job.id)
@@ -356,15 +360,15 @@ def test_concurrency_and_active_job_limits(start_localsora) -> None:
                                         "--render-delay", "20"))
     first = client.videos.create(prompt="First in line")
     second = client.videos.create(prompt="Second in line")
-    while client.videos.retrieve(first.id).status != "in_progress":
-        time.sleep(0.05)
+    wait_until(lambda: client.videos.retrieve(first.id).status, lambda s: s == "in_progress",
+               what="the first render to start")
     assert client.videos.retrieve(second.id).status == "queued", "one render at a time"
     with pytest.raises(openai.RateLimitError, match="at most 2"):
         client.videos.create(prompt="Third is too many")
     client.videos.delete(first.id)
-    while client.videos.retrieve(second.id).status == "queued":
-        time.sleep(0.05)
-    assert client.videos.retrieve(second.id).status == "in_progress", "the next job starts when a slot frees"
+    status = wait_until(lambda: client.videos.retrieve(second.id).status, lambda s: s != "queued",
+                        what="the next job to start once a slot frees")
+    assert status == "in_progress", "the next job starts when a slot frees"
 
 
 def test_every_flag_is_documented_in_the_readme() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,16 +10,24 @@ import httpx
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from components.context import SESSION_JOBS
 from localsora.process import LocalsoraProcess, free_port
-from studio.jobs import Jobs, VideoRequest
+from studio.jobs import VideoRequest
 from studio.library import Library, VideoRecord
 from studio.providers import load_providers
-from tests.conftest import TINY_WAN, sdk_client, start_tiny_wan
+from tests.conftest import TINY_WAN, local_jobs, run_until_settled, sdk_client, start_tiny_wan, wait_for_video
 from tests.media import png_bytes
 from tests.test_library import make_record
+from tests.waiting import wait_until
 
-PAGES = ["pages/text_to_video.py", "pages/image_to_video.py", "pages/remix.py", "pages/gallery.py",
-         "pages/settings.py"]
+pytestmark = pytest.mark.usefixtures("apptest_runs_app_py")  # app.py on every run, as the server does
+
+PAGES = ["pages/text_to_video.py", "pages/image_to_video.py", "pages/remix.py", "pages/batch.py",
+         "pages/storyboard.py", "pages/gallery.py", "pages/settings.py"]
+TITLES = dict(zip(PAGES, ["Text to video", "Image to video", "Remix", "Batch", "Storyboard", "Gallery", "Settings"],
+                  strict=True))
+SECTION_OF = {"Text to video": "Create", "Image to video": "Create", "Remix": "Create", "Batch": "Create",
+              "Storyboard": "Create", "Gallery": "Library", "Settings": "Library"}
 SECRET = "fake-key-SECRET-must-never-render-1234567890"
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
@@ -40,11 +47,25 @@ def library(data_dir: Path) -> Library:
     return Library(data_dir)
 
 
-@pytest.fixture
-def app(data_dir: Path) -> Iterator[AppTest]:
+@pytest.fixture(scope="module")
+def keyed_localsora(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
+    """A localsora that takes only CANARY as its key; shared, as the tests that use it make no videos there."""
+    server = LocalsoraProcess(tmp_path_factory.mktemp("localsora-keyed"), api_key=CANARY).start()
+    yield server
+    server.stop()
+
+
+def new_session() -> AppTest:
+    """A new browser session on the studio (what a first visit or a refresh makes), run once."""
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    yield at
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.fixture
+def app(data_dir: Path) -> Iterator[AppTest]:
+    yield new_session()
 
 
 def open_page(at: AppTest, page: str, **query: str) -> AppTest:
@@ -62,15 +83,23 @@ def button(at: AppTest, label: str):  # noqa: ANN201 (AppTest's element type)
     return matches[0]
 
 
-def rerun_until(at: AppTest, done, deadline: float = 90):  # noqa: ANN001, ANN201
+def rerun_until(at: AppTest, done, deadline: float = 90, what: str = "the page to get there"):  # noqa: ANN001, ANN201
     """Re-run the app like the job panel's ticks do, until `done(at)`; the deadline only guards a hang."""
-    end = time.monotonic() + deadline
-    while not done(at):
-        assert time.monotonic() < end, "the page never got there"
-        time.sleep(0.3)
+    def rerun() -> AppTest:
         at.run()
         assert not at.exception, [e.value for e in at.exception]
-    return at
+        return at
+
+    return at if done(at) else wait_until(rerun, done, what=what, deadline=deadline, interval=0.1)
+
+
+def sidebar_text(at: AppTest) -> str:
+    return "\n".join(str(e.value) for kind in ("markdown", "caption") for e in getattr(at.sidebar, kind))
+
+
+def sidebar_links(at: AppTest) -> dict[str, str]:
+    """The sidebar's page links: label -> the page they open."""
+    return {link.proto.label: link.proto.page for link in at.sidebar.get("page_link")}
 
 
 def texts(at: AppTest) -> str:
@@ -101,21 +130,37 @@ def every_element_text(at: AppTest) -> str:
 
 
 def make_finished(library: Library, localsora: LocalsoraProcess, prompt: str) -> VideoRecord:
-    jobs = Jobs(load_providers({"LOCALSORA_URL": localsora.root_url})["local"], library)
+    jobs = local_jobs(localsora, library)
     [record] = jobs.submit(VideoRequest(prompt=prompt, size="1280x720"))
-    end = time.monotonic() + 90
-    while not (record := jobs.refresh(record.video_id)).is_archived:
-        assert time.monotonic() < end
-        time.sleep(0.1)
-    return record
+    return run_until_settled(jobs, record.video_id)
 
 
-def test_every_page_runs_and_navigation_has_both_sections(app: AppTest) -> None:
-    assert not app.exception
+@pytest.fixture
+def navigation(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The navigation menus app.py sends the browser, one per run (AppTest keeps only the page's elements)."""
+    from streamlit.testing.v1 import app_test
+
+    sent: list = []
+
+    class Runner(app_test.LocalScriptRunner):
+        def forward_msgs(self):  # noqa: ANN202 (Streamlit's ForwardMsg list)
+            msgs = super().forward_msgs()
+            sent.extend(m.navigation for m in msgs if m.WhichOneof("type") == "navigation")
+            return msgs
+
+    monkeypatch.setattr(app_test, "LocalScriptRunner", Runner)
+    return sent
+
+
+def test_every_page_runs_and_navigation_has_both_sections(app: AppTest, navigation: list) -> None:
     for page in PAGES:
         open_page(app, page)
-        assert app.title[0].value in {"Text to video", "Image to video", "Remix", "Gallery", "Settings"}
-    assert "Local preview renderer: offline, no AI model" in texts(app)
+        assert [t.value for t in app.title] == [TITLES[page]], page
+        assert "Local preview renderer: offline, no AI model" in sidebar_text(app), f"the sidebar, on {page}"
+        menu = navigation[-1]
+        assert list(menu.sections) == ["Create", "Library"], page
+        placed = {p.page_name: p.section_header for p in menu.app_pages}
+        assert {title: placed.get(title) for title in SECTION_OF} == SECTION_OF, page
 
 
 def test_text_to_video_submits_and_shows_the_finished_video(app: AppTest, library: Library) -> None:
@@ -143,6 +188,8 @@ def test_generate_with_an_empty_prompt_explains(app: AppTest, library: Library) 
 
 def test_the_prompt_builder_writes_and_reads_back(app: AppTest) -> None:
     open_page(app, "pages/text_to_video.py")
+    app.session_state["t2v_builder"] = True  # open the builder: its fields are built only while it is open
+    app.run()
     app.text_input(key="t2v_builder_subject").set_value("a red fox")
     app.text_input(key="t2v_builder_camera_motion").set_value("slow dolly in")
     button(app, "Write prompt").click()
@@ -157,6 +204,7 @@ def test_cost_and_code_follow_the_settings(app: AppTest) -> None:
     open_page(app, "pages/text_to_video.py")
     app.text_area(key="t2v_prompt").set_value("A lighthouse")
     app.selectbox(key="t2v_seconds").set_value("8")
+    app.session_state["t2v_code"] = True  # open "Python code for this request": written only while open
     app.run()
     assert "Free (local renderer)" in texts(app)
     code = app.code[0].value
@@ -170,8 +218,7 @@ def test_image_upload_preselects_orientation_and_previews_exact_size(app: AppTes
     app.run()
     assert not app.exception
     assert app.selectbox(key="i2v_size").value == "1280x720"
-    assert "What will be sent: 1600x900 PNG → 1280x720 image/png" in app.image[0].value[0].caption \
-        if hasattr(app.image[0].value[0], "caption") else "1280x720" in str(app.image[0].captions)
+    assert [i.caption for i in app.image[0].proto.imgs] == ["What will be sent: 1600x900 PNG → 1280x720 image/png"]
     app.text_area(key="i2v_prompt").set_value("The leaves start to move")
     button(app, "Generate").click()
     app.run()
@@ -206,6 +253,8 @@ def test_gallery_delete_goes_through_the_confirm_dialog(app: AppTest, library: L
                                                         localsora: LocalsoraProcess) -> None:
     record = make_finished(library, localsora, "Delete me from the gallery")
     open_page(app, "pages/gallery.py")
+    app.session_state[f"grid_menu_{record.video_id}"] = True  # open the card's "⋯" menu: Delete is in it
+    app.run()
     app.button(key=f"grid_del_{record.video_id}").click()
     app.run()
     scope = app.radio(key=f"scope_{record.video_id}")
@@ -222,6 +271,7 @@ def test_gallery_delete_goes_through_the_confirm_dialog(app: AppTest, library: L
     assert library.get(record.video_id) is None
     assert record.video_id not in [v.id for v in sdk_client(localsora).videos.list(limit=100)]
     assert "No videos yet" in texts(app)
+    assert [t.value for t in app.toast] == ["Deleted from Local preview renderer. Removed from the library."]
 
 
 def test_gallery_filters_and_pages_a_large_library(app: AppTest, library: Library) -> None:
@@ -252,19 +302,22 @@ def test_gallery_filters_and_pages_a_large_library(app: AppTest, library: Librar
     assert "Showing 1–1 of 1" in texts(app)
 
 
-def test_settings_never_render_a_secret(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_never_render_a_secret(data_dir: Path, keyed_localsora: LocalsoraProcess,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    typed = CANARY  # the server takes only the key typed in Settings, not the one in the environment
+    monkeypatch.setenv("SORA_STUDIO_PROVIDER", "openai")
+    monkeypatch.setenv("OPENAI_BASE_URL", keyed_localsora.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", "https://example-resource.openai.azure.com")
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", SECRET)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
+    at = new_session()
     for page in PAGES:
         open_page(at, page)
         assert SECRET not in every_element_text(at), page
+    assert "401" in sidebar_text(at), "the environment's key is refused"
     open_page(at, "pages/settings.py")
     shown = every_element_text(at)
     assert "set (environment)" in shown and "OPENAI_API_KEY" in shown and "Azure OpenAI (key)" in shown
-    typed = "fake-key-typed-in-the-browser-0987654321"
     at.text_input(key="session_OPENAI_API_KEY").set_value(typed)
     next(b for b in at.form_submit_button if b.label == "Use for this session").click()
     at.run()
@@ -273,6 +326,25 @@ def test_settings_never_render_a_secret(data_dir: Path, monkeypatch: pytest.Monk
     for page in PAGES:
         open_page(at, page)
         assert typed not in every_element_text(at), page
+    open_page(at, "pages/gallery.py")
+    button(at, "Sync").click()  # a call only the typed key gets through
+    at.run()
+    assert "Sync done:" in texts(at) and typed not in every_element_text(at)
+
+
+def test_a_key_typed_in_settings_turns_the_sidebar_healthy(data_dir: Path, keyed_localsora: LocalsoraProcess,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    typed = CANARY
+    monkeypatch.setenv("SORA_STUDIO_PROVIDER", "openai")
+    monkeypatch.setenv("OPENAI_BASE_URL", keyed_localsora.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "fake-key-the-server-refuses-1234")
+    at = open_page(new_session(), "pages/settings.py")
+    assert "Key rejected (401)" in sidebar_text(at)
+    at.text_input(key="session_OPENAI_API_KEY").set_value(typed)
+    next(b for b in at.form_submit_button if b.label == "Use for this session").click()
+    at.run()
+    assert "OpenAI-compatible gateway: connected" in sidebar_text(at)
+    assert sidebar_links(at) == {}
 
 
 def test_deep_link_opens_that_video(app: AppTest, library: Library, localsora: LocalsoraProcess) -> None:
@@ -284,27 +356,117 @@ def test_deep_link_opens_that_video(app: AppTest, library: Library, localsora: L
     assert "There is no video 'video_unknown123'" in texts(app)
 
 
-def test_active_jobs_come_back_after_a_refresh(data_dir: Path, library: Library, start_localsora,
+def test_active_jobs_come_back_after_a_refresh(data_dir: Path, library: Library, faults: LocalsoraProcess,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    slow = start_localsora("--render-delay", "4")
-    monkeypatch.setenv("LOCALSORA_URL", slow.root_url)
-    jobs = Jobs(load_providers({"LOCALSORA_URL": slow.root_url})["local"], library)
-    [record] = jobs.submit(VideoRequest(prompt="Started before the refresh"))
-    at = AppTest.from_file(APP, default_timeout=60)  # a new session: what a browser refresh makes
-    at.run()
+    faults.faults(render_delay=2)  # still rendering when the new session looks
+    monkeypatch.setenv("LOCALSORA_URL", faults.root_url)
+    [record] = local_jobs(faults, library).submit(VideoRequest(prompt="Started before the refresh"))
+    at = new_session()  # what a browser refresh makes
     assert "Active jobs (1)" in texts(at) and "Started before the refresh" in texts(at)
     rerun_until(at, lambda page: library.get(record.video_id).is_archived)
     assert "Active jobs" not in texts(at)
 
 
+def test_the_sidebar_says_when_the_provider_is_down_and_settings_switches_it(data_dir: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SORA_STUDIO_PROVIDER", "openai")
+    monkeypatch.setenv("OPENAI_API_KEY", "fake-key-for-a-closed-port")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
+    at = new_session()
+    for page in ("pages/gallery.py", "pages/text_to_video.py", "pages/settings.py"):
+        open_page(at, page)
+        shown = sidebar_text(at)
+        assert "OpenAI-compatible gateway: backend unreachable" in shown and "nothing answers there" in shown, page
+        assert sidebar_links(at) == {"Fix it in Settings": "settings"}, page
+    at.radio(key="settings_provider").set_value("local")
+    at.run()
+    assert "Local preview renderer: offline, no AI model" in sidebar_text(at), "the switch reaches the sidebar"
+    assert sidebar_links(at) == {}, "a healthy provider needs no fixing"
+    open_page(at, "pages/text_to_video.py")
+    assert "It renders on **Local preview renderer**" in texts(at), "and the pages"
+    assert "Local preview renderer: offline, no AI model" in sidebar_text(at)
+
+
+def test_the_sidebar_counts_active_jobs_and_the_spend_of_a_priced_job(data_dir: Path, faults: LocalsoraProcess,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # localsora behind the OpenAI profile, so OpenAI's list prices apply: two 4 s takes of sora-2 at 720p.
+    faults.faults(render_delay=1)  # the takes stay active for the runs that look at them
+    monkeypatch.setenv("SORA_STUDIO_PROVIDER", "openai")
+    monkeypatch.setenv("OPENAI_API_KEY", "local")
+    monkeypatch.setenv("OPENAI_BASE_URL", faults.base_url)
+    app = open_page(new_session(), "pages/text_to_video.py")
+    assert "No active jobs." in sidebar_text(app) and "Spent so far: **$0.00**" in sidebar_text(app)
+    app.text_area(key="t2v_prompt").set_value("A paper boat on a pond, slow pan left")
+    app.number_input(key="t2v_variants").set_value(2)
+    button(app, "Generate").click()
+    app.run()
+    assert [t.value for t in app.toast] == ["2 jobs started on OpenAI-compatible gateway."]
+    app.run()  # the job panel's next tick; the sidebar is drawn before the page
+    assert "Active jobs (2)" in sidebar_text(app) and "A paper boat on a pond" in sidebar_text(app)
+    toasts: list[str] = []
+
+    def both_done(at: AppTest) -> bool:
+        toasts.extend(t.value for t in at.toast)
+        return "No active jobs." in sidebar_text(at)
+
+    rerun_until(app, both_done, what="both takes to finish in the sidebar")
+    assert "Spent so far: **$0.80**" in sidebar_text(app)
+    assert [t for t in toasts if t.startswith("Video ready: A paper boat on a pond")], toasts
+    # Settings lists it per person: nobody gave a name in this session.
+    settings = open_page(app, "pages/settings.py")
+    spend = [c.value for c in settings.main.caption if "Total:" in c.value]
+    assert spend and "(no name given): $0.80" in spend[0] and "**Total: $0.80**" in spend[0], spend
+
+
+def test_retry_on_a_failed_job_sends_the_same_request_again(data_dir: Path, library: Library,
+                                                            faults: LocalsoraProcess,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    faults.faults(blocked_words=["forbidden"])
+    monkeypatch.setenv("LOCALSORA_URL", faults.root_url)
+    app = open_page(new_session(), "pages/text_to_video.py")
+    app.text_area(key="t2v_prompt").set_value("A forbidden dance on a rooftop, slow orbit")
+    app.selectbox(key="t2v_size").set_value("1280x720")
+    app.selectbox(key="t2v_seconds").set_value("8")
+    button(app, "Generate").click()
+    app.run()
+    [first] = library.page().records
+    rerun_until(app, lambda at: [b for b in at.button if b.label == "Retry"], what="the job to fail")
+    assert "Blocked by moderation" in texts(app)
+    button(app, "Retry").click()
+    app.run()
+    [again] = [r for r in library.page().records if r.video_id != first.video_id]
+
+    def sent(record: VideoRecord) -> dict:
+        wire = httpx.get(f"{faults.root_url}/_localsora/videos/{record.video_id}/request").json()
+        wire["params"].pop("seed")  # none was sent; localsora picked one each time
+        return {k: v for k, v in wire.items() if k != "id"}
+
+    assert sent(again) == sent(first) and (sent(first)["size"], sent(first)["seconds"]) == ("1280x720", "8")
+    assert again.video_id in app.session_state[SESSION_JOBS], "the retry is followed on the page"
+
+
+def test_variants_that_started_stay_followed_when_a_later_one_is_refused(data_dir: Path, library: Library,
+                                                                         start_localsora,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two creates allowed per 10 minutes: the third is refused for longer than the studio waits.
+    limited = start_localsora("--rate-limit", "2", "--rate-window", "600")
+    monkeypatch.setenv("LOCALSORA_URL", limited.root_url)
+    app = open_page(new_session(), "pages/text_to_video.py")
+    app.text_area(key="t2v_prompt").set_value("Three takes of a kite, the third refused")
+    app.number_input(key="t2v_variants").set_value(3)
+    button(app, "Generate").click()
+    app.run()
+    assert "2 of 3 variants started; the rest failed: Rate limited" in texts(app)
+    started = {r.video_id for r in library.page().records}
+    assert len(started) == 2 and started <= set(app.session_state[SESSION_JOBS]), "the started takes are followed"
+    rerun_until(app, lambda at: len(at.get("video")) == 2, what="both started takes to play on the page")
+
+
 def test_compare_preselects_the_variant_group(app: AppTest, library: Library, localsora: LocalsoraProcess) -> None:
-    jobs = Jobs(load_providers({"LOCALSORA_URL": localsora.root_url})["local"], library)
+    jobs = local_jobs(localsora, library)
     takes = jobs.submit(VideoRequest(prompt="Two takes of a harbour at dawn", variants=2))
     for take in takes:
-        end = time.monotonic() + 90
-        while not jobs.refresh(take.video_id).is_archived:
-            assert time.monotonic() < end
-            time.sleep(0.1)
+        assert run_until_settled(jobs, take.video_id).is_archived
     make_finished(library, localsora, "Not part of the group")
     open_page(app, "pages/gallery.py")
     app.toggle(key="gallery_compare").set_value(True)
@@ -316,8 +478,7 @@ def test_compare_preselects_the_variant_group(app: AppTest, library: Library, lo
 def test_sync_brings_in_videos_made_elsewhere(app: AppTest, library: Library, localsora: LocalsoraProcess) -> None:
     client = sdk_client(localsora)
     made = client.videos.create(prompt="Made with the SDK, not the studio", seconds="4")
-    while client.videos.retrieve(made.id).status != "completed":
-        time.sleep(0.1)
+    assert wait_for_video(client, made.id).status == "completed"
     open_page(app, "pages/gallery.py")
     assert library.get(made.id) is None
     button(app, "Sync").click()
@@ -331,10 +492,7 @@ def test_sync_brings_in_videos_made_elsewhere(app: AppTest, library: Library, lo
 def wan_app(data_dir: Path, tiny_wan: LocalsoraProcess, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
     """The studio on localsora's diffusers engine with the tiny Wan text-to-video model."""
     monkeypatch.setenv("LOCALSORA_URL", tiny_wan.root_url)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    yield at
+    yield new_session()
 
 
 def test_the_pages_offer_what_the_tiny_wan_model_offers(wan_app: AppTest, library: Library,
@@ -359,6 +517,7 @@ def test_the_pages_offer_what_the_tiny_wan_model_offers(wan_app: AppTest, librar
     seed.set_value(4321)
     steps.set_value(2)
     app.text_input(key="t2v_param_negative_prompt").set_value("blurry")
+    app.session_state["t2v_code"] = True  # open "Python code for this request": written only while open
     app.run()
     assert '"seed": 4321' in app.code[0].value, "the code snippet sends them too"
     button(app, "Generate").click()
@@ -391,14 +550,14 @@ def test_a_model_without_remix_or_text_gets_neither(data_dir: Path, library: Lib
     try:
         monkeypatch.setenv("LOCALSORA_URL", server.root_url)
         library.add(make_record(1, prompt="A finished clip from before", size="64x64", model=TINY_WAN))
-        at = AppTest.from_file(APP, default_timeout=60)
-        at.run()
-        app = open_page(at, "pages/text_to_video.py")
+        app = open_page(new_session(), "pages/text_to_video.py")
         assert "does not make video from a prompt alone" in texts(app) and not [b for b in app.button
                                                                             if b.label == "Generate"]
         app = open_page(app, "pages/image_to_video.py")
         assert app.file_uploader and app.number_input(key="i2v_param_seed") is not None
         app = open_page(app, "pages/gallery.py")
+        app.session_state["grid_menu_video_000001"] = True  # open the card's "⋯" menu: the actions are in it
+        app.run()
         labels = [b.label for b in app.button]
         assert "Play" in labels and "Remix" not in labels and "Edit" not in labels and "Extend" in labels
         app = open_page(app, "pages/remix.py")
@@ -448,10 +607,9 @@ def test_test_connection_explains_a_closed_port(app: AppTest) -> None:
     assert not [b for b in app.button if b.label == "Use it for this session"]
 
 
-def test_test_connection_never_shows_the_key(data_dir: Path, start_localsora) -> None:
-    keyed = start_localsora(api_key=CANARY)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
+def test_test_connection_never_shows_the_key(data_dir: Path, keyed_localsora: LocalsoraProcess) -> None:
+    keyed = keyed_localsora
+    at = new_session()
     test_connect(at, keyed.root_url, key="wrong-key-typed-by-mistake")
     assert "Key rejected.** 127.0.0.1" in texts(at) and "did not accept the key (401)" in texts(at)
     assert "wrong-key-typed-by-mistake" not in every_element_text(at)
@@ -473,21 +631,21 @@ def test_remix_that_answered_404_is_no_longer_offered(data_dir: Path, library: L
     server = start_localsora("--dialect", "vllm-omni")
     monkeypatch.setenv("LOCALSORA_URL", server.root_url)
     source = make_finished(library, server, "A lighthouse before the storm")
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    app = open_page(at, "pages/remix.py", video=source.video_id)
+    app = open_page(new_session(), "pages/remix.py", video=source.video_id)
     app.text_area(key="remix_prompt").set_value("The same lighthouse in a storm")
     button(app, "Remix").click()
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     assert "This server does not offer remix: 127.0.0.1" in texts(app) and "answered 404" in texts(app)
     app = open_page(app, "pages/gallery.py")
+    app.session_state[f"grid_menu_{source.video_id}"] = True  # open the card's "⋯" menu: the actions are in it
+    app.run()
     labels = [b.label for b in app.button]
-    assert "Play" in labels and "Remix" not in labels
-    restarted = AppTest.from_file(APP, default_timeout=60)  # a new session reads what the library learned
-    restarted.run()
-    app = open_page(restarted, "pages/gallery.py")
-    assert "Remix" not in [b.label for b in app.button]
+    assert "Play" in labels and "Favourite" in labels and "Remix" not in labels
+    app = open_page(new_session(), "pages/gallery.py")  # a new session reads what the library learned
+    app.session_state[f"grid_menu_{source.video_id}"] = True
+    app.run()
+    assert "Rename" in [b.label for b in app.button] and "Remix" not in [b.label for b in app.button]
     app = open_page(app, "pages/remix.py")
     assert "does not offer remix" in texts(app)
     assert "Remix" not in [o.content for o in app.get("button_group")[0].proto.options]
@@ -500,9 +658,7 @@ def text_to_video_on_vllm_omni(start_localsora, monkeypatch: pytest.MonkeyPatch)
     server = start_localsora("--dialect", "vllm-omni")
     monkeypatch.setenv("SORA_STUDIO_PROVIDER", "compatible")
     monkeypatch.setenv("SORA_STUDIO_COMPATIBLE_URL", server.root_url)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    return server, open_page(at, "pages/text_to_video.py")
+    return server, open_page(new_session(), "pages/text_to_video.py")
 
 
 def test_a_vllm_omni_server_gets_free_sizes_and_no_remix(data_dir: Path, library: Library, start_localsora,

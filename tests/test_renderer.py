@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import io
+import importlib
 import struct
 import threading
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
@@ -17,6 +18,10 @@ from localsora.engines.base import RenderCancelled, RenderRequest
 from localsora.engines.previz import FPS, render
 from localsora.engines.previz.overlay import wrap_caption
 from localsora.media import InvalidMedia, probe_image, probe_video
+from tests.media import png_bytes, top_level_boxes
+
+# The module: the package's `render` is the function of the same name.
+previz_render = importlib.import_module("localsora.engines.previz.render")
 
 FRAME = 1 / FPS
 
@@ -24,21 +29,6 @@ FRAME = 1 / FPS
 def decoded_frames(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as container:
         return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
-
-
-def top_level_boxes(path: Path) -> list[str]:
-    """The MP4's top-level box types, in file order."""
-    data = path.read_bytes()
-    boxes, offset = [], 0
-    while offset + 8 <= len(data):
-        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
-        if size == 1:
-            size = struct.unpack(">Q", data[offset + 8 : offset + 16])[0]
-        elif size == 0:
-            size = len(data) - offset
-        boxes.append(kind.decode("latin-1"))
-        offset += size
-    return boxes
 
 
 def picture_area(frame: np.ndarray) -> np.ndarray:
@@ -308,12 +298,15 @@ def test_cancelling_at_the_very_end_leaves_no_files(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_frame_delay_slows_the_render(tmp_path: Path) -> None:
-    import time
-
-    start = time.perf_counter()
-    render(RenderRequest("slow", 64, 64, 0.5), tmp_path, frame_delay=0.02)
-    assert time.perf_counter() - start >= 12 * 0.02
+def test_frame_delay_slows_the_render(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    # The renderer's own clock only: each wait is recorded instead of slept.
+    monkeypatch.setattr(previz_render, "time", SimpleNamespace(sleep=slept.append))
+    frames = render(RenderRequest("slow", 64, 64, 0.5), tmp_path, frame_delay=0.02)
+    assert frames == 12 and slept == [0.02] * 12, "one delay per frame"
+    slept.clear()
+    render(RenderRequest("fast", 64, 64, 0.5), tmp_path / "fast", frame_delay=0)
+    assert slept == [], "no delay asked, none taken"
 
 
 def test_rejects_odd_sizes_and_missing_sources(tmp_path: Path) -> None:
@@ -364,10 +357,8 @@ def test_probe_video_rejects_a_still_image(tmp_path: Path) -> None:
         probe_video(tmp_path / "still.png")
 
 
-def image_bytes(kind: str, size: tuple[int, int] = (120, 80)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (10, 200, 30)).save(buffer, format=kind)
-    return buffer.getvalue()
+def image_bytes(kind: str) -> bytes:
+    return png_bytes(120, 80, (10, 200, 30), fmt=kind)
 
 
 @pytest.mark.parametrize(
