@@ -23,6 +23,7 @@ from studio import batch as batches
 from studio.errors import StudioError
 from studio.jobs import Jobs
 from studio.library import Library
+from studio.limits import BATCH_CSV, REFERENCE_IMAGE
 from studio.prompts import short_title
 from studio.providers import Provider
 
@@ -79,10 +80,12 @@ def batch_form(context: StudioContext, key: str = "batch") -> None:
     with from_csv:
         st.caption("Columns: **prompt**, and optionally size, seconds, model, seed and image (a file name; upload "
                    "the images below). One row per video; the first row names the columns.")
-        uploaded = st.file_uploader("Upload a CSV", type=["csv", "txt"], key=f"{key}_csv_file")
+        uploaded = st.file_uploader("Upload a CSV", type=list(BATCH_CSV.extensions), key=f"{key}_csv_file",
+                                    max_upload_size=BATCH_CSV.max_mb, help=BATCH_CSV.summary)
         text = st.text_area("Or paste the CSV", key=f"{key}_csv_text", height=160, placeholder=CSV_EXAMPLE)
-        files = st.file_uploader("Images named in the CSV", type=["png", "jpg", "jpeg", "webp"],
-                                 accept_multiple_files=True, key=f"{key}_images")
+        files = st.file_uploader("Images named in the CSV", type=list(REFERENCE_IMAGE.extensions),
+                                 accept_multiple_files=True, key=f"{key}_images",
+                                 max_upload_size=REFERENCE_IMAGE.max_mb, help=REFERENCE_IMAGE.summary)
         images = {f.name: f.getvalue() for f in files or []}
         csv_defaults = _defaults(provider, f"{key}_csv")
         source = uploaded.getvalue().decode("utf-8-sig", errors="replace") if uploaded is not None else text

@@ -18,6 +18,7 @@ from components.identity import current_owner
 from components.plain_text import escape_markdown
 from studio import storyboard as boards
 from studio.errors import StudioError
+from studio.limits import REFERENCE_IMAGE
 from studio.prompts import short_title
 
 TICK_SECONDS = 1.0
@@ -132,8 +133,10 @@ def shot_editor(context: StudioContext, board: boards.Storyboard, index: int, st
 def _reference(context: StudioContext, board: boards.Storyboard, index: int) -> None:
     shot = board.shots[index]
     upload_key = _widget_key(board, index, "image")
-    upload = st.file_uploader(f"Shot {index + 1} image (optional)", type=["png", "jpg", "jpeg", "webp"],
-                              key=upload_key, help="The shot animates this picture, fitted to the film's size.")
+    upload = st.file_uploader(f"Shot {index + 1} image (optional)", type=list(REFERENCE_IMAGE.extensions),
+                              key=upload_key, max_upload_size=REFERENCE_IMAGE.max_mb,
+                              help=f"The shot animates this picture, fitted to the film's size "
+                                   f"({REFERENCE_IMAGE.summary}).")
     if upload is not None:
         digest = hashlib.sha256(upload.getvalue()).hexdigest()
         if st.session_state.get(f"{upload_key}_digest") != digest:

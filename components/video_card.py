@@ -27,7 +27,10 @@ STATUS_BADGES = {
 
 
 def summary_line(record: VideoRecord) -> str:
-    cost = "cost unknown" if record.cost_usd is None else format_usd(record.cost_usd)
+    if record.kind == "storyboard":
+        cost = "joined from its shots"  # each shot's cost is counted on the shot, not twice here
+    else:
+        cost = "cost unknown" if record.cost_usd is None else format_usd(record.cost_usd)
     return f"{record.model} · {record.size} · {record.seconds} s · {cost}"
 
 

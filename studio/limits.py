@@ -42,11 +42,14 @@ class UploadLimit:
 REFERENCE_IMAGE = UploadLimit("reference image", ("JPEG", "PNG", "WebP", "GIF"), ("jpg", "jpeg", "png", "webp", "gif"),
                               20 * MB)
 SOURCE_VIDEO = UploadLimit("video to edit", ("MP4",), ("mp4",), 200 * MB)
-UPLOADS = (REFERENCE_IMAGE, SOURCE_VIDEO)
+# A batch holds at most 500 rows (studio.batch.MAX_ROWS): 5 MB is ample text for that.
+BATCH_CSV = UploadLimit("batch CSV", ("CSV",), ("csv", "txt"), 5 * MB)
+UPLOADS = (REFERENCE_IMAGE, SOURCE_VIDEO, BATCH_CSV)
 
 
 def markdown_table() -> str:
     """The README's table of what can be uploaded."""
     rows = ["| upload | formats | largest |", "|---|---|---|"]
-    rows += [f"| {limit.what.capitalize()} | {limit.formats_text} | {limit.max_mb} MB |" for limit in UPLOADS]
+    rows += [f"| {limit.what[0].upper()}{limit.what[1:]} | {limit.formats_text} | {limit.max_mb} MB |"
+             for limit in UPLOADS]
     return "\n".join(rows)

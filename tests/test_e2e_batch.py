@@ -106,6 +106,8 @@ def test_a_two_shot_storyboard_plays_as_one_film(page: Page) -> None:
     film = playing_video(page)
     assert (film["width"], film["height"]) == (320, 180) and abs(film["duration"] - 8.0) <= 0.2
     expect(page.get_by_text("Ready")).to_have_count(2)
+    go_to(page, "Gallery")  # the film is a gallery video; its cost is its shots', not a second bill
+    expect(page.get_by_text("sora-2 · 320x180 · 8 s · joined from its shots")).to_be_visible()
 
 
 def test_a_batch_started_in_a_tab_finishes_with_the_tab_closed(playwright: Playwright, studio: StudioApp) -> None:
