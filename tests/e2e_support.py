@@ -94,6 +94,17 @@ class PageWatch:
         page.on("pageerror", lambda exc: self.console_errors.append(f"pageerror: {exc}"))
 
 
+def open_studio(playwright: Playwright, url: str, watch: PageWatch | None = None) -> tuple[BrowserContext, Page]:
+    """A fresh browser (its own profile and cookies) on the studio at `url`, idle, reporting into `watch`."""
+    context = launch_browser(playwright)
+    page = context.pages[0] if context.pages else context.new_page()
+    if watch is not None:
+        watch.attach(page)
+    page.goto(url)
+    wait_idle(page)
+    return context, page
+
+
 def wait_idle(page: Page, timeout: float = 30_000) -> None:
     """Wait until Streamlit has finished running the script."""
     page.wait_for_selector(IDLE, timeout=timeout, state="attached")
@@ -129,12 +140,19 @@ class Screenshots:
 VIDEO_READY = 60_000  # ms: the longest a short local render may take here before a test gives up
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
-    data = tmp_path_factory.mktemp("e2e-localsora")
-    localsora = LocalsoraProcess(data, args=["--poll-after-ms", "300", "--enable-faults"]).start()
+E2E_LOCALSORA_ARGS = ["--poll-after-ms", "300", "--enable-faults"]
+
+
+def running_localsora(folder: Path, args: list[str]) -> Iterator[LocalsoraProcess]:
+    """localsora with `args`, keeping its files in `folder`, stopped afterwards."""
+    localsora = LocalsoraProcess(folder, args=args).start()
     yield localsora
     localsora.stop()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
+    yield from running_localsora(tmp_path_factory.mktemp("e2e-localsora"), E2E_LOCALSORA_ARGS)
 
 
 def running_studio(server: LocalsoraProcess, folder: Path) -> Iterator[StudioApp]:
@@ -171,11 +189,7 @@ def watch() -> Iterator[PageWatch]:
 
 @pytest.fixture
 def page(playwright: Playwright, studio: StudioApp, watch: PageWatch, server: LocalsoraProcess) -> Iterator[Page]:
-    context = launch_browser(playwright)
-    page = context.pages[0] if context.pages else context.new_page()
-    watch.attach(page)
-    page.goto(studio.url)
-    wait_idle(page)
+    context, page = open_studio(playwright, studio.url, watch)
     yield page
     assert_no_exception_box(page)
     context.close()

@@ -26,8 +26,8 @@ from tests.e2e_support import (
     assert_no_exception_box,
     finished_video,
     go_to,
-    launch_browser,
     open_card_menu,
+    open_studio,
     playing_video,
     running_studio,
     search_gallery,
@@ -377,11 +377,7 @@ def wan_studio(tiny_wan: LocalsoraProcess, tmp_path_factory: pytest.TempPathFact
 def test_text_to_video_on_a_model_with_a_chosen_seed(playwright: Playwright, wan_studio: StudioApp,
                                                      tiny_wan: LocalsoraProcess, watch: PageWatch,
                                                      shots: Screenshots) -> None:
-    context = launch_browser(playwright)
-    page = context.pages[0] if context.pages else context.new_page()
-    watch.attach(page)
-    page.goto(wan_studio.url)
-    wait_idle(page)
+    context, page = open_studio(playwright, wan_studio.url, watch)
     go_to(page, "Text to video")
     expect(page.get_by_text(f"Local model: {TINY_WAN} on cpu · no sound")).to_be_visible()
     page.get_by_text("Advanced", exact=True).click()

@@ -18,8 +18,9 @@ from tests.e2e_support import (
     StudioApp,
     assert_no_exception_box,
     go_to,
-    launch_browser,
+    open_studio,
     playing_video,
+    running_localsora,
     running_studio,
     wait_idle,
 )
@@ -37,10 +38,8 @@ BAD_CSV = ("prompt,size,seconds\n"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
     # Small frames, so renders are quick on a shared machine; the studio offers what the server lists.
-    localsora = LocalsoraProcess(tmp_path_factory.mktemp("e2e-batch-localsora"),
-                                 args=["--poll-after-ms", "300", "--models", "sora-2=320x180,180x320"]).start()
-    yield localsora
-    localsora.stop()
+    yield from running_localsora(tmp_path_factory.mktemp("e2e-batch-localsora"),
+                                 ["--poll-after-ms", "300", "--models", "sora-2=320x180,180x320"])
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +49,8 @@ def studio(server: LocalsoraProcess, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture
 def page(playwright: Playwright, studio: StudioApp) -> Iterator[Page]:
-    context = launch_browser(playwright)
-    page = context.pages[0] if context.pages else context.new_page()
     watch = PageWatch()
-    watch.attach(page)
-    page.goto(studio.url)
-    wait_idle(page)
+    context, page = open_studio(playwright, studio.url, watch)
     yield page
     assert_no_exception_box(page)
     assert not [e for e in watch.console_errors if "pageerror" in e], watch.console_errors
@@ -112,10 +107,7 @@ def test_a_two_shot_storyboard_plays_as_one_film(page: Page) -> None:
 
 def test_a_batch_started_in_a_tab_finishes_with_the_tab_closed(playwright: Playwright, studio: StudioApp) -> None:
     """The server's background worker sends and follows the rows: nothing waits for a browser."""
-    context = launch_browser(playwright)
-    page = context.pages[0] if context.pages else context.new_page()
-    page.goto(studio.url)
-    wait_idle(page)
+    context, page = open_studio(playwright, studio.url)
     go_to(page, "Batch")
     commit_text(page, "Or paste the CSV", "prompt\nA lone tree at dusk, static\nA lone tree at dawn, static\n")
     commit_text(page, "Batch name", "No tab")

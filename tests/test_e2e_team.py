@@ -11,7 +11,16 @@ from playwright.sync_api import BrowserContext, Locator, Page, Playwright, expec
 
 from localsora.process import LocalsoraProcess
 from studio.library import Filters, Library, VideoRecord
-from tests.e2e_support import PageWatch, StudioApp, assert_no_exception_box, launch_browser, running_studio, wait_idle
+from tests.e2e_support import (
+    E2E_LOCALSORA_ARGS,
+    PageWatch,
+    StudioApp,
+    assert_no_exception_box,
+    open_studio,
+    running_localsora,
+    running_studio,
+    wait_idle,
+)
 from tests.media import decode_mp4
 from tests.waiting import wait_until
 
@@ -23,10 +32,8 @@ VIDEO_READY = 120_000  # ms, the same for the browser's waits
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
-    localsora = LocalsoraProcess(tmp_path_factory.mktemp("team-localsora"),
-                                 args=["--poll-after-ms", "300", "--enable-faults"]).start()
-    yield localsora
-    localsora.stop()
+    # Its own server and studio: names and cookies here must not meet the other browser tests' jobs.
+    yield from running_localsora(tmp_path_factory.mktemp("team-localsora"), E2E_LOCALSORA_ARGS)
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +48,7 @@ def browsers(playwright: Playwright, studio: StudioApp, server: LocalsoraProcess
     watch = PageWatch()
 
     def open_browser() -> Page:
-        context = launch_browser(playwright)
-        page = context.pages[0] if context.pages else context.new_page()
-        watch.attach(page)
-        page.goto(studio.url)
-        wait_idle(page)
+        context, page = open_studio(playwright, studio.url, watch)
         opened.append((context, page))
         return page
 
