@@ -27,9 +27,10 @@ $(VENV)/.dev: $(VENV)/.diffusion requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-## run: start the studio on http://localhost:$(PORT) (localsora when no provider is configured)
+## run: start the studio on http://localhost:$(PORT) (localsora when no provider is configured); serve.py starts
+## the background worker with the server, so active jobs resume after a restart with no tab open
 run: $(VENV)/.runtime $(ENGINE_DEPS)
-	$(ENGINE_ENV) $(PY) -m streamlit run app.py --server.port $(PORT)
+	$(ENGINE_ENV) $(PY) -m streamlit run serve.py --server.port $(PORT)
 
 ## test: the whole suite: unit, contract, pages and the real browser
 test: $(VENV)/.dev

@@ -1,38 +1,50 @@
-"""The one background worker of this server process: started by the first page view, fed the server's providers.
+"""The one background worker of this server process, fed the server's providers.
 
-Streamlit has no start-up hook, so after a restart the worker starts with the first page any browser opens.
+`streamlit run serve.py` (what `make run` does) starts it with the server, through st.App's lifespan
+(`start_for_server`), so after a restart active jobs resume with no tab open. Under `streamlit run app.py` it
+starts with the first page any browser opens. Either way the pages find the same worker (`worker_for`).
 """
 
 from __future__ import annotations
 
-import atexit
+from collections.abc import Iterable
 
-import streamlit as st
-
-from components.context import StudioContext
+from components.context import StudioContext, data_dir_of, deadline_seconds_of, server_config
 from studio.library import Library
-from studio.worker import Worker
+from studio.local_backend import embedded_localsora
+from studio.providers import Provider, default_kind, load_providers
+from studio.worker import Worker, worker_for
 
 SESSION_ONLY = "this session"  # a config source (see context._config): keys a user typed for their session alone
-STOP_AT_EXIT_SECONDS = 10.0
 
 
-@st.cache_resource(show_spinner=False)
-def _worker(_library: Library, data_dir: str) -> Worker:
-    worker = Worker(_library).start()
-    atexit.register(worker.stop, STOP_AT_EXIT_SECONDS)  # a download in flight finishes; no .part is left
+def _serve(worker: Worker, providers: Iterable[Provider], deadline_seconds: float) -> Worker:
+    for provider in providers:
+        if provider.configured and provider.base_url:
+            worker.serve(provider, deadline_seconds=deadline_seconds)
     return worker
 
 
 def keep_jobs_running(context: StudioContext) -> Worker:
     """The process's worker, serving every provider configured for the whole server. A session that typed its own
     keys or URLs in Settings feeds it nothing: those are that session's, and its own tab polls its jobs."""
-    worker = _worker(context.library, str(context.library.data_dir))
-    if SESSION_ONLY not in context.config_sources.values():
-        for provider in context.providers.values():
-            if provider.configured and provider.base_url:
-                worker.serve(provider, deadline_seconds=context.jobs.deadline_seconds)
-    return worker
+    worker = worker_for(context.library)
+    if SESSION_ONLY in context.config_sources.values():
+        return worker
+    return _serve(worker, context.providers.values(), context.jobs.deadline_seconds)
+
+
+def start_for_server() -> Worker:
+    """At server start: the worker for the data dir the server's configuration (environment and secrets.toml, no
+    session's) names, serving every provider configured there. When that configuration defaults to the embedded
+    localsora, it is started too (in the background), so its jobs resume."""
+    config, _ = server_config()
+    data_dir = data_dir_of(config)
+    providers = dict(load_providers(config))
+    kind = default_kind(config, providers)
+    if kind == "local" and providers[kind].base_url is None:
+        providers[kind] = providers[kind].with_base_url(embedded_localsora(data_dir).base_url)
+    return _serve(worker_for(Library(data_dir)), providers.values(), deadline_seconds_of(config))
 
 
 def polled_in_background(context: StudioContext) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -70,8 +71,14 @@ def _secrets() -> dict[str, str]:
 
 
 def _config() -> tuple[dict[str, str], dict[str, str]]:
+    return server_config({k: v for k, v in st.session_state.get(SESSION_OVERRIDES, {}).items() if v})
+
+
+def server_config(overrides: Mapping[str, str] | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """The configuration ({key: value}) and where each key came from: `overrides` (a session's, typed in
+    Settings), else the environment, else `.streamlit/secrets.toml`. With no overrides, the whole server's."""
     secrets = _secrets()
-    overrides = {k: v for k, v in st.session_state.get(SESSION_OVERRIDES, {}).items() if v}
+    overrides = overrides or {}
     config: dict[str, str] = {}
     sources: dict[str, str] = {}
     for key in CONFIG_KEYS:
@@ -81,6 +88,14 @@ def _config() -> tuple[dict[str, str], dict[str, str]]:
                 config[key], sources[key] = values[key], source
                 break
     return config, sources
+
+
+def data_dir_of(config: Mapping[str, str]) -> Path:
+    return Path(config.get("SORA_STUDIO_DATA_DIR") or "data").resolve()
+
+
+def deadline_seconds_of(config: Mapping[str, str]) -> float:
+    return float(config.get("SORA_STUDIO_JOB_DEADLINE_MINUTES") or DEFAULT_DEADLINE / 60) * 60
 
 
 @st.cache_resource(show_spinner=False)
@@ -172,7 +187,7 @@ def studio_context(*, fresh: bool = False) -> StudioContext:
 
 def _build_context() -> StudioContext:
     config, sources = _config()
-    data_dir = Path(config.get("SORA_STUDIO_DATA_DIR") or "data").resolve()
+    data_dir = data_dir_of(config)
     providers = dict(_providers(frozenset(config.items())))
     kind: ProviderKind = st.session_state.get(SESSION_PROVIDER) or default_kind(config, providers)
     provider = providers[kind]
@@ -186,8 +201,7 @@ def _build_context() -> StudioContext:
         provider = with_discovery(provider, keep_models="SORA_STUDIO_MODELS" in config)
     provider = with_what_was_learned(provider, library)
     providers[kind] = provider
-    minutes = float(config.get("SORA_STUDIO_JOB_DEADLINE_MINUTES") or DEFAULT_DEADLINE / 60)
-    jobs = Jobs(provider, library, deadline_seconds=minutes * 60, owner=current_owner())
+    jobs = Jobs(provider, library, deadline_seconds=deadline_seconds_of(config), owner=current_owner())
     return StudioContext(providers, provider, library, jobs, data_dir, sources, _session_choices(),
                          local_starting=starting)
 

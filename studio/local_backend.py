@@ -153,3 +153,13 @@ def is_starting(base_url: str | None) -> bool:
     """Whether `base_url` is an embedded localsora that has not answered yet."""
     return any(isinstance(start, _BackgroundStart) and start.base_url == base_url and not start.done.is_set()
                for start in list(_background.values()))
+
+
+def stop_started() -> None:
+    """Stop every localsora this process started. serve.py calls it at server shutdown: uvicorn, which serves an
+    st.App, re-raises SIGTERM once it has shut down, so the atexit handlers that stop them otherwise never run."""
+    with _lock:
+        servers = list(_started.values())
+        _started.clear()
+    for server in servers:
+        server.stop()

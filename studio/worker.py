@@ -4,13 +4,18 @@ so jobs finish with no browser tab open. Pages then only read the library.
 It goes through `Jobs`, so it honours `openai-poll-after-ms` and the deadline, and takes the library's claim
 before each poll and download: two workers (two server processes), or a worker and a page, never poll or
 download the same job at once. It never creates a job. Other periodic work rides on its beat (`add_task`).
+
+`worker_for` keeps one per data dir in the process: the one serve.py's lifespan starts at server start is the one
+the pages then find and feed.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from studio.jobs import DEFAULT_DEADLINE, Jobs
 from studio.library import Library
@@ -18,6 +23,7 @@ from studio.providers import Provider
 
 log = logging.getLogger("studio.worker")
 TICK_SECONDS = 0.5  # a tick is a few SQLite reads; each job's own poll time decides when it is polled
+STOP_AT_EXIT_SECONDS = 10.0
 
 
 class Worker:
@@ -94,3 +100,19 @@ class Worker:
         while not self._stopping.is_set():
             self.tick()
             self._stopping.wait(self.tick_seconds)
+
+
+_workers: dict[Path, Worker] = {}  # by data dir: this process's one worker for each library
+_workers_lock = threading.Lock()
+
+
+def worker_for(library: Library) -> Worker:
+    """This process's worker for `library`'s data dir, created on first use and (re)started if it is not running.
+    Whoever asks first (the server's start, or a page) creates it; everyone after gets the same one."""
+    key = Path(library.data_dir).resolve()
+    with _workers_lock:
+        worker = _workers.get(key)
+        if worker is None:
+            worker = _workers[key] = Worker(library)
+            atexit.register(worker.stop, STOP_AT_EXIT_SECONDS)  # a download in flight finishes; no .part is left
+        return worker.start()

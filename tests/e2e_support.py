@@ -28,7 +28,8 @@ IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
 class StudioApp:
-    """`streamlit run app.py` on a free port, on the local backend, with its own data dir."""
+    """`streamlit run serve.py` (as `make run`: app.py, its worker started with the server) on a free port, on
+    the local backend, with its own data dir."""
 
     def __init__(self, data_dir: Path, localsora: LocalsoraProcess, log_path: Path) -> None:
         self.port = free_port()
@@ -42,7 +43,7 @@ class StudioApp:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_OPENAI_"))}
         env.update(SORA_STUDIO_PROVIDER="local", SORA_STUDIO_DATA_DIR=str(self.data_dir),
                    LOCALSORA_URL=self.localsora.root_url, PYTHONPATH=str(REPO))
-        command = [sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
+        command = [sys.executable, "-m", "streamlit", "run", str(REPO / "serve.py"), "--server.headless", "true",
                    "--server.port", str(self.port), "--server.address", "127.0.0.1",
                    "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
         with open(self.log_path, "ab") as log:

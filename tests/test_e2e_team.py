@@ -120,6 +120,27 @@ def test_a_job_finishes_and_is_archived_with_every_tab_closed(browsers: Callable
     assert (clip.width, clip.height) == (720, 1280) and clip.duration == pytest.approx(4, abs=0.05)
 
 
+def test_a_restarted_server_resumes_a_job_with_no_tab_ever_opened(browsers: Callable[[], Page], studio: StudioApp,
+                                                                  server: LocalsoraProcess) -> None:
+    server.faults(render_delay=10)
+    page = browsers()
+    prompt = "A night train nobody waits for, slow dolly in"
+    generate(page, prompt)
+    expect(page.get_by_text(re.compile(r"Rendering · \d+%"))).to_be_visible(timeout=VIDEO_READY)
+    page.context.close()
+    studio.stop()  # the server goes down mid-job...
+    started = record_for(studio, prompt)
+    assert started is not None and started.is_active, "the job ended before the server stopped"
+    restarted = StudioApp(studio.data_dir, server, studio.log_path).start()  # ...and comes back; no browser opens
+    try:
+        done = wait_until(lambda: record_for(studio, prompt), lambda r: r is not None and r.is_archived,
+                          what="the video in the library", deadline=SETTLE, interval=0.1)
+        assert done.status == "completed" and done.video_id == started.video_id
+    finally:
+        restarted.stop()
+        studio.start()  # the module's studio, for the tests after this one
+
+
 def test_two_people_see_their_own_jobs_and_everyone_in_the_gallery(browsers: Callable[[], Page],
                                                                    studio: StudioApp,
                                                                    server: LocalsoraProcess) -> None:

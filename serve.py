@@ -1,0 +1,37 @@
+"""The studio's server: `streamlit run serve.py` (what `make run` does) serves app.py as an st.App whose lifespan
+starts the background worker with the server, so after a restart active jobs resume with no tab open.
+
+`streamlit run app.py` still works; its worker then starts with the first page a browser opens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import streamlit as st
+
+from studio.local_backend import stop_started
+from studio.worker import STOP_AT_EXIT_SECONDS
+
+
+@asynccontextmanager
+async def lifespan(_app: st.App) -> AsyncIterator[None]:
+    # Runs once the Streamlit runtime has started and secrets.toml is loaded (st.App starts both first). Imported
+    # here, not above: the pages' st.cache_data functions then meet the running runtime, as under app.py.
+    from components.background import start_for_server
+
+    # Off the event loop: it opens the library (and may start the embedded localsora, in the background).
+    worker = await asyncio.to_thread(start_for_server)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(worker.stop, STOP_AT_EXIT_SECONDS)  # a download in flight finishes first
+        # Then the embedded localsora, if this process started it: uvicorn ends the process by re-raising the
+        # stopping signal, so atexit handlers do not run.
+        await asyncio.to_thread(stop_started)
+
+
+app = st.App(Path(__file__).resolve().parent / "app.py", lifespan=lifespan)
