@@ -484,7 +484,8 @@ def test_sync_brings_in_videos_made_elsewhere(app: AppTest, library: Library, lo
     button(app, "Sync").click()
     app.run()
     assert "Sync done" in texts(app)
-    assert library.get(made.id) is not None and library.get(made.id).is_archived
+    # Sync downloads it, or the background worker does when it claimed the download first.
+    wait_until(lambda: library.get(made.id), lambda r: r is not None and r.is_archived, what="the synced video's file")
     assert "Made with the SDK, not the studio" in texts(app)
 
 
