@@ -63,10 +63,8 @@ def apptest_runs_app_py(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def localsora(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
     """One shared server for tests that don't change its settings."""
-    server = LocalsoraProcess(tmp_path_factory.mktemp("localsora"), args=["--poll-after-ms", "200"])
-    server.start()
-    yield server
-    server.stop()
+    with LocalsoraProcess(tmp_path_factory.mktemp("localsora"), args=["--poll-after-ms", "200"]) as server:
+        yield server
 
 
 TINY_WAN = "tiny-wan"
@@ -105,11 +103,9 @@ NO_FAULTS = {"clear": True, "error_rate": 0, "render_delay": 0, "blocked_words":
 @pytest.fixture(scope="session")
 def faulty_localsora(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
     """One shared server whose faults and limits tests change at run time; use it through `faults`."""
-    server = LocalsoraProcess(tmp_path_factory.mktemp("localsora-faulty"),
-                              args=["--poll-after-ms", "200", "--enable-faults"])
-    server.start()
-    yield server
-    server.stop()
+    with LocalsoraProcess(tmp_path_factory.mktemp("localsora-faulty"),
+                          args=["--poll-after-ms", "200", "--enable-faults"]) as server:
+        yield server
 
 
 @pytest.fixture

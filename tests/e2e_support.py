@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -144,16 +145,10 @@ VIDEO_READY = 60_000  # ms: the longest a short local render may take here befor
 E2E_LOCALSORA_ARGS = ["--poll-after-ms", "300", "--enable-faults"]
 
 
-def running_localsora(folder: Path, args: list[str]) -> Iterator[LocalsoraProcess]:
-    """localsora with `args`, keeping its files in `folder`, stopped afterwards."""
-    localsora = LocalsoraProcess(folder, args=args).start()
-    yield localsora
-    localsora.stop()
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
-    yield from running_localsora(tmp_path_factory.mktemp("e2e-localsora"), E2E_LOCALSORA_ARGS)
+    with LocalsoraProcess(tmp_path_factory.mktemp("e2e-localsora"), args=E2E_LOCALSORA_ARGS) as localsora:
+        yield localsora
 
 
 def running_studio(server: LocalsoraProcess, folder: Path) -> Iterator[StudioApp]:
@@ -208,6 +203,19 @@ def type_prompt(page: Page, prompt: str) -> None:
     box.fill(prompt)
     box.press("Control+Enter")  # commit the text before the click
     wait_idle(page)
+
+
+def generate(page: Page, prompt: str) -> None:
+    type_prompt(page, prompt)
+    page.get_by_role("button", name="Generate").click()
+
+
+def start_slow_job(page: Page, server: LocalsoraProcess, prompt: str, render_delay: float) -> None:
+    """A job that takes `render_delay` seconds, seen rendering in the job panel."""
+    server.faults(render_delay=render_delay)
+    go_to(page, "Text to video")
+    generate(page, prompt)
+    expect(page.get_by_text(re.compile(r"Rendering · \d+%"))).to_be_visible(timeout=VIDEO_READY)
 
 
 def playing_video(page: Page, index: int = 0) -> dict:

@@ -25,12 +25,14 @@ from tests.e2e_support import (
     StudioApp,
     assert_no_exception_box,
     finished_video,
+    generate,
     go_to,
     open_card_menu,
     open_studio,
     playing_video,
     running_studio,
     search_gallery,
+    start_slow_job,
     type_prompt,
     wait_idle,
 )
@@ -38,11 +40,6 @@ from tests.media import decode_mp4, png_bytes
 
 pytestmark = pytest.mark.e2e
 pytest_plugins = ["tests.e2e_support"]  # the browser suite's fixtures: server, studio, page, shots, watch
-
-
-def generate(page: Page, prompt: str) -> None:
-    type_prompt(page, prompt)
-    page.get_by_role("button", name="Generate").click()
 
 
 def test_text_to_video(page: Page, shots: Screenshots, tmp_path: Path) -> None:
@@ -190,14 +187,6 @@ def test_gallery_play_favourite_filter_delete(page: Page, shots: Screenshots, se
     dialog.get_by_role("button", name="Delete").click()
     expect(page.get_by_text("No videos match these filters.")).to_be_visible()
     assert video_id not in [v.id for v in sdk_client(server).videos.list(limit=100)]
-
-
-def start_slow_job(page: Page, server: LocalsoraProcess, prompt: str, render_delay: float) -> None:
-    """A job that takes `render_delay` seconds, seen rendering in the job panel."""
-    server.faults(render_delay=render_delay)
-    go_to(page, "Text to video")
-    generate(page, prompt)
-    expect(page.get_by_text(re.compile(r"Rendering · \d+%"))).to_be_visible(timeout=VIDEO_READY)
 
 
 def test_refresh_mid_job_keeps_the_job(page: Page, shots: Screenshots, server: LocalsoraProcess) -> None:

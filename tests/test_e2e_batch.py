@@ -20,7 +20,6 @@ from tests.e2e_support import (
     go_to,
     open_studio,
     playing_video,
-    running_localsora,
     running_studio,
     wait_idle,
 )
@@ -38,8 +37,9 @@ BAD_CSV = ("prompt,size,seconds\n"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
     # Small frames, so renders are quick on a shared machine; the studio offers what the server lists.
-    yield from running_localsora(tmp_path_factory.mktemp("e2e-batch-localsora"),
-                                 ["--poll-after-ms", "300", "--models", "sora-2=320x180,180x320"])
+    with LocalsoraProcess(tmp_path_factory.mktemp("e2e-batch-localsora"),
+                          args=["--poll-after-ms", "300", "--models", "sora-2=320x180,180x320"]) as localsora:
+        yield localsora
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,10 @@ from tests.e2e_support import (
     PageWatch,
     StudioApp,
     assert_no_exception_box,
+    generate,
     open_studio,
-    running_localsora,
     running_studio,
+    start_slow_job,
     wait_idle,
 )
 from tests.media import decode_mp4
@@ -33,7 +34,8 @@ VIDEO_READY = 120_000  # ms, the same for the browser's waits
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
     # Its own server and studio: names and cookies here must not meet the other browser tests' jobs.
-    yield from running_localsora(tmp_path_factory.mktemp("team-localsora"), E2E_LOCALSORA_ARGS)
+    with LocalsoraProcess(tmp_path_factory.mktemp("team-localsora"), args=E2E_LOCALSORA_ARGS) as localsora:
+        yield localsora
 
 
 @pytest.fixture(scope="module")
@@ -74,14 +76,6 @@ def main(page: Page) -> Locator:
     return page.locator('[data-testid="stMain"]')
 
 
-def generate(page: Page, prompt: str) -> None:
-    box = page.get_by_role("textbox", name="Prompt", exact=True)
-    box.fill(prompt)
-    box.press("Control+Enter")  # commit the text before the click
-    wait_idle(page)
-    page.get_by_role("button", name="Generate").click()
-
-
 def give_name(page: Page, name: str) -> None:
     box = sidebar(page).get_by_role("textbox", name="Your name")
     box.fill(name)
@@ -105,11 +99,9 @@ def sidebar_percent(page: Page) -> int | None:
 
 def test_a_job_finishes_and_is_archived_with_every_tab_closed(browsers: Callable[[], Page], studio: StudioApp,
                                                               server: LocalsoraProcess) -> None:
-    server.faults(render_delay=6)
     page = browsers()
     prompt = "A lighthouse nobody is watching, slow pan right"
-    generate(page, prompt)
-    expect(page.get_by_text(re.compile(r"Rendering · \d+%"))).to_be_visible(timeout=VIDEO_READY)
+    start_slow_job(page, server, prompt, render_delay=6)
     page.context.close()  # every browser is gone now
     started = record_for(studio, prompt)
     assert started is not None and started.is_active, "the tab closed before the job ended"
@@ -122,11 +114,9 @@ def test_a_job_finishes_and_is_archived_with_every_tab_closed(browsers: Callable
 
 def test_a_restarted_server_resumes_a_job_with_no_tab_ever_opened(browsers: Callable[[], Page], studio: StudioApp,
                                                                   server: LocalsoraProcess) -> None:
-    server.faults(render_delay=10)
     page = browsers()
     prompt = "A night train nobody waits for, slow dolly in"
-    generate(page, prompt)
-    expect(page.get_by_text(re.compile(r"Rendering · \d+%"))).to_be_visible(timeout=VIDEO_READY)
+    start_slow_job(page, server, prompt, render_delay=10)
     page.context.close()
     studio.stop()  # the server goes down mid-job...
     started = record_for(studio, prompt)

@@ -50,9 +50,8 @@ def library(data_dir: Path) -> Library:
 @pytest.fixture(scope="module")
 def keyed_localsora(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
     """A localsora that takes only CANARY as its key; shared, as the tests that use it make no videos there."""
-    server = LocalsoraProcess(tmp_path_factory.mktemp("localsora-keyed"), api_key=CANARY).start()
-    yield server
-    server.stop()
+    with LocalsoraProcess(tmp_path_factory.mktemp("localsora-keyed"), api_key=CANARY) as server:
+        yield server
 
 
 def new_session() -> AppTest:

@@ -55,10 +55,8 @@ def json_bodies_only(spec: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def fuzzed_localsora(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
-    server = LocalsoraProcess(tmp_path_factory.mktemp("localsora-fuzz"), args=["--poll-after-ms", "200"])
-    server.start()
-    yield server
-    server.stop()
+    with LocalsoraProcess(tmp_path_factory.mktemp("localsora-fuzz"), args=["--poll-after-ms", "200"]) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -42,10 +42,9 @@ def archive_count(library: Library, video_id: str) -> int:
 @pytest.fixture(scope="module")
 def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
     """Renders that take a few seconds, so a job is still running when a worker stops."""
-    server = LocalsoraProcess(tmp_path_factory.mktemp("worker-localsora"),
-                              args=["--poll-after-ms", "200", "--render-delay", "3", "--enable-faults"]).start()
-    yield server
-    server.stop()
+    with LocalsoraProcess(tmp_path_factory.mktemp("worker-localsora"),
+                          args=["--poll-after-ms", "200", "--render-delay", "3", "--enable-faults"]) as server:
+        yield server
 
 
 @pytest.fixture
