@@ -1,9 +1,10 @@
 """The diffusers engine's overhead: a job through localsora against the same pipeline called directly.
 
     .venv/bin/python bench/engine.py [--size 256x256] [--seconds 2] [--steps 8] [--runs 3] [--poll-ms 50]
+                                     [--device cpu|cuda|cuda:N|mps]
 
 Both sides use the same tiny random Wan pipeline (tests/tiny_pipelines.py), loaded by path, with the same
-size, frame count, steps and seed, on the CPU:
+size, frame count, steps and seed, on `--device` (the CPU by default):
   localsora  create → completed → downloaded, through the SDK over HTTP, polling as `--poll-ms` says
   direct     WanPipeline(...) in this process, then the same MP4 writer localsora uses
   engine     localsora's DiffusionEngine.render() in this process: the engine's own cost, without HTTP
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--poll-ms", type=int, default=50, help="openai-poll-after-ms, which the client honours")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     args = parser.parse_args()
 
     import diffusers
@@ -59,9 +61,10 @@ def main() -> None:
     delivered = args.seconds * fps
     frames = (delivered - 1 + 3) // 4 * 4 + 1  # Wan takes 4k+1 frames
 
-    pipe = diffusers.WanPipeline.from_pretrained(folder, dtype=torch.float32)
+    pipe = diffusers.WanPipeline.from_pretrained(folder, dtype=torch.float32).to(args.device)
     pipe.set_progress_bar_config(disable=True)
-    engine = DiffusionEngine(Settings(engine="diffusers", model=str(folder), models={"tiny": (args.size,)}))
+    engine = DiffusionEngine(Settings(engine="diffusers", model=str(folder), models={"tiny": (args.size,)},
+                                      device=args.device, dtype="float32"))
 
     def direct(run: int) -> float:
         start = time.perf_counter()
@@ -80,7 +83,8 @@ def main() -> None:
         return time.perf_counter() - start
 
     server = LocalsoraProcess(work / "server", args=[
-        "--engine", "diffusers", "--model", str(folder), "--models", f"tiny={args.size}",
+        "--engine", "diffusers", "--model", str(folder), "--models", f"tiny={args.size}", "--device", args.device,
+        "--dtype", "float32",
         "--durations", str(args.seconds), "--poll-after-ms", str(args.poll_ms),
         "--max-active-jobs", str(QUEUED_JOBS + 8),
     ]).start(timeout=120)
@@ -116,8 +120,8 @@ def main() -> None:
             for name, way in ways.items():
                 timings[name].append(way(run))
 
-        print(f"tiny Wan, {args.size}, {args.seconds} s at {fps} fps ({frames} frames), {args.steps} steps, CPU; "
-              f"best and median of {args.runs} runs, taking turns")
+        print(f"tiny Wan, {args.size}, {args.seconds} s at {fps} fps ({frames} frames), {args.steps} steps, "
+              f"{args.device}; best and median of {args.runs} runs, taking turns")
         print(f"{'':10} {'best':>8} {'median':>8}")
         for name, values in timings.items():
             print(f"{name:10} {min(values):7.3f}s {statistics.median(values):7.3f}s")

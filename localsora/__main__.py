@@ -4,11 +4,14 @@ serve the Videos API locally."""
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 
 import uvicorn
+from fastapi import FastAPI
 
-from localsora.config import parse_args
+from localsora.config import Settings, parse_args
 from localsora.engines import EngineUnavailable
 from localsora.server import create_app
 
@@ -26,8 +29,29 @@ def main(argv: list[str] | None = None) -> int:
             "Binding %s without --api-key: anyone who can reach this port can create and delete videos.",
             settings.host,
         )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
-    return 0
+    return serve(app, settings)
+
+
+def serve(app: FastAPI, settings: Settings) -> int:
+    """HTTP on a thread of its own while the main thread renders (`JobEngine.reserve_caller` says why)."""
+    engine = app.state.engine
+    engine.reserve_caller()
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                                           access_log=False))
+
+    def run_http() -> None:
+        try:
+            server.run()
+        finally:  # also when it never started: the port was taken, say
+            engine.release_caller()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):  # uvicorn listens for signals only on the main thread
+        signal.signal(signum, server.handle_exit)
+    http = threading.Thread(target=run_http, name="localsora-http")
+    http.start()
+    engine.work_here()
+    http.join()
+    return 0 if server.started else 1
 
 
 if __name__ == "__main__":

@@ -40,6 +40,27 @@ class JobEngine:
         self._lock = threading.Lock()
         self._workers: list[threading.Thread] = []
         self._stopping = threading.Event()
+        self._lent: threading.Event | None = None  # set once a lent thread has stopped working
+
+    def reserve_caller(self) -> None:
+        """Keep one worker's place for the thread that will call `work_here()`; call before `start()`.
+
+        `python -m localsora` lends its main thread: the same diffusers render ran about 10 % slower on a
+        worker thread than on the main thread (docs/benchmarks.md, "The diffusers engine"), so HTTP takes the
+        thread instead."""
+        self._lent = threading.Event()
+
+    def work_here(self) -> None:
+        """Work jobs on the calling thread until `stop()` or `release_caller()`."""
+        assert self._lent is not None, "reserve_caller() first"
+        try:
+            self._work()
+        finally:
+            self._lent.set()
+
+    def release_caller(self) -> None:
+        """Let `work_here()` return, also when the server never started (its port was taken, say)."""
+        self._queue.put(None)
 
     def start(self) -> None:
         # A job cut off mid-render by a crash or a stop is rendered again from the start.
@@ -49,7 +70,7 @@ class JobEngine:
                 partial.unlink(missing_ok=True)
             self._queue.put(job.id)
         workers = min(max(1, self.settings.max_concurrent_jobs), self.renderer.capabilities.max_parallel)
-        for n in range(workers):
+        for n in range(workers - (self._lent is not None)):
             worker = threading.Thread(target=self._work, name=f"localsora-render-{n}", daemon=True)
             worker.start()
             self._workers.append(worker)
@@ -57,10 +78,12 @@ class JobEngine:
     def stop(self) -> None:
         # Renders in flight stop at their next frame and stay in_progress; start() re-queues them.
         self._stopping.set()
-        for _ in self._workers:
+        for _ in range(len(self._workers) + (self._lent is not None)):
             self._queue.put(None)
         for worker in self._workers:
             worker.join(timeout=30)
+        if self._lent is not None:
+            self._lent.wait(timeout=30)
         self._workers.clear()
         self.renderer.close()
 

@@ -20,6 +20,11 @@ from studio.providers import load_providers
 from tests.waiting import wait_until
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--device", default="cpu",
+                     help="where tests/test_diffusion.py renders: cpu (default), cuda, cuda:N or mps")
+
+
 def sdk_client(server: LocalsoraProcess, api_key: str = "local", **options: object) -> OpenAI:
     """The real SDK, validating every response against its own models."""
     options.setdefault("max_retries", 0)

@@ -56,20 +56,33 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {name: save(root / name) for name, save in SAVERS.items()}
 
 
-def serve(model: Path, data_dir: Path, *extra: str) -> LocalsoraProcess:
+@pytest.fixture(scope="session")
+def device(pytestconfig: pytest.Config) -> str:
+    """`pytest --device cuda` runs these tests on a GPU; the CPU is the default."""
+    return str(pytestconfig.getoption("device"))
+
+
+@pytest.fixture(scope="session")
+def served_on(device: str) -> str:
+    """The device as the engine names it: `cuda` is the first GPU."""
+    return f"{device}:0" if device == "cuda" else device
+
+
+def serve(model: Path, data_dir: Path, device: str) -> LocalsoraProcess:
     args = ["--engine", "diffusers", "--model", str(model), "--models", SIZES, "--durations", "1,2",
-            "--extension-durations", "1", "--poll-after-ms", "50", *extra]
+            "--extension-durations", "1", "--poll-after-ms", "50", "--device", device]
     return LocalsoraProcess(data_dir, args=args).start(timeout=120)
 
 
 @pytest.fixture(scope="module")
-def servers(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, OpenAI]]:
+def servers(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory,
+            device: str) -> Iterator[dict[str, OpenAI]]:
     """One server per family, started lazily."""
     started: dict[str, LocalsoraProcess] = {}
 
     class Lazy(dict):  # type: ignore[type-arg]
         def __missing__(self, name: str) -> OpenAI:
-            started[name] = serve(tiny_models[name], tmp_path_factory.mktemp(f"ls-{name}"))
+            started[name] = serve(tiny_models[name], tmp_path_factory.mktemp(f"ls-{name}"), device)
             self[name] = OpenAI(base_url=started[name].base_url, api_key="local", max_retries=0)
             return self[name]
 
@@ -114,7 +127,7 @@ def assert_clip(client: OpenAI, video_id: str, size: str, seconds: float, fps: i
 # ---------------------------------------------------------------------------------------------- modes
 
 
-def test_models_lists_what_the_loaded_model_can_do(servers: dict[str, OpenAI]) -> None:
+def test_models_lists_what_the_loaded_model_can_do(servers: dict[str, OpenAI], served_on: str) -> None:
     every = ["text", "image", "remix", "edit", "extend"]
     expected = {"wan": ["text", "remix", "edit"], "wan_i2v": ["image", "extend"], "ltx": every, "wan_vace": every,
                 "cogvideox": ["text", "remix", "edit"]}
@@ -123,7 +136,7 @@ def test_models_lists_what_the_loaded_model_can_do(servers: dict[str, OpenAI]) -
         capabilities = model.model_extra["capabilities"]  # type: ignore[index]
         assert model.id == "tiny" and capabilities["engine"] == "diffusers"
         assert capabilities["modes"] == modes and capabilities["sizes"] == ["64x64", "96x64"]
-        assert capabilities["serving"] == f"{name} on cpu" and capabilities["audio"] is False
+        assert capabilities["serving"] == f"{name} on {served_on}" and capabilities["audio"] is False
         assert set(capabilities["parameters"]) == {"seed", "negative_prompt", "num_inference_steps",
                                                    "guidance_scale", "fps", "num_frames"}
 
@@ -184,14 +197,14 @@ def test_image_to_video_and_extension_on_wan_i2v(servers: dict[str, OpenAI]) -> 
     assert_clip(client, extension.id, "64x64", 2, 16)
 
 
-def test_a_mode_the_model_lacks_is_a_400_naming_the_model(servers: dict[str, OpenAI]) -> None:
+def test_a_mode_the_model_lacks_is_a_400_naming_the_model(servers: dict[str, OpenAI], served_on: str) -> None:
     reference = ("first.png", png_bytes(64, 64), "image/png")
     with pytest.raises(openai.BadRequestError) as refused:
         servers["wan"].videos.create(prompt="a lamp", model="tiny", size="64x64", seconds="1",
                                      input_reference=reference)
     error = refused.value.body
     assert error["code"] == "unsupported_mode" and error["type"] == "invalid_request_error"  # type: ignore[index]
-    assert "wan on cpu cannot do image-to-video" in error["message"]  # type: ignore[index]
+    assert f"wan on {served_on} cannot do image-to-video" in error["message"]  # type: ignore[index]
     assert "text-to-video, remix, edits" in error["message"]  # type: ignore[index]
     with pytest.raises(openai.BadRequestError, match="cannot do text-to-video"):
         servers["wan_i2v"].videos.create(prompt="a lamp", model="tiny", size="64x64", seconds="1")
@@ -332,22 +345,24 @@ def test_the_engine_needs_a_model() -> None:
     assert started.returncode == 2 and "--engine diffusers needs --model" in started.stderr
 
 
-def test_health_says_what_is_serving(servers: dict[str, OpenAI]) -> None:
+def test_health_says_what_is_serving(servers: dict[str, OpenAI], served_on: str) -> None:
     root = str(servers["wan"].base_url).removesuffix("/v1/")
     health = httpx.get(f"{root}/health").json()
-    assert health["engine"] == "diffusers" and health["renderer"] == "wan on cpu"
+    assert health["engine"] == "diffusers" and health["renderer"] == f"wan on {served_on}"
 
 
 # ---------------------------------------------------------------------------------------------- in process
 
 
-def tiny_engine(folder: Path) -> DiffusionEngine:
-    return DiffusionEngine(Settings(engine="diffusers", model=str(folder), models={"tiny": ("64x64",)}))
+def tiny_engine(folder: Path, device: str) -> DiffusionEngine:
+    return DiffusionEngine(Settings(engine="diffusers", model=str(folder), models={"tiny": ("64x64",)},
+                                    device=device))
 
 
-def test_progress_follows_each_denoising_step_then_the_encode(tiny_models: dict[str, Path], tmp_path: Path) -> None:
+def test_progress_follows_each_denoising_step_then_the_encode(tiny_models: dict[str, Path], tmp_path: Path,
+                                                              device: str) -> None:
     shares: list[float] = []
-    tiny_engine(tiny_models["wan"]).render(
+    tiny_engine(tiny_models["wan"], device).render(
         RenderRequest("a fox", 64, 64, 1, seed=1, num_inference_steps=5), tmp_path, shares.append)
     assert shares[:5] == pytest.approx([DENOISE_SHARE * step / 5 for step in range(1, 6)])
     assert len(shares) == 5 + 1 + 16  # the steps, the decode, then each of the 16 frames encoded
@@ -355,7 +370,8 @@ def test_progress_follows_each_denoising_step_then_the_encode(tiny_models: dict[
     assert (tmp_path / "video.mp4").exists()
 
 
-def test_a_cancel_stops_the_render_at_the_next_step(tiny_models: dict[str, Path], tmp_path: Path) -> None:
+def test_a_cancel_stops_the_render_at_the_next_step(tiny_models: dict[str, Path], tmp_path: Path,
+                                                    device: str) -> None:
     calls: list[float] = []
 
     def cancel_at_third_step(share: float) -> None:
@@ -364,16 +380,16 @@ def test_a_cancel_stops_the_render_at_the_next_step(tiny_models: dict[str, Path]
             raise RenderCancelled("deleted")
 
     with pytest.raises(RenderCancelled):
-        tiny_engine(tiny_models["wan"]).render(RenderRequest("a fox", 64, 64, 1, num_inference_steps=50),
+        tiny_engine(tiny_models["wan"], device).render(RenderRequest("a fox", 64, 64, 1, num_inference_steps=50),
                                                tmp_path / "out", cancel_at_third_step)
     assert len(calls) == 3  # not 50: the pipeline stopped where the cancel came
     assert not (tmp_path / "out" / "video.mp4").exists()
 
 
 def test_out_of_memory_fails_the_job_with_its_remedies_and_the_engine_goes_on(
-    tiny_models: dict[str, Path], tmp_path: Path
+    tiny_models: dict[str, Path], tmp_path: Path, device: str
 ) -> None:
-    engine = tiny_engine(tiny_models["wan"])
+    engine = tiny_engine(tiny_models["wan"], device)
     request = RenderRequest("a fox", 64, 64, 1, num_inference_steps=2)
 
     def run_out_of_memory(share: float) -> None:
