@@ -50,7 +50,8 @@ page = st.navigation(pages)
 if page.url_path == "" and st.query_params.get("video"):
     # A link to a video is shared as /?video=ID too: the home page has no video view, the gallery does.
     st.switch_page("pages/gallery.py", query_params={"video": st.query_params["video"]})
-sidebar(studio_context(fresh=True))
-keep_jobs_running(studio_context())  # jobs finish and archive with no tab open (one worker per server process)
+context = studio_context(for_app=True)
+sidebar(context)
+keep_jobs_running(context)  # jobs finish and archive with no tab open (one worker per server process)
 flush_toasts()
 page.run()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import streamlit as st
+
 from components.context import StudioContext, data_dir_of, deadline_seconds_of, server_config
 from studio.library import Library
 from studio.local_backend import embedded_localsora
@@ -16,6 +18,7 @@ from studio.providers import Provider, default_kind, load_providers
 from studio.worker import Worker, worker_for
 
 SESSION_ONLY = "this session"  # a config source (see context._config): keys a user typed for their session alone
+SESSION_WORKER = "background_worker"  # (the context it was fed from, the worker, whether it polls its provider)
 
 
 def _serve(worker: Worker, providers: Iterable[Provider], deadline_seconds: float) -> Worker:
@@ -28,10 +31,7 @@ def _serve(worker: Worker, providers: Iterable[Provider], deadline_seconds: floa
 def keep_jobs_running(context: StudioContext) -> Worker:
     """The process's worker, serving every provider configured for the whole server. A session that typed its own
     keys or URLs in Settings feeds it nothing: those are that session's, and its own tab polls its jobs."""
-    worker = worker_for(context.library)
-    if SESSION_ONLY in context.config_sources.values():
-        return worker
-    return _serve(worker, context.providers.values(), context.jobs.deadline_seconds)
+    return _fed_from(context)[0]
 
 
 def start_for_server() -> Worker:
@@ -49,4 +49,18 @@ def start_for_server() -> Worker:
 
 def polled_in_background(context: StudioContext) -> bool:
     """True when the worker polls this session's provider, so its pages only read the library."""
-    return keep_jobs_running(context).serves(context.provider)
+    return _fed_from(context)[1]
+
+
+def _fed_from(context: StudioContext) -> tuple[Worker, bool]:
+    """The worker, fed `context`'s providers, and whether it polls its provider: looked up once per context (it is
+    kept between runs while current), not on every run and tick."""
+    fed = st.session_state.get(SESSION_WORKER)
+    if fed is not None and fed[0] is context and fed[1].running:
+        return fed[1], fed[2]
+    worker = worker_for(context.library)
+    if SESSION_ONLY not in context.config_sources.values():
+        _serve(worker, context.providers.values(), context.jobs.deadline_seconds)
+    polled = worker.serves(context.provider)
+    st.session_state[SESSION_WORKER] = (context, worker, polled)
+    return worker, polled

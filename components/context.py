@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import streamlit as st
@@ -35,7 +36,10 @@ from studio.providers import (
 SESSION_OVERRIDES = "provider_overrides"  # {config key: value} typed in Settings, kept in this session only
 SESSION_PROVIDER = "provider_kind"
 SESSION_JOBS = "session_job_ids"
-SESSION_CONTEXT = "studio_context"  # built once per script run by app.py, read by the page it runs
+SESSION_CONTEXT = "studio_context"  # this session's, kept between runs while still current
+SESSION_CONTEXT_CHECKED = "studio_context_checked"  # app.py checked it on this run: the page takes it as it is
+HEALTH_SECONDS = 20.0  # a provider's health is asked again after this long
+MAX_CONTEXT_AGE_SECONDS = 20.0  # then built again: discovery of a server that did not answer is not cached
 
 
 @dataclass
@@ -46,21 +50,25 @@ class StudioContext:
     jobs: Jobs
     data_dir: Path
     config_sources: dict[str, str]  # config key -> where it came from ("environment", "secrets.toml", "this session")
-    built_from: tuple[object, ...] = ()  # the session's choices it was built from (see `_session_choices`)
+    built_from: tuple[object, ...] = ()  # what it was built from (see `_built_from`)
     local_starting: bool = False  # the embedded localsora had not answered yet when this was built
+    built_at: float = field(default_factory=time.monotonic)
 
-    def still_current(self) -> bool:
-        """Built from this session's current choices, knowing every mode the library has learned since, and
-        not waiting on a local renderer that has answered since."""
+    def still_current(self, built_from: tuple[object, ...]) -> bool:
+        """Built from the same choices, configuration and owner, less than MAX_CONTEXT_AGE_SECONDS ago, knowing
+        every mode the library has learned since, and not waiting on a local renderer that has answered since."""
+        if self.built_from != built_from or time.monotonic() - self.built_at > MAX_CONTEXT_AGE_SECONDS:
+            return False
         if self.local_starting and not is_starting(self.provider.base_url):
             return False
-        learned = self.library.absent_modes(self.provider.base_url)
-        return self.built_from == _session_choices() and learned == set(self.provider.learned_absent)
+        return self.library.absent_modes(self.provider.base_url) == set(self.provider.learned_absent)
 
 
-def _session_choices() -> tuple[object, ...]:
-    overrides = st.session_state.get(SESSION_OVERRIDES, {})
-    return st.session_state.get(SESSION_PROVIDER), tuple(sorted((k, v) for k, v in overrides.items() if v))
+def _built_from(config: Mapping[str, str], sources: Mapping[str, str]) -> tuple[object, ...]:
+    """Everything a context is built from: the provider chosen in this session, the configuration with where each
+    key came from (Settings' keys and connections, the environment, secrets.toml), and who is working."""
+    return (st.session_state.get(SESSION_PROVIDER), frozenset(config.items()), frozenset(sources.items()),
+            current_owner())
 
 
 def _secrets() -> dict[str, str]:
@@ -148,19 +156,25 @@ def with_what_was_learned(provider: Provider, library: Library) -> Provider:
 
 
 def health_of(provider: Provider, kind: str, base_url: str | None) -> Health:
-    """The provider's health, asked at most every 20 s; "starting" while the embedded localsora starts."""
+    """The provider's health, asked at most every HEALTH_SECONDS; "starting" while the embedded localsora starts."""
     if kind == "local" and is_starting(base_url):
         return Health(False, "Starting the local renderer…",
                       "It answers in a few seconds (loading a model can take minutes); this page updates by itself.",
                       starting=True)
-    # Keyed by a digest of the key too: a key typed in Settings is checked at once, not after the cache expires.
+    # Keyed by a digest of the key too: a key typed in Settings is checked at once, not after the answer expires.
     key = provider.api_key.reveal() if provider.api_key else ""
-    return _asked_health(provider, kind, base_url, hashlib.sha256(key.encode()).hexdigest())
+    asked_as = (kind, base_url, hashlib.sha256(key.encode()).hexdigest())
+    now = time.monotonic()
+    asked = _health_asked.get(asked_as)
+    if asked is None or now - asked[0] > HEALTH_SECONDS:
+        for stale in [k for k, (at, _) in _health_asked.items() if now - at > HEALTH_SECONDS]:
+            _health_asked.pop(stale, None)
+        asked = _health_asked[asked_as] = (now, check_health(provider))
+    return asked[1]
 
 
-@st.cache_data(ttl=20, show_spinner=False)
-def _asked_health(_provider: Provider, kind: str, base_url: str | None, key_digest: str) -> Health:
-    return check_health(_provider)
+# Every session's answers, shared as st.cache_data would, without its hashing and copying on every rerun.
+_health_asked: dict[tuple[str, str | None, str], tuple[float, Health]] = {}
 
 
 @st.fragment(run_every=0.5)
@@ -171,22 +185,25 @@ def _rerun_when_local_answers(base_url: str | None) -> None:
                "once it answers.")
 
 
-def studio_context(*, fresh: bool = False) -> StudioContext:
-    """This run's context. app.py builds it (`fresh=True`) before the page runs; pages reuse it, unless a page
-    runs alone (as AppTest runs them) after a choice changed or a mode was learned."""
-    cached = st.session_state.get(SESSION_CONTEXT)
-    if not fresh and cached is not None and cached.still_current():
-        context = cached
-    else:
-        context = _build_context()
-        st.session_state[SESSION_CONTEXT] = context
-    if not fresh and context.local_starting:  # a page's call: say so, and redraw everything once it answers
+def studio_context(*, for_app: bool = False) -> StudioContext:
+    """This run's context: the session's while still current, else built again. app.py asks first on every run
+    (`for_app=True`); the page it then runs takes that one without checking again, and a page run alone (as
+    AppTest runs them) checks it itself."""
+    checked_by_app = st.session_state.pop(SESSION_CONTEXT_CHECKED, False) and not for_app
+    context = st.session_state.get(SESSION_CONTEXT)
+    if context is None or not checked_by_app:
+        config, sources = _config()
+        built_from = _built_from(config, sources)
+        if context is None or not context.still_current(built_from):
+            context = st.session_state[SESSION_CONTEXT] = _build_context(config, sources, built_from)
+    if for_app:
+        st.session_state[SESSION_CONTEXT_CHECKED] = True
+    elif context.local_starting:  # a page's call: say so, and redraw everything once it answers
         _rerun_when_local_answers(context.provider.base_url)
     return context
 
 
-def _build_context() -> StudioContext:
-    config, sources = _config()
+def _build_context(config: dict[str, str], sources: dict[str, str], built_from: tuple[object, ...]) -> StudioContext:
     data_dir = data_dir_of(config)
     providers = dict(_providers(frozenset(config.items())))
     kind: ProviderKind = st.session_state.get(SESSION_PROVIDER) or default_kind(config, providers)
@@ -202,8 +219,7 @@ def _build_context() -> StudioContext:
     provider = with_what_was_learned(provider, library)
     providers[kind] = provider
     jobs = Jobs(provider, library, deadline_seconds=deadline_seconds_of(config), owner=current_owner())
-    return StudioContext(providers, provider, library, jobs, data_dir, sources, _session_choices(),
-                         local_starting=starting)
+    return StudioContext(providers, provider, library, jobs, data_dir, sources, built_from, local_starting=starting)
 
 
 def session_job_ids(context: StudioContext) -> list[str]:

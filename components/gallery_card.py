@@ -171,11 +171,12 @@ def gallery_card(context: StudioContext, record: VideoRecord, key: str) -> None:
             if record.status == "completed":
                 st.button("Play", key=f"{key}_play_{video_id}", icon=":material/play_arrow:", on_click=play_video,
                           args=(video_id,))
-        # Few elements a card, and no columns: a grid of them is what the gallery's rerun costs.
+        # Few elements a card, and no columns: a grid of them is what the gallery's rerun costs. So the title and
+        # the facts are one element, the facts set small and grey as a caption would be.
         star = "★ " if record.favourite else ""
-        st.markdown(f"**{star}{title_of(record, 48)}** {video_card.badge_markup(record)}")
         facts = (video_card.summary_line(record), video_card.made_line(record), video_card.tags_text(record))
-        st.caption("  \n".join(line for line in facts if line))
+        small = "  \n".join(line for line in facts if line)
+        st.markdown(f"**{star}{title_of(record, 48)}** {video_card.badge_markup(record)}\n\n:small[:gray[{small}]]")
         if record.status in ("failed", "timed_out"):
             failure_notice(context, record)
         elif record.is_active:

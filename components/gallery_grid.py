@@ -84,11 +84,10 @@ def grid(context: StudioContext, filters: Filters) -> None:
         for column, record in zip(row, page.records[start:start + COLUMNS], strict=False):
             with column:
                 gallery_card(context, record, key="grid")
-    newer, _, older = st.columns([1, 3, 1])
-    newer.button("Newer", icon=":material/chevron_left:", on_click=_newer, disabled=len(cursors) == 1,
-                 width="stretch")
-    older.button("Older", icon=":material/chevron_right:", icon_position="right", on_click=_older,
-                 args=(page.next_cursor,), disabled=page.next_cursor is None, width="stretch")
+    with st.container(horizontal=True, horizontal_alignment="distribute"):  # one row, not three columns
+        st.button("Newer", icon=":material/chevron_left:", on_click=_newer, disabled=len(cursors) == 1)
+        st.button("Older", icon=":material/chevron_right:", icon_position="right", on_click=_older,
+                  args=(page.next_cursor,), disabled=page.next_cursor is None)
 
 
 def compare_section(context: StudioContext) -> None:

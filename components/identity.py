@@ -19,6 +19,7 @@ OWNER_COOKIE = "sora_studio_owner"
 SESSION_OWNER = "owner_name"  # the name this session uses, once typed or read from the cookie
 SESSION_COOKIE_WRITE = "owner_cookie_write"  # the name to store in the browser on this run ("" forgets it)
 NAME_INPUT = "owner_name_input"
+SESSION_LOGIN_CONFIGURED = "login_configured"
 NAME_LIMIT = 60
 COOKIE_DAYS = 365
 _NOT_NAME = re.compile(r"[\x00-\x1f\x7f]+")
@@ -30,8 +31,11 @@ def clean_name(text: str) -> str:
 
 
 def login_configured() -> bool:
-    """True when the server has Streamlit's OIDC login set up (st.user then says whether someone is logged in)."""
-    return "is_logged_in" in st.user
+    """True when the server has Streamlit's OIDC login set up (st.user then says whether someone is logged in).
+    Asked once a session: it reads secrets.toml, and logging in or out starts a new session."""
+    if SESSION_LOGIN_CONFIGURED not in st.session_state:
+        st.session_state[SESSION_LOGIN_CONFIGURED] = "is_logged_in" in st.user
+    return st.session_state[SESSION_LOGIN_CONFIGURED]
 
 
 def current_owner() -> str:

@@ -46,11 +46,12 @@ def check_in(context: StudioContext, active_ids: list[str]) -> list[VideoRecord]
     st.rerun()
 
 
-def announce_ended(context: StudioContext) -> None:
-    """Toast each of this session's jobs once when it has ended, whichever run first finds it so: the worker may
-    finish a job between two runs, so it is the state that counts, not a change seen by a fragment."""
+def announce_ended(records: list[VideoRecord]) -> None:
+    """Toast each of this session's jobs (`records`, see `session_jobs`) once when it has ended, whichever run first
+    finds it so: the worker may finish a job between two runs, so it is the state that counts, not a change seen by
+    a fragment."""
     announced = st.session_state.setdefault(ANNOUNCED, set())
-    for record in session_jobs(context):
+    for record in records:
         if in_flight(record) or record.video_id in announced:
             continue
         announced.add(record.video_id)
@@ -74,10 +75,7 @@ def _progress_card(context: StudioContext, record: VideoRecord) -> None:
 def finished_card(context: StudioContext, record: VideoRecord, key: str) -> None:
     with st.container(border=True):
         if record.status != "completed":
-            head, badge = st.columns([4, 1], vertical_alignment="center")
-            head.markdown(f"**{title_of(record)}**")
-            with badge:
-                video_card.status_badge(record)
+            st.markdown(f"**{title_of(record)}** {video_card.badge_markup(record)}")  # the badge inline: no columns
             failure_notice(context, record)
             if st.button("Retry", key=f"{key}-retry-{record.video_id}", icon=":material/refresh:"):
                 retry(context, record.video_id)
@@ -86,8 +84,7 @@ def finished_card(context: StudioContext, record: VideoRecord, key: str) -> None
         with media:
             video_card.player(context.library, record)
         with facts:
-            st.markdown(f"**{title_of(record)}**")
-            video_card.status_badge(record)
+            st.markdown(f"**{title_of(record)}** {video_card.badge_markup(record)}")
             seed = f" · seed {record.seed}" if record.seed is not None else ""
             st.caption(f"{video_card.summary_line(record)} · made in {video_card.elapsed(record)}{seed}  \n"
                        f"{video_card.made_line(record)}")
@@ -106,10 +103,11 @@ def failure_notice(context: StudioContext, record: VideoRecord) -> None:
     sent = f"the prompt “{prompt}”" if record.prompt else "a request with no prompt"
     if record.kind == "image":
         sent += " with a reference image"
-    st.caption(f"What was sent: {sent}")
+    lines = [f"What was sent: {sent}"]
     if record.error_message:
         code = f" ({escape_markdown(record.error_code)})" if record.error_code else ""
-        st.caption(f"The provider said{code}: {escape_markdown(record.error_message)}")
+        lines.append(f"The provider said{code}: {escape_markdown(record.error_message)}")
+    st.caption("  \n".join(lines))  # one caption: a gallery page may show many failed cards
 
 
 def retry(context: StudioContext, video_id: str) -> None:

@@ -50,11 +50,11 @@ def prompt_input(key: str, *, label: str = "Prompt",
     elif prompt:
         st.caption(f"{len(prompt):,} / {DEFAULT_MAX_CHARS:,} characters")
     else:
-        counter, use = st.columns([2, 1], vertical_alignment="center")
-        counter.caption(f"0 / {DEFAULT_MAX_CHARS:,} characters. The grey text is only an example.")
-        use.button("Use the example", key=f"{key}_use_example", on_click=_use_example, args=(key, example),
-                   icon=":material/content_paste_go:", type="tertiary", width="stretch",
-                   help="Put the example into the box, to send as it is or to edit.")
+        with st.container(horizontal=True, vertical_alignment="center", horizontal_alignment="distribute"):
+            st.caption(f"0 / {DEFAULT_MAX_CHARS:,} characters. The grey text is only an example.", width="content")
+            st.button("Use the example", key=f"{key}_use_example", on_click=_use_example, args=(key, example),
+                      icon=":material/content_paste_go:", type="tertiary",
+                      help="Put the example into the box, to send as it is or to edit.")
     if builder:
         # Built only while open: its eight fields would otherwise cost every rerun of the page.
         drawer = st.expander("Prompt builder", icon=":material/construction:", key=f"{key}_builder",

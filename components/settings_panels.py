@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.context import SESSION_JOBS, SESSION_PROVIDER, StudioContext, health_of
+from components.plain_text import escape_markdown
 from components.spend import spend_by_person
 from studio.connection_check import ConnectionReport, check_connection, dialect_label, secrets_snippet
 from studio.dialects import DIALECTS
@@ -58,24 +59,25 @@ def provider_status(context: StudioContext) -> None:
 
 
 def profile_table(context: StudioContext) -> None:
-    rows = []
-    for provider in context.providers.values():
-        rows.append({"Profile": provider.label,
-                     "Ready": "yes" if provider.configured else "no",
-                     "Still needs": ", ".join(provider.missing) or "—"})
-    st.dataframe(rows, hide_index=True, width="stretch")
+    # A markdown table, not a dataframe: a handful of rows, drawn on every rerun of Settings.
+    rows = [f"| {escape_markdown(p.label)} | {'yes' if p.configured else 'no'} | "
+            f"{', '.join(f'`{name}`' for name in p.missing) or '—'} |" for p in context.providers.values()]
+    st.markdown("\n".join(["| Profile | Ready | Still needs |", "|---|---|---|", *rows]))
     for provider in context.providers.values():
         if provider.note and provider.kind != context.provider.kind:  # the one in use says it above
             st.caption(f"**{provider.label}:** {provider.note}")
-    with st.expander("Every setting, and where it came from", icon=":material/tune:"):
-        st.caption("Set these as environment variables or in .streamlit/secrets.toml (see secrets.toml.example). "
-                   "Values of keys are never shown.")
-        st.dataframe(
-            [{"Setting": key, "What it is": purpose,
-              "Status": f"set ({context.config_sources[key]})" if key in context.config_sources else "not set"}
-             for key, purpose in CONFIG_KEYS.items()],
-            hide_index=True, width="stretch",
-        )
+    every = st.expander("Every setting, and where it came from", icon=":material/tune:", key="settings_every",
+                        on_change="rerun")
+    if every.open:  # built only while open
+        with every:
+            st.caption("Set these as environment variables or in .streamlit/secrets.toml (see "
+                       "secrets.toml.example). Values of keys are never shown.")
+            st.dataframe(
+                [{"Setting": key, "What it is": purpose,
+                  "Status": f"set ({context.config_sources[key]})" if key in context.config_sources else "not set"}
+                 for key, purpose in CONFIG_KEYS.items()],
+                hide_index=True, width="stretch",
+            )
 
 
 SESSION_PLACEHOLDERS = {
@@ -119,6 +121,7 @@ def session_keys_form(context: StudioContext, overrides: dict[str, str]) -> None
 
 
 def library_panel(context: StudioContext) -> None:
+    # Few elements: each line is a line of one caption, not a caption of its own.
     local = context.providers["local"]
     left, right = st.columns(2)
     with left:
@@ -127,21 +130,19 @@ def library_panel(context: StudioContext) -> None:
         st.markdown(f"**localsora** ({caps.serving if model_engine else 'the local previz renderer'})")
         if local.base_url:
             health = health_of(local, "local", local.base_url)
-            st.caption(f"{'Running' if health.ok else 'Not answering'} at {local.base_url}")
+            state = f"{'Running' if health.ok else 'Not answering'} at {local.base_url}"
         else:
-            st.caption("Not started: it starts when the Local profile is used.")
-        st.caption(f"Data: {context.data_dir / 'localsora'}")
-        if model_engine:
-            st.caption(f"It runs a real video model through {caps.engine} on this machine"
-                       f"{'' if caps.audio else '; its videos have no sound'}.")
-        else:
-            st.caption("It renders real MP4s with a caption and camera move from your prompt. It is not an AI model.")
+            state = "Not started: it starts when the Local profile is used."
+        what = (f"It runs a real video model through {caps.engine} on this machine"
+                f"{'' if caps.audio else '; its videos have no sound'}." if model_engine else
+                "It renders real MP4s with a caption and camera move from your prompt. It is not an AI model.")
+        st.caption("  \n".join([state, f"Data: {context.data_dir / 'localsora'}", what]))
     with right:
         st.markdown("**Library**")
         count = context.library.count()
         ready = context.library.count(Filters(status="completed"))
-        st.caption(f"{count} videos ({ready} ready) · {context.library.disk_usage() / 1e6:.1f} MB on disk")
-        st.caption(f"Location: {context.data_dir}")
+        st.caption(f"{count} videos ({ready} ready) · {context.library.disk_usage() / 1e6:.1f} MB on disk  \n"
+                   f"Location: {context.data_dir}")
         st.markdown("**Spent so far**, by person")
         spend_by_person(context.library)
 

@@ -8,7 +8,7 @@ from components.context import StudioContext, health_of, session_jobs
 from components.identity import identity_box
 from components.job_panel import TICK_SECONDS, announce_ended, check_in, in_flight, state_label
 from components.plain_text import title_of
-from components.spend import spend_summary
+from components.spend import spend_line
 
 JOBS_LISTED = 6
 
@@ -24,23 +24,25 @@ def sidebar(context: StudioContext) -> None:
             if not health.starting:  # a renderer on its way needs no fixing
                 st.page_link("pages/settings.py", label="Fix it in Settings", icon=":material/settings:")
         identity_box()
-        announce_ended(context)  # before app.py shows the queued toasts
-        active_jobs(context)
-        spend_summary(context.library, context.jobs.owner)
+        records = session_jobs(context)
+        announce_ended(records)  # before app.py shows the queued toasts
+        active_ids = [r.video_id for r in records if in_flight(r)]
+        spent = spend_line(context.library, context.jobs.owner)
+        if active_ids:
+            active_jobs(context, active_ids)
+            st.caption(spent)
+        else:  # one element, not two: the sidebar is drawn on every rerun of every page
+            st.caption(f"No active jobs.  \n{spent}")
 
 
-def active_jobs(context: StudioContext) -> None:
-    """This person's active jobs, read from the library on the job panel's beat, so both show the same progress."""
-    active_ids = [r.video_id for r in session_jobs(context) if in_flight(r)]
+def active_jobs(context: StudioContext, active_ids: list[str]) -> None:
+    """This person's active jobs, read from the library on the job panel's beat, so both show the same progress.
+    A job started later reruns the whole page, which lists it here."""
 
-    @st.fragment(run_every=TICK_SECONDS if active_ids else None)
+    @st.fragment(run_every=TICK_SECONDS)
     def live() -> None:
-        records = check_in(context, active_ids)
-        if not records:
-            st.caption("No active jobs.")
-            return
-        st.markdown(f"**Active jobs ({len(records)})**")
-        for record in records[:JOBS_LISTED]:
-            st.caption(f"{title_of(record, 38)} · {state_label(record)} {record.progress}%")
+        records = check_in(context, active_ids)  # all still in flight: when one ends, the whole page reruns
+        lines = [f"{title_of(r, 38)} · {state_label(r)} {r.progress}%" for r in records[:JOBS_LISTED]]
+        st.caption("  \n".join([f"**Active jobs ({len(records)})**", *lines]))  # one element, ticking every second
 
     live()

@@ -11,11 +11,11 @@ from studio.pricing import PRICES_READ_ON, format_usd
 NOBODY = "(no name given)"
 
 
-def spend_summary(library: Library, owner: str) -> None:
-    """Everyone's spend, and this person's beside it once they have a name."""
+def spend_line(library: Library, owner: str) -> str:
+    """Everyone's spend, and this person's beside it once they have a name (markdown, for the sidebar)."""
     total = f"**{format_usd(library.total_spent())}**"
     spent = f"yours **{format_usd(library.total_spent(owner))}** · everyone {total}" if owner else total
-    st.caption(f"Spent so far: {spent} (estimate, list prices of {PRICES_READ_ON})")
+    return f"Spent so far: {spent} (estimate, list prices of {PRICES_READ_ON})"
 
 
 def spend_by_person(library: Library) -> None:

@@ -20,11 +20,15 @@ provider_choice(context)
 provider_status(context)
 profile_table(context)
 
-st.subheader("Connect a provider")
-connect_provider(context, st.session_state.setdefault(SESSION_OVERRIDES, {}))
-
-st.subheader("Keys for this session only")
-session_keys_form(context, st.session_state.setdefault(SESSION_OVERRIDES, {}))
+# The two forms are built only while open: most visits to Settings read it and change nothing.
+connect = st.expander("Connect a provider", icon=":material/cable:", key="settings_connect", on_change="rerun")
+if connect.open:
+    with connect:
+        connect_provider(context, st.session_state.setdefault(SESSION_OVERRIDES, {}))
+keys = st.expander("Keys for this session only", icon=":material/key:", key="settings_keys", on_change="rerun")
+if keys.open:
+    with keys:
+        session_keys_form(context, st.session_state.setdefault(SESSION_OVERRIDES, {}))
 
 st.subheader("Local renderer and library")
 library_panel(context)

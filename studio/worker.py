@@ -109,7 +109,7 @@ _workers_lock = threading.Lock()
 def worker_for(library: Library) -> Worker:
     """This process's worker for `library`'s data dir, created on first use and (re)started if it is not running.
     Whoever asks first (the server's start, or a page) creates it; everyone after gets the same one."""
-    key = Path(library.data_dir).resolve()
+    key = Path(library.data_dir)  # resolved by Library already
     with _workers_lock:
         worker = _workers.get(key)
         if worker is None:

@@ -234,6 +234,7 @@ def test_backend_unreachable_then_recovers(page: Page, server: LocalsoraProcess,
 
 def test_connect_a_provider_and_test_it(page: Page, server: LocalsoraProcess, shots: Screenshots) -> None:
     go_to(page, "Settings")
+    page.get_by_text("Connect a provider").click()  # its form is built once it opens
     url = page.get_by_role("textbox", name="Base URL", exact=True)
     closed = f"http://127.0.0.1:{free_port()}"
     url.fill(closed)

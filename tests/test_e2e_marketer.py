@@ -161,6 +161,7 @@ def test_settings_keep_hint_only_when_set_and_azure_has_a_deployment(page: Page,
     """Defect 12: "Leave empty to keep the current value" only where a value is set; Azure's deployment is a
     field of its own."""
     go_to(page, "Settings")
+    page.get_by_text("Keys for this session only").click()  # its form is built once it opens
     form = page.locator('[data-testid="stForm"]').filter(has_text="Use for this session")
     deployment = form.get_by_role("textbox", name="Azure deployment name", exact=True)
     expect(deployment).to_be_visible()
@@ -175,6 +176,7 @@ def test_settings_keep_hint_only_when_set_and_azure_has_a_deployment(page: Page,
     expect(kept).to_have_value("")
     expect(page.get_by_text("Set for this session: AZURE_OPENAI_DEPLOYMENT.")).to_be_visible()
     # The Connect form asks Azure for its deployment too.
+    page.get_by_text("Connect a provider").click()
     choose(page, "Azure OpenAI (key)")
     expect(page.get_by_role("textbox", name="Deployment name", exact=True)).to_be_visible()
     shots.take(page, "settings_deployment")

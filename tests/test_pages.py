@@ -76,6 +76,16 @@ def open_page(at: AppTest, page: str, **query: str) -> AppTest:
     return at
 
 
+def open_settings_section(at: AppTest, *keys: str) -> AppTest:
+    """Open Settings' expanders by key ("settings_connect", "settings_keys", "settings_every"): their contents are
+    built only while open."""
+    for key in keys:
+        at.session_state[key] = True
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def button(at: AppTest, label: str):  # noqa: ANN201 (AppTest's element type)
     matches = [b for b in at.button if b.label == label]
     assert matches, f"no button {label!r}: {[b.label for b in at.button]}"
@@ -315,6 +325,7 @@ def test_settings_never_render_a_secret(data_dir: Path, keyed_localsora: Localso
         assert SECRET not in every_element_text(at), page
     assert "401" in sidebar_text(at), "the environment's key is refused"
     open_page(at, "pages/settings.py")
+    open_settings_section(at, "settings_every", "settings_keys")
     shown = every_element_text(at)
     assert "set (environment)" in shown and "OPENAI_API_KEY" in shown and "Azure OpenAI (key)" in shown
     at.text_input(key="session_OPENAI_API_KEY").set_value(typed)
@@ -337,7 +348,7 @@ def test_a_key_typed_in_settings_turns_the_sidebar_healthy(data_dir: Path, keyed
     monkeypatch.setenv("SORA_STUDIO_PROVIDER", "openai")
     monkeypatch.setenv("OPENAI_BASE_URL", keyed_localsora.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "fake-key-the-server-refuses-1234")
-    at = open_page(new_session(), "pages/settings.py")
+    at = open_settings_section(open_page(new_session(), "pages/settings.py"), "settings_keys")
     assert "Key rejected (401)" in sidebar_text(at)
     at.text_input(key="session_OPENAI_API_KEY").set_value(typed)
     next(b for b in at.form_submit_button if b.label == "Use for this session").click()
@@ -574,7 +585,7 @@ CANARY = "canary-key-5e4d3c2b1a-must-never-render"
 
 def test_connect(at: AppTest, url: str, key: str | None = None) -> AppTest:
     """Settings → Connect a provider → OpenAI-compatible server → Test connection."""
-    open_page(at, "pages/settings.py")
+    open_settings_section(open_page(at, "pages/settings.py"), "settings_connect")
     at.text_input(key="connect_SORA_STUDIO_COMPATIBLE_URL").set_value(url)
     if key is not None:
         at.text_input(key="connect_SORA_STUDIO_COMPATIBLE_API_KEY").set_value(key)
