@@ -12,9 +12,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from studio.local_backend import stop_started
 from studio.worker import STOP_AT_EXIT_SECONDS
+
+# app.py's st.navigation names every page. Until some session has run it, Streamlit treats the pages/ folder as
+# its old auto-discovered pages, so a server's first visitor on a link such as /gallery?video=ID got the bare
+# page: no sidebar, no navigation, no styles. Said up front, every first visit runs app.py.
+PagesManager.uses_pages_directory = False
 
 
 @asynccontextmanager

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Playwright, expect
 
 from localsora.config import Settings
 from localsora.process import LocalsoraProcess
@@ -21,6 +22,7 @@ from tests.e2e_support import (
     finished_video,
     go_to,
     open_card_menu,
+    open_studio,
     playing_video,
     search_gallery,
     type_prompt,
@@ -242,3 +244,24 @@ def test_a_blocked_prompt_shows_the_providers_words_once(page: Page, server: Loc
     words = "Your request was blocked by our moderation system."
     expect(page.get_by_text(words, exact=False)).to_have_count(1)
     expect(page.get_by_text(f"The provider said (moderation_blocked): {words}")).to_be_visible()
+
+
+def test_a_shared_link_as_the_first_visit_after_a_restart_opens_in_the_studio(
+    playwright: Playwright, server: LocalsoraProcess, tmp_path: Path
+) -> None:
+    """The first browser to reach a freshly started server comes by a link to one video: it gets the studio, with
+    its navigation and sidebar, and the video, not the bare gallery page."""
+    app = StudioApp(tmp_path / "data", server, tmp_path / "streamlit.log")
+    made = finished_video(app, "A ceramic mug on a sunlit counter, slow dolly in")
+    app.start()
+    try:
+        context, page = open_studio(playwright, f"{app.url}/gallery?video={made.video_id}")
+        expect(page.get_by_text(f"id {made.video_id}")).to_be_visible()
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_text("Library", exact=True)).to_be_visible()  # app.py's navigation, in sections
+        expect(sidebar.get_by_role("link", name="Text to video")).to_be_visible()
+        expect(sidebar.get_by_text("Local preview renderer")).to_be_visible()  # app.py's sidebar ran too
+        playing_video(page)
+        context.close()
+    finally:
+        app.stop()
