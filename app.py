@@ -18,17 +18,18 @@ div[class*="st-key-"][class*="_del_"] button, div[class*="st-key-"][class*="_del
 div[class*="st-key-"][class*="_del_"] button:hover {background: #fdecea; border-color: #b3261e;}
 div[class*="st-key-confirm_delete_"] button {background: #b3261e; border-color: #b3261e; color: #fff;}
 div[class*="st-key-confirm_delete_"] button:hover {background: #8c1d18; border-color: #8c1d18;}
-/* A gallery card's Play covers its thumbnail: a click anywhere on the picture plays the video. */
-div[class*="st-key-"][class*="_thumb_"] {position: relative;}
-div[class*="st-key-"][class*="_thumb_"] > .stElementContainer:has(.stButton) {position: absolute; top: 0; left: 0;
-  width: 100% !important; height: 190px;}  /* the .studio-thumb's height */
-div[class*="st-key-"][class*="_thumb_"] .stButton, div[class*="st-key-"][class*="_thumb_"] .stButton button {
+/* A gallery card's Play covers its thumbnail: a click anywhere on the picture plays the video. It sits where the
+   thumbnail starts, inside the bordered card's 15px padding. */
+div[class*="st-key-"][class*="_card_"] {position: relative;}
+div.stElementContainer[class*="st-key-"][class*="_play_"] {position: absolute; top: 15px; left: 15px;
+  width: calc(100% - 30px) !important; height: 190px;}  /* the .studio-thumb's height */
+div[class*="st-key-"][class*="_play_"] .stButton, div[class*="st-key-"][class*="_play_"] .stButton button {
   width: 100%; height: 100%;}
-div[class*="st-key-"][class*="_thumb_"] .stButton button {border: none; background: transparent; color: #fff;
+div[class*="st-key-"][class*="_play_"] .stButton button {border: none; background: transparent; color: #fff;
   border-radius: 0.5rem; align-items: flex-end; justify-content: flex-start; padding: 0.6rem;}
-div[class*="st-key-"][class*="_thumb_"] .stButton button > div {background: rgba(20, 18, 32, 0.75);
+div[class*="st-key-"][class*="_play_"] .stButton button > div {background: rgba(20, 18, 32, 0.75);
   border-radius: 2rem; padding: 0.25rem 0.9rem 0.25rem 0.6rem; width: auto; flex: 0 0 auto;}
-div[class*="st-key-"][class*="_thumb_"] .stButton button:hover {background: rgba(20, 18, 32, 0.2); color: #fff;}
+div[class*="st-key-"][class*="_play_"] .stButton button:hover {background: rgba(20, 18, 32, 0.2); color: #fff;}
 /* The fitted reference is outlined, so a white or pale edge still shows where the frame ends. */
 div[class*="st-key-"][class*="_fitted_preview"] img {outline: 2px dashed #5b4bdb; outline-offset: 2px;}
 </style>""")

@@ -166,17 +166,16 @@ def gallery_card(context: StudioContext, record: VideoRecord, key: str) -> None:
     """Thumbnail (a click plays it), title, facts, and one "⋯" menu that builds its buttons only when opened."""
     video_id = record.video_id
     with st.container(border=True, key=f"{key}_card_{video_id}"):
-        with st.container(key=f"{key}_thumb_{video_id}"):  # app.py's CSS lays Play over the whole thumbnail
-            video_card.thumbnail(context.library, record)
-            if record.status == "completed":
-                st.button("Play", key=f"{key}_play_{video_id}", icon=":material/play_arrow:", on_click=play_video,
-                          args=(video_id,))
-        # Few elements a card, and no columns: a grid of them is what the gallery's rerun costs. So the title and
-        # the facts are one element, the facts set small and grey as a caption would be.
+        # Few elements a card, and no columns: a grid of them is what the gallery's rerun costs. So the thumbnail,
+        # the title and the facts are one element, the facts set small and grey as a caption would be.
         star = "★ " if record.favourite else ""
         facts = (video_card.summary_line(record), video_card.made_line(record), video_card.tags_text(record))
         small = "  \n".join(line for line in facts if line)
-        st.markdown(f"**{star}{title_of(record, 48)}** {video_card.badge_markup(record)}\n\n:small[:gray[{small}]]")
+        video_card.thumbnail(context.library, record, under=f"**{star}{title_of(record, 48)}** "
+                             f"{video_card.badge_markup(record)}\n\n:small[:gray[{small}]]")
+        if record.status == "completed":  # app.py's CSS lays it over the whole thumbnail
+            st.button("Play", key=f"{key}_play_{video_id}", icon=":material/play_arrow:", on_click=play_video,
+                      args=(video_id,))
         if record.status in ("failed", "timed_out"):
             failure_notice(context, record)
         elif record.is_active:

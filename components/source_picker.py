@@ -38,7 +38,7 @@ def source_picker(context: StudioContext, key: str) -> VideoRecord | None:
     strip = st.columns(STRIP)
     for column, record in zip(strip, records[:STRIP], strict=False):
         with column:
-            video_card.thumbnail(context.library, record, under=title_of(record))
+            video_card.thumbnail(context.library, record, under=f":small[:gray[{title_of(record)}]]")
             chosen = st.session_state[f"{key}_source"] == record.video_id
             st.button("Picked" if chosen else "Pick", key=f"{key}_pick_{record.video_id}", disabled=chosen,
                       on_click=_choose, args=(key, record.video_id), width="stretch")

@@ -115,7 +115,7 @@ def _inline_image(path: str) -> str:
 
 def thumbnail(library: Library, record: VideoRecord, *, under: str = "") -> None:
     """A fixed-height frame, so portrait and landscape cards line up in a grid. No file system call on a rerun.
-    `under` (Markdown) is set small below it, in the same element: a strip of them costs fewer elements."""
+    `under` (Markdown) goes below it, in the same element: a grid or strip of them costs fewer elements."""
     path = library.path(record.thumbnail_path)
     try:
         data = _inline_image(str(path)) if path is not None else None
@@ -125,7 +125,7 @@ def thumbnail(library: Library, record: VideoRecord, *, under: str = "") -> None
         inner = f"<img src='data:image/webp;base64,{data}' alt='{html.escape(record.display_title)}'>"
     else:
         inner = {"failed": "Failed", "timed_out": "Timed out"}.get(record.status, "No preview yet")
-    below = f"\n\n:small[:gray[{under}]]" if under else ""
+    below = f"\n\n{under}" if under else ""
     st.markdown(f"<div class='studio-thumb'>{inner}</div>{below}", unsafe_allow_html=True)
 
 

@@ -233,6 +233,31 @@ def test_many_threads_write_at_once(tmp_path: Path) -> None:
     assert library.count(Filters(status="in_progress", favourites_only=True)) == 200
 
 
+def open_library_files(library: Library) -> int:
+    """How many files of this library's database the process holds open (the database, its WAL and index)."""
+    fds = Path("/proc/self/fd")
+    return sum(1 for fd in fds.iterdir() if str(library.db_path) in str(fd.resolve()))
+
+
+def test_short_lived_threads_see_every_earlier_write_and_leave_no_connection_open(tmp_path: Path) -> None:
+    """Streamlit runs each rerun on a new thread: a server up for days must not pile up open files."""
+    library = Library(tmp_path)
+    seen: list[int] = []
+
+    def rerun(n: int) -> None:
+        library.add(make_record(n))
+        seen.append(library.count())
+
+    for n in range(100):
+        thread = threading.Thread(target=rerun, args=(n,))
+        thread.start()
+        thread.join()
+        if n == 0:
+            after_first = open_library_files(library)
+    assert seen == list(range(1, 101))
+    assert open_library_files(library) <= after_first
+
+
 def test_part_files_a_killed_download_left_are_swept_on_open(tmp_path: Path) -> None:
     import os
     import time
