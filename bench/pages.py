@@ -8,9 +8,9 @@ and cold start to first paint against `streamlit hello`.
   in turns with a page that has one button, the baseline; the figures are medians, the ratio page / baseline.
 - Gallery growth: the Gallery's rerun with 10, 12 and 5,000 videos in the library (12 fill its first page, so
   12 against 5,000 is the library's size alone; 10 against 5,000 is what the goal names).
-- Cold start: a real `streamlit run app.py` (no provider configured: it starts its own localsora) and a real
-  `streamlit hello`, each timed from launch until headless Chromium shows the page's heading and Streamlit
-  reports the script idle. `--starts` of each, alternating; the median counts.
+- Cold start: a real `streamlit run serve.py`, as `make run` does (no provider configured: it starts its own
+  localsora), and a real `streamlit hello`, each timed from launch until headless Chromium shows the page's
+  heading and Streamlit reports the script idle. `--starts` of each, alternating; the median counts.
 """
 
 from __future__ import annotations
@@ -231,7 +231,7 @@ def cold_starts(starts: int) -> tuple[float, float]:
                                           "Welcome to Streamlit!", env, folder))
             port = free_port()
             studio_env = {**env, "SORA_STUDIO_DATA_DIR": str(folder / "data"), "LOCALSORA_PORT": str(free_port())}
-            studio_times.append(cold_start(browser, [*streamlit, "run", "app.py", *flags, "--server.port", str(port)],
+            studio_times.append(cold_start(browser, [*streamlit, "run", "serve.py", *flags, "--server.port", str(port)],
                                            port, "Text to video", studio_env, folder))
             shutil.rmtree(folder, ignore_errors=True)
         browser.close()
