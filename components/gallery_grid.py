@@ -83,6 +83,8 @@ def grid(context: StudioContext, filters: Filters) -> None:
     for index, record in enumerate(page.records):
         with columns[index % COLUMNS]:
             gallery_card(context, record, key="grid")
+    if len(cursors) == 1 and page.next_cursor is None:
+        return  # everything fits on one page: no pager to grey out
     with st.container(horizontal=True, horizontal_alignment="distribute"):  # one row, not three columns
         st.button("Newer", icon=":material/chevron_left:", on_click=_newer, disabled=len(cursors) == 1)
         st.button("Older", icon=":material/chevron_right:", icon_position="right", on_click=_older,
