@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -37,6 +38,9 @@ class LocalsoraProcess:
         self.api_key = api_key
         self.log_path = log_path or self.data_dir / "localsora.log"
         self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()  # a stop() from another thread meets either no process or the whole of one
+        self._spawned = False
+        self._cancelled = False  # stop() came before the first start() spawned the process: it never will
 
     @property
     def root_url(self) -> str:
@@ -56,12 +60,18 @@ class LocalsoraProcess:
             env["LOCALSORA_API_KEY"] = self.api_key  # through the environment, never on the command line
         repo_root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, env.get("PYTHONPATH")]))
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        with self._lock:
+            if self._cancelled:
+                raise RuntimeError("localsora was stopped before it started")
+            with open(self.log_path, "ab") as log:
+                process = self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+            self._spawned = True
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"localsora exited with {self._process.returncode}; see {self.log_path}")
+            if self._process is not process:
+                raise RuntimeError("localsora was stopped before it answered")
+            if process.poll() is not None:
+                raise RuntimeError(f"localsora exited with {process.returncode}; see {self.log_path}")
             if is_healthy(self.root_url, timeout=0.5):
                 return self
             time.sleep(0.1)
@@ -72,19 +82,22 @@ class LocalsoraProcess:
         return self._process is not None and self._process.poll() is None
 
     def stop(self, kill: bool = False) -> None:
-        if self._process is None:
+        """Stop the process; one still waiting to answer is stopped too, and start() then raises."""
+        with self._lock:
+            process, self._process = self._process, None
+            self._cancelled = process is None and not self._spawned
+        if process is None:
             return
-        if self._process.poll() is None:
+        if process.poll() is None:
             if kill:
-                self._process.kill()
+                process.kill()
             else:
-                self._process.terminate()
+                process.terminate()
             try:
-                self._process.wait(timeout=15)
+                process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
+                process.kill()
+                process.wait()
 
     def faults(self, **change: object) -> dict[str, object]:
         """Change injected faults and limits at run time (see `/_localsora/faults`)."""

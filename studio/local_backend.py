@@ -23,8 +23,10 @@ from pathlib import Path
 from localsora.process import LocalsoraProcess, free_port, is_healthy
 
 log = logging.getLogger(__name__)
-_started: dict[Path, LocalsoraProcess] = {}
-_lock = threading.Lock()
+_started: dict[Path, LocalsoraProcess] = {}  # from before they answer, so stop_started() also stops a start
+_started_lock = threading.Lock()
+_stopping = threading.Event()  # the studio is shutting down: no more starts
+_lock = threading.Lock()  # one start at a time
 _background_lock = threading.Lock()
 PREVIZ_START_SECONDS = 30.0
 MODEL_START_SECONDS = 600.0  # the diffusers engine loads a real model (gigabytes) before it answers
@@ -88,10 +90,20 @@ def ensure_localsora(data_dir: Path | str, port: int | None = None) -> str:
     with _lock:
         if (url := _running_url(server_dir)) is not None:
             return url
-        server = LocalsoraProcess(server_dir, port=port or choose_port()).start(timeout=start_timeout())
-        _started[server_dir] = server
-        marker.write_text(json.dumps({"root_url": server.root_url}))
+        server = LocalsoraProcess(server_dir, port=port or choose_port())
+        with _started_lock:  # before it answers: a model can take minutes, and the studio may stop meanwhile
+            if _stopping.is_set():
+                raise RuntimeError("The studio is stopping: the local renderer is not started.")
+            _started[server_dir] = server
         atexit.register(server.stop)
+        try:
+            server.start(timeout=start_timeout())
+        except Exception:
+            with _started_lock:
+                if _started.get(server_dir) is server:
+                    del _started[server_dir]
+            raise
+        marker.write_text(json.dumps({"root_url": server.root_url}))
         return server.base_url
 
 
@@ -158,7 +170,8 @@ def is_starting(base_url: str | None) -> bool:
 def stop_started() -> None:
     """Stop every localsora this process started. serve.py calls it at server shutdown: uvicorn, which serves an
     st.App, re-raises SIGTERM once it has shut down, so the atexit handlers that stop them otherwise never run."""
-    with _lock:
+    with _started_lock:  # not _lock, which a start holds until its server answers
+        _stopping.set()
         servers = list(_started.values())
         _started.clear()
     for server in servers:

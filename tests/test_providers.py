@@ -19,6 +19,7 @@ from studio.errors import StudioError
 from studio.providers import azure_base_url, check_health, default_kind, load_providers
 from studio.secret import Secret
 from tests.conftest import TINY_WAN
+from tests.waiting import wait_until
 
 KEY = "fake-key-test-0123456789abcdefghijklmnop"
 
@@ -255,6 +256,32 @@ def test_the_embedded_localsora_keeps_its_address_across_restarts(tmp_path, monk
     finally:
         for server in local_backend._started.values():
             server.stop()
+        local_backend._started.clear()
+
+
+def test_stopping_the_studio_while_its_localsora_starts_leaves_no_server_behind(tmp_path) -> None:
+    """Ctrl+C right after `make run`: the renderer still starting must not live on, unseen, to be started again
+    beside it on the same data dir by the next run."""
+    import psutil
+
+    from studio import local_backend
+
+    def servers_of_this_data_dir() -> list[psutil.Process]:
+        return [p for p in psutil.process_iter(["cmdline"])
+                if "localsora" in (p.info["cmdline"] or []) and str(tmp_path) in " ".join(p.info["cmdline"])]
+
+    assert local_backend.embedded_localsora(tmp_path).starting
+    try:
+        local_backend.stop_started()  # the studio stops while its renderer is still on its way up
+        start = local_backend._background[(tmp_path / "localsora").resolve()]
+        assert start.done.wait(timeout=60)
+        assert "stop" in start.error, "the start was abandoned, not finished behind the studio's back"
+        wait_until(lambda: not servers_of_this_data_dir(), what="no localsora left on this data dir", deadline=15)
+    finally:
+        for process in servers_of_this_data_dir():
+            process.kill()
+        local_backend._stopping.clear()  # this test's studio stopped; the next test's has not
+        local_backend._background.clear()
         local_backend._started.clear()
 
 
