@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlparse
 
 import httpx2  # the SDK's HTTP library
 import openai
@@ -256,7 +257,7 @@ class Jobs:
         seconds_billed = int(float(request.seconds)) if request.kind in ("generate", "image", "extend") \
             else int(float(video.seconds))
         cost = pricing.estimate_cost(str(video.model), str(video.size), seconds_billed, self.provider.kind).usd
-        record = _record_from_video(video, self.provider.kind, self.deadline_seconds)
+        record = _record_from_video(video, self.provider, self.deadline_seconds)
         record.kind = request.kind
         record.parent_video_id = request.source_video_id or video.remixed_from_video_id
         record.variant_group, record.variant_index = group, index
@@ -287,6 +288,9 @@ class Jobs:
         record = self._get(video_id)
         if not (record.is_active or (force and record.status == "timed_out")):
             return record
+        if (elsewhere := self.made_elsewhere(record)) is not None:
+            return record if record.last_poll_error == elsewhere else (
+                self.library.update(video_id, last_poll_error=elsewhere) or record)
         if (problem := unaddressable(video_id)) is not None:
             return self.library.update(video_id, status="failed", error_code=UNADDRESSABLE_CODE,
                                        error_message=problem) or record
@@ -351,13 +355,23 @@ class Jobs:
             changes["status"] = "timed_out"
         return self.library.update(record.video_id, **changes) or record
 
+    def made_elsewhere(self, record: VideoRecord) -> str | None:
+        """Why `record` is not followed here: it was made on another server than the one this profile names now
+        (its id means nothing there). None when it can be. The embedded localsora keeps its jobs in the data dir,
+        so a new port of its own is the same server."""
+        made_on, now_on = (record.base_url or "").rstrip("/"), (self.provider.base_url or "").rstrip("/")
+        if self.provider.kind == "local" or not made_on or made_on == now_on:
+            return None
+        return (f"Made on {urlparse(made_on).netloc}, and {self.provider.label} now points at {self.provider.host}. "
+                "It is kept as it is: point the profile back to follow and download it.")
+
     # Archiving.
     def archive(self, video_id: str) -> VideoRecord:
         """Stream the video, thumbnail and spritesheet into the library: temp file, then atomic rename.
 
         Returns the record unarchived, without waiting, when another session or process holds the download."""
         record = self._get(video_id)
-        if record.is_archived:
+        if record.is_archived or self.made_elsewhere(record) is not None:
             return record
         if not self.library.claim_poll(video_id, time.time(), time.time() + DOWNLOAD_LEASE):
             return record
@@ -478,7 +492,7 @@ class Jobs:
     def _sync_one(self, video: Video, report: SyncReport) -> None:
         existing = self.library.get(video.id)
         if existing is None:
-            record = _record_from_video(video, self.provider.kind, self.deadline_seconds)
+            record = _record_from_video(video, self.provider, self.deadline_seconds)
             record.kind = "remix" if video.remixed_from_video_id else "generate"
             record.parent_video_id = video.remixed_from_video_id
             record.cost_usd = pricing.estimate_cost(
@@ -531,10 +545,10 @@ def unaddressable(video_id: str) -> str | None:
     return None
 
 
-def _record_from_video(video: Video, provider_kind: str, deadline_seconds: float) -> VideoRecord:
+def _record_from_video(video: Video, provider: Provider, deadline_seconds: float) -> VideoRecord:
     created_at = float(video.created_at or time.time())
     record = VideoRecord(
-        video_id=video.id, provider=provider_kind, kind="generate", status=video.status,
+        video_id=video.id, provider=provider.kind, base_url=provider.base_url, kind="generate", status=video.status,
         progress=video.progress or 0, prompt=video.prompt or "", model=str(video.model), size=str(video.size),
         seconds=str(video.seconds), created_at=created_at,
         completed_at=video.completed_at, expires_at=video.expires_at,

@@ -208,6 +208,11 @@ MIGRATIONS: list[str] = [
     CREATE INDEX storyboards_newest ON storyboards(updated_at DESC);
     CREATE INDEX storyboards_rendering ON storyboards(rendering, provider);
     """,
+    # 8: the server each video was made on (its base URL, never a key): a profile pointed at another server since
+    # must not poll it there, where its id is unknown.
+    """
+    ALTER TABLE videos ADD COLUMN base_url TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -250,6 +255,7 @@ class VideoRecord:
     seed: int | None = None  # the seed the provider says it used, when it says
     extra: dict[str, Any] = field(default_factory=dict)  # fields the provider sent beyond OpenAI's, kept as sent
     owner: str = ""  # who started it on a shared server; "" when nobody said
+    base_url: str | None = None  # the server it was made on; None for records from before migration 8
 
     @property
     def is_active(self) -> bool:

@@ -101,7 +101,7 @@ def test_an_integer_error_code_is_kept_as_text_and_explained() -> None:
     video = Video.construct(id="video_gen_1", object="video", status="failed", progress=0, prompt="p",
                             model="Wan", size="832x480", seconds="4", created_at=1_700_000_000,
                             error={"code": 500, "message": "CUDA out of memory"})
-    record = _record_from_video(video, "compatible", 600)
+    record = _record_from_video(video, provider, 600)
     assert record.error_code == "500"
     assert "CUDA out of memory" in str(from_job_failure(record.error_code, record.error_message))
 
@@ -219,6 +219,27 @@ def test_a_404_on_remix_marks_it_absent_for_that_server_and_a_restart_remembers(
     assert again.absent_modes(provider.base_url) == set()
 
 
+def test_a_job_made_on_another_server_is_kept_not_failed_after_the_profile_moves(start_localsora,
+                                                                                tmp_path: Path) -> None:
+    """Settings pointed the compatible profile at a new server while a job ran on the old one: the new server has
+    never heard of its id, so asking there would fail it. It waits, saying why, until the profile points back."""
+    first, second = start_localsora("--render-delay", "2"), start_localsora()
+    library = Library(tmp_path / "data")
+    [made] = Jobs(compatible(first.root_url), library).submit(VideoRequest(prompt="A lighthouse at dusk"))
+    assert made.base_url == compatible(first.root_url).base_url
+    moved = Jobs(compatible(second.root_url), library)
+    moved.refresh_active()
+    kept = library.get(made.video_id)
+    assert kept is not None and kept.is_active and kept.error_code is None, "not failed as unknown"
+    assert kept.last_poll_error and f"Made on 127.0.0.1:{first.port}" in kept.last_poll_error
+    assert "point the profile back" in kept.last_poll_error
+    assert moved.archive(made.video_id).video_path is None  # nor downloaded from the wrong server
+    back = Jobs(compatible(first.root_url), library)
+    wait_archived(back, made.video_id)
+    done = library.get(made.video_id)
+    assert done is not None and done.status == "completed" and done.last_poll_error is None
+
+
 def test_fields_beyond_openais_are_kept_in_the_library(localsora: LocalsoraProcess, tmp_path: Path) -> None:
     library = Library(tmp_path / "data")
     jobs = Jobs(discover_server(compatible(localsora.root_url), keep_models=False), library)
@@ -231,7 +252,7 @@ def test_fields_beyond_openais_are_kept_in_the_library(localsora: LocalsoraProce
                             model="Wan", size="832x480", seconds="4", created_at=1_700_000_000,
                             inference_time_s=41.25, peak_memory_mb=18234.5, stage_durations={"denoise": 39.0},
                             quality="default", media_type="video/mp4", file_name="video_gen_abc.mp4")
-    library.add(_record_from_video(video, "compatible", 600))
+    library.add(_record_from_video(video, jobs.provider, 600))
     extra = Library(tmp_path / "data").get("video_gen_abc").extra
     assert extra == {"inference_time_s": 41.25, "peak_memory_mb": 18234.5, "stage_durations": {"denoise": 39.0},
                      "quality": "default", "media_type": "video/mp4", "file_name": "video_gen_abc.mp4"}

@@ -192,10 +192,11 @@ def test_an_old_library_is_migrated_in_place(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     library = Library(tmp_path)
-    assert library.schema_version == SCHEMA_VERSION == 7
+    assert library.schema_version == SCHEMA_VERSION == 8
     assert [r.video_id for r in library.page(Filters(text="lighthouse")).records] == ["video_old1"]
     old = library.get("video_old1")
     assert old is not None and old.prompt == "A lighthouse in fog" and old.params == {} and old.seed is None
+    assert old.base_url is None  # made before the studio kept the server: followed on whichever it names
     assert old.extra == {} and library.absent_modes("http://gpu-box:8000/v1") == set()
     # The running totals start from what the old library holds.
     assert old.owner == "" and library.total_spent() == pytest.approx(0.4) and library.models() == ["sora-2"]
