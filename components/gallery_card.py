@@ -11,7 +11,7 @@ from components import video_card
 from components.context import StudioContext
 from components.feedback import queue_toast, show_error
 from components.job_panel import failure_notice, retry
-from components.plain_text import title_of
+from components.plain_text import escape_markdown, title_of
 from studio.errors import StudioError
 from studio.library import VideoRecord
 from studio.prompts import short_title
@@ -178,8 +178,9 @@ def gallery_card(context: StudioContext, record: VideoRecord, key: str) -> None:
                       args=(video_id,))
         if record.status in ("failed", "timed_out"):
             failure_notice(context, record)
-        elif record.is_active:
-            st.progress(record.progress / 100, text=f"{record.progress}%")
+        elif record.is_active:  # with why it is not moving, when the last poll said (a server down, or moved)
+            waiting = f" · {escape_markdown(record.last_poll_error)}" if record.last_poll_error else ""
+            st.progress(record.progress / 100, text=f"{record.progress}%{waiting}")
         menu_key = f"{key}_menu_{video_id}"
         menu = st.popover("⋯", key=menu_key, on_change="rerun", width="stretch",
                           help="Download, remix, favourite, rename or delete")

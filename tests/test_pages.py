@@ -283,6 +283,14 @@ def test_gallery_delete_goes_through_the_confirm_dialog(app: AppTest, library: L
     assert [t.value for t in app.toast] == ["Deleted from Local preview renderer. Removed from the library."]
 
 
+def test_a_gallery_card_says_why_a_job_is_not_moving(app: AppTest, library: Library) -> None:
+    moved = "Made on gpu-a:8000, and OpenAI-compatible server now points at gpu-b:8000."
+    library.add(make_record(1, status="in_progress", progress=40, provider="elsewhere", last_poll_error=moved))
+    open_page(app, "pages/gallery.py")
+    [bar] = app.get("progress")
+    assert bar.proto.text.startswith("40% · Made on gpu") and "gpu-b" in bar.proto.text
+
+
 def test_gallery_filters_and_pages_a_large_library(app: AppTest, library: Library) -> None:
     statuses = ["completed", "failed", "queued"]
     for n in range(300):
