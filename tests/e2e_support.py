@@ -90,10 +90,13 @@ class PageWatch:
     """Everything the page reported that a user would count as broken."""
 
     console_errors: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # answers of 400 and over: the console says which, not where
 
     def attach(self, page: Page) -> None:
         page.on("console", lambda msg: self.console_errors.append(msg.text) if msg.type == "error" else None)
         page.on("pageerror", lambda exc: self.console_errors.append(f"pageerror: {exc}"))
+        page.on("response", lambda answer: self.refused.append(f"{answer.status} {answer.request.method} "
+                                                               f"{answer.url}") if answer.status >= 400 else None)
 
 
 def open_studio(playwright: Playwright, url: str, watch: PageWatch | None = None) -> tuple[BrowserContext, Page]:
@@ -180,7 +183,13 @@ def watch() -> Iterator[PageWatch]:
     """What this test's pages reported as broken; a test fails on any console error of its own."""
     seen = PageWatch()
     yield seen
-    assert seen.console_errors == []
+    errors = seen.console_errors
+    if seen.refused and all(r.startswith("404 GET ") and "/media/" in r for r in seen.refused):
+        # Streamlit drops a rerun's media files once the next run no longer shows them; a <video> replaced by
+        # that run may still have a range request in flight. Any other refused request still fails the test.
+        errors = [e for e in errors if not e.startswith("Failed to load resource: the server responded with a "
+                                                          "status of 404")]
+    assert errors == [], f"requests refused: {seen.refused}"
 
 
 @pytest.fixture
