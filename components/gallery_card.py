@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -53,12 +53,18 @@ def close_delete() -> None:
     st.session_state.pop(DELETING, None)
 
 
-@st.dialog("Delete video", on_dismiss=close_delete)
-def delete_dialog(context: StudioContext, video_id: str) -> None:
+def _still_there(context: StudioContext, video_id: str, close: Callable[[], None]) -> VideoRecord | None:
+    """The video a dialog is about; None, once said and the dialog's state dropped, when it is gone."""
     record = context.library.get(video_id)
     if record is None:
-        close_delete()
+        close()
         st.info("It is already gone.")
+    return record
+
+
+@st.dialog("Delete video", on_dismiss=close_delete)
+def delete_dialog(context: StudioContext, video_id: str) -> None:
+    if (record := _still_there(context, video_id, close_delete)) is None:
         return
     st.markdown(f"Delete **{title_of(record, 80)}**?")
     scopes = ["local"] if record.remote_deleted else list(DELETE_SCOPES)
@@ -97,10 +103,7 @@ def close_rename() -> None:
 
 @st.dialog("Rename and tag", on_dismiss=close_rename)
 def rename_dialog(context: StudioContext, video_id: str) -> None:
-    record = context.library.get(video_id)
-    if record is None:
-        close_rename()
-        st.info("It is already gone.")
+    if (record := _still_there(context, video_id, close_rename)) is None:
         return
     # Opens with the title as shown (the prompt's start when untitled), ready to edit rather than retype.
     current = record.title or short_title(record.prompt or record.video_id, 80)
