@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-import openai
-
 from studio import errors, pricing
 from studio.error_mapping import from_sdk
 from studio.images import FittedImage, fit, parse_size
@@ -30,6 +28,7 @@ from studio.jobs import Jobs, VideoRequest
 from studio.library import Filters, Library, VideoRecord
 from studio.prompts import short_title, validate_prompt
 from studio.providers import Capabilities, Provider
+from studio.sdk import openai
 from studio.sizes import check_free_size
 
 COLUMNS = ("prompt", "size", "seconds", "model", "seed", "image")

@@ -13,15 +13,17 @@ import json
 import socket
 import ssl
 from dataclasses import dataclass, replace
-
-import openai
-from openai import OpenAI
-from openai.types import Model
+from typing import TYPE_CHECKING
 
 from studio.dialects import DIALECTS, from_video_fields, route_missing
 from studio.discovery import server_as_listed
 from studio.error_mapping import caused_by, retry_after_seconds
 from studio.providers import SECRET_KEYS, Capabilities, Provider, with_dialect
+from studio.sdk import openai
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+    from openai.types import Model
 
 PROBE_VIDEO_ID = "video_studio_connection_test"  # no server has it, so no probe can start a job
 PROBED_MODES = ("remix", "edit", "extend")

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from typing import Any
-
-import openai
-from openai import OpenAI
-from openai.types import Model
+from typing import TYPE_CHECKING, Any
 
 from studio import errors
 from studio.dialects import from_models
 from studio.providers import Capabilities, ParameterSpec, Provider, with_dialect
+from studio.sdk import openai
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+    from openai.types import Model
 
 PARAMETER_TYPES = ("integer", "number", "string")
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import socket
 from typing import TYPE_CHECKING
 
-import openai
-
 from studio import errors
+from studio.sdk import openai
 
 if TYPE_CHECKING:
     from studio.providers import Provider

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-import numpy as np
 from PIL import ExifTags, Image, ImageCms, ImageColor, ImageFilter, ImageOps, UnidentifiedImageError
 
 from studio.errors import ImageRejected, InvalidInput
@@ -517,6 +516,8 @@ def _resizable(image: Image.Image) -> Image.Image:
 
 def _sixteen_bit_to_8(image: Image.Image) -> Image.Image:
     """Scale 0..65535 to 0..255 (rounded), rather than Pillow's clip at 255."""
+    import numpy as np  # here, not above: only 16-bit pictures need it, and the studio starts faster without it
+
     values = np.asarray(image)
     wide = np.clip(values.astype(np.int32), 0, 65535)  # "I" holds 32-bit ints; PNG fills 16; 65535*255 fits
     grey = ((wide * 255 + 32767) // 65535).astype(np.uint8)

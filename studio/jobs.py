@@ -16,12 +16,10 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
 import httpx2  # the SDK's HTTP library
-import openai
-from openai.types import Video
 
 from studio import errors, pricing
 from studio.dialects import route_missing
@@ -30,8 +28,12 @@ from studio.images import FittedImage
 from studio.library import Library, VideoRecord
 from studio.prompts import validate_prompt
 from studio.providers import Capabilities, Provider
+from studio.sdk import openai
 from studio.sizes import check_free_size
 from studio.thumbnails import write_thumbnail
+
+if TYPE_CHECKING:
+    from openai.types import Video
 
 Kind = Literal["generate", "image", "remix", "edit", "extend"]
 DeleteScope = Literal["provider", "local", "both"]
@@ -529,7 +531,7 @@ def _failed_video_in(exc: openai.APIStatusError) -> Video | None:
         return None
     if not isinstance(body, dict) or body.get("object") != "video" or body.get("status") != "failed":
         return None
-    return Video.model_construct(**body)
+    return openai.types.Video.model_construct(**body)
 
 
 # The SDK refuses to put "." or ".." (also percent-encoded) in a URL path, so such an id can never be polled.

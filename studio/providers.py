@@ -10,15 +10,18 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
 import httpx
-from openai import OpenAI
 
 from studio.dialects import DIALECT_CHOICES, dialect_named
 from studio.errors import RateLimited
+from studio.sdk import openai
 from studio.secret import Secret
+
+if TYPE_CHECKING:
+    from openai import OpenAI
 
 # Every client.videos call warns that OpenAI's hosted Sora API shut down. We know; say it once, here.
 warnings.filterwarnings("ignore", message="The Sora API is scheduled", category=DeprecationWarning)
@@ -168,7 +171,7 @@ class Provider:
             credential = self.api_key.reveal()
         else:
             credential = "local"
-        client = OpenAI(
+        client = openai.OpenAI(
             base_url=self.base_url,
             api_key=credential,
             max_retries=0 if creating else 2,

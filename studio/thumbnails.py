@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import av
-
 THUMBNAIL_LONG_SIDE = 640
 
 
 def write_thumbnail(video: Path, target: Path) -> bool:
     """Save the middle frame as WebP; False when the video cannot be decoded."""
+    import av  # here, not above: a page that makes no thumbnail (the first one drawn) need not load PyAV
+
     try:
         with av.open(str(video)) as container:
             stream = container.streams.video[0]
