@@ -6,6 +6,7 @@ from components.background import keep_jobs_running
 from components.context import studio_context
 from components.feedback import flush_toasts
 from components.sidebar import sidebar
+from studio.local_backend import page_drawn
 
 st.set_page_config(page_title="Sora Studio", page_icon="🎬", layout="wide")
 st.html("""<style>
@@ -55,4 +56,7 @@ context = studio_context(for_app=True)
 sidebar(context)
 keep_jobs_running(context)  # jobs finish and archive with no tab open (one worker per server process)
 flush_toasts()
-page.run()
+try:
+    page.run()
+finally:
+    page_drawn()  # an embedded localsora waiting to start may now take the cores

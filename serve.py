@@ -7,15 +7,18 @@ starts the background worker with the server, so after a restart active jobs res
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from studio.local_backend import stop_started
-from studio.worker import STOP_AT_EXIT_SECONDS
+if TYPE_CHECKING:
+    from studio.worker import Worker
+
 
 # app.py's st.navigation names every page. Until some session has run it, Streamlit treats the pages/ folder as
 # its old auto-discovered pages, so a server's first visitor on a link such as /gallery?video=ID got the bare
@@ -23,18 +26,33 @@ from studio.worker import STOP_AT_EXIT_SECONDS
 PagesManager.uses_pages_directory = False
 
 
-@asynccontextmanager
-async def lifespan(_app: st.App) -> AsyncIterator[None]:
-    # Runs once the Streamlit runtime has started and secrets.toml is loaded (st.App starts both first). Imported
-    # here, not above: the pages' st.cache_data functions then meet the running runtime, as under app.py.
+log = logging.getLogger("sora_studio.serve")
+
+
+def _start_worker() -> Worker | None:
+    # Imported here, not above: the pages' st.cache_data functions then meet the running runtime, as under app.py.
     from components.background import start_for_server
 
-    # Off the event loop: it opens the library (and may start the embedded localsora, in the background).
-    worker = await asyncio.to_thread(start_for_server)
+    try:  # it opens the library (and may start the embedded localsora, in the background)
+        return start_for_server()
+    except Exception:  # the first page then starts it, or shows the same error where the user sees it
+        log.exception("The background worker did not start with the server")
+        return None
+
+
+@asynccontextmanager
+async def lifespan(_app: st.App) -> AsyncIterator[None]:
+    # Runs once the Streamlit runtime has started and secrets.toml is loaded (st.App starts both first). Not
+    # awaited: the studio's imports (the openai SDK, numpy, PyAV) then run while the first page's HTML is served.
+    starting = asyncio.create_task(asyncio.to_thread(_start_worker))
     try:
         yield
     finally:
-        await asyncio.to_thread(worker.stop, STOP_AT_EXIT_SECONDS)  # a download in flight finishes first
+        from studio.local_backend import stop_started
+        from studio.worker import STOP_AT_EXIT_SECONDS
+
+        if (worker := await starting) is not None:
+            await asyncio.to_thread(worker.stop, STOP_AT_EXIT_SECONDS)  # a download in flight finishes first
         # Then the embedded localsora, if this process started it: uvicorn ends the process by re-raising the
         # stopping signal, so atexit handlers do not run.
         await asyncio.to_thread(stop_started)

@@ -3,8 +3,9 @@
 It listens on a stable loopback port, 127.0.0.1:8000 unless `LOCALSORA_PORT` names another, so the URL in
 the code snippet still works after a restart. When that port is taken it falls back to a free one.
 
-`embedded_localsora` starts it in a background thread, so the studio's first page draws at once; until it
-answers, requests to its URL are refused like any unreachable backend's.
+`embedded_localsora` starts it in a background thread, so the studio's first page draws at once. The thread waits
+until a page has been drawn (`page_drawn`, from app.py), so the renderer's own start does not take the cores that
+first page is drawn on. Until it answers, requests to its URL are refused like any unreachable backend's.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ PREVIZ_START_SECONDS = 30.0
 MODEL_START_SECONDS = 600.0  # the diffusers engine loads a real model (gigabytes) before it answers
 RETRY_START_SECONDS = 30.0  # after a failed start, how long before a page's run tries again
 DEFAULT_PORT = 8000  # what `python -m localsora` and the README use
+FIRST_PAGE_WAIT_SECONDS = 5.0  # a server no browser has visited yet (it has jobs to resume) starts it anyway
+_page_drawn = threading.Event()  # also set by stop_started(): no start waits for a page that will not come
 
 
 def preferred_port(environ: Mapping[str, str] = os.environ) -> int:
@@ -126,6 +129,8 @@ class _BackgroundStart:
         threading.Thread(target=self._run, args=(data_dir, port), name="localsora-start", daemon=True).start()
 
     def _run(self, data_dir: Path, port: int) -> None:
+        # A second Python process importing its stack would take the cores the first page is drawn on.
+        _page_drawn.wait(FIRST_PAGE_WAIT_SECONDS)
         try:
             self.base_url = ensure_localsora(data_dir, port=port)
         except Exception as exc:  # the health check then says it is unreachable; the log says why
@@ -161,6 +166,11 @@ def embedded_localsora(data_dir: Path | str) -> LocalStart:
         return LocalStart(start.base_url, starting=True)
 
 
+def page_drawn() -> None:
+    """app.py's word, after each run, that a page is drawn: an embedded localsora waiting for it may now start."""
+    _page_drawn.set()
+
+
 def is_starting(base_url: str | None) -> bool:
     """Whether `base_url` is an embedded localsora that has not answered yet."""
     return any(isinstance(start, _BackgroundStart) and start.base_url == base_url and not start.done.is_set()
@@ -174,5 +184,6 @@ def stop_started() -> None:
         _stopping.set()
         servers = list(_started.values())
         _started.clear()
+    _page_drawn.set()
     for server in servers:
         server.stop()

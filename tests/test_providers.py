@@ -259,12 +259,16 @@ def test_the_embedded_localsora_keeps_its_address_across_restarts(tmp_path, monk
         local_backend._started.clear()
 
 
-def test_stopping_the_studio_while_its_localsora_starts_leaves_no_server_behind(tmp_path) -> None:
+def test_stopping_the_studio_while_its_localsora_starts_leaves_no_server_behind(tmp_path, monkeypatch) -> None:
     """Ctrl+C right after `make run`: the renderer still starting must not live on, unseen, to be started again
     beside it on the same data dir by the next run."""
     import psutil
 
     from studio import local_backend
+
+    drawn = threading.Event()
+    drawn.set()  # a page is drawn: the renderer is on its way up, not waiting for one
+    monkeypatch.setattr(local_backend, "_page_drawn", drawn)
 
     def servers_of_this_data_dir() -> list[psutil.Process]:
         return [p for p in psutil.process_iter(["cmdline"])
@@ -283,6 +287,56 @@ def test_stopping_the_studio_while_its_localsora_starts_leaves_no_server_behind(
         local_backend._stopping.clear()  # this test's studio stopped; the next test's has not
         local_backend._background.clear()
         local_backend._started.clear()
+
+
+def test_the_embedded_localsora_starts_once_the_first_page_is_drawn(tmp_path, monkeypatch) -> None:
+    """Cold start: the first page is drawn before the renderer, a second Python process importing its stack, takes
+    the cores. It then starts at once."""
+    import time
+
+    from studio import local_backend
+
+    monkeypatch.setattr(local_backend, "_page_drawn", threading.Event())
+    monkeypatch.setattr(local_backend, "FIRST_PAGE_WAIT_SECONDS", 600.0)
+    server_dir = (tmp_path / "localsora").resolve()
+    try:
+        assert local_backend.embedded_localsora(tmp_path).starting
+        time.sleep(0.5)  # ample for a start that did not wait to register its process
+        assert server_dir not in local_backend._started, "the renderer started before any page was drawn"
+        assert local_backend.embedded_localsora(tmp_path).starting, "the page still says it is starting"
+        local_backend.page_drawn()
+        wait_until(lambda: not local_backend.embedded_localsora(tmp_path).starting, what="the renderer answers",
+                   deadline=60)
+        assert check_health(load_providers({"LOCALSORA_URL": local_backend._started[server_dir].root_url})["local"]).ok
+    finally:
+        for server in local_backend._started.values():
+            server.stop()
+        local_backend._background.clear()
+        local_backend._started.clear()
+
+
+def test_the_app_loads_no_sdk_numpy_or_pyav_before_its_first_page() -> None:
+    """Cold start: what app.py imports must not load the openai SDK, numpy or PyAV (about 0.4 s of CPU together);
+    the first job or health check loads what it needs."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; import components.background, components.context, components.feedback, components.sidebar; "
+            "print(sorted(m for m in ('openai', 'numpy', 'av') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"
+
+
+def test_the_sdk_loaded_on_first_use_is_the_sdk() -> None:
+    import openai
+
+    from studio.sdk import openai as on_first_use
+
+    assert on_first_use.APIStatusError is openai.APIStatusError and on_first_use.omit is openai.omit
+    with pytest.raises(AttributeError):
+        on_first_use.NoSuchThing  # noqa: B018
 
 
 def test_a_bad_localsora_port_is_named() -> None:
