@@ -19,11 +19,12 @@ div[class*="st-key-"][class*="_del_"] button, div[class*="st-key-"][class*="_del
 div[class*="st-key-"][class*="_del_"] button:hover {background: #fdecea; border-color: #b3261e;}
 div[class*="st-key-confirm_delete_"] button {background: #b3261e; border-color: #b3261e; color: #fff;}
 div[class*="st-key-confirm_delete_"] button:hover {background: #8c1d18; border-color: #8c1d18;}
-/* A gallery card's Play covers its thumbnail: a click anywhere on the picture plays the video. It sits where the
-   thumbnail starts, inside the bordered card's 15px padding. */
-div[class*="st-key-"][class*="_card_"] {position: relative;}
-div.stElementContainer[class*="st-key-"][class*="_play_"] {position: absolute; top: 15px; left: 15px;
-  width: calc(100% - 30px) !important; height: 190px;}  /* the .studio-thumb's height */
+/* A gallery card's Play comes just before its thumbnail and covers it (the .studio-thumb's height, pulled back
+   over by that plus the column's gap): a click anywhere on the picture plays the video. */
+div.stElementContainer[class*="st-key-"][class*="_play_"] {width: 100% !important; height: 190px;
+  margin-bottom: calc(-190px - 1rem); z-index: 1;}
+/* The card's "⋯" menu ends it: the space between cards goes below it. */
+div[class*="st-key-"][class*="_menu_"] {margin-bottom: 1.25rem;}
 div[class*="st-key-"][class*="_play_"] .stButton, div[class*="st-key-"][class*="_play_"] .stButton button {
   width: 100%; height: 100%;}
 div[class*="st-key-"][class*="_play_"] .stButton button {border: none; background: transparent; color: #fff;
@@ -35,20 +36,22 @@ div[class*="st-key-"][class*="_play_"] .stButton button:hover {background: rgba(
 div[class*="st-key-"][class*="_fitted_preview"] img {outline: 2px dashed #5b4bdb; outline-offset: 2px;}
 </style>""")
 
-pages = {
-    "Create": [
-        st.Page("pages/text_to_video.py", title="Text to video", icon=":material/movie:", default=True),
-        st.Page("pages/image_to_video.py", title="Image to video", icon=":material/image:"),
-        st.Page("pages/remix.py", title="Remix", icon=":material/auto_fix_high:"),
-        st.Page("pages/batch.py", title="Batch", icon=":material/table_rows:"),
-        st.Page("pages/storyboard.py", title="Storyboard", icon=":material/view_carousel:"),
-    ],
-    "Library": [
-        st.Page("pages/gallery.py", title="Gallery", icon=":material/video_library:"),
-        st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
-    ],
-}
-page = st.navigation(pages)
+SESSION_PAGES = "studio_pages"  # built once a session: each st.Page looks its file up on the disk, on every run
+if SESSION_PAGES not in st.session_state:
+    st.session_state[SESSION_PAGES] = {
+        "Create": [
+            st.Page("pages/text_to_video.py", title="Text to video", icon=":material/movie:", default=True),
+            st.Page("pages/image_to_video.py", title="Image to video", icon=":material/image:"),
+            st.Page("pages/remix.py", title="Remix", icon=":material/auto_fix_high:"),
+            st.Page("pages/batch.py", title="Batch", icon=":material/table_rows:"),
+            st.Page("pages/storyboard.py", title="Storyboard", icon=":material/view_carousel:"),
+        ],
+        "Library": [
+            st.Page("pages/gallery.py", title="Gallery", icon=":material/video_library:"),
+            st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
+        ],
+    }
+page = st.navigation(st.session_state[SESSION_PAGES])
 if page.url_path == "" and st.query_params.get("video"):
     # A link to a video is shared as /?video=ID too: the home page has no video view, the gallery does.
     st.switch_page("pages/gallery.py", query_params={"video": st.query_params["video"]})

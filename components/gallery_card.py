@@ -166,27 +166,28 @@ def action_buttons(context: StudioContext, record: VideoRecord, key: str, *, per
 
 
 def gallery_card(context: StudioContext, record: VideoRecord, key: str) -> None:
-    """Thumbnail (a click plays it), title, facts, and one "⋯" menu that builds its buttons only when opened."""
+    """Thumbnail (a click plays it), title, facts, and one "⋯" menu that builds its buttons only when opened.
+
+    Few elements, and no container of its own: a grid of cards is what the gallery's rerun costs, and a container
+    a card cost it an eighth. So the thumbnail, the title and the facts are one element (the facts set small and
+    grey as a caption would be), and the card is the run of its elements in its column: Play first, which app.py's
+    CSS lays over the thumbnail that follows it; the "⋯" menu last, with the space between cards below it."""
     video_id = record.video_id
-    with st.container(border=True, key=f"{key}_card_{video_id}"):
-        # Few elements a card, and no columns: a grid of them is what the gallery's rerun costs. So the thumbnail,
-        # the title and the facts are one element, the facts set small and grey as a caption would be.
-        star = "★ " if record.favourite else ""
-        facts = (video_card.summary_line(record), video_card.made_line(record), video_card.tags_text(record))
-        small = "  \n".join(line for line in facts if line)
-        video_card.thumbnail(context.library, record, under=f"**{star}{title_of(record, 48)}** "
-                             f"{video_card.badge_markup(record)}\n\n:small[:gray[{small}]]")
-        if record.status == "completed":  # app.py's CSS lays it over the whole thumbnail
-            st.button("Play", key=f"{key}_play_{video_id}", icon=":material/play_arrow:", on_click=play_video,
-                      args=(video_id,))
-        if record.status in ("failed", "timed_out"):
-            failure_notice(context, record)
-        elif record.is_active:  # with why it is not moving, when the last poll said (a server down, or moved)
-            waiting = f" · {escape_markdown(record.last_poll_error)}" if record.last_poll_error else ""
-            st.progress(record.progress / 100, text=f"{record.progress}%{waiting}")
-        menu_key = f"{key}_menu_{video_id}"
-        menu = st.popover("⋯", key=menu_key, on_change="rerun", width="stretch",
-                          help="Download, remix, favourite, rename or delete")
-        if menu.open:
-            with menu:
-                action_buttons(context, record, key, per_row=1, menu_key=menu_key)
+    if record.status == "completed":
+        st.button("Play", key=f"{key}_play_{video_id}", icon=":material/play_arrow:", on_click=play_video,
+                  args=(video_id,))
+    star = "★ " if record.favourite else ""
+    facts = (video_card.summary_line(record), video_card.made_line(record), video_card.tags_text(record))
+    small = "  \n".join(line for line in facts if line)
+    video_card.thumbnail(context.library, record, under=f"**{star}{title_of(record, 48)}** "
+                         f"{video_card.badge_markup(record)}\n\n:small[:gray[{small}]]")
+    if record.status in ("failed", "timed_out"):
+        failure_notice(context, record)
+    elif record.is_active:  # with why it is not moving, when the last poll said (a server down, or moved)
+        waiting = f" · {escape_markdown(record.last_poll_error)}" if record.last_poll_error else ""
+        st.progress(record.progress / 100, text=f"{record.progress}%{waiting}")
+    menu_key = f"{key}_menu_{video_id}"
+    menu = st.popover("⋯", key=menu_key, on_change="rerun", help="Download, remix, favourite, rename or delete")
+    if menu.open:
+        with menu:
+            action_buttons(context, record, key, per_row=1, menu_key=menu_key)

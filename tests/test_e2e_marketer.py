@@ -190,7 +190,7 @@ def test_gallery_card_thumbnail_plays_menu_and_rename_dialog(page: Page, studio:
     opens with the current title."""
     made = finished_video(studio, "A hot air balloon rises over vineyards at sunrise, slow tilt up")
     search_gallery(page, "hot air balloon rises over vineyards")
-    card = page.locator('[class*="st-key-grid_card_"]')
+    card = page.locator('[data-testid="stColumn"]').filter(has=page.locator(".studio-thumb"))  # one card, one column
     expect(card).to_have_count(1)
     expect(card.get_by_role("button")).to_have_count(2)  # Play and "⋯": nothing else is built until asked
     shots.take(page, "gallery_card")
