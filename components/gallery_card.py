@@ -10,7 +10,7 @@ from streamlit.delta_generator import DeltaGenerator
 from components import video_card
 from components.context import StudioContext
 from components.feedback import queue_toast, show_error
-from components.job_panel import failure_notice, retry
+from components.job_panel import TICK_SECONDS, check_in, failure_notice, retry, state_label
 from components.plain_text import escape_markdown, title_of
 from studio.errors import StudioError
 from studio.library import VideoRecord
@@ -165,6 +165,21 @@ def action_buttons(context: StudioContext, record: VideoRecord, key: str, *, per
                       on_click=ask_delete, args=(video_id, menu_key))
 
 
+def live_progress(context: StudioContext, video_id: str) -> None:
+    """A card's progress, re-read from the library on the job panel's beat, so it moves as the sidebar's does; when
+    the job ends the whole page reruns, and the card gets its thumbnail and Play."""
+
+    @st.fragment(run_every=TICK_SECONDS)
+    def tick() -> None:
+        [record] = check_in(context, [video_id])
+        # With why it is not moving, when the last poll said (a server down, or the profile moved).
+        waiting = f" · {escape_markdown(record.last_poll_error)}" if record.last_poll_error else ""
+        st.progress(min(100, max(0, record.progress)) / 100,
+                    text=f"{state_label(record)} {record.progress}%{waiting}")
+
+    tick()
+
+
 def gallery_card(context: StudioContext, record: VideoRecord, key: str) -> None:
     """Thumbnail (a click plays it), title, facts, and one "⋯" menu that builds its buttons only when opened.
 
@@ -183,9 +198,8 @@ def gallery_card(context: StudioContext, record: VideoRecord, key: str) -> None:
                          f"{video_card.badge_markup(record)}\n\n:small[:gray[{small}]]")
     if record.status in ("failed", "timed_out"):
         failure_notice(context, record)
-    elif record.is_active:  # with why it is not moving, when the last poll said (a server down, or moved)
-        waiting = f" · {escape_markdown(record.last_poll_error)}" if record.last_poll_error else ""
-        st.progress(record.progress / 100, text=f"{record.progress}%{waiting}")
+    elif record.is_active:
+        live_progress(context, video_id)
     menu_key = f"{key}_menu_{video_id}"
     menu = st.popover("⋯", key=menu_key, on_change="rerun", help="Download, remix, favourite, rename or delete")
     if menu.open:

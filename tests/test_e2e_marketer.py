@@ -25,6 +25,7 @@ from tests.e2e_support import (
     open_studio,
     playing_video,
     search_gallery,
+    start_slow_job,
     type_prompt,
     wait_idle,
 )
@@ -230,6 +231,22 @@ def test_gallery_card_thumbnail_plays_menu_and_rename_dialog(page: Page, studio:
     wait_idle(page)
     expect(card.get_by_text("Balloon hero shot", exact=True)).to_be_visible()
     expect(card.get_by_text(re.compile(r"launch · hero shot$"))).to_be_visible()
+
+
+def test_a_rendering_jobs_gallery_card_moves_by_itself_and_ends_playable(page: Page, server: LocalsoraProcess) -> None:
+    """The Gallery's card of a job in flight keeps up with it, as the sidebar does, with no click: its progress
+    rises, and once the video is in the library the card has its thumbnail and Play."""
+    prompt = "A kite rising over a windy beach, slow tilt up"
+    start_slow_job(page, server, prompt, render_delay=8)
+    search_gallery(page, "kite rising over a windy beach")
+    card = page.locator('[data-testid="stColumn"]').filter(has=page.locator(".studio-thumb")).first
+    bar = card.get_by_text(re.compile(r"\d+%"))
+    expect(bar).to_be_visible()
+    first = bar.inner_text()
+    expect(bar).not_to_have_text(first, timeout=20_000)  # it moved, with no click and no rerun of the page
+    expect(card.get_by_role("button", name="Play")).to_be_visible(timeout=VIDEO_READY)
+    expect(card.locator(".studio-thumb img")).to_be_visible()
+    expect(card.get_by_text(re.compile(r"\d+%"))).to_have_count(0)
 
 
 def test_a_blocked_prompt_shows_the_providers_words_once(page: Page, server: LocalsoraProcess) -> None:

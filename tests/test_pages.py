@@ -288,7 +288,7 @@ def test_a_gallery_card_says_why_a_job_is_not_moving(app: AppTest, library: Libr
     library.add(make_record(1, status="in_progress", progress=40, provider="elsewhere", last_poll_error=moved))
     open_page(app, "pages/gallery.py")
     [bar] = app.get("progress")
-    assert bar.proto.text.startswith("40% · Made on gpu") and "gpu-b" in bar.proto.text
+    assert bar.proto.text.startswith("Rendering 40% · Made on gpu") and "gpu-b" in bar.proto.text
 
 
 def test_gallery_filters_and_pages_a_large_library(app: AppTest, library: Library) -> None:
