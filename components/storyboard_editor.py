@@ -33,6 +33,9 @@ def storyboard_picker(context: StudioContext) -> boards.Storyboard | None:
     saved = boards.list_storyboards(context.library)
     names = {b.storyboard_id: f"{b.title} · {len(b.shots)} shots" for b in saved}
     options = [*names, NEW]
+    if asked := st.query_params.get("storyboard"):  # a film's "Open its storyboard" link
+        st.session_state[OPEN] = asked
+        del st.query_params["storyboard"]
     current = st.session_state.get(OPEN)
     # No key: when a title or shot count changes, the widget starts again at the open storyboard.
     choice = st.selectbox("Storyboard", options, index=options.index(current) if current in names else len(options) - 1,

@@ -24,9 +24,17 @@ def _lineage_link(record: VideoRecord, relation: str) -> None:
                  icon=":material/account_tree:", query_params={"video": record.video_id})
 
 
+FILM_HANDLING = {"copied": "copied", "encoded": "re-encoded", "none": "none"}
+
+
 def server_facts(record: VideoRecord) -> None:
-    """What the server said about the render beyond OpenAI's fields: vLLM-Omni's time and memory, and the rest."""
+    """What the server said about the render beyond OpenAI's fields: vLLM-Omni's time and memory, and the rest. A
+    storyboard's film was made here, not by a server: how it was joined instead."""
     extra = record.extra
+    if record.kind == "storyboard":
+        video, audio = (FILM_HANDLING.get(str(extra.get(k)), "unknown") for k in ("video", "audio"))
+        st.caption(f"Joined here from {len(extra.get('shots') or [])} shots · picture {video} · sound {audio}")
+        return
     facts = []
     if isinstance(seconds := extra.get("inference_time_s"), int | float) and not isinstance(seconds, bool):
         facts.append(f"Rendered in {seconds:,.1f} s")
@@ -38,6 +46,30 @@ def server_facts(record: VideoRecord) -> None:
     if others:
         with st.expander("More from the server", icon=":material/data_object:"):
             st.json(others, expanded=True)
+
+
+def lineage(context: StudioContext, record: VideoRecord) -> None:
+    """What it was made from and what was made from it; for a storyboard's film, its shots and its storyboard."""
+    parent = context.library.get(record.parent_video_id) if record.parent_video_id else None
+    children = context.library.children(record.video_id)
+    shots = (record.extra.get("shots") or []) if record.kind == "storyboard" else []
+    if not (parent or children or record.parent_video_id or shots):
+        return
+    st.markdown("**Lineage**")
+    if parent is not None:
+        _lineage_link(parent, f"Made from ({record.kind})")
+    elif record.parent_video_id:
+        st.caption(f"Made from {record.parent_video_id} (not in this library).")
+    for number, shot_id in enumerate(shots, 1):
+        if (shot := context.library.get(shot_id)) is not None:
+            _lineage_link(shot, f"Shot {number}")
+        else:
+            st.caption(f"Shot {number}: {shot_id} (no longer in this library).")
+    if storyboard_id := record.extra.get("storyboard_id") if shots else None:
+        st.page_link("pages/storyboard.py", label="Open its storyboard", icon=":material/view_carousel:",
+                     query_params={"storyboard": storyboard_id})
+    for child in children:
+        _lineage_link(child, child.kind.capitalize())
 
 
 def back_to_grid() -> None:
@@ -82,16 +114,7 @@ def video_detail(context: StudioContext, video_id: str) -> None:
             st.caption(f"Provider copy expires {_when(record.expires_at)}; the library copy stays.")
         action_buttons(context, record, key="detail", per_row=2)
 
-        parent = context.library.get(record.parent_video_id) if record.parent_video_id else None
-        children = context.library.children(record.video_id)
-        if parent or children or record.parent_video_id:
-            st.markdown("**Lineage**")
-            if parent is not None:
-                _lineage_link(parent, f"Made from ({record.kind})")
-            elif record.parent_video_id:
-                st.caption(f"Made from {record.parent_video_id} (not in this library).")
-            for child in children:
-                _lineage_link(child, child.kind.capitalize())
+        lineage(context, record)
         with st.expander("History", icon=":material/history:"):
             for entry in context.library.history(record.video_id):
                 note = f" — {entry.note}" if entry.note else ""

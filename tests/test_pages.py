@@ -714,6 +714,31 @@ def test_the_video_page_shows_render_time_and_memory(app: AppTest, library: Libr
     assert '"quality": "default"' in every_element_text(app) or "quality" in every_element_text(app)
 
 
+def test_a_films_page_lists_its_shots_and_opens_its_storyboard(app: AppTest, library: Library) -> None:
+    """A storyboard's film: its lineage is its shots (one since deleted) and a way back to its storyboard; what the
+    page says of it is how it was joined, not "More from the server"."""
+    from studio import storyboard as boards
+
+    board = boards.new_storyboard("Harbour spot", load_providers({})["local"], "sora-2", "720x1280")
+    boards.save(library, board)
+    library.add(make_record(1, prompt="Boats at dawn, wide"))
+    library.add(make_record(2, prompt="A gull lands on the rail, close-up"))
+    library.add(make_record(3, kind="storyboard", video_id="film_0001", title="Harbour spot", seconds="8",
+                            extra={"storyboard_id": board.storyboard_id, "video": "copied", "audio": "none",
+                                   "shots": ["video_000001", "video_000002", "video_gone"]}))
+    open_page(app, "pages/gallery.py", video="film_0001")
+    links = {link.proto.label: dict(p.split("=", 1) for p in link.proto.query_string.split("&") if p)
+             for link in app.main.get("page_link")}
+    assert links["Shot 1: Boats at dawn, wide"] == {"video": "video_000001"}
+    assert links["Shot 2: A gull lands on the rail, close-up"] == {"video": "video_000002"}
+    assert links["Open its storyboard"] == {"storyboard": board.storyboard_id}
+    assert "Shot 3: video_gone (no longer in this library)." in texts(app)
+    assert "Joined here from 3 shots · picture copied · sound none" in texts(app)
+    assert "More from the server" not in every_element_text(app)
+    open_page(app, "pages/storyboard.py", storyboard=board.storyboard_id)
+    assert app.selectbox[0].value == board.storyboard_id, "the link opens that storyboard"
+
+
 def test_advanced_fields_on_a_vllm_omni_server_go_on_the_wire(data_dir: Path, library: Library, start_localsora,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     server, app = text_to_video_on_vllm_omni(start_localsora, monkeypatch)
