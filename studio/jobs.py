@@ -82,11 +82,14 @@ class SyncReport:
     seen: int = 0
     added: list[str] = field(default_factory=list)
     archived: list[str] = field(default_factory=list)
+    downloading_elsewhere: list[str] = field(default_factory=list)  # the background worker (or a tab) has them
     failed: dict[str, str] = field(default_factory=dict)
 
     @property
     def summary(self) -> str:
         parts = [f"{self.seen} on the provider", f"{len(self.added)} added", f"{len(self.archived)} downloaded"]
+        if self.downloading_elsewhere:
+            parts.append(f"{len(self.downloading_elsewhere)} being downloaded in the background")
         if self.failed:
             parts.append(f"{len(self.failed)} could not be downloaded")
         return ", ".join(parts) + "."
@@ -483,8 +486,10 @@ class Jobs:
         waiting = self.library.unarchived(provider=self.provider.kind)
         for done, record in enumerate(waiting, start=1):
             try:
-                if self.archive(record.video_id).is_archived:  # else another session is downloading it now
+                if self.archive(record.video_id).is_archived:
                     report.archived.append(record.video_id)
+                elif self.made_elsewhere(record) is None:  # another session, or the worker, is downloading it now
+                    report.downloading_elsewhere.append(record.video_id)
             except errors.StudioError as error:
                 report.failed[record.video_id] = str(error)
             if on_progress is not None:

@@ -193,6 +193,19 @@ def test_sync_fills_a_fresh_library(localsora: LocalsoraProcess, jobs: Jobs, fin
     assert again.added == [] and report.seen == again.seen
 
 
+def test_sync_counts_a_download_the_worker_holds_as_in_the_background(localsora: LocalsoraProcess,
+                                                                     finished: VideoRecord, tmp_path: Path) -> None:
+    """Sync adds what it finds, and the background worker may start downloading it first: the report says so
+    rather than counting it nowhere."""
+    fresh = local_jobs(localsora, tmp_path / "fresh")
+    copy = replace(finished, video_path=None, thumbnail_path=None, spritesheet_path=None, next_poll_at=0)
+    fresh.library.add(copy)  # known, not yet downloaded
+    assert fresh.library.claim_poll(copy.video_id, time.time(), time.time() + 600)  # the worker's download
+    report = fresh.sync()
+    assert copy.video_id in report.downloading_elsewhere and copy.video_id not in report.archived
+    assert "1 being downloaded in the background" in report.summary
+
+
 def test_deletes_in_each_scope(jobs: Jobs, localsora: LocalsoraProcess) -> None:
     made = [run_until_settled(jobs, jobs.submit(VideoRequest(prompt=f"Delete me {n}"))[0].video_id)
             for n in range(3)]
