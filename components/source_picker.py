@@ -29,6 +29,13 @@ def source_picker(context: StudioContext, key: str) -> VideoRecord | None:
     ids = [r.video_id for r in records]
     by_id = {r.video_id: r for r in records}
     wanted = st.query_params.get("video")
+    if wanted and wanted not in by_id and (linked := context.library.get(wanted)) is not None:
+        # Said, not silently swapped for another video: a remix starts from the provider's copy.
+        upload = " or download it and edit the MP4 under Edit" if "Edit" in context.provider.capabilities.actions() \
+            else ""
+        st.warning(f"“{title_of(linked)}” is only in this library: {context.provider.label} no longer has it (or never "
+                   f"did, as with a storyboard's film), and a remix starts from the provider's copy. Pick another "
+                   f"video below{upload}.", icon=":material/cloud_off:")
     if wanted in by_id and st.session_state.get(f"{key}_linked") != wanted:
         st.session_state[f"{key}_linked"] = wanted  # a deep link picks once; the user can still change it
         st.session_state[f"{key}_source"] = wanted

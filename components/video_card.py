@@ -92,8 +92,9 @@ def download_button(library: Library, record: VideoRecord, key: str) -> None:
 
 
 def links(record: VideoRecord, actions: tuple[str, ...]) -> None:
-    """`actions`: what the provider offers on a finished video (Remix, Edit, Extend); the first one is linked."""
-    if actions:
+    """`actions`: what the provider offers on a finished video (Remix, Edit, Extend); the first one is linked, while
+    the provider still has the video."""
+    if actions and not record.remote_deleted:
         st.page_link("pages/remix.py", label=f"{actions[0]} it", icon=":material/auto_fix_high:",
                      query_params={"video": record.video_id})
     st.page_link("pages/gallery.py", label="Open in gallery", icon=":material/video_library:",

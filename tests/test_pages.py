@@ -739,6 +739,20 @@ def test_a_films_page_lists_its_shots_and_opens_its_storyboard(app: AppTest, lib
     assert app.selectbox[0].value == board.storyboard_id, "the link opens that storyboard"
 
 
+def test_a_video_the_provider_no_longer_has_is_not_offered_for_remix(app: AppTest, library: Library,
+                                                                     localsora: LocalsoraProcess) -> None:
+    """A storyboard's film (made here) or a video deleted on the provider: no Remix button on its page, and a link to
+    remix it says why, rather than quietly remixing another video."""
+    other = make_finished(library, localsora, "A teal wave, static shot")
+    library.add(make_record(1, kind="storyboard", video_id="film_0001", title="Harbour spot", remote_deleted=True))
+    open_page(app, "pages/gallery.py", video="film_0001")
+    labels = [b.label for b in app.main.button]
+    assert "Favourite" in labels and "Remix" not in labels
+    open_page(app, "pages/remix.py", video="film_0001")
+    assert "“Harbour spot” is only in this library" in texts(app)
+    assert app.selectbox(key="remix_source").value == other.video_id, "another video, picked in plain sight"
+
+
 def test_advanced_fields_on_a_vllm_omni_server_go_on_the_wire(data_dir: Path, library: Library, start_localsora,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     server, app = text_to_video_on_vllm_omni(start_localsora, monkeypatch)
