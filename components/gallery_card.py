@@ -145,9 +145,8 @@ def action_buttons(context: StudioContext, record: VideoRecord, key: str, *, per
     if record.status == "completed":
         with next(slot):
             video_card.download_button(context.library, record, key=f"{key}_dl_{video_id}")
-        # The Remix page also edits and extends: name the first thing the provider offers, or nothing. Not for a
-        # video the provider no longer has (deleted there, or a storyboard's film, made here): it needs that copy.
-        actions = () if record.remote_deleted else context.provider.capabilities.actions()
+        # The Remix page also edits and extends: name the first thing that can be done to it, or nothing.
+        actions = video_card.actions_for(record, context.provider.capabilities)
         if actions and next(slot).button(actions[0], key=f"{key}_remix_{video_id}", icon=":material/auto_fix_high:",
                                          width="stretch"):
             st.switch_page("pages/remix.py", query_params={"video": video_id})

@@ -89,7 +89,7 @@ def finished_card(context: StudioContext, record: VideoRecord, key: str) -> None
             st.caption(f"{video_card.summary_line(record)} · made in {video_card.elapsed(record)}{seed}  \n"
                        f"{video_card.made_line(record)}")
             video_card.download_button(context.library, record, key=f"{key}-dl-{record.video_id}")
-            video_card.links(record, context.provider.capabilities.actions())
+            video_card.links(record, video_card.actions_for(record, context.provider.capabilities))
 
 
 def failure_notice(context: StudioContext, record: VideoRecord) -> None:

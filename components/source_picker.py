@@ -9,6 +9,7 @@ from components.context import StudioContext
 from components.plain_text import title_of
 from studio.library import Filters, VideoRecord
 from studio.prompts import short_title
+from studio.providers import Capabilities
 
 STRIP = 6
 
@@ -17,10 +18,17 @@ def _choose(key: str, video_id: str) -> None:
     st.session_state[f"{key}_source"] = video_id
 
 
+def usable(record: VideoRecord, caps: Capabilities) -> bool:
+    """The provider still has it; or it is only in this library (deleted there, or a storyboard's film) and the
+    provider edits or extends, which send the library's MP4."""
+    return not record.remote_deleted or (record.is_archived and (caps.edit or caps.extend))
+
+
 def source_picker(context: StudioContext, key: str) -> VideoRecord | None:
-    """Finished videos the current provider still has. `?video=ID` preselects one."""
+    """Finished videos of the current provider that can be remixed, edited or extended. `?video=ID` preselects one."""
+    caps = context.provider.capabilities
     records = [r for r in context.library.page(Filters(status="completed", provider=context.provider.kind),
-                                               limit=200).records if not r.remote_deleted]
+                                               limit=200).records if usable(r, caps)]
     if not records:
         st.info("No finished videos yet. Make one in Text to video, then come back to remix it.",
                 icon=":material/movie:")
@@ -30,12 +38,15 @@ def source_picker(context: StudioContext, key: str) -> VideoRecord | None:
     by_id = {r.video_id: r for r in records}
     wanted = st.query_params.get("video")
     if wanted and wanted not in by_id and (linked := context.library.get(wanted)) is not None:
-        # Said, not silently swapped for another video: a remix starts from the provider's copy.
-        upload = " or download it and edit the MP4 under Edit" if "Edit" in context.provider.capabilities.actions() \
-            else ""
-        st.warning(f"“{title_of(linked)}” is only in this library: {context.provider.label} no longer has it (or never "
-                   f"did, as with a storyboard's film), and a remix starts from the provider's copy. Pick another "
-                   f"video below{upload}.", icon=":material/cloud_off:")
+        # Said, not silently swapped for another video.
+        if linked.provider != context.provider.kind:
+            why = f"it was made on {linked.provider}, not {context.provider.label}"
+        elif not linked.is_archived:
+            why = f"{context.provider.label} no longer has it, and this library has no copy of its file"
+        else:
+            why = f"{context.provider.label} no longer has it, and offers no edit or extension to send it to"
+        st.warning(f"“{title_of(linked)}” can't be picked here: {why}. Pick another video below.",
+                   icon=":material/cloud_off:")
     if wanted in by_id and st.session_state.get(f"{key}_linked") != wanted:
         st.session_state[f"{key}_linked"] = wanted  # a deep link picks once; the user can still change it
         st.session_state[f"{key}_source"] = wanted
@@ -51,5 +62,6 @@ def source_picker(context: StudioContext, key: str) -> VideoRecord | None:
                       on_click=_choose, args=(key, record.video_id), width="stretch")
     picked = st.selectbox("Source video", ids, key=f"{key}_source",
                           format_func=lambda i: f"{short_title(by_id[i].display_title, 70)} · {by_id[i].size} · "
-                                                f"{by_id[i].seconds} s")
+                                                f"{by_id[i].seconds} s" + (" · library copy" if by_id[i].remote_deleted
+                                                                           else ""))
     return by_id.get(picked)

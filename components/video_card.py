@@ -15,6 +15,7 @@ import streamlit as st
 from components.plain_text import escape_markdown
 from studio.library import Library, VideoRecord
 from studio.pricing import format_usd
+from studio.providers import Capabilities
 
 PORTRAIT_WIDTH = 340
 STATUS_BADGES = {
@@ -91,10 +92,17 @@ def download_button(library: Library, record: VideoRecord, key: str) -> None:
                        icon=":material/download:", key=key, on_click="ignore", width="stretch")
 
 
+def actions_for(record: VideoRecord | None, caps: Capabilities) -> tuple[str, ...]:
+    """What can be done to a finished video (Remix, Edit, Extend, as the provider offers). A remix starts from the
+    provider's copy, so not for a video only in this library (deleted there, or a storyboard's film, made here);
+    an edit or extension sends the library's MP4 instead."""
+    actions = caps.actions()
+    return tuple(a for a in actions if a != "Remix") if record is not None and record.remote_deleted else actions
+
+
 def links(record: VideoRecord, actions: tuple[str, ...]) -> None:
-    """`actions`: what the provider offers on a finished video (Remix, Edit, Extend); the first one is linked, while
-    the provider still has the video."""
-    if actions and not record.remote_deleted:
+    """`actions`: what can be done to it (`actions_for`); the first one is linked."""
+    if actions:
         st.page_link("pages/remix.py", label=f"{actions[0]} it", icon=":material/auto_fix_high:",
                      query_params={"video": record.video_id})
     st.page_link("pages/gallery.py", label="Open in gallery", icon=":material/video_library:",

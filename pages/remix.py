@@ -1,5 +1,7 @@
 """Remix, edit or extend a finished video; the result plays beside its source, at the same size."""
 
+from dataclasses import replace
+
 import streamlit as st
 
 from components import video_card
@@ -31,11 +33,16 @@ if not_offered:
     st.info(f"{context.provider.label} does not offer {' or '.join(not_offered)}.", icon=":material/info:")
 
 source = source_picker(context, key="remix")
+library_copy = source is not None and source.remote_deleted  # only here: edits and extensions send its MP4
+offered = video_card.actions_for(source, caps)
 controls_col, progress_col = st.columns([1.2, 1], gap="large")
 with controls_col:
     upload = None
-    action = st.segmented_control("Action", actions, default=actions[0], key="remix_action", required=True) \
-        or actions[0]
+    # Its own key for a library copy, which offers no Remix: each control keeps its own choice.
+    action = st.segmented_control("Action", offered, default=offered[0], required=True,
+                                  key="remix_action_copy" if library_copy else "remix_action") or offered[0]
+    if library_copy:
+        st.caption(f"{context.provider.label} no longer has this video, so it is sent from this library as an MP4.")
     if action == "Edit":
         file = st.file_uploader("Or edit an uploaded MP4 instead", type=list(SOURCE_VIDEO.extensions),
                                 key="remix_upload", max_upload_size=SOURCE_VIDEO.max_mb,
@@ -67,7 +74,9 @@ with controls_col:
     if button.button(action, type="primary", icon=":material/auto_fix_high:", width="stretch", disabled=bool(blocked),
                      help=blocked):
         run_submit(context, lambda on_wait: context.jobs.submit(request, on_wait=on_wait))
-    code_snippet(context.provider, request, "remix")
+    # For a library copy the script sends a file too: the downloaded MP4, saved as source.mp4.
+    code_snippet(context.provider, replace(request, source_upload=("source.mp4", b"")) if library_copy else request,
+                 "remix")
 
 with progress_col:
     # Jobs still rendering, and failures; a finished result plays below, beside its source.

@@ -26,7 +26,7 @@ from studio.dialects import route_missing
 from studio.error_mapping import caused_by, from_job_failure, from_sdk, retry_after_seconds
 from studio.images import FittedImage
 from studio.library import Library, VideoRecord
-from studio.prompts import validate_prompt
+from studio.prompts import short_title, validate_prompt
 from studio.providers import Capabilities, Provider
 from studio.sdk import openai
 from studio.sizes import check_free_size
@@ -167,6 +167,17 @@ class Jobs:
                 f"it takes {', '.join(caps.parameters) or 'no extra parameters'}.")
         if request.kind in ("remix", "edit", "extend") and not (request.source_video_id or request.source_upload):
             raise errors.InvalidInput(f"Pick the video to {request.kind} first.")
+        source = self.library.get(request.source_video_id) if request.source_video_id and not request.source_upload \
+            else None
+        if source is not None and source.remote_deleted:
+            title = short_title(source.display_title, 60)
+            if request.kind == "remix":
+                raise errors.InvalidInput(
+                    f"“{title}” is only in this library: {self.provider.label} no longer has it, and a remix starts "
+                    "from the provider's copy. Edit or extend it instead: they send the library's MP4.")
+            if self.library_copy(source.video_id) is None:
+                raise errors.InvalidInput(f"“{title}” is not on {self.provider.label} any more, and this library has "
+                                          "no copy of its file to send.")
         if request.kind in ("generate", "image"):
             if request.model not in caps.sizes and not caps.free_text_models:
                 raise errors.UnsupportedParameter(
@@ -186,13 +197,25 @@ class Jobs:
                 f"The reference image must be {request.size}; it is {reference.width}x{reference.height}. "
                 "Fit it to the size first.")
 
+    def library_copy(self, video_id: str | None) -> Path | None:
+        """The library's MP4 of a video the provider no longer has (deleted there, or a storyboard's film, made
+        here): an edit or an extension sends it in the video's place."""
+        record = self.library.get(video_id) if video_id else None
+        if record is None or not record.remote_deleted:
+            return None
+        path = self.library.path(record.video_path)
+        return path if path is not None and path.exists() else None
+
     def _create_call(self, request: VideoRequest, prompt: str, params: dict[str, Any]) -> Video:
         videos = self.provider.client(creating=True).videos
         # Extra fields ride in the body (JSON, or multipart form fields next to an upload); none, none sent.
         extra: dict[str, Any] = {"extra_body": dict(params)} if params else {}
         if request.kind in ("edit", "extend"):
-            if request.source_upload:
-                extra["video"] = (request.source_upload[0], request.source_upload[1], "video/mp4")
+            upload = request.source_upload
+            if upload is None and (copy := self.library_copy(request.source_video_id)) is not None:
+                upload = (copy.name, copy.read_bytes())  # read here, once: a film can be tens of megabytes
+            if upload:
+                extra["video"] = (upload[0], upload[1], "video/mp4")
             else:
                 extra["video"] = openai.omit
                 extra["extra_body"] = {**params, "video": {"id": request.source_video_id}}

@@ -13,7 +13,9 @@ from playwright.sync_api import Page, Playwright, expect
 
 from localsora.config import Settings
 from localsora.process import LocalsoraProcess
+from studio.library import Library
 from studio.limits import REFERENCE_IMAGE, SOURCE_VIDEO, markdown_table
+from tests.conftest import sdk_client
 from tests.e2e_support import (
     REPO,
     VIDEO_READY,
@@ -82,6 +84,30 @@ def test_remix_result_plays_beside_its_source_at_the_same_size(page: Page, studi
     plays_in_step(page, 2)
     page.get_by_role("button", name="⏸ Pause both").click()
     page.wait_for_function("() => Array.from(document.querySelectorAll('video')).every(v => v.paused)")
+
+
+def test_a_video_the_provider_no_longer_has_is_edited_from_the_library(page: Page, studio: StudioApp,
+                                                                        server: LocalsoraProcess) -> None:
+    """Deleted on the provider (or a storyboard's film, made here): its menu offers Edit, which sends the library's
+    MP4, and the result plays beside it."""
+    source = finished_video(studio, "A lantern floats over a dark lake, static shot")
+    sdk_client(server).videos.delete(source.video_id)
+    Library(studio.data_dir).update(source.video_id, remote_deleted=True)  # as Delete's "Provider copy only" does
+    search_gallery(page, "lantern floats over a dark lake")
+    open_card_menu(page)
+    menu = page.locator('[data-testid="stPopoverBody"]')
+    expect(menu.get_by_role("button", name="Remix", exact=True)).to_have_count(0)
+    menu.get_by_role("button", name="Edit", exact=True).click()
+    expect(page.get_by_role("heading", name="Remix", exact=True)).to_be_visible()
+    wait_idle(page)
+    expect(page.get_by_text("sent from this library as an MP4")).to_be_visible()
+    type_prompt(page, "Make the lantern glow green")
+    page.get_by_role("button", name="Edit", exact=True).last.click()  # the primary button, after the Action control
+    playing_video(page, index=1)
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="Result", exact=True)).to_be_visible()
+    [edited] = [r for r in Library(studio.data_dir).children(source.video_id) if r.kind == "edit"]
+    assert edited.is_archived
 
 
 def test_compare_plays_the_chosen_videos_together(page: Page, studio: StudioApp) -> None:

@@ -206,6 +206,24 @@ def test_sync_counts_a_download_the_worker_holds_as_in_the_background(localsora:
     assert "1 being downloaded in the background" in report.summary
 
 
+def test_a_video_the_provider_no_longer_has_is_edited_and_extended_from_its_library_copy(jobs: Jobs) -> None:
+    """A storyboard's film, or a video deleted on the provider, is still in the library: an edit or an extension
+    sends its MP4 and keeps the lineage; a remix, which needs the provider's copy, is refused and says why."""
+    made = run_until_settled(jobs, jobs.submit(VideoRequest(prompt="A paper boat on a canal, static shot"))[0].video_id)
+    jobs.delete(made.video_id, "provider")  # gone there, kept here
+    with pytest.raises(errors.InvalidInput, match="only in this library.*Edit or extend it instead"):
+        jobs.submit(VideoRequest(prompt="At night", kind="remix", source_video_id=made.video_id))
+    [edited] = jobs.submit(VideoRequest(prompt="Make the water green", kind="edit", model=made.model, size=made.size,
+                                        source_video_id=made.video_id))
+    [extended] = jobs.submit(VideoRequest(prompt="The boat drifts on", kind="extend", seconds="4", model=made.model,
+                                          size=made.size, source_video_id=made.video_id))
+    for job in (edited, extended):  # the provider would have answered 404 for the id: the file was sent
+        done = run_until_settled(jobs, job.video_id)
+        assert done.is_archived and done.parent_video_id == made.video_id, done.error_message
+    assert decode_mp4(jobs.library.path(jobs.library.get(extended.video_id).video_path)).duration \
+        == pytest.approx(float(made.seconds) + 4, abs=0.1)
+
+
 def test_deletes_in_each_scope(jobs: Jobs, localsora: LocalsoraProcess) -> None:
     made = [run_until_settled(jobs, jobs.submit(VideoRequest(prompt=f"Delete me {n}"))[0].video_id)
             for n in range(3)]

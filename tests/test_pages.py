@@ -739,18 +739,25 @@ def test_a_films_page_lists_its_shots_and_opens_its_storyboard(app: AppTest, lib
     assert app.selectbox[0].value == board.storyboard_id, "the link opens that storyboard"
 
 
-def test_a_video_the_provider_no_longer_has_is_not_offered_for_remix(app: AppTest, library: Library,
-                                                                     localsora: LocalsoraProcess) -> None:
-    """A storyboard's film (made here) or a video deleted on the provider: no Remix button on its page, and a link to
-    remix it says why, rather than quietly remixing another video."""
-    other = make_finished(library, localsora, "A teal wave, static shot")
-    library.add(make_record(1, kind="storyboard", video_id="film_0001", title="Harbour spot", remote_deleted=True))
-    open_page(app, "pages/gallery.py", video="film_0001")
+def test_a_video_only_in_the_library_is_edited_from_its_copy_not_remixed(app: AppTest, library: Library,
+                                                                          localsora: LocalsoraProcess) -> None:
+    """A video the provider no longer has (deleted there, or a storyboard's film): its page offers Edit, not Remix,
+    and the Remix page picks it with Edit and Extend only; one with no file here is named, not swapped silently."""
+    make_finished(library, localsora, "A teal wave, static shot")
+    kept = make_finished(library, localsora, "A paper boat on a canal")
+    library.update(kept.video_id, remote_deleted=True)
+    open_page(app, "pages/gallery.py", video=kept.video_id)
     labels = [b.label for b in app.main.button]
-    assert "Favourite" in labels and "Remix" not in labels
-    open_page(app, "pages/remix.py", video="film_0001")
-    assert "“Harbour spot” is only in this library" in texts(app)
-    assert app.selectbox(key="remix_source").value == other.video_id, "another video, picked in plain sight"
+    assert "Edit" in labels and "Remix" not in labels
+    open_page(app, "pages/remix.py", video=kept.video_id)
+    assert app.selectbox(key="remix_source").value == kept.video_id
+    [action] = app.main.get("button_group")
+    assert [option.content for option in action.proto.options] == ["Edit", "Extend"]
+    assert "sent from this library as an MP4" in texts(app)
+    library.add(make_record(1, kind="storyboard", video_id="film_0001", title="Harbour spot", remote_deleted=True))
+    open_page(app, "pages/remix.py", video="film_0001")  # no file in the library
+    assert "“Harbour spot” can't be picked here" in texts(app) and "no copy of its file" in texts(app)
+    assert app.selectbox(key="remix_source").value != "film_0001", "another video, picked in plain sight"
 
 
 def test_advanced_fields_on_a_vllm_omni_server_go_on_the_wire(data_dir: Path, library: Library, start_localsora,
