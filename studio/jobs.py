@@ -213,7 +213,7 @@ class Jobs:
         if request.kind in ("edit", "extend"):
             upload = request.source_upload
             if upload is None and (copy := self.library_copy(request.source_video_id)) is not None:
-                upload = (copy.name, copy.read_bytes())  # read here, once: a film can be tens of megabytes
+                upload = (copy.name, copy.read_bytes())  # read when sent, not with each rerun: a film can be large
             if upload:
                 extra["video"] = (upload[0], upload[1], "video/mp4")
             else:
