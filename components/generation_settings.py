@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from components.drawer import drawer
 from studio.code_export import python_snippet
 from studio.errors import InvalidInput
 from studio.jobs import VideoRequest
@@ -138,11 +139,8 @@ def cost_badge(provider: Provider, request: VideoRequest) -> None:
 def code_snippet(provider: Provider, request: VideoRequest, key: str = "request", *,
                  image_name: str | None = None) -> None:
     """The request as a script that runs as copied; `image_name` is the file chosen for the reference image."""
-    # Written only while open: most reruns never show it.
-    drawer = st.expander("Python code for this request", icon=":material/code:", key=f"{key}_code",
-                         on_change="rerun")
-    if drawer.open:
-        with drawer:
+    if (code := drawer("Python code for this request", icon=":material/code:", key=f"{key}_code")) is not None:
+        with code:
             st.caption("The same request with the official openai SDK, as a script that runs as copied. "
                        "Keys come from the environment.")
             st.code(python_snippet(provider, request, image_name=image_name), language="python")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.context import SESSION_JOBS, SESSION_PROVIDER, StudioContext, health_of
+from components.drawer import drawer
 from components.plain_text import escape_markdown
 from components.spend import spend_by_person
 from studio.connection_check import ConnectionReport, check_connection, dialect_label, secrets_snippet
@@ -66,9 +67,8 @@ def profile_table(context: StudioContext) -> None:
     for provider in context.providers.values():
         if provider.note and provider.kind != context.provider.kind:  # the one in use says it above
             st.caption(f"**{provider.label}:** {provider.note}")
-    every = st.expander("Every setting, and where it came from", icon=":material/tune:", key="settings_every",
-                        on_change="rerun")
-    if every.open:  # built only while open
+    if (every := drawer("Every setting, and where it came from", icon=":material/tune:",
+                        key="settings_every")) is not None:
         with every:
             st.caption("Set these as environment variables or in .streamlit/secrets.toml (see "
                        "secrets.toml.example). Values of keys are never shown.")

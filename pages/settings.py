@@ -3,6 +3,7 @@
 import streamlit as st
 
 from components.context import SESSION_OVERRIDES, studio_context
+from components.drawer import drawer
 from components.settings_panels import (
     connect_provider,
     library_panel,
@@ -21,12 +22,10 @@ provider_status(context)
 profile_table(context)
 
 # The two forms are built only while open: most visits to Settings read it and change nothing.
-connect = st.expander("Connect a provider", icon=":material/cable:", key="settings_connect", on_change="rerun")
-if connect.open:
+if (connect := drawer("Connect a provider", icon=":material/cable:", key="settings_connect")) is not None:
     with connect:
         connect_provider(context, st.session_state.setdefault(SESSION_OVERRIDES, {}))
-keys = st.expander("Keys for this session only", icon=":material/key:", key="settings_keys", on_change="rerun")
-if keys.open:
+if (keys := drawer("Keys for this session only", icon=":material/key:", key="settings_keys")) is not None:
     with keys:
         session_keys_form(context, st.session_state.setdefault(SESSION_OVERRIDES, {}))
 
