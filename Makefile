@@ -8,7 +8,7 @@ DATA_DIR ?= data
 ENGINE ?=
 MODEL ?=
 ENGINE_ENV := $(if $(ENGINE),LOCALSORA_ENGINE=$(ENGINE)) $(if $(MODEL),LOCALSORA_MODEL=$(MODEL))
-ENGINE_DEPS := $(if $(filter diffusers,$(ENGINE)),$(VENV)/.diffusion)
+ENGINE_DEPS := $(if $(filter diffusers,$(ENGINE)),$(VENV)/.diffusers)
 
 .PHONY: run test serve bench soak screenshots lint clean
 
@@ -19,11 +19,11 @@ $(VENV)/.runtime: requirements.txt
 	touch $@
 
 # torch, diffusers and friends: only for ENGINE=diffusers, and for the tests of that engine.
-$(VENV)/.diffusion: $(VENV)/.runtime requirements-diffusion.txt
-	$(PY) -m pip install --quiet -r requirements-diffusion.txt
+$(VENV)/.diffusers: $(VENV)/.runtime requirements-diffusers.txt
+	$(PY) -m pip install --quiet -r requirements-diffusers.txt
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.diffusion requirements-dev.txt
+$(VENV)/.dev: $(VENV)/.diffusers requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 

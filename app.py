@@ -1,4 +1,4 @@
-"""Sora Studio: page set-up, the provider, the sidebar, and navigation over pages/."""
+"""Sora Studio: page set-up, the provider, the sidebar, and navigation over app_pages/."""
 
 import streamlit as st
 
@@ -6,7 +6,7 @@ from components.background import keep_jobs_running
 from components.context import studio_context
 from components.feedback import flush_toasts
 from components.sidebar import sidebar
-from studio.local_backend import page_drawn
+from studio.provider.local_backend import page_drawn
 
 st.set_page_config(page_title="Sora Studio", page_icon="🎬", layout="wide")
 st.html("""<style>
@@ -40,21 +40,21 @@ SESSION_PAGES = "studio_pages"  # built once a session: each st.Page looks its f
 if SESSION_PAGES not in st.session_state:
     st.session_state[SESSION_PAGES] = {
         "Create": [
-            st.Page("pages/text_to_video.py", title="Text to video", icon=":material/movie:", default=True),
-            st.Page("pages/image_to_video.py", title="Image to video", icon=":material/image:"),
-            st.Page("pages/remix.py", title="Remix", icon=":material/auto_fix_high:"),
-            st.Page("pages/batch.py", title="Batch", icon=":material/table_rows:"),
-            st.Page("pages/storyboard.py", title="Storyboard", icon=":material/view_carousel:"),
+            st.Page("app_pages/text_to_video.py", title="Text to video", icon=":material/movie:", default=True),
+            st.Page("app_pages/image_to_video.py", title="Image to video", icon=":material/image:"),
+            st.Page("app_pages/remix.py", title="Remix", icon=":material/auto_fix_high:"),
+            st.Page("app_pages/batch.py", title="Batch", icon=":material/table_rows:"),
+            st.Page("app_pages/storyboard.py", title="Storyboard", icon=":material/view_carousel:"),
         ],
         "Library": [
-            st.Page("pages/gallery.py", title="Gallery", icon=":material/video_library:"),
-            st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
+            st.Page("app_pages/gallery.py", title="Gallery", icon=":material/video_library:"),
+            st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
         ],
     }
 page = st.navigation(st.session_state[SESSION_PAGES])
 if page.url_path == "" and st.query_params.get("video"):
     # A link to a video is shared as /?video=ID too: the home page has no video view, the gallery does.
-    st.switch_page("pages/gallery.py", query_params={"video": st.query_params["video"]})
+    st.switch_page("app_pages/gallery.py", query_params={"video": st.query_params["video"]})
 context = studio_context(for_app=True)
 sidebar(context)
 keep_jobs_running(context)  # jobs finish and archive with no tab open (one worker per server process)

@@ -14,16 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 
 if TYPE_CHECKING:
     from studio.worker import Worker
-
-
-# app.py's st.navigation names every page. Until some session has run it, Streamlit treats the pages/ folder as
-# its old auto-discovered pages, so a server's first visitor on a link such as /gallery?video=ID got the bare
-# page: no sidebar, no navigation, no styles. Said up front, every first visit runs app.py.
-PagesManager.uses_pages_directory = False
 
 
 log = logging.getLogger("sora_studio.serve")
@@ -48,7 +41,7 @@ async def lifespan(_app: st.App) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        from studio.local_backend import stop_started
+        from studio.provider.local_backend import stop_started
         from studio.worker import STOP_AT_EXIT_SECONDS
 
         if (worker := await starting) is not None:

@@ -28,10 +28,10 @@ TICK = 0.2  # seconds between `advance` calls, as the background worker ticks
 def run(rows: int, paced_by: str) -> None:
     from localsora.process import LocalsoraProcess
     from studio import batch as batches
-    from studio.discovery import discover
     from studio.jobs import Jobs
     from studio.library import Library
-    from studio.providers import load_providers
+    from studio.provider.discovery import discover
+    from studio.provider.profiles import load_providers
 
     with tempfile.TemporaryDirectory() as folder, \
             LocalsoraProcess(Path(folder) / "localsora", args=["--azure-limits", "--poll-after-ms", "200"]) as server:

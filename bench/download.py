@@ -40,7 +40,7 @@ def worker(method: str, root_url: str, video_id: str, folder: Path) -> dict[str,
 
     from studio.jobs import Jobs
     from studio.library import Library
-    from studio.providers import load_providers
+    from studio.provider.profiles import load_providers
 
     library = Library(folder / "library")
     jobs = Jobs(load_providers({"LOCALSORA_URL": root_url})["local"], library)

@@ -7,7 +7,7 @@ Both sides use the same tiny random Wan pipeline (tests/tiny_pipelines.py), load
 size, frame count, steps and seed, on `--device` (the CPU by default):
   localsora  create → completed → downloaded, through the SDK over HTTP, polling as `--poll-ms` says
   direct     WanPipeline(...) in this process, then the same MP4 writer localsora uses
-  engine     localsora's DiffusionEngine.render() in this process: the engine's own cost, without HTTP
+  engine     localsora's DiffusersEngine.render() in this process: the engine's own cost, without HTTP
 They run in turns; the best and the median of the runs are printed. Then the server's memory: its RSS with
 the model loaded and idle, its peak over a job, and its growth per queued job (50 jobs queued behind one).
 """
@@ -49,7 +49,7 @@ def main() -> None:
     from localsora.config import Settings
     from localsora.encode import write_clip
     from localsora.engines.base import RenderRequest
-    from localsora.engines.diffusion.engine import DiffusionEngine
+    from localsora.engines.diffusers.engine import DiffusersEngine
     from localsora.frames import planes_from_rgb
     from localsora.process import LocalsoraProcess
     from tests.tiny_pipelines import save_tiny_wan
@@ -63,7 +63,7 @@ def main() -> None:
 
     pipe = diffusers.WanPipeline.from_pretrained(folder, dtype=torch.float32).to(args.device)
     pipe.set_progress_bar_config(disable=True)
-    engine = DiffusionEngine(Settings(engine="diffusers", model=str(folder), models={"tiny": (args.size,)},
+    engine = DiffusersEngine(Settings(engine="diffusers", model=str(folder), models={"tiny": (args.size,)},
                                       device=args.device, dtype="float32"))
 
     def direct(run: int) -> float:

@@ -1,4 +1,4 @@
-"""The studio's image fitter (`studio.images.fit`) on worst-case inputs, against its bound: 2 s and 300 MB a call.
+"""The studio's image fitter (`studio.media.images.fit`) on worst-case inputs, against its bound: 2 s and 300 MB a call.
 
     .venv/bin/python bench/fit.py [--runs 3]
 
@@ -48,7 +48,7 @@ def memory_kb(field: str) -> int:
 def measure(path: Path, mode: str) -> dict[str, object]:
     """One call of `fit`, in this (fresh) process."""
     from studio.errors import InvalidInput
-    from studio.images import fit
+    from studio.media.images import fit
 
     data = path.read_bytes()
     before = memory_kb("VmRSS")

@@ -33,23 +33,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore", message="The Sora API is scheduled", category=DeprecationWarning)
 
-PAGES = {"Text to video": "pages/text_to_video.py", "Image to video": "pages/image_to_video.py",
-         "Remix": "pages/remix.py", "Gallery": "pages/gallery.py", "Settings": "pages/settings.py"}
+PAGES = {"Text to video": "app_pages/text_to_video.py", "Image to video": "app_pages/image_to_video.py",
+         "Remix": "app_pages/remix.py", "Gallery": "app_pages/gallery.py", "Settings": "app_pages/settings.py"}
 TRIVIAL_PAGE = 'import streamlit as st\n\nst.button("Click")\n'
 GOALS = {"page": 3.0, "growth": 1.2, "cold": 1.2}
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
 def rerun_as_the_server_does() -> None:
-    """AppTest, made to rerun as `streamlit run` does: app.py on every run (see tests/conftest.py:
-    apptest_runs_app_py), and scripts compiled once, not on every run (AppTest makes a new ScriptCache each run;
-    the server keeps one)."""
-    from streamlit.runtime.pages_manager import PagesManager
+    """AppTest, made to rerun as `streamlit run` does: scripts compiled once, not on every run (AppTest makes a
+    new ScriptCache each run; the server keeps one)."""
     from streamlit.runtime.scriptrunner.script_cache import ScriptCache
     from streamlit.testing.v1 import app_test, local_script_runner
 
-    app_test.PagesManager = type("ServerPagesManager", (PagesManager,), {})
-    PagesManager.uses_pages_directory = False
     compiled = ScriptCache()
     app_test.ScriptCache = local_script_runner.ScriptCache = lambda: compiled
 

@@ -13,8 +13,8 @@ import streamlit as st
 
 from components.context import StudioContext, data_dir_of, deadline_seconds_of, server_config
 from studio.library import Library
-from studio.local_backend import embedded_localsora
-from studio.providers import Provider, default_kind, load_providers
+from studio.provider.local_backend import embedded_localsora
+from studio.provider.profiles import Provider, default_kind, load_providers
 from studio.worker import Worker, worker_for
 
 SESSION_ONLY = "this session"  # a config source (see context._config): keys a user typed for their session alone

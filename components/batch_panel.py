@@ -23,9 +23,9 @@ from studio import batch as batches
 from studio.errors import StudioError
 from studio.jobs import Jobs
 from studio.library import Library
-from studio.limits import BATCH_CSV, REFERENCE_IMAGE
+from studio.media.upload_limits import BATCH_CSV, REFERENCE_IMAGE
 from studio.prompts import short_title
-from studio.providers import Provider
+from studio.provider.profiles import Provider
 
 TICK_SECONDS = 1.0
 PROVIDER_PACE = "This provider's pace"
@@ -160,7 +160,7 @@ def _row_line(library: Library, row: batches.BatchRow, key: str) -> None:
             if row.message:
                 st.warning(row.message, icon=":material/error:")
             if row.video is not None and row.status == "completed":
-                st.page_link("pages/gallery.py", label="Open in gallery", icon=":material/video_library:",
+                st.page_link("app_pages/gallery.py", label="Open in gallery", icon=":material/video_library:",
                              query_params={"video": row.video.video_id})
 
 

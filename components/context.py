@@ -16,18 +16,18 @@ from pathlib import Path
 import streamlit as st
 
 from components.identity import current_owner
-from studio.dialects import DIALECTS
-from studio.discovery import discover, discover_server
 from studio.errors import StudioError
 from studio.jobs import DEFAULT_DEADLINE, Jobs
 from studio.library import Library, VideoRecord
-from studio.local_backend import embedded_localsora, is_starting
-from studio.providers import (
+from studio.provider.dialects import DIALECTS
+from studio.provider.discovery import discover, discover_server
+from studio.provider.local_backend import embedded_localsora, is_starting
+from studio.provider.profiles import (
     CONFIG_KEYS,
-    Capabilities,
     Health,
     Provider,
     ProviderKind,
+    ProviderOffer,
     check_health,
     default_kind,
     load_providers,
@@ -118,14 +118,14 @@ def _providers(config_items: frozenset[tuple[str, str]]) -> dict[ProviderKind, P
 
 
 @st.cache_data(ttl=300, show_spinner=False, max_entries=16)
-def _discovered(_provider: Provider, base_url: str) -> Capabilities | None:
+def _discovered(_provider: Provider, base_url: str) -> ProviderOffer | None:
     # Keyed by URL: a restarted localsora on a new port is asked again. An unreachable one raises, so is not cached.
     return discover(_provider.client(timeout=10.0).with_options(max_retries=0), _provider.capabilities)
 
 
 @st.cache_data(ttl=300, show_spinner=False, max_entries=16)
 def _discovered_server(_provider: Provider, base_url: str, dialect: str,
-                       keep_models: bool) -> tuple[Capabilities, str, str]:
+                       keep_models: bool) -> tuple[ProviderOffer, str, str]:
     # The parts, not the Provider: a cached value is pickled, and a key never is.
     found = discover_server(_provider, keep_models=keep_models)
     return found.capabilities, found.dialect, found.dialect_evidence

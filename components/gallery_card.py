@@ -149,7 +149,7 @@ def action_buttons(context: StudioContext, record: VideoRecord, key: str, *, per
         actions = video_card.actions_for(record, context.provider.capabilities)
         if actions and next(slot).button(actions[0], key=f"{key}_remix_{video_id}", icon=":material/auto_fix_high:",
                                          width="stretch"):
-            st.switch_page("pages/remix.py", query_params={"video": video_id})
+            st.switch_page("app_pages/remix.py", query_params={"video": video_id})
     elif record.status in ("failed", "timed_out"):
         if next(slot).button("Retry", key=f"{key}_retry_{video_id}", icon=":material/refresh:", width="stretch"):
             retry(context, video_id)

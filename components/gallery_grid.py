@@ -70,7 +70,7 @@ def grid(context: StudioContext, filters: Filters) -> None:
         if context.library.count() == 0:
             st.info("No videos yet. Make your first one, or press Sync to bring in videos made elsewhere.",
                     icon=":material/movie:")
-            st.page_link("pages/text_to_video.py", label="Go to Text to video", icon=":material/arrow_forward:")
+            st.page_link("app_pages/text_to_video.py", label="Go to Text to video", icon=":material/arrow_forward:")
         else:
             st.info("No videos match these filters.", icon=":material/filter_alt_off:")
             st.button("Clear filters", on_click=_clear_filters, icon=":material/filter_alt_off:")

@@ -10,11 +10,11 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from components.drawer import drawer
-from studio.code_export import python_snippet
 from studio.errors import InvalidInput
 from studio.jobs import VideoRequest
-from studio.providers import Capabilities, ParameterSpec, Provider
-from studio.sizes import check_free_size
+from studio.media.sizes import check_free_size
+from studio.provider.code_export import python_snippet
+from studio.provider.profiles import ParameterSpec, Provider, ProviderOffer
 
 OTHER_MODEL = "Other model…"
 # The widgets for vLLM-Omni's extra fields, in the order shown; a field the provider does not declare is not shown.
@@ -86,7 +86,7 @@ def free_size_input(place: DeltaGenerator, suggestions: tuple[str, ...], key: st
         return typed.strip(), str(error)
 
 
-def advanced_settings(caps: Capabilities, key: str, only: tuple[str, ...] | None = None) -> dict[str, Any]:
+def advanced_settings(caps: ProviderOffer, key: str, only: tuple[str, ...] | None = None) -> dict[str, Any]:
     """An "Advanced" expander with the extra parameters the provider declares (`only` narrows them).
     A field left blank is not sent, so the model's own default applies. Returns the fields to send."""
     names = [n for n in PARAMETER_LABELS if n in caps.parameters and (only is None or n in only)]

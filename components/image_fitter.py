@@ -7,10 +7,10 @@ import hashlib
 import streamlit as st
 
 from components.feedback import show_error
-from studio.code_export import fitted_file_name
 from studio.errors import ImageRejected
-from studio.images import FittedImage, ImageInfo, fit, inspect_image, suggest_orientation
-from studio.limits import REFERENCE_IMAGE
+from studio.media.images import FittedImage, ImageInfo, fit, inspect_image, suggest_orientation
+from studio.media.upload_limits import REFERENCE_IMAGE
+from studio.provider.code_export import fitted_file_name
 
 FIT_MODES = {"cover": "Crop to fill", "contain": "Letterbox", "stretch": "Stretch"}
 

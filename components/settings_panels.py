@@ -8,10 +8,10 @@ from components.context import SESSION_JOBS, SESSION_PROVIDER, StudioContext, he
 from components.drawer import drawer
 from components.plain_text import escape_markdown
 from components.spend import spend_by_person
-from studio.connection_check import ConnectionReport, check_connection, dialect_label, secrets_snippet
-from studio.dialects import DIALECTS
 from studio.library import Filters
-from studio.providers import CONFIG_KEYS, OPENAI_SHUTDOWN_NOTE, SECRET_KEYS, load_providers
+from studio.provider.connection_check import ConnectionReport, check_connection, dialect_label, secrets_snippet
+from studio.provider.dialects import DIALECTS
+from studio.provider.profiles import CONFIG_KEYS, OPENAI_SHUTDOWN_NOTE, SECRET_KEYS, load_providers
 
 SESSION_FIELDS = {
     "OPENAI_API_KEY": ("OpenAI or gateway API key", True),

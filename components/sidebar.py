@@ -22,7 +22,7 @@ def sidebar(context: StudioContext) -> None:
         if not health.ok:
             st.caption(health.detail)
             if not health.starting:  # a renderer on its way needs no fixing
-                st.page_link("pages/settings.py", label="Fix it in Settings", icon=":material/settings:")
+                st.page_link("app_pages/settings.py", label="Fix it in Settings", icon=":material/settings:")
         identity_box()
         records = session_jobs(context)
         announce_ended(records)  # before app.py shows the queued toasts

@@ -9,7 +9,7 @@ from components.context import StudioContext
 from components.plain_text import title_of
 from studio.library import Filters, VideoRecord
 from studio.prompts import short_title
-from studio.providers import Capabilities
+from studio.provider.profiles import ProviderOffer
 
 STRIP = 6
 
@@ -18,7 +18,7 @@ def _choose(key: str, video_id: str) -> None:
     st.session_state[f"{key}_source"] = video_id
 
 
-def usable(record: VideoRecord, caps: Capabilities) -> bool:
+def usable(record: VideoRecord, caps: ProviderOffer) -> bool:
     """The provider still has it; or it is only in this library (deleted there, or a storyboard's film) and the
     provider edits or extends, which send the library's MP4."""
     return not record.remote_deleted or (record.is_archived and (caps.edit or caps.extend))
@@ -32,7 +32,7 @@ def source_picker(context: StudioContext, key: str) -> VideoRecord | None:
     if not records:
         st.info("No finished videos yet. Make one in Text to video, then come back to remix it.",
                 icon=":material/movie:")
-        st.page_link("pages/text_to_video.py", label="Go to Text to video", icon=":material/arrow_forward:")
+        st.page_link("app_pages/text_to_video.py", label="Go to Text to video", icon=":material/arrow_forward:")
         return None
     ids = [r.video_id for r in records]
     by_id = {r.video_id: r for r in records}

@@ -18,7 +18,7 @@ from components.identity import current_owner
 from components.plain_text import escape_markdown
 from studio import storyboard as boards
 from studio.errors import StudioError
-from studio.limits import REFERENCE_IMAGE
+from studio.media.upload_limits import REFERENCE_IMAGE
 from studio.prompts import short_title
 
 TICK_SECONDS = 1.0

@@ -15,7 +15,7 @@ import streamlit as st
 from components.plain_text import escape_markdown
 from studio.library import Library, VideoRecord
 from studio.pricing import format_usd
-from studio.providers import Capabilities
+from studio.provider.profiles import ProviderOffer
 
 PORTRAIT_WIDTH = 340
 STATUS_BADGES = {
@@ -92,7 +92,7 @@ def download_button(library: Library, record: VideoRecord, key: str) -> None:
                        icon=":material/download:", key=key, on_click="ignore", width="stretch")
 
 
-def actions_for(record: VideoRecord | None, caps: Capabilities) -> tuple[str, ...]:
+def actions_for(record: VideoRecord | None, caps: ProviderOffer) -> tuple[str, ...]:
     """What can be done to a finished video (Remix, Edit, Extend, as the provider offers). A remix starts from the
     provider's copy, so not for a video only in this library (deleted there, or a storyboard's film, made here);
     an edit or extension sends the library's MP4 instead."""
@@ -103,9 +103,9 @@ def actions_for(record: VideoRecord | None, caps: Capabilities) -> tuple[str, ..
 def links(record: VideoRecord, actions: tuple[str, ...]) -> None:
     """`actions`: what can be done to it (`actions_for`); the first one is linked."""
     if actions:
-        st.page_link("pages/remix.py", label=f"{actions[0]} it", icon=":material/auto_fix_high:",
+        st.page_link("app_pages/remix.py", label=f"{actions[0]} it", icon=":material/auto_fix_high:",
                      query_params={"video": record.video_id})
-    st.page_link("pages/gallery.py", label="Open in gallery", icon=":material/video_library:",
+    st.page_link("app_pages/gallery.py", label="Open in gallery", icon=":material/video_library:",
                  query_params={"video": record.video_id})
 
 

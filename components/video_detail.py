@@ -20,7 +20,7 @@ def _when(timestamp: float | None) -> str:
 
 def _lineage_link(record: VideoRecord, relation: str) -> None:
     # A link is one line that clips what does not fit: cut the title at a word to fit the column, full one on hover.
-    st.page_link("pages/gallery.py", label=f"{relation}: {title_of(record, 34)}", help=title_of(record, 400),
+    st.page_link("app_pages/gallery.py", label=f"{relation}: {title_of(record, 34)}", help=title_of(record, 400),
                  icon=":material/account_tree:", query_params={"video": record.video_id})
 
 
@@ -66,7 +66,7 @@ def lineage(context: StudioContext, record: VideoRecord) -> None:
         else:
             st.caption(f"Shot {number}: {shot_id} (no longer in this library).")
     if storyboard_id := record.extra.get("storyboard_id") if shots else None:
-        st.page_link("pages/storyboard.py", label="Open its storyboard", icon=":material/view_carousel:",
+        st.page_link("app_pages/storyboard.py", label="Open its storyboard", icon=":material/view_carousel:",
                      query_params={"storyboard": storyboard_id})
     for child in children:
         _lineage_link(child, child.kind.capitalize())

@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve(app: FastAPI, settings: Settings) -> int:
-    """HTTP on a thread of its own while the main thread renders (`JobEngine.reserve_caller` says why)."""
+    """HTTP on a thread of its own while the main thread renders (`JobQueue.reserve_caller` says why)."""
     engine = app.state.engine
     engine.reserve_caller()
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",

@@ -9,17 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_MODELS: dict[str, tuple[str, ...]] = {
-    "sora-2": ("720x1280", "1280x720"),
-    "sora-2-pro": ("720x1280", "1280x720", "1024x1792", "1792x1024"),
-}
-# Dated snapshots answer like their base model.
-MODEL_ALIASES: dict[str, str] = {
-    "sora-2-2025-10-06": "sora-2",
-    "sora-2-2025-12-08": "sora-2",
-    "sora-2-pro-2025-10-06": "sora-2-pro",
-}
-
+from localsora.catalog import DURATIONS, EXTENSION_DURATIONS
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 OFFLOADS = ("none", "model", "sequential")
@@ -56,7 +46,7 @@ class Settings:
     port: int = 8000
     # When set, every request must carry `Authorization: Bearer <api_key>`.
     api_key: str | None = field(default=None, repr=False)
-    # Answer as this server does where it differs from OpenAI's contract: openai, vllm-omni (localsora.dialects).
+    # Answer as this server does where it differs from OpenAI's contract: openai, vllm-omni (localsora.imitation).
     dialect: str = "openai"
     # Which renderer serves the jobs: "previz" (no model, no GPU) or "diffusers" (open-weights video models).
     engine: str = "previz"
@@ -67,8 +57,8 @@ class Settings:
     offload: str = "none"  # none | model | sequential: trade speed for GPU memory
     # Model ids and their sizes. None: the engine's own (Sora's for previz, the family's native ones for diffusers).
     models: dict[str, tuple[str, ...]] | None = None
-    durations: tuple[str, ...] = ("4", "8", "12")
-    extension_durations: tuple[str, ...] = ("4", "8", "12", "16", "20")
+    durations: tuple[str, ...] = DURATIONS
+    extension_durations: tuple[str, ...] = EXTENSION_DURATIONS
     max_prompt_chars: int = 32000
     max_image_bytes: int = 20 * 1024 * 1024
     max_video_bytes: int = 200 * 1024 * 1024
@@ -92,7 +82,7 @@ class Settings:
 
     def check(self) -> None:
         """Refuse values no server could run with, at start-up, naming the flag."""
-        from localsora.dialects import DIALECTS  # here: the dialects import the engines, which import this module
+        from localsora.imitation import DIALECTS  # here: the dialects import the engines, which import this module
 
         choices = {"device": None, "dtype": DTYPES, "offload": OFFLOADS, "dialect": tuple(DIALECTS)}
         for name, allowed in choices.items():

@@ -34,9 +34,9 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 from starlette.datastructures import UploadFile
 
-from localsora import errors
-from localsora.errors import APIError
-from localsora.limits import MAX_CUT_DOWNLOADS, MAX_QUEUED_FAULTS
+from localsora import api_errors
+from localsora.api_errors import APIError
+from localsora.faults import MAX_CUT_DOWNLOADS, MAX_QUEUED_FAULTS
 
 FREE_SIZE = re.compile(r"^\d+x\d+$")
 FREE_SECONDS = re.compile(r"^[1-9]\d*$")
@@ -288,16 +288,16 @@ def refusal(details: Sequence[ErrorDetails] | Sequence[dict[str, Any]]) -> APIEr
     named = f"'{param}'" if param else "The body"
     kind = first["type"]
     if kind in ("missing", "missing_required_parameter"):
-        return errors.bad_request(f"Missing required parameter: {named}.", param=param,
+        return api_errors.bad_request(f"Missing required parameter: {named}.", param=param,
                                   code="missing_required_parameter")
     if kind in _EXPECTED or kind == "invalid_type":
         expected = first["msg"] if kind == "invalid_type" else _EXPECTED[kind]
-        return errors.bad_request(f"{named} must be {expected}; got {_shown(first.get('input'))}.",
+        return api_errors.bad_request(f"{named} must be {expected}; got {_shown(first.get('input'))}.",
                                   param=param, code="invalid_type")
     if kind == "extra_forbidden":
-        return errors.bad_request(f"Unknown parameter: {named}.", param=param, code="unknown_parameter")
+        return api_errors.bad_request(f"Unknown parameter: {named}.", param=param, code="unknown_parameter")
     message = first["msg"].rstrip(".")
-    return errors.bad_request(f"Invalid value for {named}: {message}.", param=param)
+    return api_errors.bad_request(f"Invalid value for {named}: {message}.", param=param)
 
 
 def openapi_body(model: type[BaseModel]) -> dict[str, Any]:

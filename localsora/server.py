@@ -25,14 +25,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 from starlette.routing import Route
 
-from localsora import errors
+from localsora import api_errors
+from localsora.api_errors import APIError
+from localsora.catalog import FREE_SECONDS_MAX, FREE_SIDE_MAX, FREE_SIDE_MIN
 from localsora.config import Settings
-from localsora.dialects import DIALECTS, Dialect
-from localsora.engine import SOURCE_NAME, JobEngine
 from localsora.engines import create_engine
 from localsora.engines.base import Capabilities, Engine, RenderRequest, RequestRefused
-from localsora.errors import APIError
-from localsora.limits import MAX_QUEUED_FAULTS, FaultInjector, RateLimiter
+from localsora.faults import MAX_QUEUED_FAULTS, FaultInjector
+from localsora.imitation import DIALECTS, Dialect
+from localsora.job_queue import SOURCE_NAME, JobQueue
 from localsora.media import InvalidMedia, probe_image, probe_video
 from localsora.protocol import (
     CreateCharacter,
@@ -48,6 +49,7 @@ from localsora.protocol import (
     refusal,
     validate,
 )
+from localsora.rate_limit import RateLimiter
 from localsora.store import MEDIA_FILES, Job, Store, new_character_id
 
 log = logging.getLogger("localsora")
@@ -69,7 +71,7 @@ def _quote_list(values: tuple[str, ...] | list[str]) -> str:
 
 def _one_of(param: str, value: str, allowed: tuple[str, ...] | list[str], extra: str = "") -> None:
     if value not in allowed:
-        raise errors.bad_request(
+        raise api_errors.bad_request(
             f"Invalid value: '{value}'. Supported values are: {_quote_list(allowed)}.{extra}", param=param
         )
 
@@ -99,7 +101,7 @@ class Body:
         if not content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
             data = parse_json(await read_limited(request, body_limit, max_bytes) or b"{}")
             if not isinstance(data, dict):
-                raise errors.bad_request("The JSON body must be an object.", code=None)
+                raise api_errors.bad_request("The JSON body must be an object.", code=None)
             # JSON null means "not given", as for an optional field.
             return cls({key: value for key, value in data.items() if value is not None}, from_form=False)
         # Parsed from a counted stream: a chunked upload (no Content-Length) stops at the limit, unspooled.
@@ -112,12 +114,12 @@ class Body:
         try:
             form = await parser.parse()  # on any error the parser closes the files it opened
         except MultiPartException as exc:
-            raise errors.bad_request(f"We could not parse the multipart body: {exc.message}", code=None) from None
+            raise api_errors.bad_request(f"We could not parse the multipart body: {exc.message}", code=None) from None
         request.state.uploads = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
         values: dict[str, Any] = {}
         for key, value in form.multi_items():
             if isinstance(value, UploadFile) and value.size is not None and value.size > max_bytes:
-                raise errors.bad_request(
+                raise api_errors.bad_request(
                     f"The uploaded {key} is {value.size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB.",
                     param=key, code="file_too_large",
                 )
@@ -129,7 +131,7 @@ class Body:
             elif isinstance(values.setdefault(nested[1], {}), dict):
                 values[nested[1]][nested[2]] = value
             else:
-                raise errors.bad_request(f"'{nested[1]}' was sent both as a value and as '{key[:80]}'.",
+                raise api_errors.bad_request(f"'{nested[1]}' was sent both as a value and as '{key[:80]}'.",
                                          param=nested[1])
         return cls(values, from_form=True)
 
@@ -148,11 +150,11 @@ def parse_json(data: bytes) -> Any:
     try:
         return json.loads(data)
     except (ValueError, RecursionError):  # RecursionError: nested thousands deep
-        raise errors.bad_request("We could not parse the JSON body of your request.", code=None) from None
+        raise api_errors.bad_request("We could not parse the JSON body of your request.", code=None) from None
 
 
 def too_large(size: int, max_bytes: int) -> APIError:
-    return errors.bad_request(
+    return api_errors.bad_request(
         f"The request is {size / 1e6:.1f} MB; uploads are limited to {max_bytes / 1e6:.0f} MB.",
         code="file_too_large",
     )
@@ -173,7 +175,7 @@ async def read_limited(request: Request, body_limit: int, max_bytes: int) -> byt
 
 
 def refused(exc: RequestRefused) -> APIError:
-    return errors.bad_request(exc.message, param=exc.param, code=exc.code)
+    return api_errors.bad_request(exc.message, param=exc.param, code=exc.code)
 
 
 def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
@@ -184,7 +186,7 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
     create_model = CreateVideoAnySize if dialect.free_sizes else CreateVideo  # the dialect's create request
     started_at = int(time.time())
     store = Store(settings.data_dir)
-    engine = JobEngine(settings, store, renderer)
+    engine = JobQueue(settings, store, renderer)
     limiter = RateLimiter(settings.rate_limit, settings.rate_window)
     faults = FaultInjector(settings.error_rate, max_queued=MAX_QUEUED_FAULTS)
     stop_sweeper = threading.Event()
@@ -230,7 +232,7 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         # A bug, still answered in the contract's shape; the traceback goes to the log.
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-        return dialect.error(errors.server_error("The server had an error while processing your request."))
+        return dialect.error(api_errors.server_error("The server had an error while processing your request."))
 
     def allowed_methods(path: str) -> str:
         """Every method some route serves at `path`: the Allow header of a 405."""
@@ -245,7 +247,7 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
         if guarded and settings.api_key and not secrets.compare_digest(
             request.headers.get("authorization", "").encode(), f"Bearer {settings.api_key}".encode()
         ):
-            return _with_id(dialect.error(errors.unauthorized()), request_id)
+            return _with_id(dialect.error(api_errors.unauthorized()), request_id)
         missing = dialect.missing_route(request.method, path)
         if missing is not None:
             return _with_id(missing, request_id)
@@ -253,15 +255,15 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
             fault = faults.next_fault(request.method, path)
             if fault is not None:
                 status, retry_after = fault
-                error = (errors.rate_limited("Rate limit reached (injected fault).", retry_after)
-                         if status == 429 else errors.server_error())
+                error = (api_errors.rate_limited("Rate limit reached (injected fault).", retry_after)
+                         if status == 429 else api_errors.server_error())
                 return _with_id(dialect.error(error), request_id)
             if request.method == "POST" and (path in JOB_CREATING or path.endswith("/remix")):
                 wait = limiter.acquire()
                 if wait > 0:
                     message = (f"Rate limit reached: {settings.rate_limit} job requests per "
                                f"{settings.rate_window:g} s. Try again in {wait:.0f} s.")
-                    return _with_id(dialect.error(errors.rate_limited(message, wait)), request_id)
+                    return _with_id(dialect.error(api_errors.rate_limited(message, wait)), request_id)
         try:
             return _with_id(await call_next(request), request_id)
         finally:
@@ -276,23 +278,23 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
     def find(video_id: str, param: str = "video_id") -> Job:
         job = store.get(video_id)
         if job is None:
-            raise errors.not_found(f"No video found with id '{video_id[:80]}'.", param=param)
+            raise api_errors.not_found(f"No video found with id '{video_id[:80]}'.", param=param)
         return job
 
     def completed_source(video_id: str, action: str) -> Job:
         job = find(video_id, param="video")
         if job.status != "completed":
-            raise errors.bad_request(
+            raise api_errors.bad_request(
                 f"Video '{video_id}' is {job.status}; only completed videos can be {action}.",
                 param="video", code="invalid_video_status",
             )
         if job.expired or (job.expires_at and job.expires_at <= time.time()):
-            raise errors.bad_request(f"Video '{video_id}' has expired.", param="video", code="video_expired")
+            raise api_errors.bad_request(f"Video '{video_id}' has expired.", param="video", code="video_expired")
         return job
 
     def check_capacity() -> None:
         if store.count_active() >= settings.max_active_jobs:
-            raise errors.rate_limited(
+            raise api_errors.rate_limited(
                 f"Too many active jobs: at most {settings.max_active_jobs} can be queued or rendering at once.",
                 retry_after=5,
             )
@@ -314,7 +316,7 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
 
     def check_prompt(prompt: str) -> str:
         if len(prompt) > settings.max_prompt_chars:
-            raise errors.bad_request(
+            raise api_errors.bad_request(
                 f"The prompt is {len(prompt):,} characters; the maximum is {settings.max_prompt_chars:,}.",
                 param="prompt", code="string_above_max_length",
             )
@@ -328,7 +330,7 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
         for name, raw in request.parameters().items():
             parameter = accepted.get(name)
             if parameter is None:
-                raise errors.bad_request(
+                raise api_errors.bad_request(
                     f"'{name}' is not used by {caps.serving}; it takes: "
                     f"{', '.join(p.name for p in caps.parameters) or 'no extra parameters'}.",
                     param=name, code="unsupported_parameter",
@@ -338,7 +340,7 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
             except RequestRefused as exc:
                 raise refused(exc) from None
         if getattr(request, "extra_params", None):  # vLLM-Omni's model-specific arguments: none apply here
-            raise errors.bad_request(
+            raise api_errors.bad_request(
                 f"'extra_params' holds model-specific arguments, and {caps.serving} takes none; use the named "
                 f"fields: {', '.join(p.name for p in caps.parameters) or 'none'}.",
                 param="extra_params", code="unsupported_parameter",
@@ -368,19 +370,20 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
         them; width and height stand in for size."""
         model = request.model or caps.default_model
         if dialect.checks_model and caps.sizes(model) is None:
-            raise errors.bad_request(f"Model mismatch: request specifies '{model}' but server is running "
+            raise api_errors.bad_request(f"Model mismatch: request specifies '{model}' but server is running "
                                      f"'{caps.default_model}'.", param="model")
         width, height = params.pop("width", None), params.pop("height", None)
         default = f"{width}x{height}" if width and height else caps.models[caps.default_model][0]
         size = request.size or default
         w, h = (int(v) for v in size.split("x"))
-        if not (16 <= w <= 4096 and 16 <= h <= 4096) or w % 2 or h % 2:
-            raise errors.bad_request(f"localsora renders even sizes from 16 to 4096 pixels a side; got {size}.",
-                                     param="size")
+        if not (FREE_SIDE_MIN <= w <= FREE_SIDE_MAX and FREE_SIDE_MIN <= h <= FREE_SIDE_MAX) or w % 2 or h % 2:
+            raise api_errors.bad_request(f"localsora renders even sizes from {FREE_SIDE_MIN} to {FREE_SIDE_MAX} "
+                                         f"pixels a side; got {size}.", param="size")
         seconds = request.seconds or "4"
-        if int(seconds) > 60:
-            raise errors.bad_request(f"'seconds' must be a whole number from 1 to 60; got '{seconds[:40]}'.",
-                                     param="seconds")
+        if int(seconds) > FREE_SECONDS_MAX:
+            raise api_errors.bad_request(
+                f"'seconds' must be a whole number from 1 to {FREE_SECONDS_MAX}; got '{seconds[:40]}'.",
+                param="seconds")
         return model, size, seconds
 
     def check_request(job: Job, reference: bool = False) -> None:
@@ -426,11 +429,11 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
             info = await run_in_threadpool(probe_video, target)
         except InvalidMedia as exc:
             shutil.rmtree(target.parent, ignore_errors=True)
-            raise errors.bad_request(f"The uploaded video could not be read: {exc}", param="video",
+            raise api_errors.bad_request(f"The uploaded video could not be read: {exc}", param="video",
                                      code="invalid_video") from None
         if info.duration > settings.max_source_seconds:
             shutil.rmtree(target.parent, ignore_errors=True)
-            raise errors.bad_request(
+            raise api_errors.bad_request(
                 f"The uploaded video is {info.duration:.1f} s; the limit is {settings.max_source_seconds:g} s.",
                 param="video", code="invalid_video",
             )
@@ -454,7 +457,7 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
     async def retrieve_model(model_id: str) -> JSONResponse:
         sizes = caps.sizes(model_id)
         if sizes is None:
-            raise errors.not_found(f"The model '{model_id[:80]}' does not exist.", param="model",
+            raise api_errors.not_found(f"The model '{model_id[:80]}' does not exist.", param="model",
                                    code="model_not_found")
         return JSONResponse(model_entry(model_id, sizes))
 
@@ -468,7 +471,7 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
         upload = create.input_reference
         # {"image_url": ...} or {"file_id": ...}, in JSON or as input_reference[...] form fields: never ignored.
         if upload is not None and not isinstance(upload, UploadFile):
-            raise errors.bad_request(
+            raise api_errors.bad_request(
                 "localsora runs offline: it does not fetch image URLs or files by id. Upload the image itself as "
                 "input_reference (a JPEG, PNG or WebP file).",
                 param="input_reference", code="unsupported_value",
@@ -481,12 +484,12 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
             try:
                 width, height, mime = await run_in_threadpool(probe_image, data)
             except InvalidMedia as exc:
-                raise errors.bad_request(
+                raise api_errors.bad_request(
                     f"Invalid input_reference: {exc} Upload a JPEG, PNG or WebP image.",
                     param="input_reference", code="invalid_image",
                 ) from None
             if f"{width}x{height}" != size and not dialect.free_sizes:  # those servers fit it themselves
-                raise errors.bad_request(
+                raise api_errors.bad_request(
                     f"Inpaint image must match the requested width and height: the image is {width}x{height}, "
                     f"the requested size is {size}.",
                     param="input_reference", code="invalid_image_size",
@@ -502,11 +505,11 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
         if limit is None:  # this dialect lists everything when no limit is given
             limit = max(1, store.count())
         elif not 0 <= limit <= 100:
-            raise errors.bad_request(f"Invalid 'limit': {limit}. It must be between 0 and 100.", param="limit")
+            raise api_errors.bad_request(f"Invalid 'limit': {limit}. It must be between 0 and 100.", param="limit")
         _one_of("order", order, ("asc", "desc"))
         page = store.page(after=after, limit=limit, order=order)
         if page is None:
-            raise errors.bad_request(f"No video found with id '{(after or '')[:80]}' for 'after'.", param="after")
+            raise api_errors.bad_request(f"No video found with id '{(after or '')[:80]}' for 'after'.", param="after")
         jobs, has_more = page
         return JSONResponse(dialect.page(jobs, has_more))
 
@@ -550,7 +553,7 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
             await run_in_threadpool(probe_video, target)
         except InvalidMedia as exc:
             shutil.rmtree(target.parent, ignore_errors=True)
-            raise errors.bad_request(f"The uploaded video could not be read: {exc}", param="video",
+            raise api_errors.bad_request(f"The uploaded video could not be read: {exc}", param="video",
                                      code="invalid_video") from None
         created_at = int(time.time())
         store.insert_character(character_id, name, created_at)
@@ -560,7 +563,7 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
     async def get_character(character_id: str) -> JSONResponse:
         character = store.get_character(character_id)
         if character is None:
-            raise errors.not_found(f"No character found with id '{character_id[:80]}'.", param="character_id")
+            raise api_errors.not_found(f"No character found with id '{character_id[:80]}'.", param="character_id")
         return JSONResponse(character)
 
     @app.get("/v1/videos/{video_id}")
@@ -582,10 +585,10 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
         if job.status != "completed":
             raise dialect.not_ready(job)
         if job.expired or (job.expires_at and job.expires_at <= time.time()):
-            raise errors.not_found(f"The content of video '{video_id}' has expired.", code="video_expired")
+            raise api_errors.not_found(f"The content of video '{video_id}' has expired.", code="video_expired")
         path = store.media_path(job.id, variant)
         if not path.exists():
-            raise errors.not_found(f"Video '{video_id}' has no {variant}.", code="not_found")
+            raise api_errors.not_found(f"Video '{video_id}' has no {variant}.", code="not_found")
         if request.headers.get("range") is not None:
             check_range(request.headers["range"], path.stat().st_size)
         if faults.take_download_cut():
@@ -631,7 +634,7 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
                 faults.clear()
             inject = change.inject
             if inject is not None and not faults.queue(inject.status, inject.count, inject.retry_after, inject.route):
-                raise errors.bad_request(f"At most {MAX_QUEUED_FAULTS} injected faults can wait at once; send "
+                raise api_errors.bad_request(f"At most {MAX_QUEUED_FAULTS} injected faults can wait at once; send "
                                          '{"clear": true} first.', param="inject.count")
             if change.error_rate is not None:
                 faults.error_rate = settings.error_rate = change.error_rate
@@ -676,7 +679,7 @@ def check_range(header: str, size: int) -> None:
     if not malformed:
         malformed = any(m[1] and m[2] and int(m[1]) > int(m[2]) for m in parts)  # type: ignore[index]
     if malformed:
-        raise errors.bad_request(f"Invalid Range header {header[:80]!r}: expected bytes=START-END, bytes=START- "
+        raise api_errors.bad_request(f"Invalid Range header {header[:80]!r}: expected bytes=START-END, bytes=START- "
                                  "or bytes=-LENGTH.", param="Range", code="invalid_range")
     satisfiable = any(int(m[1]) < size if m[1] else int(m[2]) > 0 and size > 0 for m in parts)  # type: ignore[index]
     if not satisfiable:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-# OpenAI's `video_<hex>`, vLLM-Omni's `video_gen_<hex>` and SGLang's uuids (localsora.dialects): never a path.
+# OpenAI's `video_<hex>`, vLLM-Omni's `video_gen_<hex>` and SGLang's uuids (localsora.imitation): never a path.
 VIDEO_ID = re.compile(r"^(video_[A-Za-z0-9_]{8,64}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})$")
 CHARACTER_ID = re.compile(r"^char_[A-Za-z0-9]{8,64}$")
 MEDIA_FILES = {"video": "video.mp4", "thumbnail": "thumbnail.webp", "spritesheet": "spritesheet.jpg"}

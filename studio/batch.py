@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from studio import errors, pricing
-from studio.error_mapping import from_sdk
-from studio.images import FittedImage, fit, parse_size
 from studio.jobs import Jobs, VideoRequest
 from studio.library import Filters, Library, VideoRecord
+from studio.media.images import FittedImage, fit, parse_size
+from studio.media.sizes import check_free_size
 from studio.prompts import short_title, validate_prompt
-from studio.providers import Capabilities, Provider
-from studio.sdk import openai
-from studio.sizes import check_free_size
+from studio.provider.error_mapping import from_sdk
+from studio.provider.profiles import Provider, ProviderOffer
+from studio.provider.sdk import openai
 
 COLUMNS = ("prompt", "size", "seconds", "model", "seed", "image")
 # Other headers people write for the same columns.
@@ -299,7 +299,7 @@ def _plan_row(draft: DraftRow, provider: Provider, images: Mapping[str, bytes]) 
                       draft.image_name), []
 
 
-def _shape_problems(draft: DraftRow, label: str, caps: Capabilities) -> list[str]:
+def _shape_problems(draft: DraftRow, label: str, caps: ProviderOffer) -> list[str]:
     found = []
     if not draft.model:
         found.append("No model: fill the model cell or choose a default.")
@@ -318,7 +318,7 @@ def _shape_problems(draft: DraftRow, label: str, caps: Capabilities) -> list[str
     return found
 
 
-def _seed(text: str, label: str, caps: Capabilities) -> tuple[int | None, str | None]:
+def _seed(text: str, label: str, caps: ProviderOffer) -> tuple[int | None, str | None]:
     spec = caps.parameters.get("seed")
     if spec is None:
         return None, f"{label} does not take a seed; leave the seed cell blank."

@@ -1,7 +1,7 @@
 """Typed studio errors, each carrying a message a marketer can act on.
 
 Pages show `str(error)`. Nothing here knows about HTTP or the SDK; the
-mapping from SDK exceptions lives in `studio.error_mapping`.
+mapping from SDK exceptions lives in `studio.provider.error_mapping`.
 """
 
 from __future__ import annotations

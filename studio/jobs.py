@@ -22,15 +22,15 @@ from urllib.parse import urlparse
 import httpx2  # the SDK's HTTP library
 
 from studio import errors, pricing
-from studio.dialects import route_missing
-from studio.error_mapping import caused_by, from_job_failure, from_sdk, retry_after_seconds
-from studio.images import FittedImage
 from studio.library import Library, VideoRecord
+from studio.media.images import FittedImage
+from studio.media.sizes import check_free_size
+from studio.media.thumbnails import write_thumbnail
 from studio.prompts import short_title, validate_prompt
-from studio.providers import Capabilities, Provider
-from studio.sdk import openai
-from studio.sizes import check_free_size
-from studio.thumbnails import write_thumbnail
+from studio.provider.dialects import route_missing
+from studio.provider.error_mapping import caused_by, from_job_failure, from_sdk, retry_after_seconds
+from studio.provider.profiles import Provider, ProviderOffer
+from studio.provider.sdk import openai
 
 if TYPE_CHECKING:
     from openai.types import Video
@@ -616,7 +616,7 @@ def _seed_of(video: Video) -> int | None:
     return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
-def variant_params(request: VideoRequest, caps: Capabilities) -> list[dict[str, Any]]:
+def variant_params(request: VideoRequest, caps: ProviderOffer) -> list[dict[str, Any]]:
     """Each variant's extra fields. Where the provider takes a seed, variants get distinct ones: the chosen
     seed plus the variant's index, or distinct random seeds when none was chosen, so takes differ and repeat."""
     spec = caps.parameters.get("seed")

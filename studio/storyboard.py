@@ -19,14 +19,14 @@ from typing import Any, Literal
 
 from studio import errors
 from studio.batch import Deferred, defer_instead_of_waiting, follow_videos
-from studio.error_mapping import from_job_failure
-from studio.film import join_clips, last_frame_png
-from studio.images import FittedImage, fit
 from studio.jobs import Jobs, VideoRequest
 from studio.library import Library, VideoRecord
+from studio.media.film import join_clips, last_frame_png
+from studio.media.images import FittedImage, fit
+from studio.media.thumbnails import write_thumbnail
 from studio.prompts import short_title, validate_prompt
-from studio.providers import Capabilities, Provider
-from studio.thumbnails import write_thumbnail
+from studio.provider.error_mapping import from_job_failure
+from studio.provider.profiles import Provider, ProviderOffer
 
 Start = Literal["fresh", "last_frame", "extend"]
 START_LABELS: dict[str, str] = {
@@ -95,7 +95,7 @@ def new_storyboard(title: str, provider: Provider, model: str, size: str, owner:
                       size, [], owner, created_at=now, updated_at=now)
 
 
-def starts_offered(capabilities: Capabilities) -> list[Start]:
+def starts_offered(capabilities: ProviderOffer) -> list[Start]:
     """How a shot may begin on this provider: last-frame chaining needs image reference, extending needs extend."""
     offered: list[Start] = ["fresh"]
     if capabilities.image:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from studio.jobs import DEFAULT_DEADLINE, Jobs
 from studio.library import Library
-from studio.providers import Provider
+from studio.provider.profiles import Provider
 
 log = logging.getLogger("studio.worker")
 TICK_SECONDS = 0.5  # a tick is a few SQLite reads; each job's own poll time decides when it is polled

@@ -16,13 +16,13 @@ from openai.types import Video
 from localsora.process import LocalsoraProcess
 from studio.jobs import Jobs
 from studio.library import Library, VideoRecord
-from studio.providers import load_providers
+from studio.provider.profiles import load_providers
 from tests.waiting import wait_until
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--device", default="cpu",
-                     help="where tests/test_diffusion.py renders: cpu (default), cuda, cuda:N or mps")
+                     help="where tests/test_diffusers_engine.py renders: cpu (default), cuda, cuda:N or mps")
 
 
 def sdk_client(server: LocalsoraProcess, api_key: str = "local", **options: object) -> OpenAI:
@@ -49,20 +49,6 @@ def run_until_settled(jobs: Jobs, video_id: str, deadline: float = 120) -> Video
     return wait_until(lambda: jobs.refresh(video_id),
                       lambda r: not r.is_active and (r.status != "completed" or r.is_archived),
                       what=f"{video_id} to settle in the library", deadline=deadline)
-
-
-@pytest.fixture
-def apptest_runs_app_py(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make AppTest run app.py (sidebar, toasts, st.navigation) on every run, as `streamlit run` does.
-
-    AppTest forgets before each run that app.py calls st.navigation, sees pages/ and, after switch_page,
-    runs the page file alone. The server forgets nothing: after the first run it always runs app.py."""
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.testing.v1 import app_test
-
-    # AppTest resets the flag through its own name for the class; a subclass there takes that reset.
-    monkeypatch.setattr(app_test, "PagesManager", type("ServerPagesManager", (PagesManager,), {}))
-    monkeypatch.setattr(PagesManager, "uses_pages_directory", False)
 
 
 @pytest.fixture(scope="session")

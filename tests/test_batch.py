@@ -15,10 +15,10 @@ from openai import OpenAI
 
 from localsora.process import LocalsoraProcess
 from studio import batch as batches
-from studio.discovery import discover
 from studio.jobs import Jobs
 from studio.library import Filters, Library
-from studio.providers import Provider, load_providers
+from studio.provider.discovery import discover
+from studio.provider.profiles import Provider, load_providers
 from tests.conftest import sdk_client
 from tests.media import decode_mp4, png_bytes
 from tests.waiting import wait_until

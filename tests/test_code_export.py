@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from localsora.process import LocalsoraProcess
-from studio.code_export import EXAMPLE_PROMPT, fitted_file_name, python_snippet
-from studio.images import fit
 from studio.jobs import VideoRequest
-from studio.providers import load_providers
+from studio.media.images import fit
+from studio.provider.code_export import EXAMPLE_PROMPT, fitted_file_name, python_snippet
+from studio.provider.profiles import load_providers
 from tests.media import decode_mp4, png_bytes
 
 KEY = "fake-key-never-in-a-snippet-1234567890"

@@ -13,14 +13,14 @@ from openai.types import Model, Video
 
 from localsora.process import LocalsoraProcess, free_port
 from studio import errors
-from studio.connection_check import KEY_PLACEHOLDER, check_connection, secrets_snippet
-from studio.dialects import from_models, from_video_fields, route_missing
-from studio.discovery import discover_server
-from studio.error_mapping import from_job_failure, from_sdk
 from studio.jobs import Jobs, VideoRequest, _record_from_video
 from studio.library import Library
-from studio.providers import CONFIG_KEYS, OPENAI_SHUTDOWN_NOTE, default_kind, load_providers
-from studio.sizes import check_free_size
+from studio.media.sizes import check_free_size
+from studio.provider.connection_check import KEY_PLACEHOLDER, check_connection, secrets_snippet
+from studio.provider.dialects import from_models, from_video_fields, route_missing
+from studio.provider.discovery import discover_server
+from studio.provider.error_mapping import from_job_failure, from_sdk
+from studio.provider.profiles import CONFIG_KEYS, OPENAI_SHUTDOWN_NOTE, default_kind, load_providers
 
 CANARY = "canary-key-0f9e8d7c6b5a-must-never-show"
 

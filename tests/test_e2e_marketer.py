@@ -14,7 +14,7 @@ from playwright.sync_api import Page, Playwright, expect
 from localsora.config import Settings
 from localsora.process import LocalsoraProcess
 from studio.library import Library
-from studio.limits import REFERENCE_IMAGE, SOURCE_VIDEO, markdown_table
+from studio.media.upload_limits import REFERENCE_IMAGE, SOURCE_VIDEO, markdown_table
 from tests.conftest import sdk_client
 from tests.e2e_support import (
     REPO,

@@ -13,10 +13,10 @@ import openai
 import pytest
 
 from studio import errors
-from studio.error_mapping import from_sdk
 from studio.jobs import Jobs, VideoRequest
 from studio.library import Library
-from studio.providers import Provider, load_providers
+from studio.provider.error_mapping import from_sdk
+from studio.provider.profiles import Provider, load_providers
 
 
 def error_body(message: str, code: str | None, kind: str = "invalid_request_error") -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""studio.images against real files made with Pillow (and a few PNGs and an ICC profile made by hand)."""
+"""studio.media.images against real files made with Pillow (and a few PNGs and an ICC profile made by hand)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from studio.errors import ImageRejected, InvalidInput
-from studio.images import (
+from studio.media.images import (
     DEFAULT_MAX_BYTES,
     MAX_PIXELS,
     MIN_SIDE,

@@ -1,4 +1,4 @@
-"""Property test of studio.images (issue 10): whatever bytes arrive, `fit` gives an exact image or a studio error.
+"""Property test of studio.media.images (issue 10): whatever bytes arrive, `fit` gives an exact image or a studio error.
 
 Inputs: random bytes, 0-byte files, real images in every Pillow mode (saved in a format that can hold it, or in
 one the studio does not read: TIFF, BMP), the same images truncated or with bytes flipped, and headers that
@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from studio.errors import ImageRejected, InvalidInput, StudioError
-from studio.images import MAX_TARGET_SIDE, FittedImage, fit, inspect_image
+from studio.media.images import MAX_TARGET_SIDE, FittedImage, fit, inspect_image
 from tests.media import encode_image
 
 # A modest, fixed budget so the suite stays fast; SORA_PROPERTY_EXAMPLES=2000 for a longer hunt by hand.

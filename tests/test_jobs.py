@@ -12,12 +12,12 @@ import pytest
 
 from localsora.process import LocalsoraProcess, free_port
 from studio import errors
-from studio.discovery import discover
-from studio.error_mapping import from_sdk
-from studio.images import fit
 from studio.jobs import Jobs, VideoRequest
 from studio.library import Library, VideoRecord
-from studio.providers import load_providers
+from studio.media.images import fit
+from studio.provider.discovery import discover
+from studio.provider.error_mapping import from_sdk
+from studio.provider.profiles import load_providers
 from tests.conftest import TINY_WAN, local_jobs, run_until_settled, sdk_client, wait_for_video
 from tests.media import decode_mp4, png_bytes
 

@@ -14,16 +14,14 @@ from components.context import SESSION_JOBS
 from localsora.process import LocalsoraProcess, free_port
 from studio.jobs import VideoRequest
 from studio.library import Library, VideoRecord
-from studio.providers import load_providers
+from studio.provider.profiles import load_providers
 from tests.conftest import TINY_WAN, local_jobs, run_until_settled, sdk_client, start_tiny_wan, wait_for_video
 from tests.media import png_bytes
 from tests.test_library import make_record
 from tests.waiting import wait_until
 
-pytestmark = pytest.mark.usefixtures("apptest_runs_app_py")  # app.py on every run, as the server does
-
-PAGES = ["pages/text_to_video.py", "pages/image_to_video.py", "pages/remix.py", "pages/batch.py",
-         "pages/storyboard.py", "pages/gallery.py", "pages/settings.py"]
+PAGES = ["app_pages/text_to_video.py", "app_pages/image_to_video.py", "app_pages/remix.py", "app_pages/batch.py",
+         "app_pages/storyboard.py", "app_pages/gallery.py", "app_pages/settings.py"]
 TITLES = dict(zip(PAGES, ["Text to video", "Image to video", "Remix", "Batch", "Storyboard", "Gallery", "Settings"],
                   strict=True))
 SECTION_OF = {"Text to video": "Create", "Image to video": "Create", "Remix": "Create", "Batch": "Create",
@@ -173,7 +171,7 @@ def test_every_page_runs_and_navigation_has_both_sections(app: AppTest, navigati
 
 
 def test_text_to_video_submits_and_shows_the_finished_video(app: AppTest, library: Library) -> None:
-    open_page(app, "pages/text_to_video.py")
+    open_page(app, "app_pages/text_to_video.py")
     app.text_area(key="t2v_prompt").set_value("A blue kite over golden dunes, pan right")
     app.selectbox(key="t2v_size").set_value("1280x720")
     button(app, "Generate").click()
@@ -188,7 +186,7 @@ def test_text_to_video_submits_and_shows_the_finished_video(app: AppTest, librar
 
 
 def test_generate_with_an_empty_prompt_explains(app: AppTest, library: Library) -> None:
-    open_page(app, "pages/text_to_video.py")
+    open_page(app, "app_pages/text_to_video.py")
     button(app, "Generate").click()
     app.run()
     assert "Write a prompt first" in texts(app)
@@ -196,7 +194,7 @@ def test_generate_with_an_empty_prompt_explains(app: AppTest, library: Library) 
 
 
 def test_the_prompt_builder_writes_and_reads_back(app: AppTest) -> None:
-    open_page(app, "pages/text_to_video.py")
+    open_page(app, "app_pages/text_to_video.py")
     app.session_state["t2v_builder"] = True  # open the builder: its fields are built only while it is open
     app.run()
     app.text_input(key="t2v_builder_subject").set_value("a red fox")
@@ -210,7 +208,7 @@ def test_the_prompt_builder_writes_and_reads_back(app: AppTest) -> None:
 
 
 def test_cost_and_code_follow_the_settings(app: AppTest) -> None:
-    open_page(app, "pages/text_to_video.py")
+    open_page(app, "app_pages/text_to_video.py")
     app.text_area(key="t2v_prompt").set_value("A lighthouse")
     app.selectbox(key="t2v_seconds").set_value("8")
     app.session_state["t2v_code"] = True  # open "Python code for this request": written only while open
@@ -221,7 +219,7 @@ def test_cost_and_code_follow_the_settings(app: AppTest) -> None:
 
 
 def test_image_upload_preselects_orientation_and_previews_exact_size(app: AppTest, library: Library) -> None:
-    open_page(app, "pages/image_to_video.py")
+    open_page(app, "app_pages/image_to_video.py")
     assert button(app, "Generate").disabled
     app.file_uploader[0].set_value(("wide.png", png_bytes(1600, 900, (30, 160, 90)), "image/png"))
     app.run()
@@ -236,7 +234,7 @@ def test_image_upload_preselects_orientation_and_previews_exact_size(app: AppTes
 
 
 def test_a_bad_image_is_rejected_and_nothing_is_submitted(app: AppTest, library: Library) -> None:
-    open_page(app, "pages/image_to_video.py")
+    open_page(app, "app_pages/image_to_video.py")
     app.file_uploader[0].set_value(("broken.png", b"\x89PNG\r\n\x1a\nnot really", "image/png"))
     app.run()
     assert not app.exception
@@ -247,7 +245,7 @@ def test_a_bad_image_is_rejected_and_nothing_is_submitted(app: AppTest, library:
 
 def test_remix_a_finished_video(app: AppTest, library: Library, localsora: LocalsoraProcess) -> None:
     source = make_finished(library, localsora, "A red lighthouse at dusk")
-    open_page(app, "pages/remix.py", video=source.video_id)
+    open_page(app, "app_pages/remix.py", video=source.video_id)
     assert app.selectbox(key="remix_source").value == source.video_id
     assert len(app.get("video")) == 1, "the source plays"
     app.text_area(key="remix_prompt").set_value("The same lighthouse in a snowstorm")
@@ -261,7 +259,7 @@ def test_remix_a_finished_video(app: AppTest, library: Library, localsora: Local
 def test_gallery_delete_goes_through_the_confirm_dialog(app: AppTest, library: Library,
                                                         localsora: LocalsoraProcess) -> None:
     record = make_finished(library, localsora, "Delete me from the gallery")
-    open_page(app, "pages/gallery.py")
+    open_page(app, "app_pages/gallery.py")
     app.session_state[f"grid_menu_{record.video_id}"] = True  # open the card's "⋯" menu: Delete is in it
     app.run()
     app.button(key=f"grid_del_{record.video_id}").click()
@@ -286,7 +284,7 @@ def test_gallery_delete_goes_through_the_confirm_dialog(app: AppTest, library: L
 def test_a_gallery_card_says_why_a_job_is_not_moving(app: AppTest, library: Library) -> None:
     moved = "Made on gpu-a:8000, and OpenAI-compatible server now points at gpu-b:8000."
     library.add(make_record(1, status="in_progress", progress=40, provider="elsewhere", last_poll_error=moved))
-    open_page(app, "pages/gallery.py")
+    open_page(app, "app_pages/gallery.py")
     [bar] = app.get("progress")
     assert bar.proto.text.startswith("Rendering 40% · Made on gpu") and "gpu-b" in bar.proto.text
 
@@ -296,7 +294,7 @@ def test_gallery_filters_and_pages_a_large_library(app: AppTest, library: Librar
     for n in range(300):
         library.add(make_record(n, status=statuses[n % 3], favourite=n % 10 == 0,
                                 model="sora-2-pro" if n % 5 == 0 else "sora-2", provider="elsewhere"))
-    open_page(app, "pages/gallery.py")
+    open_page(app, "app_pages/gallery.py")
     assert "Showing 1–12 of 300" in texts(app)
     button(app, "Older").click()
     app.run()
@@ -333,7 +331,7 @@ def test_settings_never_render_a_secret(data_dir: Path, keyed_localsora: Localso
         open_page(at, page)
         assert SECRET not in every_element_text(at), page
     assert "401" in sidebar_text(at), "the environment's key is refused"
-    open_page(at, "pages/settings.py")
+    open_page(at, "app_pages/settings.py")
     open_settings_section(at, "settings_every", "settings_keys")
     shown = every_element_text(at)
     assert "set (environment)" in shown and "OPENAI_API_KEY" in shown and "Azure OpenAI (key)" in shown
@@ -345,7 +343,7 @@ def test_settings_never_render_a_secret(data_dir: Path, keyed_localsora: Localso
     for page in PAGES:
         open_page(at, page)
         assert typed not in every_element_text(at), page
-    open_page(at, "pages/gallery.py")
+    open_page(at, "app_pages/gallery.py")
     button(at, "Sync").click()  # a call only the typed key gets through
     at.run()
     assert "Sync done:" in texts(at) and typed not in every_element_text(at)
@@ -357,7 +355,7 @@ def test_a_key_typed_in_settings_turns_the_sidebar_healthy(data_dir: Path, keyed
     monkeypatch.setenv("SORA_STUDIO_PROVIDER", "openai")
     monkeypatch.setenv("OPENAI_BASE_URL", keyed_localsora.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "fake-key-the-server-refuses-1234")
-    at = open_settings_section(open_page(new_session(), "pages/settings.py"), "settings_keys")
+    at = open_settings_section(open_page(new_session(), "app_pages/settings.py"), "settings_keys")
     assert "Key rejected (401)" in sidebar_text(at)
     at.text_input(key="session_OPENAI_API_KEY").set_value(typed)
     next(b for b in at.form_submit_button if b.label == "Use for this session").click()
@@ -368,10 +366,10 @@ def test_a_key_typed_in_settings_turns_the_sidebar_healthy(data_dir: Path, keyed
 
 def test_deep_link_opens_that_video(app: AppTest, library: Library, localsora: LocalsoraProcess) -> None:
     record = make_finished(library, localsora, "Deep linked teal wave")
-    open_page(app, "pages/gallery.py", video=record.video_id)
+    open_page(app, "app_pages/gallery.py", video=record.video_id)
     assert len(app.get("video")) == 1
     assert "Deep linked teal wave" in texts(app)
-    open_page(app, "pages/gallery.py", video="video_unknown123")
+    open_page(app, "app_pages/gallery.py", video="video_unknown123")
     assert "There is no video 'video_unknown123'" in texts(app)
 
 
@@ -393,7 +391,7 @@ def test_the_sidebar_says_when_the_provider_is_down_and_settings_switches_it(dat
     monkeypatch.setenv("OPENAI_API_KEY", "fake-key-for-a-closed-port")
     monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
     at = new_session()
-    for page in ("pages/gallery.py", "pages/text_to_video.py", "pages/settings.py"):
+    for page in ("app_pages/gallery.py", "app_pages/text_to_video.py", "app_pages/settings.py"):
         open_page(at, page)
         shown = sidebar_text(at)
         assert "OpenAI-compatible gateway: backend unreachable" in shown and "nothing answers there" in shown, page
@@ -402,7 +400,7 @@ def test_the_sidebar_says_when_the_provider_is_down_and_settings_switches_it(dat
     at.run()
     assert "Local preview renderer: offline, no AI model" in sidebar_text(at), "the switch reaches the sidebar"
     assert sidebar_links(at) == {}, "a healthy provider needs no fixing"
-    open_page(at, "pages/text_to_video.py")
+    open_page(at, "app_pages/text_to_video.py")
     assert "It renders on **Local preview renderer**" in texts(at), "and the pages"
     assert "Local preview renderer: offline, no AI model" in sidebar_text(at)
 
@@ -414,7 +412,7 @@ def test_the_sidebar_counts_active_jobs_and_the_spend_of_a_priced_job(data_dir: 
     monkeypatch.setenv("SORA_STUDIO_PROVIDER", "openai")
     monkeypatch.setenv("OPENAI_API_KEY", "local")
     monkeypatch.setenv("OPENAI_BASE_URL", faults.base_url)
-    app = open_page(new_session(), "pages/text_to_video.py")
+    app = open_page(new_session(), "app_pages/text_to_video.py")
     assert "No active jobs." in sidebar_text(app) and "Spent so far: **$0.00**" in sidebar_text(app)
     app.text_area(key="t2v_prompt").set_value("A paper boat on a pond, slow pan left")
     app.number_input(key="t2v_variants").set_value(2)
@@ -433,7 +431,7 @@ def test_the_sidebar_counts_active_jobs_and_the_spend_of_a_priced_job(data_dir: 
     assert "Spent so far: **$0.80**" in sidebar_text(app)
     assert [t for t in toasts if t.startswith("Video ready: A paper boat on a pond")], toasts
     # Settings lists it per person: nobody gave a name in this session.
-    settings = open_page(app, "pages/settings.py")
+    settings = open_page(app, "app_pages/settings.py")
     spend = [c.value for c in settings.main.caption if "Total:" in c.value]
     assert spend and "(no name given): $0.80" in spend[0] and "**Total: $0.80**" in spend[0], spend
 
@@ -443,7 +441,7 @@ def test_retry_on_a_failed_job_sends_the_same_request_again(data_dir: Path, libr
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     faults.faults(blocked_words=["forbidden"])
     monkeypatch.setenv("LOCALSORA_URL", faults.root_url)
-    app = open_page(new_session(), "pages/text_to_video.py")
+    app = open_page(new_session(), "app_pages/text_to_video.py")
     app.text_area(key="t2v_prompt").set_value("A forbidden dance on a rooftop, slow orbit")
     app.selectbox(key="t2v_size").set_value("1280x720")
     app.selectbox(key="t2v_seconds").set_value("8")
@@ -471,7 +469,7 @@ def test_variants_that_started_stay_followed_when_a_later_one_is_refused(data_di
     # Two creates allowed per 10 minutes: the third is refused for longer than the studio waits.
     limited = start_localsora("--rate-limit", "2", "--rate-window", "600")
     monkeypatch.setenv("LOCALSORA_URL", limited.root_url)
-    app = open_page(new_session(), "pages/text_to_video.py")
+    app = open_page(new_session(), "app_pages/text_to_video.py")
     app.text_area(key="t2v_prompt").set_value("Three takes of a kite, the third refused")
     app.number_input(key="t2v_variants").set_value(3)
     button(app, "Generate").click()
@@ -488,7 +486,7 @@ def test_compare_preselects_the_variant_group(app: AppTest, library: Library, lo
     for take in takes:
         assert run_until_settled(jobs, take.video_id).is_archived
     make_finished(library, localsora, "Not part of the group")
-    open_page(app, "pages/gallery.py")
+    open_page(app, "app_pages/gallery.py")
     app.toggle(key="gallery_compare").set_value(True)
     app.run()
     assert sorted(app.multiselect(key="compare_ids").value) == sorted(t.video_id for t in takes)
@@ -499,7 +497,7 @@ def test_sync_brings_in_videos_made_elsewhere(app: AppTest, library: Library, lo
     client = sdk_client(localsora)
     made = client.videos.create(prompt="Made with the SDK, not the studio", seconds="4")
     assert wait_for_video(client, made.id).status == "completed"
-    open_page(app, "pages/gallery.py")
+    open_page(app, "app_pages/gallery.py")
     assert library.get(made.id) is None
     button(app, "Sync").click()
     app.run()
@@ -520,7 +518,7 @@ def test_the_pages_offer_what_the_tiny_wan_model_offers(wan_app: AppTest, librar
                                                        tiny_wan: LocalsoraProcess) -> None:
     sidebar = texts(wan_app)
     assert f"Local model: {TINY_WAN} on cpu · no sound" in sidebar and "Local preview renderer" not in sidebar
-    app = open_page(wan_app, "pages/text_to_video.py")
+    app = open_page(wan_app, "app_pages/text_to_video.py")
     assert f"It renders on **Local model ({TINY_WAN} on cpu)**" in texts(app)
     assert app.selectbox(key="t2v_model").options == [TINY_WAN]
     assert app.selectbox(key="t2v_size").options == ["64x64 · square", "96x64 · landscape"]
@@ -550,14 +548,14 @@ def test_the_pages_offer_what_the_tiny_wan_model_offers(wan_app: AppTest, librar
     assert made.model_extra["seed"] == 4321 and made.size == "96x64"
     rerun_until(app, lambda at: len(at.get("video")) == 1)
 
-    app = open_page(app, "pages/image_to_video.py")
+    app = open_page(app, "app_pages/image_to_video.py")
     assert "does not animate a reference image" in texts(app) and not app.file_uploader
-    app = open_page(app, "pages/remix.py", video=record.video_id)
+    app = open_page(app, "app_pages/remix.py", video=record.video_id)
     assert app.get("button_group")[0].proto.options and "does not offer extend" in texts(app)
     assert [o.content for o in app.get("button_group")[0].proto.options] == ["Remix", "Edit"]
     assert app.number_input(key="remix_param_seed").max == 2**32 - 1
     assert not [n for n in app.number_input if n.key == "remix_param_num_inference_steps"], "seed only"
-    app = open_page(app, "pages/settings.py")
+    app = open_page(app, "app_pages/settings.py")
     assert "no sound" in texts(app) and "It runs a real video model through diffusers" in texts(app)
 
 
@@ -571,17 +569,17 @@ def test_a_model_without_remix_or_text_gets_neither(data_dir: Path, library: Lib
     try:
         monkeypatch.setenv("LOCALSORA_URL", server.root_url)
         library.add(make_record(1, prompt="A finished clip from before", size="64x64", model=TINY_WAN))
-        app = open_page(new_session(), "pages/text_to_video.py")
+        app = open_page(new_session(), "app_pages/text_to_video.py")
         assert "does not make video from a prompt alone" in texts(app) and not [b for b in app.button
                                                                             if b.label == "Generate"]
-        app = open_page(app, "pages/image_to_video.py")
+        app = open_page(app, "app_pages/image_to_video.py")
         assert app.file_uploader and app.number_input(key="i2v_param_seed") is not None
-        app = open_page(app, "pages/gallery.py")
+        app = open_page(app, "app_pages/gallery.py")
         app.session_state["grid_menu_video_000001"] = True  # open the card's "⋯" menu: the actions are in it
         app.run()
         labels = [b.label for b in app.button]
         assert "Play" in labels and "Remix" not in labels and "Edit" not in labels and "Extend" in labels
-        app = open_page(app, "pages/remix.py")
+        app = open_page(app, "app_pages/remix.py")
         assert "does not offer remix or edit" in texts(app)
         assert [o.content for o in app.get("button_group")[0].proto.options] == ["Extend"]
     finally:
@@ -595,7 +593,7 @@ CANARY = "canary-key-5e4d3c2b1a-must-never-render"
 
 def test_connect(at: AppTest, url: str, key: str | None = None) -> AppTest:
     """Settings → Connect a provider → OpenAI-compatible server → Test connection."""
-    open_settings_section(open_page(at, "pages/settings.py"), "settings_connect")
+    open_settings_section(open_page(at, "app_pages/settings.py"), "settings_connect")
     at.text_input(key="connect_SORA_STUDIO_COMPATIBLE_URL").set_value(url)
     if key is not None:
         at.text_input(key="connect_SORA_STUDIO_COMPATIBLE_API_KEY").set_value(key)
@@ -652,25 +650,25 @@ def test_remix_that_answered_404_is_no_longer_offered(data_dir: Path, library: L
     server = start_localsora("--dialect", "vllm-omni")
     monkeypatch.setenv("LOCALSORA_URL", server.root_url)
     source = make_finished(library, server, "A lighthouse before the storm")
-    app = open_page(new_session(), "pages/remix.py", video=source.video_id)
+    app = open_page(new_session(), "app_pages/remix.py", video=source.video_id)
     app.text_area(key="remix_prompt").set_value("The same lighthouse in a storm")
     button(app, "Remix").click()
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     assert "This server does not offer remix: 127.0.0.1" in texts(app) and "answered 404" in texts(app)
-    app = open_page(app, "pages/gallery.py")
+    app = open_page(app, "app_pages/gallery.py")
     app.session_state[f"grid_menu_{source.video_id}"] = True  # open the card's "⋯" menu: the actions are in it
     app.run()
     labels = [b.label for b in app.button]
     assert "Play" in labels and "Favourite" in labels and "Remix" not in labels
-    app = open_page(new_session(), "pages/gallery.py")  # a new session reads what the library learned
+    app = open_page(new_session(), "app_pages/gallery.py")  # a new session reads what the library learned
     app.session_state[f"grid_menu_{source.video_id}"] = True
     app.run()
     assert "Rename" in [b.label for b in app.button] and "Remix" not in [b.label for b in app.button]
-    app = open_page(app, "pages/remix.py")
+    app = open_page(app, "app_pages/remix.py")
     assert "does not offer remix" in texts(app)
     assert "Remix" not in [o.content for o in app.get("button_group")[0].proto.options]
-    app = open_page(app, "pages/settings.py")
+    app = open_page(app, "app_pages/settings.py")
     assert "Learned from its answers: this server does not offer remix." in texts(app)
 
 
@@ -679,7 +677,7 @@ def text_to_video_on_vllm_omni(start_localsora, monkeypatch: pytest.MonkeyPatch)
     server = start_localsora("--dialect", "vllm-omni")
     monkeypatch.setenv("SORA_STUDIO_PROVIDER", "compatible")
     monkeypatch.setenv("SORA_STUDIO_COMPATIBLE_URL", server.root_url)
-    return server, open_page(new_session(), "pages/text_to_video.py")
+    return server, open_page(new_session(), "app_pages/text_to_video.py")
 
 
 def test_a_vllm_omni_server_gets_free_sizes_and_no_remix(data_dir: Path, library: Library, start_localsora,
@@ -694,9 +692,9 @@ def test_a_vllm_omni_server_gets_free_sizes_and_no_remix(data_dir: Path, library
     button(app, "Generate").click()
     app.run()
     assert library.count() == 0, "a wrong size is never sent"
-    app = open_page(app, "pages/remix.py")
+    app = open_page(app, "app_pages/remix.py")
     assert "offers no remix, edit or extend" in texts(app)
-    app = open_page(app, "pages/image_to_video.py")
+    app = open_page(app, "app_pages/image_to_video.py")
     app.text_input(key="i2v_size").set_value("640x360")
     app.file_uploader[0].set_value(("wide.png", png_bytes(1600, 900, (30, 160, 90)), "image/png"))
     app.run()
@@ -709,7 +707,7 @@ def test_a_vllm_omni_server_gets_free_sizes_and_no_remix(data_dir: Path, library
 def test_the_video_page_shows_render_time_and_memory(app: AppTest, library: Library) -> None:
     library.add(make_record(1, provider="compatible", prompt="A render from a GPU server",
                             extra={"inference_time_s": 12.5, "peak_memory_mb": 18234.0, "quality": "default"}))
-    open_page(app, "pages/gallery.py", video="video_000001")
+    open_page(app, "app_pages/gallery.py", video="video_000001")
     assert "Rendered in 12.5 s · peak GPU memory 18,234 MB" in texts(app)
     assert '"quality": "default"' in every_element_text(app) or "quality" in every_element_text(app)
 
@@ -726,7 +724,7 @@ def test_a_films_page_lists_its_shots_and_opens_its_storyboard(app: AppTest, lib
     library.add(make_record(3, kind="storyboard", video_id="film_0001", title="Harbour spot", seconds="8",
                             extra={"storyboard_id": board.storyboard_id, "video": "copied", "audio": "none",
                                    "shots": ["video_000001", "video_000002", "video_gone"]}))
-    open_page(app, "pages/gallery.py", video="film_0001")
+    open_page(app, "app_pages/gallery.py", video="film_0001")
     links = {link.proto.label: dict(p.split("=", 1) for p in link.proto.query_string.split("&") if p)
              for link in app.main.get("page_link")}
     assert links["Shot 1: Boats at dawn, wide"] == {"video": "video_000001"}
@@ -735,7 +733,7 @@ def test_a_films_page_lists_its_shots_and_opens_its_storyboard(app: AppTest, lib
     assert "Shot 3: video_gone (no longer in this library)." in texts(app)
     assert "Joined here from 3 shots · picture copied · sound none" in texts(app)
     assert "More from the server" not in every_element_text(app)
-    open_page(app, "pages/storyboard.py", storyboard=board.storyboard_id)
+    open_page(app, "app_pages/storyboard.py", storyboard=board.storyboard_id)
     assert app.selectbox[0].value == board.storyboard_id, "the link opens that storyboard"
 
 
@@ -746,16 +744,16 @@ def test_a_video_only_in_the_library_is_edited_from_its_copy_not_remixed(app: Ap
     make_finished(library, localsora, "A teal wave, static shot")
     kept = make_finished(library, localsora, "A paper boat on a canal")
     library.update(kept.video_id, remote_deleted=True)
-    open_page(app, "pages/gallery.py", video=kept.video_id)
+    open_page(app, "app_pages/gallery.py", video=kept.video_id)
     labels = [b.label for b in app.main.button]
     assert "Edit" in labels and "Remix" not in labels
-    open_page(app, "pages/remix.py", video=kept.video_id)
+    open_page(app, "app_pages/remix.py", video=kept.video_id)
     assert app.selectbox(key="remix_source").value == kept.video_id
     [action] = app.main.get("button_group")
     assert [option.content for option in action.proto.options] == ["Edit", "Extend"]
     assert "sent from this library as an MP4" in texts(app)
     library.add(make_record(1, kind="storyboard", video_id="film_0001", title="Harbour spot", remote_deleted=True))
-    open_page(app, "pages/remix.py", video="film_0001")  # no file in the library
+    open_page(app, "app_pages/remix.py", video="film_0001")  # no file in the library
     assert "“Harbour spot” can't be picked here" in texts(app) and "no copy of its file" in texts(app)
     assert app.selectbox(key="remix_source").value != "film_0001", "another video, picked in plain sight"
 

@@ -14,10 +14,10 @@ from azure.core.credentials import AccessToken
 from openai.types import Model
 
 from localsora.process import free_port
-from studio.discovery import capabilities_from_models, discover
 from studio.errors import StudioError
-from studio.providers import azure_base_url, check_health, default_kind, load_providers
-from studio.secret import Secret
+from studio.provider.discovery import capabilities_from_models, discover
+from studio.provider.profiles import azure_base_url, check_health, default_kind, load_providers
+from studio.provider.secret import Secret
 from tests.conftest import TINY_WAN
 from tests.waiting import wait_until
 
@@ -154,7 +154,7 @@ def test_health_explains_what_is_wrong(localsora, start_localsora) -> None:
 
 
 def test_the_embedded_localsora_starts_once_and_is_reused(tmp_path) -> None:
-    from studio import local_backend
+    from studio.provider import local_backend
 
     first = local_backend.ensure_localsora(tmp_path)
     started = dict(local_backend._started)
@@ -172,7 +172,7 @@ def test_the_embedded_localsora_starts_once_and_is_reused(tmp_path) -> None:
 
 
 def test_the_embedded_localsora_waits_longer_for_a_model_engine() -> None:
-    from studio.local_backend import MODEL_START_SECONDS, PREVIZ_START_SECONDS, start_timeout
+    from studio.provider.local_backend import MODEL_START_SECONDS, PREVIZ_START_SECONDS, start_timeout
 
     assert start_timeout({}) == PREVIZ_START_SECONDS == 30
     assert start_timeout({"LOCALSORA_ENGINE": "previz"}) == PREVIZ_START_SECONDS
@@ -239,7 +239,7 @@ def test_the_embedded_localsora_keeps_its_address_across_restarts(tmp_path, monk
     import socket
 
     from localsora.process import free_port
-    from studio import local_backend
+    from studio.provider import local_backend
 
     port = free_port()
     monkeypatch.setenv("LOCALSORA_PORT", str(port))
@@ -264,7 +264,7 @@ def test_stopping_the_studio_while_its_localsora_starts_leaves_no_server_behind(
     beside it on the same data dir by the next run."""
     import psutil
 
-    from studio import local_backend
+    from studio.provider import local_backend
 
     drawn = threading.Event()
     drawn.set()  # a page is drawn: the renderer is on its way up, not waiting for one
@@ -294,7 +294,7 @@ def test_the_embedded_localsora_starts_once_the_first_page_is_drawn(tmp_path, mo
     the cores. It then starts at once."""
     import time
 
-    from studio import local_backend
+    from studio.provider import local_backend
 
     monkeypatch.setattr(local_backend, "_page_drawn", threading.Event())
     monkeypatch.setattr(local_backend, "FIRST_PAGE_WAIT_SECONDS", 600.0)
@@ -332,7 +332,7 @@ def test_the_app_loads_no_sdk_numpy_or_pyav_before_its_first_page() -> None:
 def test_the_sdk_loaded_on_first_use_is_the_sdk() -> None:
     import openai
 
-    from studio.sdk import openai as on_first_use
+    from studio.provider.sdk import openai as on_first_use
 
     assert on_first_use.APIStatusError is openai.APIStatusError and on_first_use.omit is openai.omit
     with pytest.raises(AttributeError):
@@ -340,7 +340,7 @@ def test_the_sdk_loaded_on_first_use_is_the_sdk() -> None:
 
 
 def test_a_bad_localsora_port_is_named() -> None:
-    from studio.local_backend import DEFAULT_PORT, preferred_port
+    from studio.provider.local_backend import DEFAULT_PORT, preferred_port
 
     assert preferred_port({}) == DEFAULT_PORT == 8000
     assert preferred_port({"LOCALSORA_PORT": "9100"}) == 9100

@@ -14,11 +14,11 @@ from openai import OpenAI
 
 from localsora.process import LocalsoraProcess
 from studio import storyboard as boards
-from studio.discovery import discover
-from studio.film import join_clips
 from studio.jobs import Jobs
 from studio.library import Library
-from studio.providers import Provider, load_providers
+from studio.media.film import join_clips
+from studio.provider.discovery import discover
+from studio.provider.profiles import Provider, load_providers
 from tests.media import decode_mp4
 from tests.waiting import wait_until
 

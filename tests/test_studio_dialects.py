@@ -12,11 +12,11 @@ import pytest
 
 from localsora.process import LocalsoraProcess
 from studio import errors
-from studio.discovery import discover_server
-from studio.images import fit
 from studio.jobs import Jobs, VideoRequest
 from studio.library import Library, VideoRecord
-from studio.providers import load_providers
+from studio.media.images import fit
+from studio.provider.discovery import discover_server
+from studio.provider.profiles import load_providers
 from tests.media import decode_mp4, png_bytes
 
 DIALECTS = ("openai", "vllm-omni", "sglang")

@@ -17,7 +17,7 @@ import pytest
 from localsora.process import LocalsoraProcess
 from studio.jobs import Jobs, VideoRequest
 from studio.library import Library, VideoRecord
-from studio.providers import Provider, load_providers
+from studio.provider.profiles import Provider, load_providers
 from studio.worker import Worker
 from tests.conftest import sdk_client
 from tests.media import decode_mp4

@@ -9,7 +9,7 @@ rules derived from the loaded pipeline match what real weights enforce. Output i
 
 Imports of torch/diffusers/transformers happen inside the functions, so importing this module stays cheap.
 
-diffusers 0.42.1's Wan video-to-video, image-to-video and VACE pipelines need `ftfy` (requirements-diffusion.txt).
+diffusers 0.42.1's Wan video-to-video, image-to-video and VACE pipelines need `ftfy` (requirements-diffusers.txt).
 """
 
 from __future__ import annotations

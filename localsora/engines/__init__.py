@@ -11,7 +11,7 @@ from localsora.engines.base import Engine
 # --engine name -> "module:class", imported on demand.
 ENGINES = {
     "previz": "localsora.engines.previz:PrevizEngine",
-    "diffusers": "localsora.engines.diffusion:DiffusionEngine",
+    "diffusers": "localsora.engines.diffusers:DiffusersEngine",
 }
 
 
@@ -29,6 +29,6 @@ def create_engine(settings: Settings) -> Engine:
     except ImportError as exc:
         raise EngineUnavailable(
             f"The {settings.engine} engine needs packages that are not installed ({exc.name or exc}). "
-            "Install them with: pip install -r requirements-diffusion.txt"
+            "Install them with: pip install -r requirements-diffusers.txt"
         ) from exc
     return getattr(module, class_name)(settings)

@@ -1,6 +1,6 @@
 """What every engine is: it declares what it can do, checks a request up front, and renders a job's frames.
 
-The job engine (localsora/engine.py) owns the queue, progress and cancelling; the server owns the HTTP
+The job engine (localsora/job_queue.py) owns the queue, progress and cancelling; the server owns the HTTP
 contract; an engine only turns one `RenderRequest` into the three files the writer (localsora/encode.py)
 makes. So a new model family is one new engine, or one new entry in the diffusers engine's registry.
 """

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from localsora.config import DEFAULT_MODELS, MODEL_ALIASES, Settings
+from localsora.catalog import DEFAULT_MODELS, MODEL_ALIASES
+from localsora.config import Settings
 from localsora.engines.base import (
     MODES,
     SEED,

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from studio.errors import InvalidInput
-from studio.images import parse_size
+from studio.media.images import parse_size
 
 DEFAULT_FPS = 24
 AUDIO_RATE = 48_000

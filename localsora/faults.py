@@ -1,38 +1,14 @@
-"""Request limits and injected faults: the rate limit, and 500s or 429s on demand."""
+"""Injected faults, for tests and demos: a share of 500s, queued one-off 500s or 429s, and cut downloads."""
 
 from __future__ import annotations
 
 import random
 import threading
-import time
 from collections import deque
 
 # Bounds of the fault endpoint: every request walks the fault queue, so it stays short.
 MAX_QUEUED_FAULTS = 1000
 MAX_CUT_DOWNLOADS = 1000
-
-
-class RateLimiter:
-    """Sliding window over job-creating requests: `limit` per `window` seconds (0 = off)."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        self._times: deque[float] = deque()
-        self._lock = threading.Lock()
-
-    def acquire(self, now: float | None = None) -> float:
-        """Take a slot and return 0, or return the seconds until one frees up."""
-        if self.limit <= 0:
-            return 0.0
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            while self._times and now - self._times[0] >= self.window:
-                self._times.popleft()
-            if len(self._times) >= self.limit:
-                return self.window - (now - self._times[0])
-            self._times.append(now)
-            return 0.0
 
 
 class FaultInjector:

@@ -26,7 +26,7 @@ from openai import OpenAI
 
 from localsora.config import Settings
 from localsora.engines.base import JobFailed, RenderCancelled, RenderRequest
-from localsora.engines.diffusion.engine import DENOISE_SHARE, DiffusionEngine
+from localsora.engines.diffusers.engine import DENOISE_SHARE, DiffusersEngine
 from localsora.process import LocalsoraProcess
 from tests.conftest import wait_for_video
 from tests.media import decode_mp4, image_format, png_bytes
@@ -354,8 +354,8 @@ def test_health_says_what_is_serving(servers: dict[str, OpenAI], served_on: str)
 # ---------------------------------------------------------------------------------------------- in process
 
 
-def tiny_engine(folder: Path, device: str) -> DiffusionEngine:
-    return DiffusionEngine(Settings(engine="diffusers", model=str(folder), models={"tiny": ("64x64",)},
+def tiny_engine(folder: Path, device: str) -> DiffusersEngine:
+    return DiffusersEngine(Settings(engine="diffusers", model=str(folder), models={"tiny": ("64x64",)},
                                     device=device))
 
 

@@ -23,7 +23,7 @@ from typing import Literal
 from PIL import ExifTags, Image, ImageCms, ImageColor, ImageFilter, ImageOps, UnidentifiedImageError
 
 from studio.errors import ImageRejected, InvalidInput
-from studio.limits import REFERENCE_IMAGE
+from studio.media.upload_limits import REFERENCE_IMAGE
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

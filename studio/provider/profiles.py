@@ -15,10 +15,10 @@ from urllib.parse import urlparse
 
 import httpx
 
-from studio.dialects import DIALECT_CHOICES, dialect_named
 from studio.errors import RateLimited
-from studio.sdk import openai
-from studio.secret import Secret
+from studio.provider.dialects import DIALECT_CHOICES, dialect_named
+from studio.provider.sdk import openai
+from studio.provider.secret import Secret
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -73,7 +73,7 @@ class ParameterSpec:
 
 
 @dataclass(frozen=True)
-class Capabilities:
+class ProviderOffer:
     """What a provider offers. Models not listed are allowed when `free_text_models` is true."""
 
     sizes: Mapping[str, tuple[str, ...]]
@@ -107,7 +107,7 @@ class Capabilities:
         flags = {"Remix": self.remix, "Edit": self.edit, "Extend": self.extend}
         return tuple(name for name, on in flags.items() if on)
 
-    def without(self, modes: Iterable[str]) -> Capabilities:
+    def without(self, modes: Iterable[str]) -> ProviderOffer:
         """These capabilities less the modes a server showed it lacks (remix, edit, extend, characters)."""
         absent = {mode: False for mode in modes if mode in ("remix", "edit", "extend", "characters")}
         return replace(self, **absent) if absent else self
@@ -118,13 +118,13 @@ class Provider:
     kind: ProviderKind
     label: str
     base_url: str | None
-    capabilities: Capabilities
+    capabilities: ProviderOffer
     api_key: Secret | None = None
     # Entra ID: a callable the SDK asks for a fresh bearer token before each request.
     token_provider: Callable[[], str] | None = field(default=None, repr=False, compare=False)
     missing: tuple[str, ...] = ()  # settings still needed before this profile can work
     note: str = ""  # what a user should know about this profile, in a sentence
-    dialect: str = ""  # the dialect (studio.dialects) set by hand or detected; blank: plain OpenAI contract
+    dialect: str = ""  # the dialect (studio.provider.dialects) set by hand or detected; blank: plain OpenAI contract
     dialect_evidence: str = ""  # how it was detected, in words; blank when set by hand
     learned_absent: tuple[str, ...] = ()  # modes this server answered 404/405 for, remembered in the library
     # Clients are reused, so requests share a connection pool instead of opening one each.
@@ -148,7 +148,7 @@ class Provider:
             return self
         return replace(self, capabilities=self.capabilities.without(modes), learned_absent=modes)
 
-    def with_capabilities(self, capabilities: Capabilities) -> Provider:
+    def with_capabilities(self, capabilities: ProviderOffer) -> Provider:
         """This profile with what the server itself says it offers; a model engine gets its own label."""
         label = self.label
         if capabilities.engine and capabilities.engine != "previz" and capabilities.serving:
@@ -219,13 +219,13 @@ def load_providers(
         kind="local",
         label="Local preview renderer",
         base_url=(local_url + "/v1") if local_url and not local_url.endswith("/v1") else (local_url or None),
-        capabilities=Capabilities(sizes=SORA_SIZES),
+        capabilities=ProviderOffer(sizes=SORA_SIZES),
     )
 
     compatible_url = with_v1(get("SORA_STUDIO_COMPATIBLE_URL"))
     compatible_key = get("SORA_STUDIO_COMPATIBLE_API_KEY")
     dialect = dialect_named(get("SORA_STUDIO_DIALECT"))
-    compatible_caps = Capabilities(sizes=_models_from(config, SORA_SIZES), free_text_models=True)
+    compatible_caps = ProviderOffer(sizes=_models_from(config, SORA_SIZES), free_text_models=True)
     providers["compatible"] = Provider(
         kind="compatible",
         label="OpenAI-compatible server" + (f" ({dialect.label})" if dialect and dialect.name != "openai" else ""),
@@ -244,7 +244,7 @@ def load_providers(
         label="OpenAI-compatible gateway" if get("OPENAI_BASE_URL") else "OpenAI",
         base_url=base_url,
         api_key=Secret(openai_key) if openai_key else None,
-        capabilities=Capabilities(sizes=_models_from(config, SORA_SIZES), free_text_models=True),
+        capabilities=ProviderOffer(sizes=_models_from(config, SORA_SIZES), free_text_models=True),
         missing=() if openai_key else ("OPENAI_API_KEY",),
         note=OPENAI_SHUTDOWN_NOTE,
     )
@@ -253,7 +253,7 @@ def load_providers(
     azure_key = get("AZURE_OPENAI_API_KEY")
     deployment = get("AZURE_OPENAI_DEPLOYMENT") or "sora-2"
     # Azure's sora-2 offers text and image to video and remix, at 2 job requests a minute.
-    azure_caps = Capabilities(
+    azure_caps = ProviderOffer(
         sizes={deployment: SORA_SIZES.get(deployment, SORA_SIZES["sora-2"])},
         edit=False, extend=False, characters=False, free_text_models=True, jobs_per_minute=2,
     )
@@ -293,7 +293,7 @@ DIALECT_PARAMETERS: dict[str, dict[str, ParameterSpec]] = {
 }
 
 
-def with_dialect(capabilities: Capabilities, dialect_name: str) -> Capabilities:
+def with_dialect(capabilities: ProviderOffer, dialect_name: str) -> ProviderOffer:
     """What a dialect changes: free sizes, the modes its server is known to lack, the extra fields it takes."""
     dialect = dialect_named(dialect_name)
     if dialect is None:
@@ -343,7 +343,7 @@ class Health:
 
 def check_health(provider: Provider, timeout: float = 5.0) -> Health:
     """One cheap list call, explained in words: which backend is live, and why not."""
-    from studio.error_mapping import from_sdk
+    from studio.provider.error_mapping import from_sdk
 
     if provider.missing:
         return Health(False, f"{provider.label}: not configured", f"Set {', '.join(provider.missing)}.")

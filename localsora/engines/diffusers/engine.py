@@ -39,7 +39,7 @@ from localsora.engines.base import (
     RenderRequest,
     RequestRefused,
 )
-from localsora.engines.diffusion.families import FAMILIES, VIDEO_TO_VIDEO_STRENGTH, Family
+from localsora.engines.diffusers.families import FAMILIES, VIDEO_TO_VIDEO_STRENGTH, Family
 from localsora.frames import Planes, planes_from_rgb, rgb_from_planes
 from localsora.media import load_picture, probe_video, source_frames
 
@@ -52,7 +52,7 @@ VACE_EXTEND_CONTEXT = 5
 OOM_REMEDIES = "Start localsora with --offload model (or sequential), or ask for a smaller size or fewer seconds."
 
 
-class DiffusionEngine(Engine):
+class DiffusersEngine(Engine):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         location = settings.model or ""

@@ -12,9 +12,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from studio import errors
-from studio.dialects import from_models
-from studio.providers import Capabilities, ParameterSpec, Provider, with_dialect
-from studio.sdk import openai
+from studio.provider.dialects import from_models
+from studio.provider.profiles import ParameterSpec, Provider, ProviderOffer, with_dialect
+from studio.provider.sdk import openai
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -36,7 +36,7 @@ def list_models(client: OpenAI) -> list[Model] | None:
         return None  # it answered, but has no models list (404, 405, ...): keep the static profile
 
 
-def discover(client: OpenAI, static: Capabilities) -> Capabilities | None:
+def discover(client: OpenAI, static: ProviderOffer) -> ProviderOffer | None:
     """The provider's own capabilities, or None when it does not list them. Raises on connection errors."""
     models = list_models(client)
     return None if models is None else capabilities_from_models(models, static)
@@ -69,8 +69,8 @@ def server_as_listed(provider: Provider, models: list[Model], *, keep_models: bo
                    dialect=detected.dialect.name, dialect_evidence=detected.evidence)
 
 
-def capabilities_from_models(models: Iterable[Model], static: Capabilities) -> Capabilities | None:
-    """Build Capabilities from listed models; None when no model carries a usable `capabilities` object.
+def capabilities_from_models(models: Iterable[Model], static: ProviderOffer) -> ProviderOffer | None:
+    """Build a ProviderOffer from listed models; None when no model carries a usable `capabilities` object.
 
     Sizes are per model. Durations, parameters and sound come from the first model (localsora's models share
     them); a mode is offered when any model offers it, since the server still checks each request.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from studio.errors import InvalidInput
-from studio.images import parse_size
+from studio.media.images import parse_size
 
 MIN_FREE_SIDE = 64
 MAX_FREE_SIDE = 4096

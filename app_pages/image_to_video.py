@@ -16,8 +16,8 @@ st.title("Image to video")
 if not context.provider.capabilities.image:
     st.warning(f"{context.provider.label} does not animate a reference image. Make the video from a prompt in "
                "Text to video, or pick another provider in Settings.", icon=":material/block:")
-    st.page_link("pages/text_to_video.py", label="Go to Text to video", icon=":material/arrow_forward:")
-    st.page_link("pages/settings.py", label="Open Settings", icon=":material/settings:")
+    st.page_link("app_pages/text_to_video.py", label="Go to Text to video", icon=":material/arrow_forward:")
+    st.page_link("app_pages/settings.py", label="Open Settings", icon=":material/settings:")
     st.stop()
 st.caption(f"Animate a picture. It renders on **{context.provider.label}**.")
 

@@ -16,7 +16,7 @@ from localsora.engines.base import Engine, JobFailed, RenderCancelled, RenderReq
 from localsora.media import InvalidMedia
 from localsora.store import Job, Store
 
-log = logging.getLogger("localsora.engine")
+log = logging.getLogger("localsora.job_queue")
 
 MODERATION_MESSAGE = "Your request was blocked by our moderation system."
 REFERENCE_NAMES = ("reference.png", "reference.jpg", "reference.webp")
@@ -30,7 +30,7 @@ def blocked_word(prompt: str, blocked: tuple[str, ...]) -> str | None:
     return None
 
 
-class JobEngine:
+class JobQueue:
     def __init__(self, settings: Settings, store: Store, renderer: Engine) -> None:
         self.settings = settings
         self.store = store

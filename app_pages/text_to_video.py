@@ -15,7 +15,7 @@ st.title("Text to video")
 if not context.provider.capabilities.text:
     st.warning(f"{context.provider.label} does not make video from a prompt alone: it animates a picture. "
                "Use Image to video, or pick another provider in Settings.", icon=":material/block:")
-    st.page_link("pages/image_to_video.py", label="Go to Image to video", icon=":material/arrow_forward:")
+    st.page_link("app_pages/image_to_video.py", label="Go to Image to video", icon=":material/arrow_forward:")
     job_panel(context, key="t2v", include=lambda r: r.kind == "generate")
     st.stop()
 st.caption(f"Describe the shot. It renders on **{context.provider.label}**.")

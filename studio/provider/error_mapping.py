@@ -6,10 +6,10 @@ import socket
 from typing import TYPE_CHECKING
 
 from studio import errors
-from studio.sdk import openai
+from studio.provider.sdk import openai
 
 if TYPE_CHECKING:
-    from studio.providers import Provider
+    from studio.provider.profiles import Provider
 
 DEFAULT_RETRY_AFTER = 30.0
 

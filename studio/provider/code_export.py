@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from studio.images import FittedImage
 from studio.jobs import VideoRequest
-from studio.providers import AZURE_SCOPE, Provider
+from studio.media.images import FittedImage
+from studio.provider.profiles import AZURE_SCOPE, Provider
 
 EXAMPLE_PROMPT = "The camera slowly pushes in as the scene comes to life."
 

@@ -15,11 +15,11 @@ import ssl
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from studio.dialects import DIALECTS, from_video_fields, route_missing
-from studio.discovery import server_as_listed
-from studio.error_mapping import caused_by, retry_after_seconds
-from studio.providers import SECRET_KEYS, Capabilities, Provider, with_dialect
-from studio.sdk import openai
+from studio.provider.dialects import DIALECTS, from_video_fields, route_missing
+from studio.provider.discovery import server_as_listed
+from studio.provider.error_mapping import caused_by, retry_after_seconds
+from studio.provider.profiles import SECRET_KEYS, Provider, ProviderOffer, with_dialect
+from studio.provider.sdk import openai
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -37,10 +37,10 @@ class ConnectionReport:
     problem: str = ""  # dns, tls, refused, timeout, key, forbidden, not_video_server, server_error, unexpected
     videos_seen: int | None = None  # on the first page of the list
     models: tuple[str, ...] = ()  # what GET /v1/models lists; empty when it has no models list
-    capabilities: Capabilities | None = None  # what it offers, with what the probes found
+    capabilities: ProviderOffer | None = None  # what it offers, with what the probes found
     absent: dict[str, int] | None = None  # mode -> the status its route answered (404 or 405)
     present: tuple[str, ...] = ()  # probed modes whose route exists
-    dialect: str = ""  # studio.dialects name, set by hand or detected; blank when nothing says
+    dialect: str = ""  # studio.provider.dialects name, set by hand or detected; blank when nothing says
     dialect_evidence: str = ""
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from studio.sdk import openai
+from studio.provider.sdk import openai
 
 MODES = ("remix", "edit", "extend", "characters")  # the modes a server may lack, learned from 404/405 answers
 VLLM_OMNI_VIDEO_FIELDS = ("inference_time_s", "peak_memory_mb", "stage_durations")

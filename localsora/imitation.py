@@ -16,8 +16,8 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from localsora.api_errors import APIError
 from localsora.engines.base import Parameter
-from localsora.errors import APIError
 from localsora.store import Job
 
 Route = tuple[str, "re.Pattern[str]"]

@@ -13,7 +13,7 @@ from components.source_picker import source_picker
 from components.submit import run_submit
 from components.video_pair import video_pair
 from studio.jobs import VideoRequest
-from studio.limits import SOURCE_VIDEO
+from studio.media.upload_limits import SOURCE_VIDEO
 from studio.prompts import prompt_too_long
 
 REMIX_KINDS = ("remix", "edit", "extend")
@@ -25,7 +25,7 @@ actions = caps.actions()
 if not actions:
     st.warning(f"{context.provider.label} offers no remix, edit or extend. Pick another provider in Settings.",
                icon=":material/block:")
-    st.page_link("pages/settings.py", label="Open Settings", icon=":material/settings:")
+    st.page_link("app_pages/settings.py", label="Open Settings", icon=":material/settings:")
     st.stop()
 st.caption(f"{' · '.join(actions)} a finished video on **{context.provider.label}**.")
 not_offered = [name.lower() for name in ("Remix", "Edit", "Extend") if name not in actions]
