@@ -12,7 +12,7 @@ from components.prompt_builder import prompt_input
 from components.source_picker import source_picker
 from components.submit import run_submit
 from components.video_pair import video_pair
-from studio.jobs import VideoRequest
+from studio.jobs import VideoRequest, extended_length
 from studio.media.upload_limits import SOURCE_VIDEO
 from studio.prompts import prompt_too_long
 
@@ -49,20 +49,24 @@ with controls_col:
                                 help=f"{SOURCE_VIDEO.summary}. Edit works on any MP4, not only videos from the "
                                      "library.")
         upload = (file.name, file.getvalue()) if file is not None else None
-    seconds = "4"
+    added = ""
     if action == "Extend":
-        seconds = st.selectbox("Seconds to add", caps.extension_durations, key="remix_seconds",
-                               format_func=lambda s: f"+{s} s")
+        added = st.selectbox("Seconds to add", caps.extension_durations, key="remix_seconds",
+                             format_func=lambda s: f"+{s} s")
     prompt = prompt_input("remix", label="Prompt", builder=False,
                           example={"Remix": "Same scene, but at night in the rain.",
                                        "Edit": "Make the jacket red.",
                                        "Extend": "The camera keeps moving as the crowd cheers."}[action])
     params = advanced_settings(caps, "remix", only=("seed",))
+    if source is None:
+        length = caps.durations[0]  # an uploaded MP4's length is not known before it is sent
+    else:
+        length = extended_length(source.seconds, added) if added else source.seconds
     request = VideoRequest(
         prompt=prompt, kind=action.lower(),  # type: ignore[arg-type]
         model=source.model if source else caps.models[0],
         size=source.size if source else caps.sizes_for(caps.models[0])[0],
-        seconds=seconds if action == "Extend" else (source.seconds if source else "4"),
+        seconds=length, added_seconds=added,
         source_video_id=None if upload else (source.video_id if source else None), source_upload=upload,
         params=params,
     )

@@ -8,6 +8,7 @@ from components.context import SESSION_JOBS, SESSION_PROVIDER, StudioContext, he
 from components.drawer import drawer
 from components.plain_text import escape_markdown
 from components.spend import spend_by_person
+from studio.catalog import DEFAULT_MODEL
 from studio.library import Filters
 from studio.provider.connection_check import ConnectionReport, check_connection, dialect_label, secrets_snippet
 from studio.provider.dialects import DIALECTS
@@ -83,7 +84,7 @@ def profile_table(context: StudioContext) -> None:
 SESSION_PLACEHOLDERS = {
     "OPENAI_BASE_URL": "Not set: e.g. https://gateway.example.com/v1",
     "AZURE_OPENAI_ENDPOINT": "Not set: e.g. https://RESOURCE.openai.azure.com",
-    "AZURE_OPENAI_DEPLOYMENT": "Not set: sora-2 unless you type another",
+    "AZURE_OPENAI_DEPLOYMENT": f"Not set: {DEFAULT_MODEL} unless you type another",
 }
 
 
@@ -164,9 +165,9 @@ CONNECT_FIELDS: dict[str, list[tuple[str, str, str]]] = {
                ("SORA_STUDIO_MODELS", "Model names (optional)", "veo-3, runway-gen4")],
     "azure": [("AZURE_OPENAI_ENDPOINT", "Endpoint", "https://RESOURCE.openai.azure.com"),
               ("AZURE_OPENAI_API_KEY", "API key", ""),
-              ("AZURE_OPENAI_DEPLOYMENT", "Deployment name", "sora-2")],
+              ("AZURE_OPENAI_DEPLOYMENT", "Deployment name", DEFAULT_MODEL)],
     "azure_entra": [("AZURE_OPENAI_ENDPOINT", "Endpoint", "https://RESOURCE.openai.azure.com"),
-                    ("AZURE_OPENAI_DEPLOYMENT", "Deployment name", "sora-2")],
+                    ("AZURE_OPENAI_DEPLOYMENT", "Deployment name", DEFAULT_MODEL)],
 }
 DIALECT_LABELS = {"auto": "Detect it", **{name: d.label for name, d in DIALECTS.items()}}
 CONNECT_DRAFT = "connect_draft"  # {config key: value} typed in the Connect form, this session only

@@ -344,7 +344,7 @@ def estimate_batch(rows: Iterable[PlannedRow], provider_kind: str) -> BatchEstim
     usd = 0.0
     for row in rows:
         cost = pricing.estimate_cost(row.model, row.size, row.seconds, provider_kind)
-        count, seconds = count + 1, seconds + cost.seconds
+        count, seconds = count + 1, seconds + cost.billed_seconds
         if cost.usd is None:
             unpriced += 1
         else:

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 import httpx2  # the SDK's HTTP library
 
 from studio import errors, pricing
+from studio.catalog import DEFAULT_MODEL, DURATIONS, SORA_SIZES
 from studio.library import Library, VideoRecord
 from studio.media.images import FittedImage
 from studio.media.sizes import check_free_size
@@ -50,22 +51,35 @@ DOWNLOAD_LEASE = 120.0
 
 @dataclass(frozen=True)
 class VideoRequest:
-    """Everything needed to make (and later repeat) a video."""
+    """Everything needed to make (and later repeat) a video.
+
+    `seconds` is always the length of the video made; an extension's is its source's plus `added_seconds`, which is
+    what it sends as the wire's `seconds`."""
 
     prompt: str
-    model: str = "sora-2"
-    size: str = "720x1280"
-    seconds: str = "4"  # for extend: the seconds to add
+    model: str = DEFAULT_MODEL
+    size: str = SORA_SIZES[DEFAULT_MODEL][0]
+    seconds: str = DURATIONS[0]
     kind: Kind = "generate"
+    added_seconds: str = ""  # extend only: the seconds the extension adds
     reference: FittedImage | None = None
     source_video_id: str | None = None  # remix, edit, extend
     source_upload: tuple[str, bytes] | None = field(default=None, repr=False)  # edit/extend an uploaded MP4
     variants: int = 1
     params: dict[str, Any] = field(default_factory=dict)  # extra fields the provider declares: seed, steps, ...
 
+    @property
+    def billed_seconds(self) -> int:
+        """What a provider bills: the new video's length, or for an extension only the seconds it adds."""
+        return int(float(self.added_seconds if self.kind == "extend" else self.seconds))
+
     def cost(self, provider_kind: str) -> pricing.CostEstimate:
-        return pricing.estimate_cost(self.model, self.size, int(float(self.seconds)), provider_kind,
-                                     variants=self.variants)
+        return pricing.estimate_cost(self.model, self.size, self.billed_seconds, provider_kind, variants=self.variants)
+
+
+def extended_length(source_seconds: str, added_seconds: str) -> str:
+    """The length of an extension of a `source_seconds` video by `added_seconds`: its `seconds`."""
+    return str(int(float(source_seconds)) + int(float(added_seconds)))
 
 
 class PartialSubmit(errors.StudioError):
@@ -141,11 +155,11 @@ class Jobs:
         upload = None
         if record.source_upload_path and (path := self.library.path(record.source_upload_path)) and path.exists():
             upload = (path.name, path.read_bytes())
-        seconds = record.seconds
+        added = ""
         if record.kind == "extend" and record.parent_video_id and (parent := self.library.get(record.parent_video_id)):
-            seconds = str(int(float(record.seconds)) - int(float(parent.seconds)))
+            added = str(int(float(record.seconds)) - int(float(parent.seconds)))  # the library keeps only totals
         return VideoRequest(
-            prompt=record.prompt, model=record.model, size=record.size, seconds=seconds,
+            prompt=record.prompt, model=record.model, size=record.size, seconds=record.seconds, added_seconds=added,
             kind=record.kind,  # type: ignore[arg-type]
             reference=reference, source_video_id=record.parent_video_id if not upload else None,
             source_upload=upload, params=dict(record.params),
@@ -187,10 +201,13 @@ class Jobs:
             elif request.model in caps.sizes and request.size not in caps.sizes_for(request.model):
                 raise errors.UnsupportedParameter(
                     f"{request.model} makes {' or '.join(caps.sizes_for(request.model))}, not {request.size}.")
-        durations = caps.extension_durations if request.kind == "extend" else caps.durations
-        if request.kind in ("generate", "image", "extend") and request.seconds not in durations:
+        if request.kind == "extend" and request.added_seconds not in caps.extension_durations:
+            chosen = f"{request.added_seconds} is not offered" if request.added_seconds else "none was chosen"
             raise errors.UnsupportedParameter(
-                f"Choose {', '.join(durations)} seconds; {request.seconds} is not offered.")
+                f"Choose {', '.join(caps.extension_durations)} seconds to add; {chosen}.")
+        if request.kind in ("generate", "image") and request.seconds not in caps.durations:
+            raise errors.UnsupportedParameter(
+                f"Choose {', '.join(caps.durations)} seconds; {request.seconds} is not offered.")
         reference = request.reference
         if reference is not None and f"{reference.width}x{reference.height}" != request.size:
             raise errors.SizeMismatch(
@@ -224,7 +241,8 @@ class Jobs:
         if request.kind == "edit":
             return videos.edit(prompt=prompt, **extra)
         if request.kind == "extend":
-            return videos.extend(prompt=prompt, seconds=request.seconds, **extra)  # type: ignore[arg-type]
+            # The wire's `seconds` for an extension is what it adds; the video it answers with says the total.
+            return videos.extend(prompt=prompt, seconds=request.added_seconds, **extra)  # type: ignore[arg-type]
         if request.reference:
             extra["input_reference"] = request.reference.as_upload()
         return videos.create(prompt=prompt, model=request.model, size=request.size,  # type: ignore[arg-type]
@@ -282,9 +300,10 @@ class Jobs:
             path = folder / "source.mp4"
             _write_atomic(path, request.source_upload[1])
             upload_path = self.library.relative(path)
-        seconds_billed = int(float(request.seconds)) if request.kind in ("generate", "image", "extend") \
+        # A remix or an edit is billed for the video it makes, which is as long as its source: the answer says.
+        billed_seconds = request.billed_seconds if request.kind in ("generate", "image", "extend") \
             else int(float(video.seconds))
-        cost = pricing.estimate_cost(str(video.model), str(video.size), seconds_billed, self.provider.kind).usd
+        cost = pricing.estimate_cost(str(video.model), str(video.size), billed_seconds, self.provider.kind).usd
         record = _record_from_video(video, self.provider, self.deadline_seconds)
         record.kind = request.kind
         record.parent_video_id = request.source_video_id or video.remixed_from_video_id

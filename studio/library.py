@@ -226,7 +226,7 @@ class VideoRecord:
     prompt: str
     model: str
     size: str
-    seconds: str
+    seconds: str  # the video's whole length, as the provider says: for an extension, its source's plus what it added
     created_at: float
     updated_at: float = 0.0
     progress: int = 0

@@ -1,4 +1,4 @@
-"""Cost estimates from one dated list-price table.
+"""Cost estimates from the one dated list-price table, which lives with the models it prices (studio.catalog).
 
 Prices are USD per second of output video, as published for the hosted
 Sora 2 models (read on PRICES_READ_ON). Anything not in the table (a
@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from types import MappingProxyType
-from typing import Final
 
+from studio.catalog import PRICES_READ_ON, PRICES_USD_PER_SECOND, base_model
 from studio.errors import InvalidInput
 
 __all__ = [
@@ -26,36 +25,20 @@ __all__ = [
     "price_per_second",
 ]
 
-PRICES_READ_ON: Final = "2026-09-01"
-
-# model -> size -> USD per second of output. The only price table in the studio.
-PRICES_USD_PER_SECOND: Final = MappingProxyType(
-    {
-        "sora-2": MappingProxyType({"720x1280": 0.10, "1280x720": 0.10}),
-        "sora-2-pro": MappingProxyType(
-            {"720x1280": 0.30, "1280x720": 0.30, "1024x1792": 0.50, "1792x1024": 0.50}
-        ),
-    }
-)
-
-# "sora-2-2025-10-06" is a dated snapshot of "sora-2" and costs the same.
-_DATED_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")
-
-
 def price_per_second(model: str, size: str, provider_kind: str) -> float | None:
     """USD per second of output: 0.0 for the local renderer, None when unknown."""
     if _is_local(provider_kind):
         return 0.0
-    sizes = PRICES_USD_PER_SECOND.get(_base_model(model))
-    if sizes is None:
+    base = base_model(model)  # a dated snapshot costs what its model costs
+    if base is None:
         return None
-    return sizes.get(_normalise_size(size))
+    return PRICES_USD_PER_SECOND[base].get(_normalise_size(size))
 
 
 @dataclass(frozen=True)
 class CostEstimate:
     usd: float | None  # None: price unknown
-    seconds: int  # seconds of output per variant
+    billed_seconds: int  # per variant: a new video's length, or what an extension adds
     per_second: float | None
     label: str  # for people, e.g. "$0.80 (8 s × $0.10/s)"
 
@@ -63,29 +46,29 @@ class CostEstimate:
 def estimate_cost(
     model: str,
     size: str,
-    seconds: int | str,
+    billed_seconds: int | str,
     provider_kind: str,
     variants: int = 1,
 ) -> CostEstimate:
     """Estimate what a job costs.
 
-    `seconds` is the output length billed per variant. For an extension,
-    pass only the seconds it adds, not the length of the finished video.
-    `seconds` may be the string the SDK sends ("8"). `variants` is how many
-    jobs the same settings start.
+    `billed_seconds` is the output billed per variant: a new video's
+    length, or for an extension only the seconds it adds, not the length of
+    the finished video. It may be the string the SDK sends ("8").
+    `variants` is how many jobs the same settings start.
     """
-    secs = _positive_int(seconds, "The duration must be a whole number of seconds")
+    secs = _positive_int(billed_seconds, "The duration must be a whole number of seconds")
     count = _positive_int(variants, "The number of variants must be a whole number")
     if _is_local(provider_kind):
-        return CostEstimate(usd=0.0, seconds=secs, per_second=0.0, label="Free (local renderer)")
+        return CostEstimate(usd=0.0, billed_seconds=secs, per_second=0.0, label="Free (local renderer)")
     rate = price_per_second(model, size, provider_kind)
     if rate is None:
-        return CostEstimate(usd=None, seconds=secs, per_second=None, label=_unknown_label(model, size))
+        return CostEstimate(usd=None, billed_seconds=secs, per_second=None, label=_unknown_label(model, size))
     # Decimal, so 3 x 8 x 0.10 is 2.40 and not 2.4000000000000004.
     total = float(Decimal(str(rate)) * secs * count)
     parts = ([f"{count} variants"] if count > 1 else []) + [f"{secs} s", f"{_format_rate(rate)}/s"]
     label = f"{format_usd(total)} ({' × '.join(parts)})"
-    return CostEstimate(usd=total, seconds=secs, per_second=rate, label=label)
+    return CostEstimate(usd=total, billed_seconds=secs, per_second=rate, label=label)
 
 
 def format_usd(amount: float) -> str:
@@ -105,13 +88,9 @@ def _format_rate(rate: float) -> str:
 
 def _unknown_label(model: str, size: str) -> str:
     name = model.strip()
-    if _base_model(name) in PRICES_USD_PER_SECOND:
+    if base_model(name) is not None:
         return f"Price unknown for {name} at {_normalise_size(size)}"
     return f"Price unknown for model '{name}'"
-
-
-def _base_model(model: str) -> str:
-    return _DATED_SUFFIX.sub("", model.strip().lower())
 
 
 def _normalise_size(size: str) -> str:

@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 from studio import errors
 from studio.batch import Deferred, defer_instead_of_waiting, follow_videos
-from studio.jobs import Jobs, VideoRequest
+from studio.catalog import DURATIONS
+from studio.jobs import Jobs, VideoRequest, extended_length
 from studio.library import Library, VideoRecord
 from studio.media.film import join_clips, last_frame_png
 from studio.media.images import FittedImage, fit
@@ -40,7 +41,7 @@ MAX_SHOTS = 24
 @dataclass
 class Shot:
     prompt: str
-    seconds: str = "4"
+    seconds: str = DURATIONS[0]  # the shot's own length in the film: for a shot that extends, what it adds
     reference_path: str | None = None  # the image as uploaded (library-relative); fitted to the size at render
     start: Start = "fresh"
     video_id: str | None = None  # the render that matches `rendered_key`
@@ -359,10 +360,11 @@ def _ready(record: VideoRecord | None) -> bool:
 
 def _request(library: Library, storyboard: Storyboard, index: int, before: VideoRecord | None) -> VideoRequest:
     shot = storyboard.shots[index]
-    common = {"prompt": shot.prompt, "model": storyboard.model, "size": storyboard.size, "seconds": shot.seconds}
+    common = {"prompt": shot.prompt, "model": storyboard.model, "size": storyboard.size}
     if shot.start == "extend":
         assert before is not None
-        return VideoRequest(**common, kind="extend", source_video_id=before.video_id)
+        return VideoRequest(**common, seconds=extended_length(before.seconds, shot.seconds), kind="extend",
+                            added_seconds=shot.seconds, source_video_id=before.video_id)
     reference: FittedImage | None = None
     if shot.start == "last_frame":
         assert before is not None
@@ -374,7 +376,7 @@ def _request(library: Library, storyboard: Storyboard, index: int, before: Video
         if path is None or not path.exists():
             raise errors.InvalidInput(f"Shot {index + 1}'s image is gone from the library; upload it again.")
         reference = fit(path.read_bytes(), storyboard.size, "cover")
-    return VideoRequest(**common, kind="image" if reference else "generate", reference=reference)
+    return VideoRequest(**common, seconds=shot.seconds, kind="image" if reference else "generate", reference=reference)
 
 
 def _segments(storyboard: Storyboard) -> list[str]:

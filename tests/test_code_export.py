@@ -49,7 +49,7 @@ def test_image_remix_and_extend_snippets() -> None:
     assert 'IMAGE = "reference_720x1280.png"' in image and "reference.png" not in image and ast.parse(image)
     remix = python_snippet(provider, VideoRequest(prompt="y", kind="remix", source_video_id="video_abc"))
     assert 'client.videos.remix("video_abc"' in remix
-    extend = python_snippet(provider, VideoRequest(prompt="z", kind="extend", seconds="12",
+    extend = python_snippet(provider, VideoRequest(prompt="z", kind="extend", seconds="16", added_seconds="12",
                                                    source_video_id="video_abc"))
     assert 'extra_body={"video": {"id": "video_abc"}}' in extend and 'seconds="12"' in extend
     assert "from openai import OpenAI, omit" in extend and ast.parse(extend)

@@ -7,6 +7,7 @@ import datetime
 import pytest
 
 from studio.errors import InvalidInput
+from studio.jobs import VideoRequest
 from studio.pricing import (
     PRICES_READ_ON,
     PRICES_USD_PER_SECOND,
@@ -64,7 +65,7 @@ def test_local_renderer_is_free_whatever_the_model() -> None:
     assert price_per_second("sora-2-pro", "1792x1024", "local") == 0.0
     assert price_per_second("anything", "640x480", "local") == 0.0
     estimate = estimate_cost("anything", "640x480", 12, "local", variants=4)
-    assert estimate == CostEstimate(usd=0.0, seconds=12, per_second=0.0, label="Free (local renderer)")
+    assert estimate == CostEstimate(usd=0.0, billed_seconds=12, per_second=0.0, label="Free (local renderer)")
 
 
 @pytest.mark.parametrize("model", ["veo-x", "my-sora-deployment", "sora-3", "sora-2-preview"])
@@ -86,13 +87,13 @@ def test_known_model_at_an_unlisted_size_has_no_price() -> None:
 
 def test_single_job_estimate() -> None:
     estimate = estimate_cost("sora-2", "1280x720", 8, "openai")
-    assert estimate == CostEstimate(usd=0.8, seconds=8, per_second=0.10, label="$0.80 (8 s × $0.10/s)")
+    assert estimate == CostEstimate(usd=0.8, billed_seconds=8, per_second=0.10, label="$0.80 (8 s × $0.10/s)")
 
 
 def test_variants_multiply() -> None:
     estimate = estimate_cost("sora-2", "720x1280", 8, "openai", variants=3)
     assert estimate.usd == 2.4  # exactly: no 2.4000000000000004
-    assert estimate.seconds == 8
+    assert estimate.billed_seconds == 8
     assert estimate.label == "$2.40 (3 variants × 8 s × $0.10/s)"
 
 
@@ -105,6 +106,13 @@ def test_pro_high_resolution_estimate() -> None:
 def test_extension_is_priced_on_the_added_seconds() -> None:
     # The caller passes only the seconds an extension adds.
     assert estimate_cost("sora-2-pro", "1280x720", 20, "openai").label == "$6.00 (20 s × $0.30/s)"
+    # A request knows which of its numbers is billed: a 4 s video extended by 20 s is 24 s long, and bills 20.
+    extension = VideoRequest(prompt="on", model="sora-2-pro", size="1280x720", kind="extend", seconds="24",
+                             added_seconds="20", source_video_id="video_abc")
+    assert extension.billed_seconds == 20
+    assert extension.cost("openai").label == "$6.00 (20 s × $0.30/s)"
+    new_video = VideoRequest(prompt="on", model="sora-2-pro", size="1280x720", seconds="12", added_seconds="20")
+    assert new_video.cost("openai").label == "$3.60 (12 s × $0.30/s)", "only an extension bills what it adds"
 
 
 def test_seconds_may_be_the_sdk_string() -> None:

@@ -75,7 +75,7 @@ def python_snippet(provider: Provider, request: VideoRequest, *, image_name: str
         body = {**request.params, "video": {"id": request.source_video_id}}
         source = ('video=open("source.mp4", "rb")' + extra if request.source_upload
                   else f"video=omit, extra_body={_literal(body)}")
-        seconds = f', seconds="{request.seconds}"' if request.kind == "extend" else ""
+        seconds = f', seconds="{request.added_seconds}"' if request.kind == "extend" else ""  # the seconds it adds
         call = [f"video = client.videos.{request.kind}(prompt={prompt}{seconds}, {source})"]
     else:
         call = ["video = client.videos.create(",

@@ -15,6 +15,7 @@ import ssl
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from studio.catalog import EXTENSION_DURATIONS
 from studio.provider.dialects import DIALECTS, from_video_fields, route_missing
 from studio.provider.discovery import server_as_listed
 from studio.provider.error_mapping import caused_by, retry_after_seconds
@@ -112,7 +113,8 @@ def _probe(client: OpenAI, mode: str) -> tuple[int, bool]:
         elif mode == "edit":
             videos.edit(prompt="connection test", video=openai.omit, extra_body=source)
         else:
-            videos.extend(prompt="connection test", seconds="4", video=openai.omit, extra_body=source)
+            videos.extend(prompt="connection test", seconds=EXTENSION_DURATIONS[0], video=openai.omit,
+                          extra_body=source)
     except openai.APIStatusError as exc:
         return exc.status_code, route_missing(exc)
     except (openai.APIError, ValueError):

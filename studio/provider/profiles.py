@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 import httpx
 
+from studio.catalog import DEFAULT_MODEL, DURATIONS, EVERY_SIZE, EXTENSION_DURATIONS, SORA_SIZES, sizes_of
 from studio.errors import RateLimited
 from studio.provider.dialects import DIALECT_CHOICES, dialect_named
 from studio.provider.sdk import openai
@@ -30,13 +31,6 @@ ProviderKind = Literal["local", "compatible", "openai", "azure", "azure_entra"]
 AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
 OPENAI_SHUTDOWN_NOTE = ("OpenAI's own Videos API shut down on 2026-09-24. This profile serves any OpenAI-compatible "
                         "gateway: set OPENAI_BASE_URL to it.")
-
-SORA_SIZES: dict[str, tuple[str, ...]] = {
-    "sora-2": ("720x1280", "1280x720"),
-    "sora-2-pro": ("720x1280", "1280x720", "1024x1792", "1792x1024"),
-}
-DURATIONS = ("4", "8", "12")
-EXTENSION_DURATIONS = ("4", "8", "12", "16", "20")
 
 # Every configuration key the studio reads, with what it is for (README and secrets.toml.example list them).
 CONFIG_KEYS: dict[str, str] = {
@@ -55,7 +49,7 @@ CONFIG_KEYS: dict[str, str] = {
     "OPENAI_BASE_URL": "Base URL of an OpenAI-compatible gateway (default https://api.openai.com/v1).",
     "AZURE_OPENAI_ENDPOINT": "https://RESOURCE.openai.azure.com (the studio adds /openai/v1/).",
     "AZURE_OPENAI_API_KEY": "Azure OpenAI key. Leave it out to sign in with Entra ID instead.",
-    "AZURE_OPENAI_DEPLOYMENT": "Azure deployment name of the video model (default sora-2).",
+    "AZURE_OPENAI_DEPLOYMENT": f"Azure deployment name of the video model (default {DEFAULT_MODEL}).",
 }
 
 SECRET_KEYS = frozenset({"OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "SORA_STUDIO_COMPATIBLE_API_KEY"})
@@ -101,7 +95,7 @@ class ProviderOffer:
         if model in self.sizes:
             return self.sizes[model]
         every = dict.fromkeys(s for sizes in self.sizes.values() for s in sizes)
-        return tuple(every) or SORA_SIZES["sora-2-pro"]
+        return tuple(every) or EVERY_SIZE
 
     def actions(self) -> tuple[str, ...]:
         flags = {"Remix": self.remix, "Edit": self.edit, "Extend": self.extend}
@@ -197,12 +191,13 @@ def with_v1(url: str) -> str:
     return url + "/v1" if url and urlparse(url).path in ("", "/") else url
 
 
-def _models_from(config: Mapping[str, str], default: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+def _models_from(config: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    # A plain dict, never the catalog's read-only view: a ProviderOffer is pickled when Streamlit caches it.
     names = [m.strip() for m in config.get("SORA_STUDIO_MODELS", "").split(",") if m.strip()]
     if not names:
-        return dict(default)
-    every_size = SORA_SIZES["sora-2-pro"]
-    return {name: default.get(name, every_size) for name in names}
+        return dict(SORA_SIZES)
+    # A name the catalog knows (a dated snapshot too) makes its model's sizes; any other may make any Sora size.
+    return {name: sizes_of(name) or EVERY_SIZE for name in names}
 
 
 def load_providers(
@@ -219,13 +214,13 @@ def load_providers(
         kind="local",
         label="Local preview renderer",
         base_url=(local_url + "/v1") if local_url and not local_url.endswith("/v1") else (local_url or None),
-        capabilities=ProviderOffer(sizes=SORA_SIZES),
+        capabilities=ProviderOffer(sizes=dict(SORA_SIZES)),
     )
 
     compatible_url = with_v1(get("SORA_STUDIO_COMPATIBLE_URL"))
     compatible_key = get("SORA_STUDIO_COMPATIBLE_API_KEY")
     dialect = dialect_named(get("SORA_STUDIO_DIALECT"))
-    compatible_caps = ProviderOffer(sizes=_models_from(config, SORA_SIZES), free_text_models=True)
+    compatible_caps = ProviderOffer(sizes=_models_from(config), free_text_models=True)
     providers["compatible"] = Provider(
         kind="compatible",
         label="OpenAI-compatible server" + (f" ({dialect.label})" if dialect and dialect.name != "openai" else ""),
@@ -244,17 +239,17 @@ def load_providers(
         label="OpenAI-compatible gateway" if get("OPENAI_BASE_URL") else "OpenAI",
         base_url=base_url,
         api_key=Secret(openai_key) if openai_key else None,
-        capabilities=ProviderOffer(sizes=_models_from(config, SORA_SIZES), free_text_models=True),
+        capabilities=ProviderOffer(sizes=_models_from(config), free_text_models=True),
         missing=() if openai_key else ("OPENAI_API_KEY",),
         note=OPENAI_SHUTDOWN_NOTE,
     )
 
     endpoint = get("AZURE_OPENAI_ENDPOINT")
     azure_key = get("AZURE_OPENAI_API_KEY")
-    deployment = get("AZURE_OPENAI_DEPLOYMENT") or "sora-2"
+    deployment = get("AZURE_OPENAI_DEPLOYMENT") or DEFAULT_MODEL
     # Azure's sora-2 offers text and image to video and remix, at 2 job requests a minute.
     azure_caps = ProviderOffer(
-        sizes={deployment: SORA_SIZES.get(deployment, SORA_SIZES["sora-2"])},
+        sizes={deployment: sizes_of(deployment) or SORA_SIZES[DEFAULT_MODEL]},
         edit=False, extend=False, characters=False, free_text_models=True, jobs_per_minute=2,
     )
     azure_url = azure_base_url(endpoint) if endpoint else None
