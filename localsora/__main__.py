@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(app: FastAPI, settings: Settings) -> int:
     """HTTP on a thread of its own while the main thread renders (`JobQueue.reserve_caller` says why)."""
-    engine = app.state.engine
-    engine.reserve_caller()
+    job_queue = app.state.job_queue
+    job_queue.reserve_caller()
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                                            access_log=False))
 
@@ -43,13 +43,13 @@ def serve(app: FastAPI, settings: Settings) -> int:
         try:
             server.run()
         finally:  # also when it never started: the port was taken, say
-            engine.release_caller()
+            job_queue.release_caller()
 
     for signum in (signal.SIGINT, signal.SIGTERM):  # uvicorn listens for signals only on the main thread
         signal.signal(signum, server.handle_exit)
     http = threading.Thread(target=run_http, name="localsora-http")
     http.start()
-    engine.work_here()
+    job_queue.work_here()
     http.join()
     return 0 if server.started else 1
 

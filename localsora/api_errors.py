@@ -1,8 +1,7 @@
-"""OpenAI-shaped API errors: `{"error": {"message", "type", "param", "code"}}` with the real status codes."""
+"""OpenAI-shaped API errors with the real status codes. The dialect (localsora.imitation) turns one into its
+body, `{"error": {"message", "type", "param", "code"}}` for the contract (protocol.ErrorResponse)."""
 
 from __future__ import annotations
-
-from fastapi.responses import JSONResponse
 
 
 class APIError(Exception):
@@ -23,10 +22,6 @@ class APIError(Exception):
         self.param = param
         self.code = code
         self.headers = headers or {}
-
-    def response(self) -> JSONResponse:
-        body = {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
-        return JSONResponse(body, status_code=self.status, headers=self.headers)
 
 
 def bad_request(message: str, *, param: str | None = None, code: str | None = "invalid_value") -> APIError:

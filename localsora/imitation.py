@@ -12,12 +12,39 @@ import re
 import resource
 import secrets
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from localsora.api_errors import APIError
 from localsora.engines.base import Parameter
+from localsora.protocol import (
+    CreateVideo,
+    CreateVideoAnySize,
+    DeletedVideo,
+    DetailError,
+    ErrorDetail,
+    ErrorResponse,
+    Model,
+    ModelCapabilities,
+    ModelList,
+    SGLangModel,
+    SGLangModelList,
+    SGLangVideo,
+    SGLangVideoError,
+    SGLangVideoList,
+    Video,
+    VideoList,
+    VllmOmniErrorDetail,
+    VllmOmniErrorResponse,
+    VllmOmniModel,
+    VllmOmniModelList,
+    VllmOmniVideo,
+    VllmOmniVideoError,
+    VllmOmniVideoList,
+    wire_response,
+)
 from localsora.store import Job
 
 Route = tuple[str, "re.Pattern[str]"]
@@ -37,30 +64,39 @@ class Dialect:
     poll_header = True  # sends openai-poll-after-ms
     honest_progress = True  # progress grows with the render; others jump from 0 to 100
     free_sizes = False  # any WxH and any whole number of seconds, not the model's lists
+    create_request: type[CreateVideo] = CreateVideo  # what POST /v1/videos reads
     checks_model = True
     extra_parameters: tuple[Parameter, ...] = ()  # taken beyond the engine's own, with this server's ranges
     default_seed: int | None = None  # None: a random seed per job
+    # The response models this dialect answers with in place of the contract's, for /openapi.json.
+    answers: ClassVar[dict[type[BaseModel], type[BaseModel]]] = {}
+
+    def documented(self, model: type[BaseModel]) -> type[BaseModel]:
+        """What this dialect reads or answers where a route declares the contract's `model`."""
+        if model is CreateVideo:
+            return self.create_request
+        return self.answers.get(model, model)
 
     def missing_route(self, method: str, path: str) -> JSONResponse | None:
         for route_method, pattern in self.absent:
             if route_method == method and pattern.match(path):
                 if path.count("/") == 3:  # /v1/videos/edits is /v1/videos/{video_id} to such a server
-                    return JSONResponse({"detail": "Method Not Allowed"}, status_code=405,
-                                        headers={"Allow": "GET, DELETE"})
-                return JSONResponse({"detail": "Not Found"}, status_code=404)
+                    return wire_response(DetailError(detail="Method Not Allowed"), 405, {"Allow": "GET, DELETE"})
+                return wire_response(DetailError(detail="Not Found"), 404)
         return None
 
     def new_id(self) -> str:
         return "video_" + secrets.token_hex(16)
 
     def error(self, exc: APIError) -> JSONResponse:
-        return exc.response()
+        detail = ErrorDetail(message=exc.message, type=exc.type, param=exc.param, code=exc.code)
+        return wire_response(ErrorResponse(error=detail), exc.status, exc.headers)
 
     def refused_encoding(self, content_type: str) -> APIError | None:
         return None
 
-    def video(self, job: Job) -> dict[str, Any]:
-        return job.to_api()
+    def video(self, job: Job) -> BaseModel:
+        return Video.model_validate(job.to_api())
 
     def video_status(self, job: Job) -> int:
         return 200
@@ -68,29 +104,30 @@ class Dialect:
     def content_variant(self, variant: str | None) -> str:
         return variant or "video"
 
-    def page(self, jobs: list[Job], has_more: bool) -> dict[str, Any]:
-        return {"object": "list", "data": [self.video(j) for j in jobs], "first_id": jobs[0].id if jobs else None,
-                "last_id": jobs[-1].id if jobs else None, "has_more": has_more}
+    def page(self, jobs: list[Job], has_more: bool) -> BaseModel:
+        return self.documented(VideoList)(data=[self.video(j) for j in jobs], first_id=jobs[0].id if jobs else None,
+                                          last_id=jobs[-1].id if jobs else None, has_more=has_more)
 
     def default_limit(self) -> int | None:
         return 20
 
-    def deleted(self, job: Job) -> dict[str, Any]:
-        return {"id": job.id, "object": "video.deleted", "deleted": True}
+    def deleted(self, job: Job) -> BaseModel:
+        return DeletedVideo(id=job.id)
 
-    def model(self, model_id: str, created: int, capabilities: dict[str, Any]) -> dict[str, Any]:
-        return {"id": model_id, "object": "model", "created": created, "owned_by": "localsora",
-                "capabilities": capabilities}
+    def model(self, model_id: str, created: int, capabilities: ModelCapabilities) -> BaseModel:
+        return Model(id=model_id, created=created, owned_by="localsora", capabilities=capabilities)
+
+    def model_list(self, models: list[BaseModel]) -> BaseModel:
+        return self.documented(ModelList)(data=models)
 
     def not_ready(self, job: Job) -> APIError:
         detail = f"failed: {job.error_message}" if job.status == "failed" else f"{job.status} ({job.progress}%)"
         return APIError(404, f"Video '{job.id}' has no content: it is {detail}.", code="video_not_ready")
 
 
-def _coarse(job: Job, video: dict[str, Any]) -> dict[str, Any]:
+def _coarse_progress(job: Job) -> int:
     """Progress as these servers report it: 0 until the video is done."""
-    video["progress"] = 100 if job.status == "completed" else 0
-    return video
+    return 100 if job.status == "completed" else 0
 
 
 def _timings(job: Job) -> dict[str, Any]:
@@ -98,6 +135,10 @@ def _timings(job: Job) -> dict[str, Any]:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # this process, as these servers report
     return {"inference_time_s": float(job.completed_at - job.created_at) if done else None,  # type: ignore[operator]
             "peak_memory_mb": round(peak_mb, 1) if done else None}
+
+
+def _seed(job: Job) -> int | None:
+    return (job.params or {}).get("seed")
 
 
 class VllmOmni(Dialect):
@@ -109,6 +150,7 @@ class VllmOmni(Dialect):
     poll_header = False
     honest_progress = False
     free_sizes = True
+    create_request = CreateVideoAnySize
     extra_parameters = (
         Parameter("seed", int, "Same seed, same video."),
         Parameter("negative_prompt", str, "What the picture should avoid."),
@@ -119,15 +161,19 @@ class VllmOmni(Dialect):
         Parameter("width", int, "Width, when size is not given.", 1),
         Parameter("height", int, "Height, when size is not given.", 1),
     )
+    answers: ClassVar[dict[type[BaseModel], type[BaseModel]]] = {
+        Video: VllmOmniVideo, VideoList: VllmOmniVideoList, Model: VllmOmniModel, ModelList: VllmOmniModelList,
+        ErrorResponse: VllmOmniErrorResponse,
+    }
 
     def new_id(self) -> str:
         return "video_gen_" + uuid.uuid4().hex
 
     def error(self, exc: APIError) -> JSONResponse:
         param = f"body.{exc.param}" if exc.param and exc.status == 400 else None
-        body = {"error": {"message": exc.message, "type": http.HTTPStatus(exc.status).phrase, "param": param,
-                          "code": exc.status}}
-        return JSONResponse(body, status_code=exc.status, headers=exc.headers)
+        detail = VllmOmniErrorDetail(message=exc.message, type=http.HTTPStatus(exc.status).phrase, param=param,
+                                     code=exc.status)
+        return wire_response(VllmOmniErrorResponse(error=detail), exc.status, exc.headers)
 
     def refused_encoding(self, content_type: str) -> APIError | None:
         if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
@@ -136,19 +182,14 @@ class VllmOmni(Dialect):
         return APIError(400, "1 validation error:\n  {'type': 'missing', 'loc': 'body.prompt', 'msg': 'Field "
                              "required'}", param="prompt")
 
-    def video(self, job: Job) -> dict[str, Any]:
-        base = job.to_api()
-        done = job.status == "completed"
-        error = {"code": 500, "message": job.error_message or ""} if job.status == "failed" else None
-        return _coarse(job, {
-            "model": base["model"], "prompt": base["prompt"], "id": base["id"], "object": "video",
-            "status": base["status"], "size": base["size"], "progress": base["progress"],
-            "seconds": base["seconds"], "quality": "default", "completed_at": base["completed_at"],
-            "created_at": base["created_at"], "remixed_from_video_id": None, "error": error,
-            "media_type": "video/mp4", "expires_at": None, "file_name": f"{job.id}.mp4" if done else None,
-            **_timings(job), "stage_durations": {}, "action": None,
-            **({"seed": base["seed"]} if "seed" in base else {}),
-        })
+    def video(self, job: Job) -> VllmOmniVideo:
+        error = VllmOmniVideoError(code=500, message=job.error_message or "") if job.status == "failed" else None
+        return VllmOmniVideo(
+            model=job.model, prompt=job.prompt, id=job.id, status=job.status, size=job.size,
+            progress=_coarse_progress(job), seconds=job.seconds, completed_at=job.completed_at,
+            created_at=job.created_at, error=error, file_name=f"{job.id}.mp4" if job.status == "completed" else None,
+            **_timings(job), seed=_seed(job),
+        )
 
     def video_status(self, job: Job) -> int:
         return 500 if job.status == "failed" else 200  # the failed job's error.code, as its HTTP status
@@ -159,9 +200,8 @@ class VllmOmni(Dialect):
     def default_limit(self) -> int | None:
         return None  # no limit given: every video
 
-    def model(self, model_id: str, created: int, capabilities: dict[str, Any]) -> dict[str, Any]:
-        return {"id": model_id, "object": "model", "created": created, "owned_by": "vllm", "root": model_id,
-                "parent": None, "max_model_len": None, "permission": []}
+    def model(self, model_id: str, created: int, capabilities: ModelCapabilities) -> VllmOmniModel:
+        return VllmOmniModel(id=model_id, created=created, root=model_id)
 
     def not_ready(self, job: Job) -> APIError:
         if job.status == "failed":
@@ -179,15 +219,20 @@ class SGLang(Dialect):
     poll_header = False
     honest_progress = False
     free_sizes = True
+    create_request = CreateVideoAnySize
     checks_model = False
     extra_parameters = tuple(Parameter(p.name, p.kind, p.description) for p in VllmOmni.extra_parameters)
     default_seed = 1024
+    answers: ClassVar[dict[type[BaseModel], type[BaseModel]]] = {
+        Video: SGLangVideo, VideoList: SGLangVideoList, DeletedVideo: SGLangVideo, Model: SGLangModel,
+        ModelList: SGLangModelList, ErrorResponse: DetailError,
+    }
 
     def new_id(self) -> str:
         return str(uuid.uuid4())
 
     def error(self, exc: APIError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=exc.headers)
+        return wire_response(DetailError(detail=exc.message), exc.status, exc.headers)
 
     def refused_encoding(self, content_type: str) -> APIError | None:
         if content_type.startswith(("multipart/form-data", "application/json")):
@@ -195,35 +240,31 @@ class SGLang(Dialect):
         return APIError(400, "Invalid request body: 1 validation error for VideoGenerationsRequest\nprompt\n  "
                              "Field required", param="prompt")
 
-    def video(self, job: Job) -> dict[str, Any]:
-        base = job.to_api()
+    def video(self, job: Job) -> SGLangVideo:
         done = job.status == "completed"
-        return _coarse(job, {
-            "id": base["id"], "object": "video", "model": base["model"],
-            "status": "queued" if job.status == "in_progress" else base["status"], "progress": base["progress"],
-            "created_at": base["created_at"], "size": base["size"], "seconds": base["seconds"],
-            "quality": "standard", "url": None, "remixed_from_video_id": None,
-            "completed_at": base["completed_at"], "expires_at": None,
-            "error": {"message": job.error_message or ""} if job.status == "failed" else None,
-            "file_path": f"/outputs/{job.id}.mp4" if done else None,
-            "file_paths": [f"/outputs/{job.id}.mp4"] if done else None, "num_outputs": 1 if done else None,
-            **_timings(job), "action": None,
-            **({"seed": base["seed"]} if "seed" in base else {}),
-        })
+        output = f"/outputs/{job.id}.mp4"
+        return SGLangVideo(
+            id=job.id, model=job.model, status="queued" if job.status == "in_progress" else job.status,
+            progress=_coarse_progress(job), created_at=job.created_at, size=job.size, seconds=job.seconds,
+            completed_at=job.completed_at,
+            error=SGLangVideoError(message=job.error_message or "") if job.status == "failed" else None,
+            file_path=output if done else None, file_paths=[output] if done else None,
+            num_outputs=1 if done else None, **_timings(job), seed=_seed(job),
+        )
 
     def content_variant(self, variant: str | None) -> str:
         if variant in (None, "0"):  # an output index; this server makes one output
             return "video"
         raise APIError(404, f"Video variant {variant} not found")
 
-    def page(self, jobs: list[Job], has_more: bool) -> dict[str, Any]:
-        return {"data": [self.video(j) for j in jobs], "object": "list"}
+    def page(self, jobs: list[Job], has_more: bool) -> SGLangVideoList:
+        return SGLangVideoList(data=[self.video(j) for j in jobs])
 
-    def deleted(self, job: Job) -> dict[str, Any]:
-        return {**self.video(job), "status": "deleted"}
+    def deleted(self, job: Job) -> SGLangVideo:
+        return self.video(job).model_copy(update={"status": "deleted"})
 
-    def model(self, model_id: str, created: int, capabilities: dict[str, Any]) -> dict[str, Any]:
-        return {"id": model_id, "object": "model", "created": created, "owned_by": "sglang", "root": model_id}
+    def model(self, model_id: str, created: int, capabilities: ModelCapabilities) -> SGLangModel:
+        return SGLangModel(id=model_id, created=created, root=model_id)
 
     def not_ready(self, job: Job) -> APIError:
         if job.status == "failed":

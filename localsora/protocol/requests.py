@@ -1,15 +1,16 @@
 """Typed requests: one pydantic model per operation of the Videos API (create, remix, edit, extend, character),
 and one for localsora's fault endpoint.
 
-The server's `Body` only turns a JSON or multipart body into a dict of fields and files; these models decide
-what each field may hold. JSON is validated in strict mode: a string field takes only a string, a number field
-only a number, a file field only an uploaded file. A form carries every value as text, so it is validated in
-lax mode (pydantic reads "7" as 7 for a number field, as `model_validate_strings` does), but a text field where
-a file is expected is still refused. `refusal()` turns a ValidationError into the one 400 that names the field.
+The server's `Body` (localsora/request_body.py) only turns a JSON or multipart body into a dict of fields and
+files; these models decide what each field may hold. JSON is validated in strict mode: a string field takes only a
+string, a number field only a number, a file field only an uploaded file. A form carries every value as text, so it
+is validated in lax mode (pydantic reads "7" as 7 for a number field, as `model_validate_strings` does), but a text
+field where a file is expected is still refused. `refusal()` turns a ValidationError into the one 400 that names
+the field.
 
-Checks that depend on settings (sizes per model, prompt length, the engine's parameter ranges) run in the
-server after validation. The shape follows vLLM-Omni's `protocol/videos.py`; the dialects that take any size
-(vLLM-Omni, SGLang) get a variant of the create model with their own fields.
+Checks that depend on settings (sizes per model, prompt length, the engine's parameter ranges) run in the serving
+layer (localsora/serving.py) after validation. The shape follows vLLM-Omni's `protocol/videos.py`; the dialects
+that take any size (vLLM-Omni, SGLang) get a variant of the create model with their own fields.
 """
 
 from __future__ import annotations
@@ -300,22 +301,27 @@ def refusal(details: Sequence[ErrorDetails] | Sequence[dict[str, Any]]) -> APIEr
     return api_errors.bad_request(f"Invalid value for {named}: {message}.", param=param)
 
 
-def openapi_body(model: type[BaseModel]) -> dict[str, Any]:
-    """The route's `openapi_extra`: `model` as its request body, in JSON and as a form, so /openapi.json
-    documents what the route reads (and a fuzz of that schema sends real bodies)."""
-    schema = model.model_json_schema()
-    definitions = schema.pop("$defs", {})
+class OpenAPIBody(dict[str, Any]):
+    """A route's `openapi_extra`: `model` as its request body, in JSON and as a form, so /openapi.json documents
+    what the route reads (and a fuzz of that schema sends real bodies). It keeps `model`, so a dialect that reads
+    another model in its place documents that one (localsora.routes.include_router)."""
 
-    def inline(node: Any) -> Any:  # OpenAPI has no $defs here: put each referenced model in place
-        if isinstance(node, dict):
-            ref = node.get("$ref", "")
-            return inline(definitions[ref.rsplit("/", 1)[-1]]) if ref.startswith("#/$defs/") else {
-                key: inline(value) for key, value in node.items()}
-        return [inline(item) for item in node] if isinstance(node, list) else node
+    def __init__(self, model: type[BaseModel]) -> None:
+        schema = model.model_json_schema()
+        definitions = schema.pop("$defs", {})
 
-    body = inline(schema)
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": body},
-                                                          "multipart/form-data": {"schema": body}}}}
+        def inline(node: Any) -> Any:  # OpenAPI has no $defs here: put each referenced model in place
+            if isinstance(node, dict):
+                ref = node.get("$ref", "")
+                return inline(definitions[ref.rsplit("/", 1)[-1]]) if ref.startswith("#/$defs/") else {
+                    key: inline(value) for key, value in node.items()}
+            return [inline(item) for item in node] if isinstance(node, list) else node
+
+        body = inline(schema)
+        super().__init__(requestBody={"required": True, "content": {"application/json": {"schema": body},
+                                                                    "multipart/form-data": {"schema": body}}})
+        self.model = model
+
 
 
 def validate(model: type[BaseModel], values: dict[str, Any], *, from_form: bool) -> Any:
@@ -337,5 +343,5 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-__all__ = ["CreateCharacter", "CreateVideo", "CreateVideoAnySize", "EditVideo", "ExtendVideo", "FaultChange",
-           "RemixVideo", "ValidationError", "openapi_body", "refusal", "validate"]
+__all__ = ["CreateCharacter", "CreateVideo", "CreateVideoAnySize", "EditVideo", "ExtendVideo", "ExtraParameters",
+           "FaultChange", "OpenAPIBody", "RemixVideo", "ValidationError", "VideoReference", "refusal", "validate"]
