@@ -148,9 +148,12 @@ VIDEO_READY = 60_000  # ms: the longest a short local render may take here befor
 E2E_LOCALSORA_ARGS = ["--poll-after-ms", "300", "--enable-faults"]
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
-    with LocalsoraProcess(tmp_path_factory.mktemp("e2e-localsora"), args=E2E_LOCALSORA_ARGS) as localsora:
+@pytest.fixture(scope="module")
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
+    """The browser module's own localsora: its flags are the module's `LOCALSORA_ARGS`, or E2E_LOCALSORA_ARGS.
+    One per module, so one module's jobs, names and faults never meet another's (and xdist can spread them)."""
+    args = getattr(request.module, "LOCALSORA_ARGS", E2E_LOCALSORA_ARGS)
+    with LocalsoraProcess(tmp_path_factory.mktemp("e2e-localsora"), args=list(args)) as localsora:
         yield localsora
 
 
@@ -161,7 +164,7 @@ def running_studio(server: LocalsoraProcess, folder: Path) -> Iterator[StudioApp
     app.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def studio(server: LocalsoraProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioApp]:
     yield from running_studio(server, tmp_path_factory.mktemp("e2e-app"))
 

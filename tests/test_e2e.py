@@ -19,6 +19,7 @@ from playwright.sync_api import Page, Playwright, expect
 from localsora.process import LocalsoraProcess, free_port
 from tests.conftest import TINY_WAN, sdk_client
 from tests.e2e_support import (
+    E2E_LOCALSORA_ARGS,
     VIDEO_READY,
     PageWatch,
     Screenshots,
@@ -39,7 +40,6 @@ from tests.e2e_support import (
 from tests.media import decode_mp4, png_bytes
 
 pytestmark = pytest.mark.e2e
-pytest_plugins = ["tests.e2e_support"]  # the browser suite's fixtures: server, studio, page, shots, watch
 
 
 def test_text_to_video(page: Page, shots: Screenshots, tmp_path: Path) -> None:
@@ -140,6 +140,11 @@ def test_remix_from_the_gallery(page: Page, shots: Screenshots, server: Localsor
     assert source_id in (parent_link.get_attribute("href") or "")
 
 
+def provider_videos(server: LocalsoraProcess, prompt_part: str) -> list:
+    """The provider's videos whose prompt contains `prompt_part`, as the SDK lists them."""
+    return [v for v in sdk_client(server).videos.list(limit=100) if prompt_part in (v.prompt or "")]
+
+
 def text_color(locator) -> tuple[int, int, int]:  # noqa: ANN001 (a Playwright Locator)
     rgb = locator.evaluate("e => getComputedStyle(e).color")
     return tuple(int(v) for v in re.findall(r"\d+", rgb)[:3])
@@ -196,7 +201,11 @@ def test_refresh_mid_job_keeps_the_job(page: Page, shots: Screenshots, server: L
     go_to(page, "Text to video")
     expect(page.get_by_text("In progress")).to_be_visible()
     shots.take(page, "refresh_mid_job")
-    playing_video(page)
+    video = playing_video(page)
+    assert (video["width"], video["height"]) == (720, 1280) and abs(video["duration"] - 4.0) <= 0.2
+    # The refresh neither lost the job nor sent it twice: one video on the provider, the one that plays.
+    made = provider_videos(server, "slow dolly through a misty pine forest")
+    assert [v.status for v in made] == ["completed"], made
 
 
 def test_moderation_message(page: Page, server: LocalsoraProcess, shots: Screenshots) -> None:
@@ -220,16 +229,36 @@ def test_rate_limit_shows_the_wait_then_succeeds(page: Page, server: LocalsoraPr
     generate(page, "A quick teal wave, static shot")
     expect(page.get_by_text(re.compile(r"Rate limited: retrying in 3 s"))).to_be_visible()
     shots.take(page, "rate_limited")
-    playing_video(page)
+    video = playing_video(page)
+    assert (video["width"], video["height"]) == (720, 1280)
+    # The refused create started nothing, and the retry started exactly one job.
+    assert [v.status for v in provider_videos(server, "A quick teal wave")] == ["completed"]
 
 
-def test_backend_unreachable_then_recovers(page: Page, server: LocalsoraProcess, shots: Screenshots) -> None:
+@pytest.fixture
+def stoppable_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioApp]:
+    """A localsora and studio of the test's own: the test stops that server, which no other test then meets."""
+    with LocalsoraProcess(tmp_path_factory.mktemp("stoppable-localsora"), args=E2E_LOCALSORA_ARGS) as server:
+        yield from running_studio(server, tmp_path_factory.mktemp("stoppable-app"))
+
+
+def test_backend_unreachable_then_recovers(playwright: Playwright, stoppable_studio: StudioApp, watch: PageWatch,
+                                           shots: Screenshots) -> None:
+    server = stoppable_studio.localsora
+    context, page = open_studio(playwright, stoppable_studio.url, watch)
     start_slow_job(page, server, "An orbit around a glowing violet sculpture", render_delay=6)
     server.stop()
-    expect(page.get_by_text(re.compile("Backend unreachable")).first).to_be_visible(timeout=30_000)
+    unreachable = page.get_by_text(re.compile("Backend unreachable")).first
+    expect(unreachable).to_be_visible(timeout=30_000)
     shots.take(page, "backend_unreachable", readme=True)
     server.start()
-    playing_video(page)
+    video = playing_video(page)
+    assert (video["width"], video["height"]) == (720, 1280) and abs(video["duration"] - 4.0) <= 0.2
+    expect(unreachable).to_have_count(0)
+    # What plays is the job started before the outage, finished by the restarted server: not a second one.
+    assert [v.status for v in provider_videos(server, "glowing violet sculpture")] == ["completed"]
+    assert_no_exception_box(page)
+    context.close()
 
 
 def test_connect_a_provider_and_test_it(page: Page, server: LocalsoraProcess, shots: Screenshots) -> None:

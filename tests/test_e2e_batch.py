@@ -4,57 +4,31 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, Playwright, expect
 
-from localsora.process import LocalsoraProcess
 from studio import batch as batches
 from studio.library import Library
 from tests.e2e_support import (
-    PageWatch,
+    E2E_LOCALSORA_ARGS,
     StudioApp,
-    assert_no_exception_box,
     go_to,
     open_studio,
     playing_video,
-    running_studio,
     wait_idle,
 )
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
-pytest_plugins = ["tests.e2e_support"]  # the browser suite's shared Playwright driver
+# Small frames, so renders are quick on a shared machine; the studio offers what the server lists.
+LOCALSORA_ARGS = [*E2E_LOCALSORA_ARGS, "--models", "sora-2=320x180,180x320"]
 DONE = 120_000  # ms: the longest a short batch or film may take here before a test gives up
 BAD_CSV = ("prompt,size,seconds\n"
            "A red kite over green hills at dawn,320x180,4\n"
            "\"A yellow taxi in the rain, pan left\",999x999,4\n"
            "Blue waves on a beach at noon,180x320,4\n")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
-    # Small frames, so renders are quick on a shared machine; the studio offers what the server lists.
-    with LocalsoraProcess(tmp_path_factory.mktemp("e2e-batch-localsora"),
-                          args=["--poll-after-ms", "300", "--models", "sora-2=320x180,180x320"]) as localsora:
-        yield localsora
-
-
-@pytest.fixture(scope="module")
-def studio(server: LocalsoraProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioApp]:
-    yield from running_studio(server, tmp_path_factory.mktemp("e2e-batch-app"))
-
-
-@pytest.fixture
-def page(playwright: Playwright, studio: StudioApp) -> Iterator[Page]:
-    watch = PageWatch()
-    context, page = open_studio(playwright, studio.url, watch)
-    yield page
-    assert_no_exception_box(page)
-    assert not [e for e in watch.console_errors if "pageerror" in e], watch.console_errors
-    context.close()
 
 
 def commit_text(page: Page, label: str, text: str) -> None:

@@ -32,7 +32,6 @@ from tests.e2e_support import (
     wait_idle,
 )
 
-pytest_plugins = ["tests.e2e_support"]  # the browser suite's fixtures: server, studio, page, shots, watch
 pytestmark = pytest.mark.e2e
 DROPZONE = '[data-testid="stFileUploaderDropzoneInput"]'
 

@@ -12,13 +12,11 @@ from playwright.sync_api import BrowserContext, Locator, Page, Playwright, expec
 from localsora.process import LocalsoraProcess
 from studio.library import Filters, Library, VideoRecord
 from tests.e2e_support import (
-    E2E_LOCALSORA_ARGS,
     PageWatch,
     StudioApp,
     assert_no_exception_box,
     generate,
     open_studio,
-    running_studio,
     start_slow_job,
     wait_idle,
 )
@@ -26,21 +24,8 @@ from tests.media import decode_mp4
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
-pytest_plugins = ["tests.e2e_support"]  # the browser suite's shared Playwright driver
 SETTLE = 120.0  # s: the longest a slowed local render may take on a loaded machine before a test gives up
 VIDEO_READY = 120_000  # ms, the same for the browser's waits
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
-    # Its own server and studio: names and cookies here must not meet the other browser tests' jobs.
-    with LocalsoraProcess(tmp_path_factory.mktemp("team-localsora"), args=E2E_LOCALSORA_ARGS) as localsora:
-        yield localsora
-
-
-@pytest.fixture(scope="module")
-def studio(server: LocalsoraProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioApp]:
-    yield from running_studio(server, tmp_path_factory.mktemp("team-app"))
 
 
 @pytest.fixture
