@@ -1,4 +1,6 @@
-"""Shared fixtures: localsora servers in real child processes, and real SDK clients pointed at them."""
+"""Shared fixtures: localsora in process (behind a TestClient, or served on a loopback port from a thread) and in
+real child processes, and real SDK clients pointed at them. Tests run in parallel (pytest-xdist): each worker has
+its own session fixtures, ports from `free_port()` and folders from `tmp_path_factory`."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from pathlib import Path
 import pytest
 
 # The shared helpers assert; rewritten like test modules, their failures say why. Registered before any import.
-pytest.register_assert_rewrite("tests.e2e_support", "tests.waiting", "tests.media")
+pytest.register_assert_rewrite("tests.e2e_support", "tests.waiting", "tests.media", "tests.in_process")
 
 from openai import OpenAI
 from openai.types import Video
@@ -17,7 +19,11 @@ from localsora.process import LocalsoraProcess
 from studio.jobs import Jobs
 from studio.library import Library, VideoRecord
 from studio.provider.profiles import load_providers
+from tests.in_process import InProcessLocalsora, ThreadedLocalsora, settings_for
 from tests.waiting import wait_until
+
+# The browser suite's fixtures (server, studio, page, shots, watch, playwright), one place for every e2e module.
+pytest_plugins = ["tests.e2e_support"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -25,9 +31,29 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="where tests/test_diffusers_engine.py renders: cpu (default), cuda, cuda:N or mps")
 
 
-def sdk_client(server: LocalsoraProcess, api_key: str = "local", **options: object) -> OpenAI:
-    """The real SDK, validating every response against its own models."""
+# Tests on the diffusers engine share its tiny models and are heavy on memory: one worker runs them all.
+DIFFUSERS_FIXTURES = {"tiny_models", "tiny_wan_model", "tiny_wan"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (`-n auto --dist loadgroup`, pyproject.toml)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Groups that one xdist worker runs together: the diffusers tests, and each browser test module (a studio and
+    a Chromium of its own, shared by its tests), so the modules spread over the workers and none starts twice."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue  # the test's own group
+        if item.get_closest_marker("e2e"):  # first: a browser module stays whole, a diffusers test in it too
+            item.add_marker(pytest.mark.xdist_group(f"e2e-{item.path.stem}"))
+        elif item.path.name == "test_diffusers_engine.py" or DIFFUSERS_FIXTURES.intersection(
+                getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("diffusers"))
+
+
+def sdk_client(server: LocalsoraProcess | InProcessLocalsora, api_key: str = "local", **options: object) -> OpenAI:
+    """The real SDK, validating every response against its own models; to an in-process app, with no socket."""
     options.setdefault("max_retries", 0)
+    if isinstance(server, InProcessLocalsora):
+        options.setdefault("http_client", server.http_client())
     return OpenAI(base_url=server.base_url, api_key=api_key, _strict_response_validation=True, **options)
 
 
@@ -71,16 +97,18 @@ def tiny_wan_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def start_tiny_wan(data_dir: Path, model: Path) -> LocalsoraProcess:
-    """localsora on the diffusers engine with the tiny Wan model: 1-2 s clips at 64x64 or 96x64, no sound."""
-    server = LocalsoraProcess(data_dir, args=["--engine", "diffusers", "--model", str(model), *TINY_WAN_ARGS])
+    """localsora on the diffusers engine with the tiny Wan model: 1-2 s clips at 64x64 or 96x64, no sound. Served on
+    a loopback port from a thread: the model loads in this process, where torch is already imported by the
+    diffusers tests (test_diffusers_engine.py starts the command as a real process, end to end)."""
+    server = ThreadedLocalsora(data_dir, args=["--engine", "diffusers", "--model", str(model), *TINY_WAN_ARGS])
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("HF_HUB_OFFLINE", "1")  # the child inherits it: never reach for a hub
+        env.setenv("HF_HUB_OFFLINE", "1")  # never reach for a hub
         return server.start(timeout=180)
 
 
 @pytest.fixture(scope="session")
 def tiny_wan(tmp_path_factory: pytest.TempPathFactory, tiny_wan_model: Path) -> Iterator[LocalsoraProcess]:
-    """One shared diffusers-engine server on the tiny Wan model."""
+    """One shared diffusers-engine server on the tiny Wan model (one per xdist worker)."""
     server = start_tiny_wan(tmp_path_factory.mktemp("localsora-wan"), tiny_wan_model)
     yield server
     server.stop()
@@ -114,7 +142,9 @@ def client(localsora: LocalsoraProcess) -> OpenAI:
 
 @pytest.fixture
 def start_localsora(tmp_path: Path) -> Iterator[Callable[..., LocalsoraProcess]]:
-    """Start a server of the test's own, with its own flags and data dir; all are stopped afterwards."""
+    """Start a real `python -m localsora` child process of the test's own, with its own flags and data dir, for what
+    needs a process (a SIGKILL, a data dir that outlives one); all are stopped afterwards. A server needed only for
+    its flags is `start_app` (no socket) or `start_threaded` (a loopback port)."""
     started: list[LocalsoraProcess] = []
 
     def start(*args: str, data_dir: Path | None = None, api_key: str | None = None,
@@ -126,6 +156,42 @@ def start_localsora(tmp_path: Path) -> Iterator[Callable[..., LocalsoraProcess]]
 
     yield start
     for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def start_app(tmp_path: Path) -> Iterator[Callable[..., InProcessLocalsora]]:
+    """The app of `python -m localsora FLAGS` in this process, behind a TestClient (its lifespan runs: the job queue
+    and the expiry sweeper start): a fraction of a second, where a child process takes 1-7 s. `.http` for raw HTTP,
+    `.client()` (or `sdk_client(app)`) for the real SDK, `.faults(...)` as on a process. Stopped afterwards."""
+    started: list[InProcessLocalsora] = []
+
+    def start(*flags: str, api_key: str | None = None, data_dir: Path | None = None) -> InProcessLocalsora:
+        folder = data_dir or tmp_path / f"localsora-app-{len(started)}"
+        app = InProcessLocalsora(settings_for(folder, flags, api_key))
+        started.append(app)
+        return app.start()
+
+    yield start
+    for app in reversed(started):
+        app.stop()
+
+
+@pytest.fixture
+def start_threaded(tmp_path: Path) -> Iterator[Callable[..., ThreadedLocalsora]]:
+    """The app of `python -m localsora FLAGS` served on a loopback port from a thread of this process: a URL for
+    the studio's own SDK clients (`Jobs`, providers made from a URL), without a child process. Stopped afterwards."""
+    started: list[ThreadedLocalsora] = []
+
+    def start(*flags: str, data_dir: Path | None = None, api_key: str | None = None,
+              port: int | None = None) -> ThreadedLocalsora:
+        server = ThreadedLocalsora(data_dir or tmp_path / f"localsora-thread-{len(started)}", args=list(flags),
+                                   api_key=api_key, port=port)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in reversed(started):
         server.stop()
 
 

@@ -69,9 +69,10 @@ def run_batch(library: Library, jobs: Jobs, batch_id: str, *, until: Callable[[b
 
 
 @pytest.fixture
-def capped_server(start_localsora: Callable[..., LocalsoraProcess]) -> LocalsoraProcess:
-    """localsora enforcing 2 job requests per WINDOW seconds, with 429 and Retry-After past that."""
-    return start_localsora(*SMALL, "--rate-limit", "2", "--rate-window", str(WINDOW))
+def capped_server(start_threaded: Callable[..., LocalsoraProcess]) -> LocalsoraProcess:
+    """localsora enforcing 2 job requests per WINDOW seconds, with 429 and Retry-After past that (served on a
+    loopback port from a thread)."""
+    return start_threaded(*SMALL, "--rate-limit", "2", "--rate-window", str(WINDOW))
 
 
 def test_a_bad_row_is_refused_with_its_line_number_and_nothing_is_sent(capped_server: LocalsoraProcess,

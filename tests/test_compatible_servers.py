@@ -1,9 +1,9 @@
 """OpenAI-compatible servers: the profile, dialect hints, Test connection, learning from 404s, free sizes, and the
-fields a server sends beyond OpenAI's. Against real localsora processes (`--dialect vllm-omni` among them)."""
+fields a server sends beyond OpenAI's. Over real HTTP, against the shared localsora process or a server of the test's
+own (`--dialect vllm-omni` among them) served on a loopback port from a thread (`start_threaded`)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
@@ -21,6 +21,7 @@ from studio.provider.dialects import from_models, from_video_fields, route_missi
 from studio.provider.discovery import discover_server
 from studio.provider.error_mapping import from_job_failure, from_sdk
 from studio.provider.profiles import CONFIG_KEYS, OPENAI_SHUTDOWN_NOTE, default_kind, load_providers
+from tests.waiting import wait_until
 
 CANARY = "canary-key-0f9e8d7c6b5a-must-never-show"
 
@@ -39,10 +40,8 @@ def status_error(status: int, body: object) -> openai.APIStatusError:
 
 
 def wait_archived(jobs: Jobs, video_id: str, deadline: float = 90) -> None:
-    end = time.monotonic() + deadline
-    while not jobs.refresh(video_id).is_archived:
-        assert time.monotonic() < end, "the job never finished"
-        time.sleep(0.1)
+    wait_until(lambda: jobs.refresh(video_id), lambda record: record.is_archived,
+               what=f"{video_id} to finish and be archived", deadline=deadline, interval=0.1)
 
 
 # The profile.
@@ -115,7 +114,7 @@ def test_a_free_size_is_read(typed: str, size: str) -> None:
 
 
 @pytest.mark.parametrize(("typed", "says"), [("832", "write it as WIDTHxHEIGHT"), ("wide", "not a video size"),
-                                             ("32x32", "each side must be 64 to 4096"),
+                                             ("8x8", "each side must be 16 to 4096"),
                                              ("833x480", "use even numbers, for example 834x480")])
 def test_a_wrong_free_size_says_what_to_type(typed: str, says: str) -> None:
     with pytest.raises(errors.InvalidInput) as caught:
@@ -151,8 +150,8 @@ def test_connection_refused_on_a_closed_port() -> None:
     assert "Nothing is listening at 127.0.0.1:" in report.reason
 
 
-def test_connection_with_a_wrong_key_or_none(start_localsora) -> None:
-    keyed = start_localsora(api_key="right")
+def test_connection_with_a_wrong_key_or_none(start_threaded) -> None:
+    keyed = start_threaded(api_key="right")
     wrong = check_connection(compatible(keyed.root_url, SORA_STUDIO_COMPATIBLE_API_KEY="wrong"))
     assert not wrong.ok and wrong.problem == "key" and "did not accept the key (401)" in wrong.reason
     assert "wrong" not in wrong.reason + wrong.headline
@@ -172,8 +171,8 @@ def test_connection_dns_tls_and_not_a_video_server(localsora: LocalsoraProcess) 
     assert f"{localsora.root_url}/api/videos answered 404" in wrong_path.reason
 
 
-def test_connection_to_a_vllm_omni_server_finds_its_missing_routes(start_localsora) -> None:
-    server = start_localsora("--dialect", "vllm-omni")
+def test_connection_to_a_vllm_omni_server_finds_its_missing_routes(start_threaded) -> None:
+    server = start_threaded("--dialect", "vllm-omni")
     report = check_connection(compatible(server.root_url))
     assert report.ok and set(report.absent) == {"remix", "edit", "extend"} and report.present == ()
     assert set(report.absent.values()) <= {404, 405}, "FastAPI answers 405 where another route has the path"
@@ -196,9 +195,9 @@ def test_the_secrets_snippet_has_a_placeholder_never_the_key() -> None:
 
 # Learning from answers, and keeping what servers send.
 
-def test_a_404_on_remix_marks_it_absent_for_that_server_and_a_restart_remembers(start_localsora,
+def test_a_404_on_remix_marks_it_absent_for_that_server_and_a_restart_remembers(start_threaded,
                                                                                 tmp_path: Path) -> None:
-    server = start_localsora("--dialect", "vllm-omni")
+    server = start_threaded("--dialect", "vllm-omni")
     library = Library(tmp_path / "data")
     provider = compatible(server.root_url)
     jobs = Jobs(provider, library)
@@ -219,11 +218,11 @@ def test_a_404_on_remix_marks_it_absent_for_that_server_and_a_restart_remembers(
     assert again.absent_modes(provider.base_url) == set()
 
 
-def test_a_job_made_on_another_server_is_kept_not_failed_after_the_profile_moves(start_localsora,
+def test_a_job_made_on_another_server_is_kept_not_failed_after_the_profile_moves(start_threaded,
                                                                                 tmp_path: Path) -> None:
     """Settings pointed the compatible profile at a new server while a job ran on the old one: the new server has
     never heard of its id, so asking there would fail it. It waits, saying why, until the profile points back."""
-    first, second = start_localsora("--render-delay", "2"), start_localsora()
+    first, second = start_threaded("--render-delay", "2"), start_threaded()
     library = Library(tmp_path / "data")
     [made] = Jobs(compatible(first.root_url), library).submit(VideoRequest(prompt="A lighthouse at dusk"))
     assert made.base_url == compatible(first.root_url).base_url

@@ -1,8 +1,10 @@
 """The diffusers engine on tiny random pipelines, loaded by path as a user loads downloaded weights.
 
-The pictures are noise; everything else is checked through the real SDK over HTTP against
-`python -m localsora --engine diffusers --model FOLDER`, and the engine's step-level behaviour in process.
-The SDK runs without strict response validation here: its types only know Sora's sizes and seconds.
+The pictures are noise; everything else is checked through the real SDK against the app of
+`python -m localsora --engine diffusers --model FOLDER`, run in process (one per family, behind a TestClient), and
+the engine's step-level behaviour directly. One test starts that command as a real process and goes end to end over
+HTTP; others check its start-up failures and exit codes. The SDK runs without strict response validation here: its
+types only know Sora's sizes and seconds.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import io
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from localsora.engines.base import JobFailed, RenderCancelled, RenderRequest
 from localsora.engines.diffusers.engine import DENOISE_SHARE, DiffusersEngine
 from localsora.process import LocalsoraProcess
 from tests.conftest import wait_for_video
+from tests.in_process import InProcessLocalsora, settings_for
 from tests.media import decode_mp4, image_format, png_bytes
 from tests.tiny_pipelines import (
     save_tiny_cogvideox,
@@ -39,6 +41,7 @@ from tests.tiny_pipelines import (
     write_not_a_model,
     write_unknown_class,
 )
+from tests.waiting import wait_until
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # no hub is reachable, and none may be asked
 SIZES = "tiny=64x64,96x64"
@@ -68,27 +71,32 @@ def served_on(device: str) -> str:
     return f"{device}:0" if device == "cuda" else device
 
 
-def serve(model: Path, data_dir: Path, device: str) -> LocalsoraProcess:
-    args = ["--engine", "diffusers", "--model", str(model), "--models", SIZES, "--durations", "1,2",
+def flags(model: Path, device: str) -> list[str]:
+    return ["--engine", "diffusers", "--model", str(model), "--models", SIZES, "--durations", "1,2",
             "--extension-durations", "1", "--poll-after-ms", "50", "--device", device]
-    return LocalsoraProcess(data_dir, args=args).start(timeout=120)
+
+
+def serve(model: Path, data_dir: Path, device: str) -> LocalsoraProcess:
+    """`python -m localsora --engine diffusers --model FOLDER` as a real child process."""
+    return LocalsoraProcess(data_dir, args=flags(model, device)).start(timeout=120)
 
 
 @pytest.fixture(scope="module")
 def servers(tiny_models: dict[str, Path], tmp_path_factory: pytest.TempPathFactory,
             device: str) -> Iterator[dict[str, OpenAI]]:
-    """One server per family, started lazily."""
-    started: dict[str, LocalsoraProcess] = {}
+    """The SDK to one app per family, each made in process as `python -m localsora` makes it, started lazily."""
+    started: dict[str, InProcessLocalsora] = {}
 
     class Lazy(dict):  # type: ignore[type-arg]
         def __missing__(self, name: str) -> OpenAI:
-            started[name] = serve(tiny_models[name], tmp_path_factory.mktemp(f"ls-{name}"), device)
-            self[name] = OpenAI(base_url=started[name].base_url, api_key="local", max_retries=0)
+            settings = settings_for(tmp_path_factory.mktemp(f"ls-{name}"), flags(tiny_models[name], device))
+            started[name] = InProcessLocalsora(settings).start()  # the model loads here
+            self[name] = started[name].client(_strict_response_validation=False)
             return self[name]
 
     yield Lazy()
-    for server in started.values():
-        server.stop()
+    for app in started.values():
+        app.stop()
 
 
 def finished(client: OpenAI, video: openai.types.Video) -> openai.types.Video:
@@ -270,14 +278,6 @@ def slow(**extra: object) -> dict[str, object]:
     return {"num_inference_steps": 150, **extra}
 
 
-def wait_until(condition: Callable[[], bool], what: str, deadline: float = 60.0) -> None:
-    end = time.monotonic() + deadline
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"gave up waiting: {what}")
-        time.sleep(0.02)
-
-
 def test_jobs_on_one_device_queue_and_progress_only_grows(servers: dict[str, OpenAI]) -> None:
     client = servers["ltx"]
     first = client.videos.create(prompt="first", model="tiny", size="96x64", seconds="2", extra_body=slow())
@@ -293,7 +293,7 @@ def test_jobs_on_one_device_queue_and_progress_only_grows(servers: dict[str, Ope
         assert [v.status for v in states.values()].count("in_progress") <= 1, "two jobs ran at once"
         return all(v.status in ("completed", "failed") for v in states.values())
 
-    wait_until(poll, "both jobs to finish", deadline=240)
+    wait_until(poll, what="both jobs to finish", deadline=240, interval=0.02)
     assert ("queued", 0) in seen[second.id]  # it waited for the device while the first ran
     for history in seen.values():
         progress = [p for _, p in history]
@@ -305,7 +305,8 @@ def test_deleting_a_running_job_stops_it_and_the_server_goes_on(servers: dict[st
     client = servers["cogvideox"]
     running = client.videos.create(prompt="long", model="tiny", size="96x64", seconds="2",
                                    extra_body=slow(num_inference_steps=200))
-    wait_until(lambda: client.videos.retrieve(running.id).status == "in_progress", "the job to start")
+    wait_until(lambda: client.videos.retrieve(running.id).status, lambda status: status == "in_progress",
+               what="the job to start", interval=0.02)
     assert client.videos.delete(running.id).deleted
     with pytest.raises(openai.NotFoundError):
         client.videos.retrieve(running.id)
@@ -345,10 +346,20 @@ def test_the_engine_needs_a_model() -> None:
     assert started.returncode == 2 and "--engine diffusers needs --model" in started.stderr
 
 
-def test_health_says_what_is_serving(servers: dict[str, OpenAI], served_on: str) -> None:
-    root = str(servers["wan"].base_url).removesuffix("/v1/")
-    health = httpx.get(f"{root}/health").json()
-    assert health["engine"] == "diffusers" and health["renderer"] == f"wan on {served_on}"
+def test_health_says_what_is_serving(tiny_models: dict[str, Path], tmp_path: Path, device: str,
+                                     served_on: str) -> None:
+    """A real process, end to end: `python -m localsora --engine diffusers --model FOLDER` as a user starts it, its
+    health, and a job made by the SDK over real HTTP, rendered by the model and downloaded."""
+    server = serve(tiny_models["wan"], tmp_path / "data", device)
+    try:
+        health = httpx.get(f"{server.root_url}/health").json()
+        assert health["engine"] == "diffusers" and health["renderer"] == f"wan on {served_on}"
+        client = OpenAI(base_url=server.base_url, api_key="local", max_retries=0)
+        video = finished(client, client.videos.create(prompt="a lighthouse", model="tiny", size="64x64",
+                                                      seconds="1", extra_body=STEPS))
+        assert_clip(client, video.id, "64x64", 1, FPS["wan"])
+    finally:
+        server.stop()
 
 
 # ---------------------------------------------------------------------------------------------- in process

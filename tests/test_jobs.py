@@ -1,4 +1,7 @@
-"""Jobs and the library against a real localsora: every job kind, variants, faults, sync, deletes, threads."""
+"""Jobs and the library against a real localsora: every job kind, variants, faults, sync, deletes, threads.
+
+Over real HTTP: to the shared processes (`localsora`, `faulty_localsora`, `tiny_wan`), or to a server with flags of
+the test's own, served on a loopback port from a thread (`start_threaded`)."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from studio.provider.error_mapping import from_sdk
 from studio.provider.profiles import load_providers
 from tests.conftest import TINY_WAN, local_jobs, run_until_settled, sdk_client, wait_for_video
 from tests.media import decode_mp4, png_bytes
+from tests.waiting import join_all
 
 
 @pytest.fixture
@@ -68,7 +72,7 @@ def test_remix_edit_and_extend_are_linked_to_their_parent(jobs: Jobs, finished: 
     source = finished.video_id
     remix = jobs.submit(VideoRequest(prompt="Same taxi, purple neon", kind="remix", source_video_id=source))[0]
     edit = jobs.submit(VideoRequest(prompt="Make it black and white", kind="edit", source_video_id=source))[0]
-    extend = jobs.submit(VideoRequest(prompt="The taxi drives away", kind="extend", seconds="4",
+    extend = jobs.submit(VideoRequest(prompt="The taxi drives away", kind="extend", added_seconds="4",
                                       source_video_id=source))[0]
     upload = jobs.library.path(finished.video_path).read_bytes()
     edit_upload = jobs.submit(VideoRequest(prompt="Warm it up", kind="edit", source_upload=("clip.mp4", upload)))[0]
@@ -79,7 +83,7 @@ def test_remix_edit_and_extend_are_linked_to_their_parent(jobs: Jobs, finished: 
     assert jobs.library.get(extend.video_id).seconds == "8"
     extended = decode_mp4(jobs.library.path(jobs.library.get(extend.video_id).video_path))
     assert extended.duration == pytest.approx(8, abs=0.05)
-    assert jobs.request_of(extend.video_id).seconds == "4", "a retried extension adds the same seconds"
+    assert jobs.request_of(extend.video_id).added_seconds == "4", "a retried extension adds the same seconds"
     assert jobs.library.path(jobs.library.get(edit_upload.video_id).source_upload_path).read_bytes() == upload
 
 
@@ -105,8 +109,8 @@ def test_rate_limit_waits_retry_after_then_creates_exactly_one_job(faults: Local
     assert on_provider == [record.video_id], "never a duplicate job"
 
 
-def test_rate_limit_longer_than_we_wait_is_a_clear_error(start_localsora, tmp_path: Path) -> None:
-    server = start_localsora("--rate-limit", "1", "--rate-window", "600", "--blocked-words", "cheap")
+def test_rate_limit_longer_than_we_wait_is_a_clear_error(start_threaded, tmp_path: Path) -> None:
+    server = start_threaded("--rate-limit", "1", "--rate-window", "600", "--blocked-words", "cheap")
     jobs = local_jobs(server, tmp_path / "lib", max_rate_wait=5)
     jobs.submit(VideoRequest(prompt="cheap one"))
     with pytest.raises(errors.RateLimited) as caught:
@@ -152,15 +156,15 @@ def test_moderation_failure_is_kept_with_its_code(faults: LocalsoraProcess, tmp_
     assert isinstance(error, errors.ModerationBlocked) and "rephrase" in str(error)
 
 
-def test_provider_going_away_mid_poll_and_coming_back(start_localsora, tmp_path: Path) -> None:
+def test_provider_going_away_mid_poll_and_coming_back(start_threaded, tmp_path: Path) -> None:
     data_dir = tmp_path / "server"
-    server = start_localsora("--render-delay", "2", data_dir=data_dir)
+    server = start_threaded("--render-delay", "2", data_dir=data_dir)
     jobs = local_jobs(server, tmp_path / "lib")
     [record] = jobs.submit(VideoRequest(prompt="Through the outage"))
     server.stop()
     during = jobs.refresh(record.video_id, force=True)
     assert during.is_active and "Backend unreachable" in (during.last_poll_error or "")
-    start_localsora(data_dir=data_dir, port=server.port)
+    start_threaded(data_dir=data_dir, port=server.port)
     recovered = jobs.refresh(record.video_id, force=True)
     assert recovered.last_poll_error is None
     assert run_until_settled(jobs, record.video_id).status == "completed"
@@ -215,8 +219,8 @@ def test_a_video_the_provider_no_longer_has_is_edited_and_extended_from_its_libr
         jobs.submit(VideoRequest(prompt="At night", kind="remix", source_video_id=made.video_id))
     [edited] = jobs.submit(VideoRequest(prompt="Make the water green", kind="edit", model=made.model, size=made.size,
                                         source_video_id=made.video_id))
-    [extended] = jobs.submit(VideoRequest(prompt="The boat drifts on", kind="extend", seconds="4", model=made.model,
-                                          size=made.size, source_video_id=made.video_id))
+    [extended] = jobs.submit(VideoRequest(prompt="The boat drifts on", kind="extend", added_seconds="4",
+                                          model=made.model, size=made.size, source_video_id=made.video_id))
     for job in (edited, extended):  # the provider would have answered 404 for the id: the file was sent
         done = run_until_settled(jobs, job.video_id)
         assert done.is_archived and done.parent_video_id == made.video_id, done.error_message
@@ -245,8 +249,8 @@ def test_deletes_in_each_scope(jobs: Jobs, localsora: LocalsoraProcess) -> None:
     assert both.video_id not in [v.id for v in client.videos.list(limit=100)]
 
 
-def test_sync_updates_and_archives_a_job_it_knew_as_in_progress(start_localsora, tmp_path: Path) -> None:
-    server = start_localsora()
+def test_sync_updates_and_archives_a_job_it_knew_as_in_progress(start_threaded, tmp_path: Path) -> None:
+    server = start_threaded()
     jobs = local_jobs(server, tmp_path / "lib")
     [record] = jobs.submit(VideoRequest(prompt="Finished while the studio was closed"))
     jobs.library.update(record.video_id, status="in_progress", progress=40)  # last seen mid-render
@@ -318,8 +322,7 @@ def test_two_threads_refreshing_one_job(jobs: Jobs) -> None:
     threads = [threading.Thread(target=poll) for _ in range(2)]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    join_all(threads, what="both refreshing threads to see the job settle")
     assert failures == []
     done = jobs.library.get(record.video_id)
     assert done.status == "completed" and jobs.library.path(done.video_path).exists()
@@ -328,8 +331,8 @@ def test_two_threads_refreshing_one_job(jobs: Jobs) -> None:
     assert leftovers == []
 
 
-def test_unsupported_actions_and_bad_keys_are_typed(start_localsora, tmp_path: Path) -> None:
-    server = start_localsora(api_key="the-right-key")
+def test_unsupported_actions_and_bad_keys_are_typed(start_threaded, tmp_path: Path) -> None:
+    server = start_threaded(api_key="the-right-key")
     library = Library(tmp_path / "lib")
     azure = load_providers({"AZURE_OPENAI_ENDPOINT": server.root_url, "AZURE_OPENAI_API_KEY": "x"})["azure"]
     with pytest.raises(errors.UnsupportedParameter, match="does not offer extend"):
@@ -351,8 +354,8 @@ def test_refused_connections_are_retried_then_reported(tmp_path: Path) -> None:
     assert jobs.library.count() == 0
 
 
-def test_polls_wait_for_openai_poll_after_ms(start_localsora, tmp_path: Path) -> None:
-    server = start_localsora("--poll-after-ms", "5000")
+def test_polls_wait_for_openai_poll_after_ms(start_threaded, tmp_path: Path) -> None:
+    server = start_threaded("--poll-after-ms", "5000")
     jobs = local_jobs(server, tmp_path / "lib")
     [record] = jobs.submit(VideoRequest(prompt="Patient"))
     polled = jobs.refresh(record.video_id, force=True)
@@ -431,7 +434,7 @@ def test_what_the_model_does_not_offer_is_refused_before_sending(tiny_wan: Local
         jobs.submit(VideoRequest(prompt="x", model=TINY_WAN, size="96x64", seconds="1", kind="image",
                                  reference=fitted))
     with pytest.raises(errors.UnsupportedParameter, match="does not offer extend"):
-        jobs.submit(VideoRequest(prompt="x", kind="extend", seconds="4", source_video_id="video_x"))
+        jobs.submit(VideoRequest(prompt="x", kind="extend", added_seconds="4", source_video_id="video_x"))
     with pytest.raises(errors.UnsupportedParameter, match="does not take strength"):
         jobs.submit(VideoRequest(prompt="x", model=TINY_WAN, size="96x64", seconds="1", params={"strength": 1}))
     assert jobs.library.count() == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from studio.library import MIGRATIONS, SCHEMA_VERSION, Filters, Library, VideoRecord
+from tests.waiting import join_all
 
 
 def make_record(n: int, **overrides: object) -> VideoRecord:
@@ -227,8 +228,7 @@ def test_many_threads_write_at_once(tmp_path: Path) -> None:
     threads = [threading.Thread(target=work, args=(k * 100,)) for k in range(8)]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    join_all(threads, what="eight threads writing to one library")
     assert failures == []
     assert library.count() == 200
     assert library.count(Filters(status="in_progress", favourites_only=True)) == 200
@@ -252,7 +252,7 @@ def test_short_lived_threads_see_every_earlier_write_and_leave_no_connection_ope
     for n in range(100):
         thread = threading.Thread(target=rerun, args=(n,))
         thread.start()
-        thread.join()
+        join_all([thread], what=f"rerun {n} to write and count")
         if n == 0:
             after_first = open_library_files(library)
     assert seen == list(range(1, 101))

@@ -1,4 +1,7 @@
-"""localsora honours the Videos API contract: the real SDK, strict validation, real HTTP, real files."""
+"""localsora honours the Videos API contract: the real SDK with strict validation, and real files.
+
+Over real HTTP to the shared `localsora` process where that server will do; a server with flags of its own runs in
+process (`start_app`, behind a TestClient); a restart that must survive a SIGKILL or a new process runs as one."""
 
 from __future__ import annotations
 
@@ -135,9 +138,9 @@ def test_delete_removes_the_job_and_its_files(client: OpenAI, localsora: Localso
         client.videos.delete(job.id)
 
 
-def test_list_pages_with_a_correct_cursor(start_localsora) -> None:
+def test_list_pages_with_a_correct_cursor(start_app) -> None:
     # Blocked prompts fail at once, so the jobs exist without rendering anything.
-    server = start_localsora("--blocked-words", "skip")
+    server = start_app("--blocked-words", "skip")
     client = sdk_client(server)
     ids = [client.videos.create(prompt=f"skip {n}", seconds="4").id for n in range(5)]
     first = client.videos.list(limit=2)
@@ -151,7 +154,7 @@ def test_list_pages_with_a_correct_cursor(start_localsora) -> None:
     assert [v.id for v in last.data] == [ids[0]] and last.has_more is False
     empty = client.videos.list(limit=0)
     assert empty.data == [] and empty.has_more is True
-    raw = httpx.get(f"{server.base_url}/videos", params={"limit": 2}).json()
+    raw = server.http.get("/v1/videos", params={"limit": 2}).json()
     assert (raw["first_id"], raw["last_id"], raw["object"]) == (ids[4], ids[3], "list")
 
 
@@ -198,8 +201,8 @@ def test_bad_reference_images_get_a_400(client: OpenAI, upload: tuple, words: st
         assert "1280x720" in caught.value.body["message"]
 
 
-def test_oversized_upload_gets_a_400(start_localsora) -> None:
-    client = sdk_client(start_localsora("--max-image-bytes", "2000"))
+def test_oversized_upload_gets_a_400(start_app) -> None:
+    client = sdk_client(start_app("--max-image-bytes", "2000"))
     with pytest.raises(openai.BadRequestError, match="limit"):
         client.videos.create(prompt="a cat", size="1280x720",
                              input_reference=("big.jpg", png_bytes(1280, 720, fmt="JPEG") * 2, "image/jpeg"))
@@ -233,8 +236,8 @@ def test_unknown_routes_and_bad_queries_answer_in_the_api_shape(client: OpenAI, 
     assert bad_variant.status_code == 400 and bad_variant.json()["error"]["param"] == "variant"
 
 
-def test_content_before_completion_is_a_404_with_an_error_body(start_localsora) -> None:
-    server = start_localsora("--render-delay", "30")
+def test_content_before_completion_is_a_404_with_an_error_body(start_app) -> None:
+    server = start_app("--render-delay", "30")
     client = sdk_client(server)
     job = client.videos.create(prompt="Slow one", seconds="4")
     with pytest.raises(openai.NotFoundError) as caught:
@@ -244,8 +247,8 @@ def test_content_before_completion_is_a_404_with_an_error_body(start_localsora) 
         client.videos.remix(job.id, prompt="too early")
 
 
-def test_progress_is_honest_and_grows(start_localsora) -> None:
-    client = sdk_client(start_localsora("--render-delay", "3"))
+def test_progress_is_honest_and_grows(start_app) -> None:
+    client = sdk_client(start_app("--render-delay", "3"))
     job = client.videos.create(prompt="Watch me render", seconds="4")
     seen: list[tuple[str, int]] = []
 
@@ -261,8 +264,8 @@ def test_progress_is_honest_and_grows(start_localsora) -> None:
     assert seen[-1] == ("completed", 100)
 
 
-def test_expired_content_answers_404(start_localsora) -> None:
-    client = sdk_client(start_localsora("--ttl-seconds", "1"))
+def test_expired_content_answers_404(start_app) -> None:
+    client = sdk_client(start_app("--ttl-seconds", "1"))
     job = wait_for_video(client, client.videos.create(prompt="Gone soon", seconds="4").id)
     assert job.expires_at is not None and job.expires_at <= job.created_at + 1
 
@@ -277,8 +280,8 @@ def test_expired_content_answers_404(start_localsora) -> None:
     assert client.videos.retrieve(job.id).id == job.id  # the record stays
 
 
-def test_bearer_key_is_enforced_when_set(start_localsora) -> None:
-    server = start_localsora(api_key="s3cret-local-key")
+def test_bearer_key_is_enforced_when_set(start_app) -> None:
+    server = start_app(api_key="s3cret-local-key")
     with pytest.raises(openai.AuthenticationError) as caught:
         sdk_client(server, api_key="wrong").videos.list()
     assert caught.value.body["code"] == "invalid_api_key"
@@ -286,8 +289,8 @@ def test_bearer_key_is_enforced_when_set(start_localsora) -> None:
     assert sdk_client(server, api_key="s3cret-local-key").videos.list().data == []
 
 
-def test_rate_limit_answers_429_with_retry_after(start_localsora) -> None:
-    client = sdk_client(start_localsora("--azure-limits", "--blocked-words", "cheap"))
+def test_rate_limit_answers_429_with_retry_after(start_app) -> None:
+    client = sdk_client(start_app("--azure-limits", "--blocked-words", "cheap"))
     client.videos.create(prompt="cheap one")
     client.videos.create(prompt="cheap two")
     with pytest.raises(openai.RateLimitError) as caught:
@@ -297,8 +300,8 @@ def test_rate_limit_answers_429_with_retry_after(start_localsora) -> None:
     assert client.videos.list().data, "reads are not rate limited"
 
 
-def test_injected_500s_surface_as_server_errors(start_localsora) -> None:
-    server = start_localsora("--error-rate", "1", "--enable-faults")
+def test_injected_500s_surface_as_server_errors(start_app) -> None:
+    server = start_app("--error-rate", "1", "--enable-faults")
     with pytest.raises(openai.InternalServerError):
         sdk_client(server).videos.list()
     server.faults(error_rate=0, inject={"status": 429, "count": 1, "retry_after": 2})
@@ -311,8 +314,8 @@ def test_injected_500s_surface_as_server_errors(start_localsora) -> None:
         sdk_client(server).videos.create(prompt="aimed at")
 
 
-def test_blocked_words_fail_the_job_with_moderation_blocked(start_localsora) -> None:
-    client = sdk_client(start_localsora("--blocked-words", "violence,gore"))
+def test_blocked_words_fail_the_job_with_moderation_blocked(start_app) -> None:
+    client = sdk_client(start_app("--blocked-words", "violence,gore"))
     job = wait_for_video(client, client.videos.create(prompt="A scene of Violence in the street").id)
     assert job.status == "failed"
     assert job.error is not None and job.error.code == "moderation_blocked"
@@ -321,6 +324,7 @@ def test_blocked_words_fail_the_job_with_moderation_blocked(start_localsora) -> 
 
 
 def test_restart_keeps_jobs_and_files(start_localsora, tmp_path) -> None:
+    """A real process: the data dir must outlive `python -m localsora` itself, and a new process must serve it."""
     data_dir = tmp_path / "persistent"
     first = start_localsora(data_dir=data_dir)
     client = sdk_client(first)
@@ -335,6 +339,7 @@ def test_restart_keeps_jobs_and_files(start_localsora, tmp_path) -> None:
 
 
 def test_a_job_cut_off_mid_render_finishes_after_restart(start_localsora, tmp_path) -> None:
+    """A real process: only a process can be SIGKILLed mid-render, leaving its job and part files as a crash does."""
     data_dir = tmp_path / "crashy"
     first = start_localsora("--render-delay", "60", data_dir=data_dir)
     client = sdk_client(first)
@@ -355,9 +360,8 @@ def test_remix_also_takes_multipart(localsora: LocalsoraProcess, completed_video
     httpx.delete(f"{localsora.base_url}/videos/{body['id']}")
 
 
-def test_concurrency_and_active_job_limits(start_localsora) -> None:
-    client = sdk_client(start_localsora("--max-concurrent-jobs", "1", "--max-active-jobs", "2",
-                                        "--render-delay", "20"))
+def test_concurrency_and_active_job_limits(start_app) -> None:
+    client = sdk_client(start_app("--max-concurrent-jobs", "1", "--max-active-jobs", "2", "--render-delay", "20"))
     first = client.videos.create(prompt="First in line")
     second = client.videos.create(prompt="Second in line")
     wait_until(lambda: client.videos.retrieve(first.id).status, lambda s: s == "in_progress",

@@ -15,7 +15,8 @@ from localsora.process import LocalsoraProcess, free_port
 from studio.jobs import VideoRequest
 from studio.library import Library, VideoRecord
 from studio.provider.profiles import load_providers
-from tests.conftest import TINY_WAN, local_jobs, run_until_settled, sdk_client, start_tiny_wan, wait_for_video
+from tests.conftest import TINY_WAN, TINY_WAN_ARGS, local_jobs, run_until_settled, sdk_client, wait_for_video
+from tests.in_process import ThreadedLocalsora
 from tests.media import png_bytes
 from tests.test_library import make_record
 from tests.waiting import wait_until
@@ -47,8 +48,9 @@ def library(data_dir: Path) -> Library:
 
 @pytest.fixture(scope="module")
 def keyed_localsora(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
-    """A localsora that takes only CANARY as its key; shared, as the tests that use it make no videos there."""
-    with LocalsoraProcess(tmp_path_factory.mktemp("localsora-keyed"), api_key=CANARY) as server:
+    """A localsora that takes only CANARY as its key, served on a loopback port from a thread; shared, as the tests
+    that use it make no videos there."""
+    with ThreadedLocalsora(tmp_path_factory.mktemp("localsora-keyed"), api_key=CANARY) as server:
         yield server
 
 
@@ -464,10 +466,10 @@ def test_retry_on_a_failed_job_sends_the_same_request_again(data_dir: Path, libr
 
 
 def test_variants_that_started_stay_followed_when_a_later_one_is_refused(data_dir: Path, library: Library,
-                                                                         start_localsora,
+                                                                         start_threaded,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     # Two creates allowed per 10 minutes: the third is refused for longer than the studio waits.
-    limited = start_localsora("--rate-limit", "2", "--rate-window", "600")
+    limited = start_threaded("--rate-limit", "2", "--rate-window", "600")
     monkeypatch.setenv("LOCALSORA_URL", limited.root_url)
     app = open_page(new_session(), "app_pages/text_to_video.py")
     app.text_area(key="t2v_prompt").set_value("Three takes of a kite, the third refused")
@@ -559,13 +561,15 @@ def test_the_pages_offer_what_the_tiny_wan_model_offers(wan_app: AppTest, librar
     assert "no sound" in texts(app) and "It runs a real video model through diffusers" in texts(app)
 
 
+@pytest.mark.xdist_group("diffusers")
 def test_a_model_without_remix_or_text_gets_neither(data_dir: Path, library: Library, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                                     start_threaded, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.tiny_pipelines import save_tiny_wan_i2v
 
     # Wan image-to-video: animates a picture and extends clips; no text-only video, no remix, no edit.
     model = save_tiny_wan_i2v(tmp_path / "wan-i2v")
-    server = start_tiny_wan(tmp_path / "ls", model)
+    # Served from a thread (the model loads in this process); the shared tiny_wan is a real diffusers process.
+    server = start_threaded("--engine", "diffusers", "--model", str(model), *TINY_WAN_ARGS, data_dir=tmp_path / "ls")
     try:
         monkeypatch.setenv("LOCALSORA_URL", server.root_url)
         library.add(make_record(1, prompt="A finished clip from before", size="64x64", model=TINY_WAN))
@@ -644,10 +648,10 @@ def test_test_connection_never_shows_the_key(data_dir: Path, keyed_localsora: Lo
         assert CANARY not in every_element_text(at), page
 
 
-def test_remix_that_answered_404_is_no_longer_offered(data_dir: Path, library: Library, start_localsora,
+def test_remix_that_answered_404_is_no_longer_offered(data_dir: Path, library: Library, start_threaded,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     # localsora as vLLM-Omni, behind the local profile: its models list offers remix, its remix route is missing.
-    server = start_localsora("--dialect", "vllm-omni")
+    server = start_threaded("--dialect", "vllm-omni")
     monkeypatch.setenv("LOCALSORA_URL", server.root_url)
     source = make_finished(library, server, "A lighthouse before the storm")
     app = open_page(new_session(), "app_pages/remix.py", video=source.video_id)
@@ -672,17 +676,17 @@ def test_remix_that_answered_404_is_no_longer_offered(data_dir: Path, library: L
     assert "Learned from its answers: this server does not offer remix." in texts(app)
 
 
-def text_to_video_on_vllm_omni(start_localsora, monkeypatch: pytest.MonkeyPatch) -> tuple[LocalsoraProcess, AppTest]:
+def text_to_video_on_vllm_omni(start_threaded, monkeypatch: pytest.MonkeyPatch) -> tuple[LocalsoraProcess, AppTest]:
     """Text to video on the compatible profile, against localsora speaking vLLM-Omni's dialect."""
-    server = start_localsora("--dialect", "vllm-omni")
+    server = start_threaded("--dialect", "vllm-omni")
     monkeypatch.setenv("SORA_STUDIO_PROVIDER", "compatible")
     monkeypatch.setenv("SORA_STUDIO_COMPATIBLE_URL", server.root_url)
     return server, open_page(new_session(), "app_pages/text_to_video.py")
 
 
-def test_a_vllm_omni_server_gets_free_sizes_and_no_remix(data_dir: Path, library: Library, start_localsora,
+def test_a_vllm_omni_server_gets_free_sizes_and_no_remix(data_dir: Path, library: Library, start_threaded,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    server, app = text_to_video_on_vllm_omni(start_localsora, monkeypatch)
+    server, app = text_to_video_on_vllm_omni(start_threaded, monkeypatch)
     size = app.text_input(key="t2v_size")
     assert size.value == "720x1280" and size.label == "Size (width x height)"
     size.set_value("833x480")
@@ -758,9 +762,9 @@ def test_a_video_only_in_the_library_is_edited_from_its_copy_not_remixed(app: Ap
     assert app.selectbox(key="remix_source").value != "film_0001", "another video, picked in plain sight"
 
 
-def test_advanced_fields_on_a_vllm_omni_server_go_on_the_wire(data_dir: Path, library: Library, start_localsora,
+def test_advanced_fields_on_a_vllm_omni_server_go_on_the_wire(data_dir: Path, library: Library, start_threaded,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    server, app = text_to_video_on_vllm_omni(start_localsora, monkeypatch)
+    server, app = text_to_video_on_vllm_omni(start_threaded, monkeypatch)
     app.text_area(key="t2v_prompt").set_value("A kite over dunes")
     app.text_input(key="t2v_size").set_value("832x480")
     app.number_input(key="t2v_param_seed").set_value(99)

@@ -19,6 +19,7 @@ from localsora.engines.previz import FPS, render
 from localsora.engines.previz.overlay import wrap_caption
 from localsora.media import InvalidMedia, probe_image, probe_video
 from tests.media import png_bytes, top_level_boxes
+from tests.waiting import join_all
 
 # The module: the package's `render` is the function of the same name.
 previz_render = importlib.import_module("localsora.engines.previz.render")
@@ -176,8 +177,7 @@ def test_concurrent_renders_match_a_lone_render(tmp_path: Path) -> None:
     ]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    join_all(threads, what="three renders at once")
     alone, together = (
         decoded_frames(tmp_path / "alone" / "video.mp4"),
         decoded_frames(tmp_path / "together0" / "video.mp4"),

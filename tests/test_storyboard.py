@@ -62,8 +62,9 @@ def render_in_background(library: Library, jobs: Jobs, storyboard_id: str, deadl
 
 
 @pytest.fixture
-def small_server(start_localsora: Callable[..., LocalsoraProcess]) -> LocalsoraProcess:
-    return start_localsora(*SMALL)
+def small_server(start_threaded: Callable[..., LocalsoraProcess]) -> LocalsoraProcess:
+    """localsora with small frames, served on a loopback port from a thread."""
+    return start_threaded(*SMALL)
 
 
 def test_three_shots_make_one_12_second_film_and_a_changed_shot_renders_alone(small_server: LocalsoraProcess,

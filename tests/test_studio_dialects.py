@@ -1,10 +1,10 @@
 """The studio's core flows against every dialect localsora speaks: create (text, and with an image), poll,
-download, list, delete, a job that fails, and a mode the server lacks. Through studio.jobs and the real SDK,
-as the pages use them; docs/providers.md's table names these tests."""
+download, list, delete, a job that fails, and a mode the server lacks. Through studio.jobs and the real SDK over
+real HTTP, as the pages use them, to servers on loopback ports served from a thread (`start_threaded`);
+docs/providers.md's table names these tests."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,13 +18,14 @@ from studio.media.images import fit
 from studio.provider.discovery import discover_server
 from studio.provider.profiles import load_providers
 from tests.media import decode_mp4, png_bytes
+from tests.waiting import wait_until
 
 DIALECTS = ("openai", "vllm-omni", "sglang")
 
 
-def studio_on(start_localsora: Callable[..., LocalsoraProcess], tmp_path: Path, dialect: str,
+def studio_on(start_threaded: Callable[..., LocalsoraProcess], tmp_path: Path, dialect: str,
               *flags: str) -> tuple[Jobs, Library]:
-    server = start_localsora("--dialect", dialect, "--poll-after-ms", "100", *flags)
+    server = start_threaded("--dialect", dialect, "--poll-after-ms", "100", *flags)
     provider = load_providers({"SORA_STUDIO_COMPATIBLE_URL": server.base_url, "SORA_STUDIO_DIALECT": dialect})
     library = Library(tmp_path / "library")
     return Jobs(discover_server(provider["compatible"], keep_models=False), library), library
@@ -36,18 +37,14 @@ def made_elsewhere(jobs: Jobs, prompt: str) -> str:
 
 
 def until_done(jobs: Jobs, video_id: str, deadline: float = 90) -> VideoRecord:
-    end = time.monotonic() + deadline
-    while True:
-        record = jobs.refresh(video_id)
-        if record.is_archived or record.status in ("failed", "timed_out"):
-            return record
-        assert time.monotonic() < end, f"{video_id} still {record.status} after {deadline} s"
-        time.sleep(0.1)
+    return wait_until(lambda: jobs.refresh(video_id),
+                      lambda record: record.is_archived or record.status in ("failed", "timed_out"),
+                      what=f"{video_id} to be archived or to fail", deadline=deadline, interval=0.1)
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-def test_create_poll_download_list_and_delete(start_localsora, tmp_path: Path, dialect: str) -> None:
-    jobs, library = studio_on(start_localsora, tmp_path, dialect)
+def test_create_poll_download_list_and_delete(start_threaded, tmp_path: Path, dialect: str) -> None:
+    jobs, library = studio_on(start_threaded, tmp_path, dialect)
     [record] = jobs.submit(VideoRequest(prompt="A lighthouse at dusk, slow pan right", model="sora-2",
                                         size="1280x720", seconds="4"))
     done = until_done(jobs, record.video_id)
@@ -66,8 +63,8 @@ def test_create_poll_download_list_and_delete(start_localsora, tmp_path: Path, d
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-def test_an_image_reference_becomes_a_video(start_localsora, tmp_path: Path, dialect: str) -> None:
-    jobs, library = studio_on(start_localsora, tmp_path, dialect)
+def test_an_image_reference_becomes_a_video(start_threaded, tmp_path: Path, dialect: str) -> None:
+    jobs, library = studio_on(start_threaded, tmp_path, dialect)
     reference = fit(png_bytes(900, 600), "1280x720")
     [record] = jobs.submit(VideoRequest(prompt="The photo comes alive", model="sora-2", size="1280x720",
                                         kind="image", reference=reference))
@@ -75,8 +72,8 @@ def test_an_image_reference_becomes_a_video(start_localsora, tmp_path: Path, dia
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-def test_a_failed_job_says_why_and_is_not_polled_forever(start_localsora, tmp_path: Path, dialect: str) -> None:
-    jobs, library = studio_on(start_localsora, tmp_path, dialect, "--blocked-words", "gore")
+def test_a_failed_job_says_why_and_is_not_polled_forever(start_threaded, tmp_path: Path, dialect: str) -> None:
+    jobs, library = studio_on(start_threaded, tmp_path, dialect, "--blocked-words", "gore")
     [record] = jobs.submit(VideoRequest(prompt="gore everywhere", model="sora-2", size="1280x720"))
     failed = until_done(jobs, record.video_id)
     assert failed.status == "failed"
@@ -85,9 +82,9 @@ def test_a_failed_job_says_why_and_is_not_polled_forever(start_localsora, tmp_pa
 
 
 @pytest.mark.parametrize("dialect", ["vllm-omni", "sglang"])
-def test_a_mode_the_server_lacks_is_refused_plainly_and_then_hidden(start_localsora, tmp_path: Path,
+def test_a_mode_the_server_lacks_is_refused_plainly_and_then_hidden(start_threaded, tmp_path: Path,
                                                                     dialect: str) -> None:
-    jobs, library = studio_on(start_localsora, tmp_path, dialect)
+    jobs, library = studio_on(start_threaded, tmp_path, dialect)
     [record] = jobs.submit(VideoRequest(prompt="A kite", model="sora-2", size="1280x720"))
     until_done(jobs, record.video_id)
     with pytest.raises(errors.StudioError, match="does not offer remix"):
@@ -99,8 +96,8 @@ def test_a_mode_the_server_lacks_is_refused_plainly_and_then_hidden(start_locals
 
 
 @pytest.mark.parametrize("dialect", ["vllm-omni", "sglang"])
-def test_fields_beyond_openais_reach_the_library(start_localsora, tmp_path: Path, dialect: str) -> None:
-    jobs, library = studio_on(start_localsora, tmp_path, dialect)
+def test_fields_beyond_openais_reach_the_library(start_threaded, tmp_path: Path, dialect: str) -> None:
+    jobs, library = studio_on(start_threaded, tmp_path, dialect)
     [record] = jobs.submit(VideoRequest(prompt="A kite", model="sora-2", size="832x480", seconds="4"))
     kept = until_done(jobs, record.video_id)
     assert isinstance(kept.extra.get("inference_time_s"), float) and kept.extra.get("peak_memory_mb")

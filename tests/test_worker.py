@@ -20,6 +20,7 @@ from studio.library import Library, VideoRecord
 from studio.provider.profiles import Provider, load_providers
 from studio.worker import Worker
 from tests.conftest import sdk_client
+from tests.in_process import ThreadedLocalsora
 from tests.media import decode_mp4
 from tests.waiting import wait_until
 
@@ -41,9 +42,10 @@ def archive_count(library: Library, video_id: str) -> int:
 
 @pytest.fixture(scope="module")
 def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalsoraProcess]:
-    """Renders that take a few seconds, so a job is still running when a worker stops."""
-    with LocalsoraProcess(tmp_path_factory.mktemp("worker-localsora"),
-                          args=["--poll-after-ms", "200", "--render-delay", "3", "--enable-faults"]) as server:
+    """Renders that take a few seconds, so a job is still running when a worker stops; served on a loopback port
+    from a thread."""
+    with ThreadedLocalsora(tmp_path_factory.mktemp("worker-localsora"),
+                           args=["--poll-after-ms", "200", "--render-delay", "3", "--enable-faults"]) as server:
         yield server
 
 
