@@ -4,6 +4,7 @@ its own session fixtures, ports from `free_port()` and folders from `tmp_path_fa
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -35,18 +36,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 DIFFUSERS_FIXTURES = {"tiny_models", "tiny_wan_model", "tiny_wan"}
 
 
+# A browser module with more tests than this is split over two workers (each starts its own server and studio).
+E2E_TESTS_PER_GROUP = 8
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (`-n auto --dist loadgroup`, pyproject.toml)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Groups that one xdist worker runs together: the diffusers tests, and each browser test module (a studio and
-    a Chromium of its own, shared by its tests), so the modules spread over the workers and none starts twice."""
+    a Chromium of its own, shared by its tests), so the modules spread over the workers and none starts twice.
+    The longest browser modules come in two halves, so no one module is the whole run's critical path."""
+    e2e_items: dict[Path, list[pytest.Item]] = {}
     for item in items:
         if item.get_closest_marker("xdist_group"):
             continue  # the test's own group
         if item.get_closest_marker("e2e"):  # first: a browser module stays whole, a diffusers test in it too
-            item.add_marker(pytest.mark.xdist_group(f"e2e-{item.path.stem}"))
+            e2e_items.setdefault(item.path, []).append(item)
         elif item.path.name == "test_diffusers_engine.py" or DIFFUSERS_FIXTURES.intersection(
                 getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("diffusers"))
+    for path, module_items in e2e_items.items():
+        halves = 2 if len(module_items) > E2E_TESTS_PER_GROUP else 1
+        for index, item in enumerate(module_items):
+            item.add_marker(pytest.mark.xdist_group(f"e2e-{path.stem}-{index * halves // len(module_items)}"))
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: a worker more than the cores. Much of a test is waiting (on a render, a poll, a browser), so a
+    third worker on two cores fills the gaps; past 8, each browser module's studio and Chromium cost memory."""
+    return min(8, (os.cpu_count() or 1) + 1)
 
 
 def sdk_client(server: LocalsoraProcess | InProcessLocalsora, api_key: str = "local", **options: object) -> OpenAI:

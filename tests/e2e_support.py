@@ -26,6 +26,8 @@ REPO = Path(__file__).resolve().parent.parent
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--no-first-run"]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+# Playwright's expect() waits 5 s by default; with tests in parallel on two cores, a rerun can take longer than that.
+expect.set_options(timeout=10_000)
 
 
 class StudioApp:

@@ -242,7 +242,7 @@ def test_gallery_card_thumbnail_plays_menu_and_rename_dialog(page: Page, studio:
         expect(menu.get_by_role("button", name=label, exact=True)).to_be_visible()
     shots.take(page, "gallery_card_menu")
     menu.get_by_role("button", name="Rename", exact=True).click()
-    dialog = page.get_by_role("dialog")
+    dialog = page.get_by_role("dialog", name="Rename and tag")  # not the closing "⋯" menu
     expect(dialog).to_be_visible(timeout=20_000)
     title = dialog.get_by_role("textbox", name="Title", exact=True)
     expect(title).to_have_value("A hot air balloon rises over vineyards at sunrise, slow tilt up")
