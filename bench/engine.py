@@ -68,9 +68,11 @@ def main() -> None:
 
     def direct(run: int) -> float:
         start = time.perf_counter()
+        # The engine fills in the checkpoint's own negative prompt and guidance; the direct call gets the same.
         output = pipe(prompt="a red fox in snow", height=height, width=width, num_frames=frames,
                       num_inference_steps=args.steps, generator=torch.Generator("cpu").manual_seed(7),
-                      output_type="np")
+                      negative_prompt=engine.profile.negative_prompt,
+                      guidance_scale=engine.profile.guidance or 5.0, output_type="np")
         pictures = (output.frames[0][:delivered].clip(0, 1) * 255 + 0.5).astype("uint8")
         write_clip(work / f"direct-{run}", (planes_from_rgb(p, width, height) for p in pictures), delivered,
                    width=width, height=height, fps=fps)

@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     models: ModelSpec = Field(
         None, description="Models and their sizes: `sora-2=720x1280,1280x720;sora-2-pro=...`. With `diffusers`, "
                           "the name and sizes the loaded model is served under. Unset: the engine's own (Sora's "
-                          "for previz, the family's native sizes for diffusers).")
+                          "for previz, the checkpoint's native sizes for diffusers).")
     durations: CommaList = Field(DURATIONS, min_length=1,
                                  description="Allowed `seconds` for new videos, comma-separated.")
     extension_durations: CommaList = Field(EXTENSION_DURATIONS,

@@ -11,7 +11,7 @@ import os
 import secrets
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from localsora.protocol import (
     RemixVideo,
     VideoReference,
 )
+from localsora.protocol.responses import CheckpointProfile
 from localsora.store import MEDIA_FILES, Job, Store, new_character_id
 
 MEDIA_TYPES = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
@@ -398,6 +399,7 @@ class VideoService:
             seconds=list(caps.durations), extension_seconds=list(caps.extension_durations), fps=caps.fps,
             audio=caps.audio, notes=caps.notes,
             parameters={p.name: ParameterRange.model_validate(p.to_api()) for p in caps.parameters},
+            profile=None if caps.profile is None else CheckpointProfile.model_validate(asdict(caps.profile)),
         )
 
     def model_sizes(self, model_id: str) -> tuple[str, ...]:

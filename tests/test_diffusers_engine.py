@@ -9,6 +9,7 @@ types only know Sora's sizes and seconds.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -16,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import av
 import httpx
@@ -26,8 +28,10 @@ import torch
 from openai import OpenAI
 
 from localsora.config import Settings
+from localsora.engines import EngineUnavailable
 from localsora.engines.base import JobFailed, RenderCancelled, RenderRequest
 from localsora.engines.diffusers.engine import DENOISE_SHARE, DiffusersEngine
+from localsora.engines.diffusers.profiles import WAN_NEGATIVE_PROMPT, Layout, profile_for
 from localsora.process import LocalsoraProcess
 from tests.conftest import wait_for_video
 from tests.in_process import InProcessLocalsora, settings_for
@@ -36,6 +40,8 @@ from tests.tiny_pipelines import (
     save_tiny_cogvideox,
     save_tiny_ltx,
     save_tiny_wan,
+    save_tiny_wan22_t2v,
+    save_tiny_wan22_ti2v,
     save_tiny_wan_i2v,
     save_tiny_wan_vace,
     write_not_a_model,
@@ -48,9 +54,9 @@ SIZES = "tiny=64x64,96x64"
 STEPS = {"num_inference_steps": 2}
 SAVERS: dict[str, Callable[[Path], Path]] = {
     "wan": save_tiny_wan, "wan_i2v": save_tiny_wan_i2v, "wan_vace": save_tiny_wan_vace, "ltx": save_tiny_ltx,
-    "cogvideox": save_tiny_cogvideox,
+    "cogvideox": save_tiny_cogvideox, "wan_ti2v": save_tiny_wan22_ti2v, "wan_a14b": save_tiny_wan22_t2v,
 }
-FPS = {"wan": 16, "wan_i2v": 16, "wan_vace": 16, "ltx": 24, "cogvideox": 8}
+FPS = {"wan": 16, "wan_i2v": 16, "wan_vace": 16, "ltx": 24, "cogvideox": 8, "wan_ti2v": 24, "wan_a14b": 16}
 
 
 @pytest.fixture(scope="session")
@@ -137,8 +143,9 @@ def assert_clip(client: OpenAI, video_id: str, size: str, seconds: float, fps: i
 
 def test_models_lists_what_the_loaded_model_can_do(servers: dict[str, OpenAI], served_on: str) -> None:
     every = ["text", "image", "remix", "edit", "extend"]
-    expected = {"wan": ["text", "remix", "edit"], "wan_i2v": ["image", "extend"], "ltx": every, "wan_vace": every,
-                "cogvideox": ["text", "remix", "edit"]}
+    text = ["text", "remix", "edit"]
+    expected = {"wan": text, "wan_i2v": ["image", "extend"], "ltx": every, "wan_vace": every, "cogvideox": text,
+                "wan_ti2v": text, "wan_a14b": text}
     for name, modes in expected.items():
         (model,) = servers[name].models.list().data
         capabilities = model.model_extra["capabilities"]  # type: ignore[index]
@@ -149,7 +156,7 @@ def test_models_lists_what_the_loaded_model_can_do(servers: dict[str, OpenAI], s
                                                    "guidance_scale", "fps", "num_frames"}
 
 
-@pytest.mark.parametrize("family", ["wan", "ltx", "cogvideox"])
+@pytest.mark.parametrize("family", ["wan", "ltx", "cogvideox", "wan_ti2v", "wan_a14b"])
 def test_text_to_video_delivers_the_exact_size_and_length(servers: dict[str, OpenAI], family: str) -> None:
     client = servers[family]
     video = finished(client, client.videos.create(prompt="a red fox in snow", model="tiny", size="96x64",
@@ -413,3 +420,178 @@ def test_out_of_memory_fails_the_job_with_its_remedies_and_the_engine_goes_on(
     assert "--offload model" in failed.value.message and "smaller size" in failed.value.message
     engine.render(request, tmp_path / "next", lambda share: None)
     assert (tmp_path / "next" / "video.mp4").exists()
+
+
+# ---------------------------------------------------------------------------------------------- checkpoint profiles
+
+WAN_480P = ["832x480", "480x832"]
+WAN_480P_720P = [*WAN_480P, "1280x720", "720x1280"]
+# name -> (profile, fps, sizes, seconds, trained frames, default steps, guidance, guidance_scale_2, flow_shift)
+PROFILES: dict[str, tuple[str, int, list[str], list[str], int, int, float, float | None, dict[str, float]]] = {
+    "wan": ("Wan2.1-T2V-1.3B", 16, WAN_480P, ["5"], 81, 50, 5.0, None, {"480p": 3.0, "720p": 5.0}),
+    "wan_ti2v": ("Wan2.2-TI2V-5B", 24, ["1280x704", "704x1280"], ["5"], 121, 50, 5.0, None, {"704p": 5.0}),
+    "wan_a14b": ("Wan2.2-T2V-A14B", 16, WAN_480P_720P, ["5"], 81, 40, 4.0, 3.0, {"480p": 12.0, "720p": 12.0}),
+    "wan_i2v": ("Wan2.2-I2V-A14B", 16, WAN_480P_720P, ["5"], 81, 40, 3.5, 3.5, {"480p": 5.0, "720p": 5.0}),
+}
+
+
+@pytest.fixture
+def native(tiny_models: dict[str, Path], tmp_path: Path, device: str) -> Iterator[Callable[[str], InProcessLocalsora]]:
+    """`python -m localsora --engine diffusers --model FOLDER` with no --models or --durations: the checkpoint's
+    own sizes and lengths, in process."""
+    started: list[InProcessLocalsora] = []
+
+    def start(name: str) -> InProcessLocalsora:
+        flags = ["--engine", "diffusers", "--model", str(tiny_models[name]), "--device", device]
+        started.append(InProcessLocalsora(settings_for(tmp_path / name, flags)).start())
+        return started[-1]
+
+    yield start
+    for app in started:
+        app.stop()
+
+
+@pytest.mark.parametrize("name", list(PROFILES))
+def test_models_publishes_the_checkpoint_profile(native: Callable[[str], InProcessLocalsora], name: str) -> None:
+    checkpoint, fps, sizes, seconds, frames, steps, guidance, guidance_2, shift = PROFILES[name]
+    (model,) = native(name).client(_strict_response_validation=False).models.list().data
+    capabilities = model.model_extra["capabilities"]  # type: ignore[index]
+    assert model.id == name and (capabilities["fps"], capabilities["sizes"]) == (fps, sizes)
+    assert capabilities["seconds"] == capabilities["extension_seconds"] == seconds
+    assert f"{checkpoint} through diffusers" in capabilities["notes"]
+    assert f"Trained on {frames} frames at {fps} fps" in capabilities["notes"]
+    assert capabilities["profile"] == {
+        "checkpoint": checkpoint, "trained_frames": frames, "trained_fps": fps, "frame_rule": "4k+1",
+        "default_steps": steps, "default_guidance": guidance, "guidance_scale_2": guidance_2, "flow_shift": shift,
+        "default_negative_prompt": WAN_NEGATIVE_PROMPT,
+    }
+
+
+def test_an_unknown_wan_layout_and_other_families_keep_their_family_settings(servers: dict[str, OpenAI]) -> None:
+    for name, family, fps in [("wan_vace", "Wan VACE", 16), ("ltx", "LTX-Video", 24), ("cogvideox", "CogVideoX", 8)]:
+        (model,) = servers[name].models.list().data
+        profile = model.model_extra["capabilities"]["profile"]  # type: ignore[index]
+        assert profile["checkpoint"] == family and profile["trained_fps"] == fps
+        assert profile["trained_frames"] is None and profile["default_negative_prompt"] is None
+        assert profile["flow_shift"] == {} and profile["default_steps"] is None
+
+
+def test_a_size_or_frame_count_the_checkpoint_does_not_take_is_a_400_naming_the_allowed(
+    native: Callable[[str], InProcessLocalsora],
+) -> None:
+    client = native("wan").client(_strict_response_validation=False)
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.videos.create(prompt="a lamp", model="wan", size="1280x720", seconds="5")  # 1.3B is a 480p model
+    assert refused.value.body["param"] == "size"  # type: ignore[index]
+    message = refused.value.body["message"]  # type: ignore[index]
+    assert "832x480" in message and "480x832" in message and "1280x720" not in message.split(".", 1)[1]
+    with pytest.raises(openai.BadRequestError, match=r"4k\+1 for this model \(for example 81 or 85\)"):
+        client.videos.create(prompt="a lamp", model="wan", size="832x480", seconds="5",
+                             extra_body={"num_frames": 83})
+    with pytest.raises(openai.BadRequestError, match="Supported values are: '5'") as refused:
+        client.videos.create(prompt="a lamp", model="wan", size="832x480", seconds="4")  # Sora's, not Wan's
+    assert refused.value.body["param"] == "seconds"  # type: ignore[index]
+    assert client.videos.list().data == []  # nothing was queued to fail later
+
+
+def spy_on_calls(monkeypatch: pytest.MonkeyPatch, engine: DiffusersEngine) -> list[dict[str, Any]]:
+    """Every call to the loaded pipeline class, with the flow_shift its scheduler had at the time."""
+    calls: list[dict[str, Any]] = []
+    pipeline_class = type(engine.pipe)
+    real = pipeline_class.__call__
+
+    @functools.wraps(real)
+    def spy(pipe: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append({**kwargs, "flow_shift": pipe.scheduler.config.flow_shift})
+        return real(pipe, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline_class, "__call__", spy)
+    return calls
+
+
+@pytest.mark.parametrize(("name", "steps", "guidance", "guidance_2", "shift"), [
+    ("wan", 50, 5.0, None, 3.0),
+    ("wan_ti2v", 50, 5.0, None, 5.0),
+    ("wan_a14b", 40, 4.0, 3.0, 12.0),
+])
+def test_a_request_that_leaves_settings_out_gets_the_checkpoints_own(
+    tiny_models: dict[str, Path], tmp_path: Path, device: str, monkeypatch: pytest.MonkeyPatch,
+    name: str, steps: int, guidance: float, guidance_2: float | None, shift: float,
+) -> None:
+    engine = DiffusersEngine(Settings(engine="diffusers", model=str(tiny_models[name]), device=device))
+    calls = spy_on_calls(monkeypatch, engine)
+    engine.render(RenderRequest("a fox", 64, 64, 0.25, seed=1), tmp_path / "defaults", lambda share: None)
+    (call,) = calls
+    assert call["negative_prompt"] == WAN_NEGATIVE_PROMPT
+    assert (call["num_inference_steps"], call["guidance_scale"]) == (steps, guidance)
+    assert call.get("guidance_scale_2") == guidance_2 and call["flow_shift"] == shift
+    assert engine.pipe.vae.dtype == torch.float32  # the checkpoint keeps its VAE in float32
+
+    # What the request gives wins; guidance_scale then holds for both experts.
+    engine.render(RenderRequest("a fox", 64, 64, 0.25, seed=1, negative_prompt="blur", num_inference_steps=2,
+                                guidance_scale=2.5), tmp_path / "given", lambda share: None)
+    given = calls[-1]
+    assert (given["negative_prompt"], given["num_inference_steps"], given["guidance_scale"]) == ("blur", 2, 2.5)
+    assert "guidance_scale_2" not in given
+
+
+def test_flow_shift_follows_the_resolution_class(tiny_models: dict[str, Path], tmp_path: Path, device: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = DiffusersEngine(Settings(engine="diffusers", model=str(tiny_models["wan"]), device=device))
+    calls = spy_on_calls(monkeypatch, engine)
+    for width, height in [(832, 480), (1280, 720), (480, 832)]:
+        engine.render(RenderRequest("a fox", width, height, 1 / 16, num_inference_steps=1, num_frames=1),
+                      tmp_path / f"{width}x{height}", lambda share: None)
+    assert [call["flow_shift"] for call in calls] == [3.0, 5.0, 3.0]  # 480p, 720p, 480p again
+    assert engine.pipe.scheduler.config.flow_shift == 3.0
+
+
+def test_durations_that_the_frame_rule_cannot_take_fail_at_start_up(tiny_models: dict[str, Path],
+                                                                     device: str) -> None:
+    settings = Settings(engine="diffusers", model=str(tiny_models["wan"]), device=device, durations=("100",))
+    with pytest.raises(EngineUnavailable, match=r"--durations 100 is 1601 frames at 16 fps; Wan2.1-T2V-1.3B takes "
+                                                r"4k\+1 frames, from 1 to 1025"):
+        DiffusersEngine(settings)
+
+
+def test_each_component_keeps_its_dtype_when_another_mode_shares_the_weights(tiny_models: dict[str, Path],
+                                                                              tmp_path: Path) -> None:
+    """bfloat16 on the CPU stands in for a GPU: the VAE stays float32, and making the video-to-video pipeline
+    casts nothing (diffusers' `from_pipe` would move every shared module to float32)."""
+    engine = DiffusersEngine(Settings(engine="diffusers", model=str(tiny_models["wan"]), device="cpu",
+                                      dtype="bfloat16", models={"tiny": ("64x64",)}, durations=("1",)))
+    assert (engine.pipe.transformer.dtype, engine.pipe.vae.dtype) == (torch.bfloat16, torch.float32)
+    engine.render(RenderRequest("a fox", 64, 64, 0.25, num_inference_steps=2), tmp_path / "text", lambda share: None)
+    engine.render(RenderRequest("a dog", 64, 64, 0.25, source_video=tmp_path / "text" / "video.mp4", mode="remix",
+                                num_inference_steps=2), tmp_path / "remix", lambda share: None)
+    remix = engine._companion("WanVideoToVideoPipeline")
+    assert remix.transformer is engine.pipe.transformer and remix.vae is engine.pipe.vae
+    assert (engine.pipe.transformer.dtype, engine.pipe.vae.dtype) == (torch.bfloat16, torch.float32)
+    assert (tmp_path / "remix" / "video.mp4").exists()
+
+
+# The real repos' layouts, as their model_index.json and transformer/vae configs say (too big to build here).
+_WAN21_1_3B = {"num_attention_heads": 12, "attention_head_dim": 128}  # dim 1536
+_WAN_14B = {"num_attention_heads": 40, "attention_head_dim": 128}  # dim 5120
+_T2V = frozenset({"tokenizer", "text_encoder", "transformer", "vae", "scheduler"})
+
+
+@pytest.mark.parametrize(("layout", "checkpoint"), [
+    (Layout("WanPipeline", _T2V, _WAN21_1_3B, {"z_dim": 16}), "Wan2.1-T2V-1.3B"),
+    (Layout("WanPipeline", _T2V, _WAN_14B, {"z_dim": 16}), "Wan2.1-T2V-14B"),
+    (Layout("WanImageToVideoPipeline", _T2V | {"image_encoder", "image_processor"}, _WAN_14B, {"z_dim": 16}),
+     "Wan2.1-I2V-14B"),
+    (Layout("WanPipeline", _T2V, {"num_attention_heads": 24, "attention_head_dim": 128}, {"z_dim": 48},
+            expand_timesteps=True), "Wan2.2-TI2V-5B"),
+    (Layout("WanPipeline", _T2V | {"transformer_2"}, _WAN_14B, {"z_dim": 16}, boundary_ratio=0.875),
+     "Wan2.2-T2V-A14B"),
+    (Layout("WanImageToVideoPipeline", _T2V | {"transformer_2"}, _WAN_14B, {"z_dim": 16}, boundary_ratio=0.9),
+     "Wan2.2-I2V-A14B"),
+    # Layouts no profile knows keep their family's settings.
+    (Layout("WanImageToVideoPipeline", _T2V, _WAN_14B, {"z_dim": 16}), "Wan"),
+    (Layout("WanVACEPipeline", _T2V, _WAN21_1_3B, {"z_dim": 16}), "Wan VACE"),
+    (Layout("LTXPipeline", _T2V), "LTX-Video"),
+    (Layout("CogVideoXPipeline", _T2V), "CogVideoX"),
+])
+def test_the_first_profile_that_matches_the_configs_is_the_checkpoints(layout: Layout, checkpoint: str) -> None:
+    assert profile_for(layout).name == checkpoint

@@ -133,6 +133,45 @@ def save_tiny_wan(folder: Path) -> Path:
     return _save(pipe, folder)
 
 
+def save_tiny_wan22_ti2v(folder: Path) -> Path:
+    """Wan 2.2 TI2V-5B-style text-to-video (WanPipeline): the 16x VAE and a timestep per latent patch.
+
+    Laid out as the real repo is: the Wan 2.2 VAE (z_dim 48, residual, 2x2 patchified, 16x spatial / 4x temporal:
+    `scale_factor_spatial=16`), a 48-channel transformer, no `transformer_2`, and `expand_timesteps` in
+    model_index.json. Sizes from diffusers' `tests/pipelines/wan/test_wan_22.py`.
+    """
+    import torch
+    from diffusers import AutoencoderKLWan, WanPipeline, WanTransformer3DModel
+
+    tokenizer = _tokenizer()
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(base_dim=3, z_dim=48, in_channels=12, out_channels=12, is_residual=True, patch_size=2,
+                           latents_mean=[0.0] * 48, latents_std=[1.0] * 48, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           scale_factor_spatial=16, scale_factor_temporal=4, temperal_downsample=[False, True, True])
+    torch.manual_seed(0)
+    transformer = WanTransformer3DModel(in_channels=48, **{**_WAN_TRANSFORMER, "out_channels": 48})
+    pipe = WanPipeline(tokenizer=tokenizer, text_encoder=_umt5_encoder(len(tokenizer)), vae=vae,
+                       scheduler=_wan_scheduler(flow_shift=3.0), transformer=transformer, expand_timesteps=True)
+    return _save(pipe, folder)
+
+
+def save_tiny_wan22_t2v(folder: Path) -> Path:
+    """Wan 2.2 T2V-A14B-style text-to-video (WanPipeline) with two experts: `transformer_2` takes the low-noise
+    steps after `boundary_ratio` (0.875, as the real model_index.json says)."""
+    import torch
+    from diffusers import WanPipeline, WanTransformer3DModel
+
+    def expert(seed: int) -> WanTransformer3DModel:
+        torch.manual_seed(seed)
+        return WanTransformer3DModel(in_channels=16, **_WAN_TRANSFORMER)
+
+    tokenizer = _tokenizer()
+    pipe = WanPipeline(tokenizer=tokenizer, text_encoder=_umt5_encoder(len(tokenizer)), vae=_wan_vae(),
+                       scheduler=_wan_scheduler(flow_shift=3.0), transformer=expert(0), transformer_2=expert(1),
+                       boundary_ratio=0.875)
+    return _save(pipe, folder)
+
+
 def save_tiny_wan_i2v(folder: Path) -> Path:
     """Wan 2.2 A14B-style image-to-video (WanImageToVideoPipeline): no CLIP image encoder, two experts.
 

@@ -108,6 +108,21 @@ NUM_FRAMES = Parameter("num_frames", int, "Frames the model generates; the clip 
 
 
 @dataclass(frozen=True)
+class CheckpointSummary:
+    """What the loaded checkpoint was trained for and what a request that leaves a setting out gets."""
+
+    checkpoint: str  # "Wan2.1-T2V-1.3B", or the family's name for a checkpoint no profile knows
+    trained_frames: int | None
+    trained_fps: int
+    frame_rule: str  # "4k+1": the frame counts the model takes
+    default_steps: int | None  # None: the pipeline's own default
+    default_guidance: float | None
+    guidance_scale_2: float | None  # a second expert's guidance (Wan 2.2 A14B)
+    flow_shift: dict[str, float]  # size class ("480p") -> the scheduler's flow_shift there
+    default_negative_prompt: str | None
+
+
+@dataclass(frozen=True)
 class Capabilities:
     engine: str  # "previz" or "diffusers"
     serving: str  # what the studio shows: "Wan2.1-T2V-1.3B on cuda:0"
@@ -121,6 +136,7 @@ class Capabilities:
     max_parallel: int = 64  # jobs this engine renders at once; the job engine never starts more
     notes: str = ""
     aliases: dict[str, str] = field(default_factory=dict)  # other model names that mean one of `models`
+    profile: CheckpointSummary | None = None  # the checkpoint's own settings (engines that load one)
 
     @property
     def default_model(self) -> str:

@@ -88,6 +88,20 @@ class ParameterRange(_Response):
     description: str
 
 
+class CheckpointProfile(_Response):
+    """The loaded checkpoint's own settings: what it was trained for and the defaults a request gets."""
+
+    checkpoint: str
+    trained_frames: int | None
+    trained_fps: int
+    frame_rule: str
+    default_steps: int | None
+    default_guidance: float | None
+    guidance_scale_2: float | None
+    flow_shift: dict[str, float]
+    default_negative_prompt: str | None
+
+
 class ModelCapabilities(_Response):
     """What a model can do here (localsora's own field of the Model object); the studio shows only this."""
 
@@ -101,6 +115,8 @@ class ModelCapabilities(_Response):
     audio: bool
     parameters: dict[str, ParameterRange]
     notes: str
+    profile: CheckpointProfile | None = Field(None, exclude_if=_absent,
+                                               description="The checkpoint's settings; absent for previz.")
 
 
 class Model(_Response):

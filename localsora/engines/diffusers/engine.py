@@ -9,6 +9,7 @@ duration asked for.
 from __future__ import annotations
 
 import gc
+import inspect
 import json
 import logging
 import math
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import diffusers
+import huggingface_hub
 import numpy as np
 import torch
 from PIL import Image
@@ -40,6 +42,7 @@ from localsora.engines.base import (
     RequestRefused,
 )
 from localsora.engines.diffusers.families import FAMILIES, VIDEO_TO_VIDEO_STRENGTH, Family
+from localsora.engines.diffusers.profiles import CheckpointProfile, profile_for, read_layout
 from localsora.frames import Planes, planes_from_rgb, rgb_from_planes
 from localsora.media import load_picture, probe_video, source_frames
 
@@ -56,41 +59,65 @@ class DiffusersEngine(Engine):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         location = settings.model or ""
-        class_name = _pipeline_class(location)
-        family = FAMILIES.get(class_name)
-        if family is None:
+        folder, index = _model_index(location)
+        class_name = str(index.get("_class_name"))
+        if class_name not in FAMILIES:
             raise EngineUnavailable(
                 f"{location} holds a {class_name}, which the diffusers engine does not serve. "
                 f"Supported pipelines: {', '.join(FAMILIES)}."
             )
-        self.family = family
+        self.profile: CheckpointProfile = profile_for(read_layout(folder, index))
+        self.family = family = self.profile.family
         self.device = _device(settings.device)
         self.dtype = _dtype(settings.dtype, self.device)
-        log.info("loading %s (%s) on %s as %s", location, class_name, self.device, self.dtype)
+        # Components the checkpoint keeps in another precision (Wan's VAE in float32), the rest in --dtype.
+        kept = {name: getattr(torch, kind) for name, kind in self.profile.dtypes.items()}
+        dtypes: Any = {"default": self.dtype, **kept} if kept else self.dtype
+        log.info("loading %s (%s, profile %s) on %s as %s", location, class_name, self.profile.name, self.device,
+                 dtypes)
         try:
-            pipe = getattr(diffusers, class_name).from_pretrained(location, dtype=self.dtype)
+            pipe = getattr(diffusers, class_name).from_pretrained(location, dtype=dtypes)
         except (OSError, ValueError, RuntimeError) as exc:
             raise EngineUnavailable(f"Could not load the pipeline in {location}: {exc}") from exc
         self.pipe = _placed(pipe, self.device, settings.offload)
         self._companions: dict[str, Any] = {class_name: self.pipe}
         self._device_lock = threading.Lock()  # one job at a time on a device
         self.spatial_multiple, self.frame_step = _latent_grid(self.pipe)
-        self.frame_step = family.frame_step or self.frame_step
+        self.frame_step = self.profile.frame_step or self.frame_step
+        self.fps = self.profile.fps
         name = _display_name(location)
+        durations = self._durations(settings, "durations")
+        extension_durations = self._durations(settings, "extension_durations")
         self._capabilities = Capabilities(
             engine="diffusers",
             serving=f"{name} on {self.device}",
-            models=dict(settings.models or {name: family.sizes}),
+            models=dict(settings.models or {name: self.profile.sizes}),
             modes=family.modes,
-            durations=settings.durations,
-            extension_durations=settings.extension_durations,
-            fps=family.fps,
+            durations=durations,
+            extension_durations=extension_durations,
+            fps=self.fps,
             audio=False,
             parameters=(SEED, NEGATIVE_PROMPT, STEPS, GUIDANCE, FPS, NUM_FRAMES),
             max_parallel=1,
-            notes=(f"{family.name} through diffusers ({class_name}). These models make no sound: the MP4s have "
-                   f"no audio track. {_mode_notes(family)}"),
+            notes=(f"{_profile_notes(self.profile, class_name)} These models make no sound: the MP4s have no "
+                   f"audio track. {_mode_notes(family)}"),
+            profile=self.profile.summary(self.frame_step),
         )
+
+    def _durations(self, settings: Settings, name: str) -> tuple[str, ...]:
+        """The offered seconds: the checkpoint's trained length, unless --durations (or --extension-durations)
+        says otherwise; an override must come to a frame count the model takes."""
+        chosen: tuple[str, ...] = getattr(settings, name)
+        if name in settings.model_fields_set or self.profile.seconds is None:
+            for seconds in chosen:
+                count = self._frames_for(round(float(seconds) * self.fps))
+                if not 1 <= count <= (NUM_FRAMES.maximum or math.inf):
+                    flag = "--" + name.replace("_", "-")
+                    raise EngineUnavailable(
+                        f"{flag} {seconds} is {count} frames at {self.fps} fps; {self.profile.name} takes "
+                        f"{self.frame_step}k+1 frames, from 1 to {NUM_FRAMES.maximum:.0f}.")
+            return tuple(chosen)
+        return self.profile.seconds
 
     @property
     def capabilities(self) -> Capabilities:
@@ -100,7 +127,7 @@ class DiffusersEngine(Engine):
 
     def check(self, request: RenderRequest) -> None:
         super().check(request)
-        fps = request.fps or self.family.fps
+        fps = request.fps or self.fps
         if round(request.seconds * fps) < 1:
             raise RequestRefused(f"{request.seconds:g} s at {fps} fps is not one frame.", param="seconds")
         if request.num_frames is not None and not self._valid_frames(request.num_frames):
@@ -125,7 +152,7 @@ class DiffusersEngine(Engine):
 
     def render(self, request: RenderRequest, out_dir: Path, on_progress: ProgressCallback) -> None:
         self.check(request)
-        fps = request.fps or self.family.fps
+        fps = request.fps or self.fps
         with self._device_lock:
             try:
                 frames, total = self._frames(request, fps, on_progress)
@@ -158,9 +185,15 @@ class DiffusersEngine(Engine):
             "generator": torch.Generator("cpu").manual_seed(request.seed or 0),
             "output_type": "np", "callback_on_step_end": _step_callback(on_progress),
         }
-        for name in ("negative_prompt", "num_inference_steps", "guidance_scale"):
-            if getattr(request, name) is not None:
-                call[name] = getattr(request, name)
+        profile = self.profile  # what a request leaves out, the checkpoint's own defaults fill in
+        defaults = {"negative_prompt": profile.negative_prompt, "num_inference_steps": profile.steps,
+                    "guidance_scale": profile.guidance}
+        for name, default in defaults.items():
+            value = getattr(request, name)
+            if (default if value is None else value) is not None:
+                call[name] = default if value is None else value
+        if request.guidance_scale is None and profile.guidance_2 is not None:  # else both experts take the request's
+            call["guidance_scale_2"] = profile.guidance_2
 
         def to_planes(generated: np.ndarray) -> Iterator[Planes]:
             for rgb in generated:
@@ -193,8 +226,8 @@ class DiffusersEngine(Engine):
                 call[self.family.strength_arg] = VIDEO_TO_VIDEO_STRENGTH
                 if self.family.strength_arg == "denoise_strength":
                     call["num_frames"] = count
-                if request.num_inference_steps is not None:  # the pipeline runs steps x strength: at least one
-                    call["num_inference_steps"] = max(request.num_inference_steps,
+                if "num_inference_steps" in call:  # the pipeline runs steps x strength: at least one
+                    call["num_inference_steps"] = max(call["num_inference_steps"],
                                                       math.ceil(1 / VIDEO_TO_VIDEO_STRENGTH))
             generated = self._run(request.mode, call)
             return list(to_planes(generated[:source_count])), source_count
@@ -217,14 +250,26 @@ class DiffusersEngine(Engine):
         class_name = {"text": self.family.text, "image": self.family.image, "extend": self.family.image,
                       "remix": self.family.video, "edit": self.family.video}[mode]
         assert class_name is not None  # check() refused modes the family lacks
-        output = self._companion(class_name)(**call)
+        pipe = self._companion(class_name)
+        self._set_flow_shift(pipe, call["width"], call["height"])
+        takes = inspect.signature(pipe.__call__).parameters
+        output = pipe(**{name: value for name, value in call.items() if name != "guidance_scale_2" or name in takes})
         frames = np.asarray(output.frames[0])
         return (np.clip(frames, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+    def _set_flow_shift(self, pipe: Any, width: int, height: int) -> None:
+        """The checkpoint's flow_shift for this size class on the pipeline's scheduler, as diffusers' Wan docs set
+        it (`UniPCMultistepScheduler.from_config(config, flow_shift=...)`); re-set when the class changes."""
+        shift = self.profile.shift_for(width, height)
+        config = pipe.scheduler.config
+        if shift is None or "flow_shift" not in config or config["flow_shift"] == shift:
+            return
+        pipe.scheduler = type(pipe.scheduler).from_config(config, flow_shift=shift)
 
     def _companion(self, class_name: str) -> Any:
         """The pipeline for another mode, sharing the loaded weights."""
         if class_name not in self._companions:
-            companion = getattr(diffusers, class_name).from_pipe(self.pipe)
+            companion = _sharing(getattr(diffusers, class_name), self.pipe)
             if class_name == "LTXConditionPipeline" and companion.scheduler.config.get("use_dynamic_shifting"):
                 # The first LTX-Video releases ship a shifting scheduler that this pipeline cannot drive.
                 companion.scheduler = type(companion.scheduler).from_config(
@@ -240,6 +285,24 @@ class DiffusersEngine(Engine):
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+
+
+def _sharing(pipeline_class: Any, pipe: Any) -> Any:
+    """`pipeline_class` built on `pipe`'s own modules and settings (boundary_ratio, expand_timesteps), as
+    `from_pipe` builds it, without the cast `from_pipe` ends with: it moves every shared module to one dtype
+    (float32 unless told), in place, which would turn a bfloat16 transformer to float32 on the GPU and a
+    checkpoint's float32 VAE to the transformer's dtype."""
+    takes = inspect.signature(pipeline_class.__init__).parameters
+    modules = {name: module for name, module in pipe.components.items() if name in takes}
+    settings = {name: pipe.config[name] for name in takes if name not in modules and name in pipe.config}
+    return pipeline_class(**modules, **settings)
+
+
+def _profile_notes(profile: CheckpointProfile, class_name: str) -> str:
+    said = f"{profile.name} through diffusers ({class_name})."
+    if profile.frames is not None:
+        said += f" Trained on {profile.frames} frames at {profile.fps} fps; longer clips come from extensions."
+    return said
 
 
 def _mode_notes(family: Family) -> str:
@@ -281,28 +344,30 @@ def _step_callback(on_progress: ProgressCallback) -> Any:
     return on_step_end
 
 
-def _pipeline_class(location: str) -> str:
-    """`_class_name` from the pipeline's model_index.json, from a folder or the local model cache."""
+def _model_index(location: str) -> tuple[Path, dict[str, Any]]:
+    """The pipeline's folder (a folder given, or the model's snapshot in the local cache) and its
+    model_index.json."""
     path = Path(location).expanduser()
-    if path.exists():
-        index = path / "model_index.json"
-        if not index.is_file():
-            raise EngineUnavailable(
-                f"{location} is not a diffusers pipeline folder: it has no model_index.json. Point --model at "
-                "the folder of a '-Diffusers' model (for example Wan2.1-T2V-1.3B-Diffusers)."
-            )
+    if not path.exists():
         try:
-            return str(json.loads(index.read_text())["_class_name"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise EngineUnavailable(f"{index} is not a readable model_index.json ({exc}).") from exc
-    try:
-        config = diffusers.DiffusionPipeline.load_config(location)
-    except (OSError, ValueError) as exc:
+            path = Path(huggingface_hub.snapshot_download(location, local_files_only=True))
+        except (OSError, ValueError) as exc:
+            raise EngineUnavailable(
+                f"No model at {location!r}: it is not a folder here, and not a model in the local cache. "
+                "Download the weights first, then pass their folder to --model."
+            ) from exc
+    index = path / "model_index.json"
+    if not index.is_file():
         raise EngineUnavailable(
-            f"No model at {location!r}: it is not a folder here, and not a model in the local cache. "
-            "Download the weights first, then pass their folder to --model."
-        ) from exc
-    return str(config.get("_class_name"))
+            f"{location} is not a diffusers pipeline folder: it has no model_index.json. Point --model at "
+            "the folder of a '-Diffusers' model (for example Wan2.1-T2V-1.3B-Diffusers)."
+        )
+    try:
+        config = json.loads(index.read_text())
+        str(config["_class_name"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise EngineUnavailable(f"{index} is not a readable model_index.json ({exc}).") from exc
+    return path, dict(config)
 
 
 def _device(choice: str) -> str:
