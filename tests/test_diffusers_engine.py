@@ -26,6 +26,7 @@ import openai
 import pytest
 import torch
 from openai import OpenAI
+from PIL import Image
 
 from localsora.config import Settings
 from localsora.engines import EngineUnavailable
@@ -38,6 +39,8 @@ from tests.in_process import InProcessLocalsora, settings_for
 from tests.media import decode_mp4, image_format, png_bytes
 from tests.tiny_pipelines import (
     save_tiny_cogvideox,
+    save_tiny_cogvideox15,
+    save_tiny_cogvideox_i2v,
     save_tiny_ltx,
     save_tiny_wan,
     save_tiny_wan22_t2v,
@@ -55,8 +58,10 @@ STEPS = {"num_inference_steps": 2}
 SAVERS: dict[str, Callable[[Path], Path]] = {
     "wan": save_tiny_wan, "wan_i2v": save_tiny_wan_i2v, "wan_vace": save_tiny_wan_vace, "ltx": save_tiny_ltx,
     "cogvideox": save_tiny_cogvideox, "wan_ti2v": save_tiny_wan22_ti2v, "wan_a14b": save_tiny_wan22_t2v,
+    "cogvideox15": save_tiny_cogvideox15, "cogvideox_i2v": save_tiny_cogvideox_i2v,
 }
-FPS = {"wan": 16, "wan_i2v": 16, "wan_vace": 16, "ltx": 24, "cogvideox": 8, "wan_ti2v": 24, "wan_a14b": 16}
+FPS = {"wan": 16, "wan_i2v": 16, "wan_vace": 16, "ltx": 24, "cogvideox": 8, "wan_ti2v": 24, "wan_a14b": 16,
+       "cogvideox15": 16, "cogvideox_i2v": 8}
 
 
 @pytest.fixture(scope="session")
@@ -467,8 +472,8 @@ def test_models_publishes_the_checkpoint_profile(native: Callable[[str], InProce
     }
 
 
-def test_an_unknown_wan_layout_and_other_families_keep_their_family_settings(servers: dict[str, OpenAI]) -> None:
-    for name, family, fps in [("wan_vace", "Wan VACE", 16), ("ltx", "LTX-Video", 24), ("cogvideox", "CogVideoX", 8)]:
+def test_an_unknown_wan_layout_keeps_its_family_settings(servers: dict[str, OpenAI]) -> None:
+    for name, family, fps in [("wan_vace", "Wan VACE", 16)]:
         (model,) = servers[name].models.list().data
         profile = model.model_extra["capabilities"]["profile"]  # type: ignore[index]
         assert profile["checkpoint"] == family and profile["trained_fps"] == fps
@@ -502,7 +507,7 @@ def spy_on_calls(monkeypatch: pytest.MonkeyPatch, engine: DiffusersEngine) -> li
 
     @functools.wraps(real)
     def spy(pipe: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append({**kwargs, "flow_shift": pipe.scheduler.config.flow_shift})
+        calls.append({**kwargs, "flow_shift": pipe.scheduler.config.get("flow_shift")})
         return real(pipe, *args, **kwargs)
 
     monkeypatch.setattr(pipeline_class, "__call__", spy)
@@ -591,7 +596,78 @@ _T2V = frozenset({"tokenizer", "text_encoder", "transformer", "vae", "scheduler"
     (Layout("WanImageToVideoPipeline", _T2V, _WAN_14B, {"z_dim": 16}), "Wan"),
     (Layout("WanVACEPipeline", _T2V, _WAN21_1_3B, {"z_dim": 16}), "Wan VACE"),
     (Layout("LTXPipeline", _T2V), "LTX-Video"),
-    (Layout("CogVideoXPipeline", _T2V), "CogVideoX"),
+    (Layout("CogVideoXPipeline", _T2V), "CogVideoX-2b"),  # diffusers defaults: 2b
 ])
 def test_the_first_profile_that_matches_the_configs_is_the_checkpoints(layout: Layout, checkpoint: str) -> None:
+    assert profile_for(layout).name == checkpoint
+
+
+# ---------------------------------------------------------------------------------------------- LTX-Video, CogVideoX
+
+# name -> (profile, fps, sizes, seconds, trained frames, frame rule, default steps, guidance)
+OTHER_PROFILES: dict[str, tuple[str, int, list[str], list[str], int, str, int, float]] = {
+    "ltx": ("LTX-Video", 24, ["768x512", "512x768", "1216x704", "704x1216"], ["5"], 121, "8k+1", 50, 3.0),
+    "cogvideox": ("CogVideoX-2b", 8, ["720x480"], ["6"], 49, "8k+1", 50, 6.0),
+    "cogvideox_i2v": ("CogVideoX-5b-I2V", 8, ["720x480"], ["6"], 49, "8k+1", 50, 6.0),
+    "cogvideox15": ("CogVideoX1.5-5B", 16, ["1360x768"], ["5"], 81, "16k+1", 50, 6.0),
+}
+
+
+@pytest.mark.parametrize("name", list(OTHER_PROFILES))
+def test_models_publishes_ltx_and_cogvideox_profiles(native: Callable[[str], InProcessLocalsora], name: str) -> None:
+    checkpoint, fps, sizes, seconds, frames, rule, steps, guidance = OTHER_PROFILES[name]
+    (model,) = native(name).client(_strict_response_validation=False).models.list().data
+    capabilities = model.model_extra["capabilities"]  # type: ignore[index]
+    assert (capabilities["fps"], capabilities["sizes"], capabilities["seconds"]) == (fps, sizes, seconds)
+    assert f"Trained on {frames} frames at {fps} fps" in capabilities["notes"]
+    profile = capabilities["profile"]
+    assert (profile["checkpoint"], profile["trained_frames"], profile["trained_fps"], profile["frame_rule"]) == (
+        checkpoint, frames, fps, rule)
+    assert (profile["default_steps"], profile["default_guidance"]) == (steps, guidance)
+
+
+def test_cogvideox_i2v_refuses_another_size_or_length_at_create(native: Callable[[str], InProcessLocalsora],
+                                                                tmp_path: Path) -> None:
+    client = native("cogvideox_i2v").client(_strict_response_validation=False)
+    image = io.BytesIO()
+    Image.new("RGB", (720, 480), (200, 80, 40)).save(image, format="PNG")
+    reference = ("first.png", image.getvalue(), "image/png")
+    with pytest.raises(openai.BadRequestError, match="Supported values are: '720x480'") as refused:
+        client.videos.create(prompt="a lamp", model="cogvideox_i2v", size="1280x720", seconds="6",
+                             input_reference=reference)
+    assert refused.value.body["param"] == "size"  # type: ignore[index]
+    with pytest.raises(openai.BadRequestError, match="makes only 49 frames") as refused:
+        client.videos.create(prompt="a lamp", model="cogvideox_i2v", size="720x480", seconds="6",
+                             input_reference=reference, extra_body={"num_frames": 57})
+    assert "'6'" in refused.value.body["message"]  # type: ignore[index]
+    assert client.videos.list().data == []
+
+
+def test_ltx_gets_its_decode_settings_and_frame_rate(tiny_models: dict[str, Path], tmp_path: Path, device: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = DiffusersEngine(Settings(engine="diffusers", model=str(tiny_models["ltx"]), device=device))
+    calls = spy_on_calls(monkeypatch, engine)
+    engine.render(RenderRequest("a fox", 64, 64, 0.25, seed=1, num_inference_steps=2),
+                  tmp_path / "ltx", lambda share: None)
+    (call,) = calls
+    assert (call["decode_timestep"], call["decode_noise_scale"], call["frame_rate"]) == (0.05, 0.025, 24)
+    assert call["guidance_scale"] == 3.0 and "timesteps" not in call
+
+
+_LTX_13B = {"num_attention_heads": 32, "attention_head_dim": 128, "num_layers": 48}
+_COG = frozenset({"tokenizer", "text_encoder", "transformer", "vae", "scheduler"})
+
+
+@pytest.mark.parametrize(("layout", "checkpoint"), [
+    (Layout("LTXConditionPipeline", _COG, _LTX_13B), "LTX-Video-13B"),
+    (Layout("LTXPipeline", _COG, {"num_attention_heads": 32, "attention_head_dim": 64}), "LTX-Video"),
+    (Layout("CogVideoXPipeline", _COG, {"num_attention_heads": 30, "attention_head_dim": 64}), "CogVideoX-2b"),
+    (Layout("CogVideoXPipeline", _COG, {"num_attention_heads": 48, "use_rotary_positional_embeddings": True}),
+     "CogVideoX-5b"),
+    (Layout("CogVideoXImageToVideoPipeline", _COG, {"use_learned_positional_embeddings": True}),
+     "CogVideoX-5b-I2V"),
+    (Layout("CogVideoXPipeline", _COG, {"patch_size_t": 2}), "CogVideoX1.5-5B"),
+    (Layout("CogVideoXImageToVideoPipeline", _COG, {"patch_size_t": 2}), "CogVideoX1.5-5B-I2V"),
+])
+def test_ltx_and_cogvideox_layouts_are_recognised(layout: Layout, checkpoint: str) -> None:
     assert profile_for(layout).name == checkpoint

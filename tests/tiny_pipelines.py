@@ -276,12 +276,27 @@ def save_tiny_ltx(folder: Path, *, dynamic_shifting: bool = False) -> Path:
     return _save(pipe, folder)
 
 
-def save_tiny_cogvideox(folder: Path) -> Path:
-    """CogVideoX-2b-style text-to-video (CogVideoXPipeline). Also loads as CogVideoXVideoToVideoPipeline."""
+def save_tiny_cogvideox15(folder: Path) -> Path:
+    """CogVideoX1.5-5B-style text-to-video: rotary embeddings and `patch_size_t: 2`, as its transformer config says."""
+    return save_tiny_cogvideox(folder, patch_size_t=2, use_rotary_positional_embeddings=True)
+
+
+def save_tiny_cogvideox_i2v(folder: Path) -> Path:
+    """CogVideoX-5b-I2V-style image-to-video (CogVideoXImageToVideoPipeline): the image latents concatenated to the
+    noise (twice the channels in) and a learned positional embedding (`use_learned_positional_embeddings`)."""
+    return save_tiny_cogvideox(folder, image=True, use_rotary_positional_embeddings=True,
+                               use_learned_positional_embeddings=True)
+
+
+def save_tiny_cogvideox(folder: Path, *, image: bool = False, **flags: Any) -> Path:
+    """CogVideoX-2b-style text-to-video (CogVideoXPipeline). Also loads as CogVideoXVideoToVideoPipeline.
+
+    `flags` are the transformer config keys that tell the real checkpoints apart; `image` builds the I2V class."""
     import torch
     from diffusers import (
         AutoencoderKLCogVideoX,
         CogVideoXDDIMScheduler,
+        CogVideoXImageToVideoPipeline,
         CogVideoXPipeline,
         CogVideoXTransformer3DModel,
     )
@@ -303,7 +318,7 @@ def save_tiny_cogvideox(folder: Path) -> Path:
     transformer = CogVideoXTransformer3DModel(
         num_attention_heads=4,
         attention_head_dim=8,  # heads*dim must be a multiple of 16 for the 3D sincos positional embedding
-        in_channels=4,
+        in_channels=8 if image else 4,
         out_channels=4,
         time_embed_dim=2,
         text_embed_dim=_TEXT_DIM,
@@ -314,6 +329,7 @@ def save_tiny_cogvideox(folder: Path) -> Path:
         patch_size=2,
         temporal_compression_ratio=4,
         max_text_seq_length=226,  # the pipeline's default max_sequence_length, so callers need not pass it
+        **flags,
     )
 
     # CogVideoX-2b's shipped scheduler settings.
@@ -328,7 +344,7 @@ def save_tiny_cogvideox(folder: Path) -> Path:
         timestep_spacing="trailing",
     )
 
-    pipe = CogVideoXPipeline(
+    pipe = (CogVideoXImageToVideoPipeline if image else CogVideoXPipeline)(
         tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=transformer, scheduler=scheduler
     )
     return _save(pipe, folder)

@@ -52,6 +52,8 @@ log = logging.getLogger("localsora.diffusers")
 DENOISE_SHARE, DECODE_SHARE = 0.9, 0.02
 # Source frames a VACE extension keeps as context: 4k+1, so whole latent frames are marked as known.
 VACE_EXTEND_CONTEXT = 5
+# Arguments only some pipelines take: passed where the pipeline's __call__ names them.
+_OPTIONAL = {"guidance_scale_2", "frame_rate", "decode_timestep", "decode_noise_scale", "timesteps"}
 OOM_REMEDIES = "Start localsora with --offload model (or sequential), or ask for a smaller size or fewer seconds."
 
 
@@ -137,6 +139,32 @@ class DiffusersEngine(Engine):
                 f"{below + self.frame_step}); got {request.num_frames}.", param="num_frames",
             )
 
+        if self.profile.fixed:
+            self._check_fixed(request, fps)
+
+    def _check_fixed(self, request: RenderRequest, fps: int) -> None:
+        """A checkpoint with a learned positional embedding runs only at its trained size and frame count."""
+        profile = self.profile
+        if f"{request.width}x{request.height}" not in profile.sizes:
+            raise RequestRefused(
+                f"{profile.name} runs only at {', '.join(profile.sizes)} (its learned positional embedding); "
+                f"got {request.width}x{request.height}.", param="size")
+        delivered = max(1, round(request.seconds * fps))
+        if request.num_frames is not None:
+            count = request.num_frames
+        elif request.mode == "extend":
+            count = self._frames_for(delivered + 1)
+        elif request.mode == "generate":
+            count = self._frames_for(delivered)
+        else:  # remix and edits follow the source's length, known only at render
+            return
+        if count != profile.frames:
+            seconds = ", ".join(f"'{s}'" for s in profile.seconds or ())
+            raise RequestRefused(
+                f"{profile.name} makes only {profile.frames} frames (its learned positional embedding): "
+                f"seconds {seconds} at {profile.fps} fps, or num_frames {profile.frames}; this request needs "
+                f"{count}.", param="num_frames" if request.num_frames is not None else "seconds")
+
     def _valid_frames(self, count: int) -> bool:
         return count >= 1 and (count - 1) % self.frame_step == 0
 
@@ -194,6 +222,11 @@ class DiffusersEngine(Engine):
                 call[name] = default if value is None else value
         if request.guidance_scale is None and profile.guidance_2 is not None:  # else both experts take the request's
             call["guidance_scale_2"] = profile.guidance_2
+        # The checkpoint's other arguments (LTX's decode_timestep and decode_noise_scale, a distilled schedule's
+        # timesteps, which steps given by the request replace) and the clip's rate for models that take it.
+        call.update({name: value for name, value in profile.call.items()
+                     if name != "timesteps" or request.num_inference_steps is None})
+        call["frame_rate"] = fps
 
         def to_planes(generated: np.ndarray) -> Iterator[Planes]:
             for rgb in generated:
@@ -253,7 +286,7 @@ class DiffusersEngine(Engine):
         pipe = self._companion(class_name)
         self._set_flow_shift(pipe, call["width"], call["height"])
         takes = inspect.signature(pipe.__call__).parameters
-        output = pipe(**{name: value for name, value in call.items() if name != "guidance_scale_2" or name in takes})
+        output = pipe(**{name: value for name, value in call.items() if name not in _OPTIONAL or name in takes})
         frames = np.asarray(output.frames[0])
         return (np.clip(frames, 0, 1) * 255 + 0.5).astype(np.uint8)
 
@@ -302,6 +335,10 @@ def _profile_notes(profile: CheckpointProfile, class_name: str) -> str:
     said = f"{profile.name} through diffusers ({class_name})."
     if profile.frames is not None:
         said += f" Trained on {profile.frames} frames at {profile.fps} fps; longer clips come from extensions."
+    if profile.fixed:
+        said += f" Only {profile.frames} frames at {', '.join(profile.sizes)}: its positional embedding is learned."
+    if profile.call:
+        said += " Also passes " + ", ".join(f"{name}={value}" for name, value in profile.call.items()) + "."
     return said
 
 

@@ -20,6 +20,18 @@ Sources, cited beside the values:
   pipelines/wan/pipeline_wan.py): `flow_shift = 5.0  # 5.0 for 720P, 3.0 for 480P` set with
   `UniPCMultistepScheduler.from_config(pipe.scheduler.config, flow_shift=flow_shift)`; the VAE (and Wan2.1
   I2V's CLIP image encoder) loaded in float32 beside a bfloat16 transformer; `num_frames = 4k + 1`.
+- [ltx]: LTX-Video model cards (huggingface.co/Lightricks/LTX-Video: 0.9.0/0.9.1 "24 FPS at 768x512", 0.9.7/0.9.8
+  13B "30 FPS at 1216x704"; width and height multiples of 32, frames 8k+1) and LTX-Video's inference.py
+  (`num_frames` 121 by default).
+- [diffusers-ltx]: diffusers' docs/source/en/api/pipelines/ltx_video.md ("guidance-distilled variants: set
+  `guidance_scale` to 1.0"; "timestep-aware VAE variants (0.9.1 and above): `decode_timestep` 0.05 and noise scale
+  0.025"; the 0.9.7 dev example runs 30 steps, the 0.9.7 distilled one
+  `timesteps=[1000, 993, 987, 981, 975, 909, 725, 0.03]`) and pipeline_ltx.py's `__call__` (guidance_scale 3,
+  50 steps, `frame_rate`, `decode_timestep`, `decode_noise_scale`).
+- [cogvideox]: CogVideoX model cards (huggingface.co/THUDM/CogVideoX-2b, -5b, -5b-I2V: 720x480, 6 s of 49 frames
+  at 8 fps, 50 steps, guidance 6.0; CogVideoX1.5-5B and -I2V: 1360x768, 16 fps, 5 or 10 s = 81 or 161 frames,
+  16N+1) and diffusers' docs/source/en/api/pipelines/cogvideox.md; pipeline_cogvideox.py pads the latent frames to
+  a multiple of the transformer's `patch_size_t` (2 on 1.5) in text-to-video and image-to-video.
 """
 
 from __future__ import annotations
@@ -100,6 +112,8 @@ class CheckpointProfile:
     flow_shift: Mapping[int, float] = field(default_factory=dict)  # short side of a size class -> flow_shift
     dtypes: Mapping[str, str] = field(default_factory=dict)  # component -> dtype kept whatever --dtype says
     negative_prompt: str | None = None  # the one the model ships, used when a request gives none
+    call: Mapping[str, Any] = field(default_factory=dict)  # more pipeline arguments, passed where __call__ takes them
+    fixed: bool = False  # only `sizes` and `frames` work (a learned positional embedding): anything else is a 400
 
     @property
     def seconds(self) -> tuple[str, ...] | None:
@@ -213,9 +227,101 @@ WAN_PROFILES = (
     ),
 )
 
-# Every known checkpoint; the first that matches a layout is its profile. LTX-Video and CogVideoX are served by
-# their family's generic profile until their checkpoints are declared here.
-PROFILES: tuple[CheckpointProfile, ...] = WAN_PROFILES
+# ---------------------------------------------------------------------------------------------- LTX-Video
+
+_LTX = FAMILIES["LTXPipeline"]
+_LTX_CLASSES = {"LTXPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline"}
+_LTX_13B_WIDTH = 4096  # 0.9.7/0.9.8 13B transformer: 32 heads x 128 (the 2B models: 32 x 64)
+_LTX_DECODE = {"decode_timestep": 0.05, "decode_noise_scale": 0.025}  # [diffusers-ltx] timestep-aware VAE (0.9.1+)
+# [diffusers-ltx] 0.9.7 distilled example's own schedule; guidance 1.0 (guidance-distilled).
+LTX_DISTILLED_TIMESTEPS = (1000, 993, 987, 981, 975, 909, 725, 0.03)
+
+
+def _ltx(layout: Layout) -> bool:
+    return layout.class_name in _LTX_CLASSES
+
+
+LTX_PROFILES = (
+    CheckpointProfile(
+        "LTX-Video-13B", _LTX, matches=lambda lo: _ltx(lo) and lo.width >= _LTX_13B_WIDTH,
+        sizes=("1216x704", "704x1216", "768x512", "512x768"),  # [ltx] 0.9.7 card: 1216x704; multiples of 32
+        fps=30, frames=121,  # [ltx] 0.9.7 card: 30 fps; inference.py num_frames 121
+        steps=30, guidance=3.0,  # [diffusers-ltx] 0.9.7 dev example: 30 steps; __call__ guidance_scale 3
+        call=_LTX_DECODE,
+    ),
+    CheckpointProfile(
+        "LTX-Video", _LTX, matches=lambda lo: _ltx(lo) and 0 < lo.width < _LTX_13B_WIDTH,
+        sizes=("768x512", "512x768", "1216x704", "704x1216"),  # [ltx] 0.9.0 card: 768x512; multiples of 32
+        fps=24, frames=121,  # [ltx] 0.9.0/0.9.1 card: 24 fps; inference.py num_frames 121
+        steps=50, guidance=3.0,  # [diffusers-ltx] __call__: 50 steps, guidance_scale 3
+        call=_LTX_DECODE,
+    ),
+)
+
+# LTX-Video 0.9.7/0.9.8 distilled: the same transformer, VAE and scheduler configs as the dev checkpoints
+# (distillation changes weights, not configs), so no layout tells it from dev and it is matched by none: a
+# distilled folder is served as LTX-Video-13B. Declared here for when a flag or a LoRA names it.
+LTX_DISTILLED = CheckpointProfile(
+    "LTX-Video-13B-distilled", _LTX, matches=lambda lo: False,
+    sizes=("1216x704", "704x1216", "768x512", "512x768"),  # [ltx] as the 13B dev
+    fps=30, frames=121,  # [ltx] as the 13B dev
+    steps=len(LTX_DISTILLED_TIMESTEPS), guidance=1.0,  # [diffusers-ltx] guidance-distilled: 1.0, 8 timesteps
+    call={**_LTX_DECODE, "timesteps": list(LTX_DISTILLED_TIMESTEPS)},
+)
+
+# ---------------------------------------------------------------------------------------------- CogVideoX
+
+_COG_T2V = FAMILIES["CogVideoXPipeline"]
+_COG_I2V = FAMILIES["CogVideoXImageToVideoPipeline"]
+_COG_T2V_CLASSES = {"CogVideoXPipeline", "CogVideoXVideoToVideoPipeline"}
+
+
+def _cog15(layout: Layout) -> bool:
+    """CogVideoX1.5: the transformer patches 2 latent frames at a time (`patch_size_t: 2`); 1.0 leaves it null."""
+    return layout.transformer.get("patch_size_t") is not None
+
+
+COGVIDEOX_PROFILES = (
+    CheckpointProfile(
+        "CogVideoX1.5-5B", _COG_T2V, matches=lambda lo: lo.class_name in _COG_T2V_CLASSES and _cog15(lo),
+        sizes=("1360x768",),  # [cogvideox] 1.5-5B card: 1360 x 768
+        fps=16, frames=81, frame_step=16,  # [cogvideox] 1.5 card: 16 fps, 5 s = 81 frames, 16N+1
+        steps=50, guidance=6.0,  # [cogvideox] card example: 50 steps, guidance_scale 6
+    ),
+    CheckpointProfile(
+        "CogVideoX1.5-5B-I2V", _COG_I2V,
+        matches=lambda lo: lo.class_name == "CogVideoXImageToVideoPipeline" and _cog15(lo),
+        sizes=("1360x768", "768x1360"),  # [cogvideox] 1.5-I2V card: min side 768, max up to 1360
+        fps=16, frames=81, frame_step=16,  # [cogvideox] 1.5 card: 16 fps, 5 s = 81 frames, 16N+1
+        steps=50, guidance=6.0,  # [cogvideox] card example
+    ),
+    # CogVideoX-5b-I2V: a learned positional embedding for 49 frames at 720x480 (`use_learned_positional_embeddings`
+    # in its transformer config); diffusers silently drops it at any other frame count.
+    CheckpointProfile(
+        "CogVideoX-5b-I2V", _COG_I2V,
+        matches=lambda lo: lo.class_name == "CogVideoXImageToVideoPipeline" and not _cog15(lo),
+        sizes=("720x480",),  # [cogvideox] 5b-I2V card: 720 x 480 only
+        fps=8, frames=49, frame_step=8,  # [cogvideox] card: 6 s, 49 frames, 8 fps
+        steps=50, guidance=6.0, fixed=True,  # [cogvideox] card example: 50 steps, guidance_scale 6
+    ),
+    CheckpointProfile(
+        "CogVideoX-5b", _COG_T2V,
+        matches=lambda lo: lo.class_name in _COG_T2V_CLASSES and bool(
+            lo.transformer.get("use_rotary_positional_embeddings")),  # 5b: rotary; 2b: sincos
+        sizes=("720x480",),  # [cogvideox] 5b card: 720 x 480
+        fps=8, frames=49, frame_step=8,  # [cogvideox] card: 6 s, 49 frames, 8 fps
+        steps=50, guidance=6.0,  # [cogvideox] card example
+    ),
+    CheckpointProfile(
+        "CogVideoX-2b", _COG_T2V, matches=lambda lo: lo.class_name in _COG_T2V_CLASSES,
+        sizes=("720x480",),  # [cogvideox] 2b card: 720 x 480
+        fps=8, frames=49, frame_step=8,  # [cogvideox] card: 6 s, 49 frames, 8 fps
+        steps=50, guidance=6.0,  # [cogvideox] card example
+    ),
+)
+
+# Every known checkpoint; the first that matches a layout is its profile (more specific ones first).
+PROFILES: tuple[CheckpointProfile, ...] = WAN_PROFILES + LTX_PROFILES + COGVIDEOX_PROFILES
 
 
 def profile_for(layout: Layout) -> CheckpointProfile:
