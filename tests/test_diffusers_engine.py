@@ -197,6 +197,17 @@ def test_every_mode_completes_on_the_families_that_have_them(servers: dict[str, 
     assert kept < 4, f"the source part changed by {kept:.1f} levels on average"
 
 
+def test_cogvideox15_remix_gives_its_transformer_whole_latent_pairs(servers: dict[str, OpenAI]) -> None:
+    """CogVideoX1.5 patches two latent frames at a time (patch_size_t=2), and its video-to-video pipeline does not
+    pad: the engine sends a frame count whose latent count is even, so a remix completes instead of crashing."""
+    client = servers["cogvideox15"]
+    source = finished(client, client.videos.create(prompt="a red fox in snow", model="tiny", size="96x64",
+                                                   seconds="1", extra_body=STEPS))
+    remix = finished(client, client.videos.remix(source.id, prompt="a grey fox in rain", extra_body=STEPS))
+    assert (remix.size, remix.seconds) == ("96x64", "1")
+    assert_clip(client, remix.id, "96x64", 1, FPS["cogvideox15"])
+
+
 def test_an_uploaded_clip_is_edited(servers: dict[str, OpenAI], tmp_path: Path) -> None:
     client = servers["wan"]
     source = finished(client, client.videos.create(prompt="a cat", model="tiny", size="64x64", seconds="1",

@@ -317,15 +317,18 @@ def save_tiny_cogvideox(folder: Path, *, image: bool = False, **flags: Any) -> P
     torch.manual_seed(0)
     transformer = CogVideoXTransformer3DModel(
         num_attention_heads=4,
-        attention_head_dim=8,  # heads*dim must be a multiple of 16 for the 3D sincos positional embedding
+        # heads*dim a multiple of 16 for the 3D sincos embedding; with rotary embeddings (1.5, I2V), the head dim
+        # itself a multiple of 16, as its height and width parts are 3/8 of it each and must be even.
+        attention_head_dim=16 if flags.get("use_rotary_positional_embeddings") else 8,
         in_channels=8 if image else 4,
         out_channels=4,
         time_embed_dim=2,
         text_embed_dim=_TEXT_DIM,
         num_layers=1,
-        sample_width=4,
-        sample_height=4,
-        sample_frames=9,
+        # 1.5's rotary embeddings are sliced from a grid this big (in latent cells): cover 96x64 and a few seconds.
+        sample_width=16 if flags.get("patch_size_t") else 4,
+        sample_height=16 if flags.get("patch_size_t") else 4,
+        sample_frames=49 if flags.get("patch_size_t") else 9,
         patch_size=2,
         temporal_compression_ratio=4,
         max_text_seq_length=226,  # the pipeline's default max_sequence_length, so callers need not pass it

@@ -84,8 +84,8 @@ class DiffusersEngine(Engine):
         self.pipe = _placed(pipe, self.device, settings.offload)
         self._companions: dict[str, Any] = {class_name: self.pipe}
         self._device_lock = threading.Lock()  # one job at a time on a device
-        self.spatial_multiple, self.frame_step = _latent_grid(self.pipe)
-        self.frame_step = self.profile.frame_step or self.frame_step
+        self.spatial_multiple, self.latent_temporal = _latent_grid(self.pipe)  # pixels and frames per latent cell
+        self.frame_step = self.profile.frame_step or self.latent_temporal
         self.fps = self.profile.fps
         name = _display_name(location)
         durations = self._durations(settings, "durations")
@@ -172,6 +172,17 @@ class DiffusersEngine(Engine):
         """The smallest frame count the model takes that covers `delivered` frames."""
         return math.ceil(max(0, delivered - 1) / self.frame_step) * self.frame_step + 1
 
+    def _video_frames_for(self, delivered: int) -> int:
+        """For video-to-video: as `_frames_for`, with whole latent patches. The text and image pipelines pad the
+        latent frames to the transformer's `patch_size_t` (2 on CogVideoX1.5) themselves; the video pipelines
+        encode the frames they are given, so the count must already make an even number of latent frames."""
+        count = self._frames_for(delivered)
+        patch = getattr(self.pipe.transformer.config, "patch_size_t", None) or 1
+        temporal = self.latent_temporal
+        while ((count - 1) // temporal + 1) % patch:
+            count += temporal
+        return count
+
     def _working_size(self, width: int, height: int) -> tuple[int, int]:
         step = self.spatial_multiple
         return max(step, round(width / step) * step), max(step, round(height / step) * step)
@@ -250,7 +261,7 @@ class DiffusersEngine(Engine):
             return Image.fromarray(rgb_from_planes(frame)).resize((width, height), Image.Resampling.LANCZOS)
 
         if request.mode in ("remix", "edit"):
-            count = self._frames_for(source_count)
+            count = self._video_frames_for(source_count)
             clip = [picture(f) for f in source + [source[-1]] * (count - source_count)]  # 4k+1-style counts
             if self.family.vace:  # the source is the model's context, every frame regenerated
                 call.update(_vace_context(clip, count, keep=0), num_frames=count)
