@@ -117,7 +117,10 @@ class JobQueue:
                 self._fail(job.id, "invalid_request", str(exc))
             except Exception as exc:  # the job fails cleanly instead of staying in_progress
                 log.exception("render of %s failed", video_id)
-                self._fail(job.id, "internal_error", f"The local renderer failed: {exc}")
+                # Some exceptions carry no message (an AssertionError); the type still says what broke.
+                what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                self._fail(job.id, "internal_error", f"The local renderer failed ({what}). The server's log has "
+                                                     "the details.")
             finally:
                 with self._lock:
                     self._cancelled.discard(video_id)

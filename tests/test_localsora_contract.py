@@ -6,6 +6,7 @@ process (`start_app`, behind a TestClient); a restart that must survive a SIGKIL
 from __future__ import annotations
 
 import httpx
+import httpx2
 import openai
 import pytest
 from openai import OpenAI
@@ -13,6 +14,7 @@ from openai.types import Video
 
 from localsora.process import LocalsoraProcess
 from tests.conftest import sdk_client, wait_for_video
+from tests.in_process import AppTransport
 from tests.media import decode_mp4, frames_differ, image_format, png_bytes, top_level_boxes
 from tests.waiting import wait_until
 
@@ -431,3 +433,28 @@ def test_a_data_dir_from_before_job_parameters_still_opens(tmp_path) -> None:
     job = store.get("video_0123456789abcdef")
     assert job is not None and job.prompt == "old" and job.params is None and "seed" not in job.to_api()
     store.close()
+
+
+def test_a_render_that_breaks_fails_its_job_and_says_what_broke(tmp_path) -> None:  # noqa: ANN001
+    """A bug in a renderer fails the job (never left in_progress), naming the exception even when it has no
+    message, and the server goes on serving."""
+    from starlette.testclient import TestClient
+
+    from localsora.engines.previz import PrevizEngine
+    from localsora.server import create_app
+    from tests.in_process import settings_for
+
+    class BrokenRenderer(PrevizEngine):
+        def render(self, request, out_dir, on_progress) -> None:  # noqa: ANN001
+            raise AssertionError()
+
+    settings = settings_for(tmp_path, ["--poll-after-ms", "50"])
+    with TestClient(create_app(settings, renderer=BrokenRenderer(settings))) as http:
+        client = OpenAI(base_url="http://testserver/v1", api_key="local", max_retries=0,
+                        http_client=httpx2.Client(transport=AppTransport(http)), _strict_response_validation=True)
+        video = client.videos.create(prompt="A fox in the snow", seconds="4")
+        done = wait_for_video(client, video.id)
+        assert done.status == "failed" and done.error is not None
+        assert done.error.code == "internal_error"
+        assert done.error.message.startswith("The local renderer failed (AssertionError).")
+        assert client.videos.retrieve(video.id).status == "failed"
