@@ -32,7 +32,10 @@ def summary_line(record: VideoRecord) -> str:
         cost = "joined from its shots"  # each shot's cost is counted on the shot, not twice here
     else:
         cost = "cost unknown" if record.cost_usd is None else format_usd(record.cost_usd)
-    return f"{record.model} · {record.size} · {record.seconds} s · {cost}"
+    # The model, size, seconds and id come from a server or a batch file: hostile input, shown as Markdown that
+    # may hold HTML (a gallery card's text shares the thumbnail's element), so each is escaped.
+    model, size, seconds = (escape_markdown(str(value)) for value in (record.model, record.size, record.seconds))
+    return f"{model} · {size} · {seconds} s · {cost}"
 
 
 def short_id(record: VideoRecord) -> str:
@@ -41,7 +44,7 @@ def short_id(record: VideoRecord) -> str:
 
 
 def made_line(record: VideoRecord) -> str:
-    return f"Made {datetime.fromtimestamp(record.created_at):%d %b %H:%M} · id {short_id(record)}"
+    return f"Made {datetime.fromtimestamp(record.created_at):%d %b %H:%M} · id {escape_markdown(short_id(record))}"
 
 
 def status_badge(record: VideoRecord) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -779,3 +780,15 @@ def test_advanced_fields_on_a_vllm_omni_server_go_on_the_wire(data_dir: Path, li
     wire = httpx.get(f"{server.root_url}/_localsora/videos/{record.video_id}/request").json()
     assert wire["size"] == "832x480" and wire["prompt"] == "A kite over dunes"
     assert wire["params"] == {"seed": 99, "num_inference_steps": 30, "guidance_scale": 6.5, "negative_prompt": "blurry"}
+
+
+def test_a_card_shows_a_hostile_model_and_id_as_text_not_html() -> None:
+    """A model name or id from a server (or a batch file) lands in the card's HTML-enabled Markdown: it is
+    escaped, so a browser shows it as text and runs nothing."""
+    from components import video_card
+
+    hostile = make_record(1, model="<img src=x onerror=alert(1)>", size="<svg onload=alert(2)>",
+                          video_id="video_<b>x</b>")
+    shown = video_card.summary_line(hostile) + video_card.made_line(hostile)
+    assert re.search(r"(?<!\\)[<>]", shown) is None, shown  # every angle bracket escaped: no tag can open
+    assert "\\<img src=x onerror=alert(1)\\>" in shown  # Markdown then shows the characters themselves
