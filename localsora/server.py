@@ -28,13 +28,18 @@ from localsora.faults import MAX_QUEUED_FAULTS, FaultInjector
 from localsora.imitation import DIALECTS, Dialect
 from localsora.job_queue import JobQueue
 from localsora.middleware import (
+    AllowedHosts,
+    AllowedOrigins,
     BearerKey,
     CloseUploads,
     DropCutConnections,
+    HeadAsGet,
     InjectedFaults,
     JobRateLimit,
     MissingDialectRoutes,
     RequestId,
+    StalledBodies,
+    UploadsInFlight,
 )
 from localsora.protocol import ValidationError, refusal
 from localsora.rate_limit import RateLimiter
@@ -69,11 +74,16 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
 
     # Added innermost first: a request meets them bottom to top (middleware.py says why this order).
     app.add_middleware(CloseUploads)
+    app.add_middleware(StalledBodies, timeout=settings.request_body_timeout)
+    app.add_middleware(UploadsInFlight, limit=settings.max_upload_bytes_in_flight, dialect=dialect)
     app.add_middleware(JobRateLimit, limiter=limiter, dialect=dialect)
     app.add_middleware(InjectedFaults, faults=fault_injector, dialect=dialect)
     app.add_middleware(MissingDialectRoutes, dialect=dialect)
     if settings.api_key:
         app.add_middleware(BearerKey, api_key=settings.api_key, dialect=dialect)
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(AllowedOrigins, settings=settings, dialect=dialect)
+    app.add_middleware(AllowedHosts, settings=settings, dialect=dialect)
     app.add_middleware(RequestId)
     app.add_middleware(DropCutConnections)
     return app
