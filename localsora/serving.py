@@ -138,12 +138,15 @@ class VideoService:
         width, height = params.pop("width", None), params.pop("height", None)
         default = f"{width}x{height}" if width and height else caps.models[caps.default_model][0]
         size = request.size or default
-        w, h = (int(v) for v in size.split("x"))
+        # Their form is digits only; a side or a length longer than the largest is refused before int(), which
+        # raises on more than 4,300 digits.
+        sides = size.split("x")
+        w, h = (int(v) if len(v) <= len(str(FREE_SIDE_MAX)) else 0 for v in sides)
         if not (FREE_SIDE_MIN <= w <= FREE_SIDE_MAX and FREE_SIDE_MIN <= h <= FREE_SIDE_MAX) or w % 2 or h % 2:
             raise api_errors.bad_request(f"localsora renders even sizes from {FREE_SIDE_MIN} to {FREE_SIDE_MAX} "
-                                         f"pixels a side; got {size}.", param="size")
+                                         f"pixels a side; got {size[:40]}.", param="size")
         seconds = request.seconds or "4"
-        if int(seconds) > FREE_SECONDS_MAX:
+        if len(seconds) > len(str(FREE_SECONDS_MAX)) or int(seconds) > FREE_SECONDS_MAX:
             raise api_errors.bad_request(
                 f"'seconds' must be a whole number from 1 to {FREE_SECONDS_MAX}; got '{seconds[:40]}'.",
                 param="seconds")
