@@ -152,6 +152,10 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _allowed_methods(app: FastAPI, path: str) -> str:
-    """Every method some route serves at `path`: the Allow header of a 405."""
-    methods = {m for r in app.routes if isinstance(r, Route) and r.path_regex.match(path) for m in r.methods or ()}
-    return ", ".join(sorted(methods))
+    """The methods served at `path`: the Allow header of a 405. A route spelled out (/v1/videos/edits) wins over
+    one with a parameter that also matches (/v1/videos/{video_id}), whose GET would only answer 404 there; HEAD
+    comes with GET (middleware.HeadAsGet)."""
+    matching = [r for r in app.routes if isinstance(r, Route) and r.path_regex.match(path)]
+    literal = [r for r in matching if "{" not in r.path]
+    methods = {m for r in literal or matching for m in r.methods or ()}
+    return ", ".join(sorted(methods | ({"HEAD"} if "GET" in methods else set())))

@@ -25,11 +25,12 @@ from localsora.config import Settings
 from localsora.engines.base import Engine, RenderRequest, RequestRefused
 from localsora.imitation import Dialect
 from localsora.job_queue import SOURCE_NAME, JobQueue
-from localsora.media import InvalidMedia, probe_image, probe_video
+from localsora.media import InvalidMedia, probe_image, probe_video, probe_whole_mp4
 from localsora.protocol import (
     Character,
     CreateCharacter,
     CreateVideo,
+    DeletedCharacter,
     EditVideo,
     ExtendVideo,
     ExtraParameters,
@@ -373,18 +374,28 @@ class VideoService:
 
     async def create_character(self, character: CreateCharacter) -> Character:
         """POST /v1/videos/characters: a named clip, kept if it is a video that decodes."""
+        limit = self.settings.max_characters
+        if self.store.count_characters() >= limit:
+            raise api_errors.bad_request(
+                f"This server keeps at most {limit:,} characters; delete some (DELETE /v1/videos/characters/ID) "
+                "before making another.", param="video", code="too_many_characters")
         character_id = new_character_id()
         target = self.store.character_dir(character_id) / "video.mp4"
         target.parent.mkdir(parents=True, exist_ok=True)
         await run_in_threadpool(_save_upload, character.video, target)
         try:
-            await run_in_threadpool(probe_video, target)
+            await run_in_threadpool(probe_whole_mp4, target)
         except InvalidMedia as exc:
             shutil.rmtree(target.parent, ignore_errors=True)
             raise invalid_video(exc) from None
         created_at = int(time.time())
         self.store.insert_character(character_id, character.name, created_at)
         return Character(id=character_id, name=character.name, created_at=created_at)
+
+    async def delete_character(self, character_id: str) -> DeletedCharacter:
+        self.character(character_id)  # a 404 for an unknown one
+        await run_in_threadpool(self.store.delete_character, character_id)
+        return DeletedCharacter(id=character_id)
 
     def character(self, character_id: str) -> Character:
         found = self.store.get_character(character_id)

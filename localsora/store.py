@@ -205,20 +205,22 @@ class Store:
             ).fetchone()[0]
 
     def expire_due(self, now: float | None = None) -> list[str]:
-        """Drop the media of videos past `expires_at`; the record stays and answers as expired."""
+        """Drop the files of finished videos past `expires_at`: the media, and the uploads they were made from
+        (source.mp4, reference.png). The record stays and answers as expired. A job still rendering expires
+        once it is done, so its inputs are there while it needs them and its media do not outlive it."""
         now = time.time() if now is None else now
         with self._lock:
             ids = [
                 r[0]
                 for r in self._db.execute(
-                    "SELECT id FROM videos WHERE expired = 0 AND expires_at IS NOT NULL AND expires_at <= ?",
+                    "SELECT id FROM videos WHERE expired = 0 AND expires_at IS NOT NULL AND expires_at <= ? "
+                    f"AND status NOT IN ({', '.join(repr(s) for s in ACTIVE)})",
                     (int(now),),
                 )
             ]
             self._db.executemany("UPDATE videos SET expired = 1 WHERE id = ?", [(i,) for i in ids])
         for video_id in ids:
-            for name in MEDIA_FILES.values():
-                self.media_path(video_id, "video").with_name(name).unlink(missing_ok=True)
+            shutil.rmtree(self.job_dir(video_id), ignore_errors=True)
         return ids
 
     # Characters.
@@ -227,6 +229,16 @@ class Store:
             self._db.execute(
                 "INSERT INTO characters (id, name, created_at) VALUES (?, ?, ?)", (character_id, name, created_at)
             )
+
+    def count_characters(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM characters").fetchone()[0]
+
+    def delete_character(self, character_id: str) -> bool:
+        with self._lock:
+            deleted = self._db.execute("DELETE FROM characters WHERE id = ?", (character_id,)).rowcount > 0
+        shutil.rmtree(self.character_dir(character_id), ignore_errors=True)
+        return deleted
 
     def get_character(self, character_id: str) -> dict[str, Any] | None:
         if not CHARACTER_ID.match(character_id):

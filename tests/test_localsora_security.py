@@ -7,16 +7,21 @@ the command line refuses, or a disk that really fills, needs a child process.
 
 from __future__ import annotations
 
+import io
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
-from tests.in_process import InProcessLocalsora
+from tests.in_process import InProcessLocalsora, ThreadedLocalsora
+from tests.media import png_bytes
 from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
@@ -105,7 +110,10 @@ def completed_video_id(app: InProcessLocalsora) -> str:
     form = {"prompt": "A kite over dunes", "seconds": "1" if app.settings.dialect != "openai" else "4"}
     # vLLM-Omni takes forms only and SGLang JSON only; OpenAI takes both.
     made = app.http.post("/v1/videos", **({"json": form} if app.settings.dialect == "sglang" else {"data": form}))
-    video_id = made.raise_for_status().json()["id"]
+    return wait_completed(app, made.raise_for_status().json()["id"])
+
+
+def wait_completed(app: InProcessLocalsora, video_id: str) -> str:
     wait_until(lambda: app.http.get(f"/v1/videos/{video_id}").json()["status"], lambda status: status == "completed",
                what=f"{video_id} to complete", deadline=60)
     return video_id
@@ -132,3 +140,118 @@ def test_seconds_or_a_size_of_thousands_of_digits_is_a_400(start_app: StartApp, 
     assert answer.status_code == 400, answer.text[:300]
     assert field in answer.text
     assert job_count(app) == 0
+
+
+# ------------------------------------------------------------------------------ item 9: the disk is bounded
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A real 4 s MP4 from localsora's own renderer, made once: the upload the character and edit tests send."""
+    from tests.in_process import settings_for
+
+    app = InProcessLocalsora(settings_for(tmp_path_factory.mktemp("clip"), ["--poll-after-ms", "50"])).start()
+    try:
+        video_id = completed_video_id(app)
+        return app.http.get(f"/v1/videos/{video_id}/content").raise_for_status().content
+    finally:
+        app.stop()
+
+
+def test_an_expired_video_s_uploaded_source_and_reference_are_swept(start_app: StartApp, clip: bytes) -> None:
+    app = start_app("--poll-after-ms", "50")
+    edit = app.http.post("/v1/videos/edits", data={"prompt": "at night"},
+                         files={"video": ("clip.mp4", clip, "video/mp4")}).raise_for_status().json()
+    made = app.http.post("/v1/videos", data={"prompt": "A red door", "size": "720x1280", "seconds": "4"},
+                         files={"input_reference": ("door.png", png_bytes(720, 1280), "image/png")})
+    uploads = {edit["id"]: "source.mp4", made.raise_for_status().json()["id"]: "reference.png"}
+    for video_id, name in uploads.items():
+        wait_completed(app, video_id)
+        assert (app.data_dir / "videos" / video_id / name).exists()
+    app.app.state.store.expire_due(now=time.time() + app.settings.ttl_seconds + 1)  # the sweeper's call, a day on
+    for video_id, name in uploads.items():
+        assert not (app.data_dir / "videos" / video_id / name).exists(), f"{name} outlived its video"
+        assert_error(app.http.get(f"/v1/videos/{video_id}/content"), 404, "video_expired")
+
+
+def make_character(app: InProcessLocalsora, video: bytes, name: str = "Mara",
+                   filename: str = "mara.mp4") -> httpx.Response:
+    return app.http.post("/v1/videos/characters", data={"name": name}, files={"video": (filename, video, "video/mp4")})
+
+
+def test_characters_can_be_deleted_and_are_capped(start_app: StartApp, clip: bytes) -> None:
+    app = start_app("--max-characters", "2")
+    first, _ = (make_character(app, clip).raise_for_status().json() for _ in range(2))
+    error = assert_error(make_character(app, clip), 400, "too_many_characters")
+    assert "at most 2" in str(error["message"])
+    deleted = app.http.delete(f"/v1/videos/characters/{first['id']}")
+    assert deleted.status_code == 200 and deleted.json() == {"id": first["id"], "object": "character.deleted",
+                                                             "deleted": True}
+    assert not (app.data_dir / "characters" / first["id"]).exists(), "its clip went with it"
+    assert_error(app.http.get(f"/v1/videos/characters/{first['id']}"), 404)
+    assert_error(app.http.delete(f"/v1/videos/characters/{first['id']}"), 404)
+    assert make_character(app, clip).status_code == 200, "deleting made room"
+
+
+# ------------------------------------------------------------------------------ item 12: the smaller ones
+
+
+def test_a_gif_or_a_truncated_mp4_is_not_a_character(start_app: StartApp, clip: bytes) -> None:
+    app = start_app()
+    frames = [Image.new("RGB", (64, 64), (40 * i, 90, 160)) for i in range(6)]
+    gif = io.BytesIO()
+    frames[0].save(gif, format="GIF", save_all=True, append_images=frames[1:], duration=100)
+    error = assert_error(make_character(app, gif.getvalue(), filename="mara.gif"), 400, "invalid_video")
+    assert "MP4" in str(error["message"]) and "GIF" in str(error["message"])
+    error = assert_error(make_character(app, clip[: len(clip) * 9 // 10]), 400, "invalid_video")
+    assert "cut short" in str(error["message"])
+    assert not any((app.data_dir / "characters").iterdir()), "nothing was kept"
+
+
+def test_head_is_answered_on_get_routes(start_app: StartApp) -> None:
+    app = start_app("--poll-after-ms", "50")
+    video_id = completed_video_id(app)
+    for path in ("/health", "/v1/models", "/v1/videos", f"/v1/videos/{video_id}", f"/v1/videos/{video_id}/content"):
+        got, head = app.http.get(path), app.http.head(path)
+        assert head.status_code == 200 and head.content == b"", (path, head.status_code)
+        assert head.headers["content-length"] == got.headers["content-length"], path
+    assert app.http.head("/v1/videos/video_00000000000000000000000000000000").status_code == 404
+
+
+def test_the_allow_header_lists_only_the_methods_served(start_app: StartApp) -> None:
+    app = start_app()
+    for path, allowed in (("/v1/videos/edits", "POST"), ("/v1/videos/characters", "POST"),
+                          ("/v1/videos", "GET, HEAD, POST")):
+        answer = app.http.put(path)
+        assert answer.status_code == 405 and answer.headers["allow"] == allowed, (path, answer.headers.get("allow"))
+
+
+def raw_request(port: int, head: str, body: bytes = b"") -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+    return sock
+
+
+def test_a_stalled_upload_is_cut_with_a_408(start_threaded: Callable[..., ThreadedLocalsora]) -> None:
+    server = start_threaded("--request-body-timeout", "0.5")
+    stalled = raw_request(server.port, f"POST /v1/videos HTTP/1.1\nHost: 127.0.0.1:{server.port}\n"
+                                       "Content-Type: application/json\nContent-Length: 1000\n", b'{"prompt": ')
+    with stalled:
+        answer = stalled.recv(65536).decode("latin-1")  # nothing more is sent: the server must give up
+    assert answer.startswith("HTTP/1.1 408"), answer[:200]
+    assert "stalled" in answer and '"code":"request_timeout"' in answer.replace(" ", "")
+    assert httpx.get(f"{server.base_url}/videos").status_code == 200
+
+
+def test_uploads_in_flight_are_capped_with_a_429(start_threaded: Callable[..., ThreadedLocalsora]) -> None:
+    server = start_threaded("--max-upload-bytes-in-flight", "2000000")
+    head = (f"POST /v1/videos/edits HTTP/1.1\nHost: 127.0.0.1:{server.port}\n"
+            "Content-Type: multipart/form-data; boundary=x\nContent-Length: 1500000\n")
+    with raw_request(server.port, head, b"--x\r\n"):  # 1.5 MB on its way, 5 bytes of it sent
+        refused = httpx.post(f"{server.base_url}/videos/edits", data={"prompt": "x"},
+                             files={"video": ("a.mp4", b"\0" * 1_000_000, "video/mp4")}, timeout=30)
+        error = assert_error(refused, 429, "rate_limit_exceeded")
+        assert "--max-upload-bytes-in-flight" in str(error["message"]) and int(refused.headers["retry-after"]) >= 1
+    wait_until(lambda: httpx.post(f"{server.base_url}/videos/edits", data={"prompt": "x"},
+                                  files={"video": ("a.mp4", b"\0" * 1_000_000, "video/mp4")}, timeout=30).status_code,
+               lambda status: status == 400, what="the budget to free once the first upload's connection closed")
