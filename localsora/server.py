@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
 
@@ -45,7 +46,7 @@ from localsora.protocol import ValidationError, refusal
 from localsora.rate_limit import RateLimiter
 from localsora.routes import characters, content, faults, introspection, models, videos
 from localsora.serving import VideoService
-from localsora.store import Store
+from localsora.store import Store, is_disk_full
 
 log = logging.getLogger("localsora")
 EXPIRY_SWEEP_SECONDS = 30
@@ -122,6 +123,8 @@ def _attach_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]  # query, path
     app.add_exception_handler(ValidationError, _validation_error)  # type: ignore[arg-type]  # protocol's models
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OSError, _storage_error)
+    app.add_exception_handler(sqlite3.Error, _storage_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
@@ -143,6 +146,16 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
         headers = {"Allow": _allowed_methods(request.app, request.url.path)} if exc.status_code == 405 else None
         return _dialect(request).error(APIError(exc.status_code, message, code=None, headers=headers))
     return _dialect(request).error(APIError(exc.status_code, str(exc.detail), code=None, headers=exc.headers))
+
+
+async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
+    """A full disk is no bug: a 507 saying so, with where, and no traceback. Registered for OSError and SQLite's
+    errors so it answers inside the app (a handler for Exception answers and then re-raises)."""
+    if not is_disk_full(exc):
+        return await _unexpected_error(request, exc)
+    where = request.app.state.store.full_disk()
+    log.warning("%s %s: the disk is full; could not write to %s", request.method, request.url.path, where)
+    return _dialect(request).error(api_errors.disk_full(where))
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -7,10 +7,12 @@ can call it directly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -164,7 +166,6 @@ class VideoService:
         try:
             self.engine.check(request)
         except RequestRefused as exc:
-            shutil.rmtree(self.store.job_dir(job.id), ignore_errors=True)
             raise refused(exc) from None
 
     def check_capacity(self) -> None:
@@ -225,7 +226,7 @@ class VideoService:
         """Put the source clip in the new job's folder: (duration, size, model, source video id)."""
         reference = request.video
         source = self.completed_source(reference.id, action) if isinstance(reference, VideoReference) else None
-        target = self.store.job_dir(job_id) / SOURCE_NAME
+        target = self.store.job_dir(job_id) / SOURCE_NAME  # the caller removes the folder if this fails
         target.parent.mkdir(parents=True, exist_ok=True)
         if source is not None:
             await run_in_threadpool(_link_or_copy, self.store.media_path(source.id, "video"), target)
@@ -236,10 +237,8 @@ class VideoService:
         try:
             info = await run_in_threadpool(probe_video, target)
         except InvalidMedia as exc:
-            shutil.rmtree(target.parent, ignore_errors=True)
             raise invalid_video(exc) from None
         if info.duration > self.settings.max_source_seconds:
-            shutil.rmtree(target.parent, ignore_errors=True)
             raise api_errors.bad_request(
                 f"The uploaded video is {info.duration:.1f} s; the limit is {self.settings.max_source_seconds:g} s.",
                 param="video", code="invalid_video",
@@ -264,10 +263,11 @@ class VideoService:
             )
         self.check_capacity()
         job = self.new_job("generate", model, prompt, size, float(seconds), float(seconds), params)
-        self.check_request(job, reference=upload is not None)
-        if upload is not None:
-            await self.save_reference(job, upload)
-        return self.enqueue(job)
+        with removed_unless_done(self.store.job_dir(job.id)):
+            self.check_request(job, reference=upload is not None)
+            if upload is not None:
+                await self.save_reference(job, upload)
+            return self.enqueue(job)
 
     async def save_reference(self, job: Job, upload: UploadFile) -> None:
         """Keep the reference image in the job's folder, once it is known to be an image of the job's size."""
@@ -300,9 +300,10 @@ class VideoService:
                            remixed_from_video_id=source.id, source_video_id=source.id)
         self.check_request(job)
         target = self.store.job_dir(job.id) / SOURCE_NAME
-        target.parent.mkdir(parents=True, exist_ok=True)
-        await run_in_threadpool(_link_or_copy, self.store.media_path(source.id, "video"), target)
-        return self.enqueue(job)
+        with removed_unless_done(target.parent):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            await run_in_threadpool(_link_or_copy, self.store.media_path(source.id, "video"), target)
+            return self.enqueue(job)
 
     async def edit(self, edit: EditVideo) -> Job:
         """POST /v1/videos/edits: a completed video, or an uploaded MP4, changed by a prompt."""
@@ -310,11 +311,12 @@ class VideoService:
         params = self.read_params(edit)
         self.check_capacity()
         video_id = self.dialect.new_id()
-        duration, size, model, source_id = await self.take_source(edit, video_id, "edited")
-        job = self.new_job("edit", model, prompt, size, duration, duration, params, video_id,
-                           source_video_id=source_id)
-        self.check_request(job)
-        return self.enqueue(job)
+        with removed_unless_done(self.store.job_dir(video_id)):
+            duration, size, model, source_id = await self.take_source(edit, video_id, "edited")
+            job = self.new_job("edit", model, prompt, size, duration, duration, params, video_id,
+                               source_video_id=source_id)
+            self.check_request(job)
+            return self.enqueue(job)
 
     async def extend(self, extend: ExtendVideo) -> Job:
         """POST /v1/videos/extensions: a video with `seconds` more of it, rendered from its end."""
@@ -324,12 +326,13 @@ class VideoService:
         params = self.read_params(extend)
         self.check_capacity()
         video_id = self.dialect.new_id()
-        duration, size, model, source_id = await self.take_source(extend, video_id, "extended")
-        total = round(duration) + int(seconds)
-        job = self.new_job("extend", model, prompt, size, total, float(seconds), params, video_id,
-                           source_video_id=source_id)
-        self.check_request(job)
-        return self.enqueue(job)
+        with removed_unless_done(self.store.job_dir(video_id)):
+            duration, size, model, source_id = await self.take_source(extend, video_id, "extended")
+            total = round(duration) + int(seconds)
+            job = self.new_job("extend", model, prompt, size, total, float(seconds), params, video_id,
+                               source_video_id=source_id)
+            self.check_request(job)
+            return self.enqueue(job)
 
     def list_page(self, after: str | None, limit: int | None, order: str) -> tuple[list[Job], bool]:
         """GET /v1/videos: one page of jobs, and whether more follow."""
@@ -381,15 +384,15 @@ class VideoService:
                 "before making another.", param="video", code="too_many_characters")
         character_id = new_character_id()
         target = self.store.character_dir(character_id) / "video.mp4"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        await run_in_threadpool(_save_upload, character.video, target)
-        try:
-            await run_in_threadpool(probe_whole_mp4, target)
-        except InvalidMedia as exc:
-            shutil.rmtree(target.parent, ignore_errors=True)
-            raise invalid_video(exc) from None
         created_at = int(time.time())
-        self.store.insert_character(character_id, character.name, created_at)
+        with removed_unless_done(target.parent):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            await run_in_threadpool(_save_upload, character.video, target)
+            try:
+                await run_in_threadpool(probe_whole_mp4, target)
+            except InvalidMedia as exc:
+                raise invalid_video(exc) from None
+            self.store.insert_character(character_id, character.name, created_at)
         return Character(id=character_id, name=character.name, created_at=created_at)
 
     async def delete_character(self, character_id: str) -> DeletedCharacter:
@@ -451,6 +454,17 @@ def _quote_list(values: tuple[str, ...] | list[str]) -> str:
 
 def _expired(job: Job) -> bool:
     return job.expired or bool(job.expires_at and job.expires_at <= time.time())
+
+
+@contextlib.contextmanager
+def removed_unless_done(folder: Path) -> Iterator[None]:
+    """Remove a new job's or character's `folder` when making it fails (a refusal, a full disk) before it is
+    recorded: nothing half-written is kept."""
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def _save_upload(upload: UploadFile, target: Path) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 import secrets
 import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, fields
@@ -97,6 +100,20 @@ class Job:
 _JOB_COLUMNS = [f.name for f in fields(Job)]
 
 
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Whether `exc`, or an exception it came from, is a full disk: ENOSPC, a quota's EDQUOT, or SQLite's
+    "database or disk is full"."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def new_video_id() -> str:
     return "video_" + secrets.token_hex(16)
 
@@ -121,6 +138,20 @@ class Store:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(videos)")}
         if "params" not in columns:  # a data dir from before the engines took parameters
             self._db.execute("ALTER TABLE videos ADD COLUMN params TEXT")
+
+    def full_disk(self) -> str:
+        """Where a write that found the disk full went, in words: the data dir, or the temporary folder that
+        uploads are spooled to when it is another disk with less room left."""
+        where = f"its data dir ({self.data_dir.resolve()})"
+        spool = Path(tempfile.gettempdir())
+        try:
+            data, temp = os.statvfs(self.data_dir), os.statvfs(spool)
+            same_disk = os.stat(spool).st_dev == os.stat(self.data_dir).st_dev
+        except OSError:
+            return where
+        if not same_disk and temp.f_bavail * temp.f_frsize < data.f_bavail * data.f_frsize:
+            return f"its temporary folder for uploads ({spool})"
+        return where
 
     def close(self) -> None:
         with self._lock:

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from localsora.process import free_port, is_healthy
 from tests.in_process import InProcessLocalsora, ThreadedLocalsora
 from tests.media import png_bytes
 from tests.waiting import wait_until
@@ -255,3 +256,59 @@ def test_uploads_in_flight_are_capped_with_a_429(start_threaded: Callable[..., T
     wait_until(lambda: httpx.post(f"{server.base_url}/videos/edits", data={"prompt": "x"},
                                   files={"video": ("a.mp4", b"\0" * 1_000_000, "video/mp4")}, timeout=30).status_code,
                lambda status: status == 400, what="the budget to free once the first upload's connection closed")
+
+
+# ------------------------------------------------------------------------------ item 11: a full disk, explained
+
+
+def can_mount_a_tmpfs() -> bool:
+    return subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not can_mount_a_tmpfs(), reason="needs `unshare -rm` (user namespaces) to mount a small tmpfs")
+def test_a_full_disk_is_a_507_or_a_failed_job_that_says_so(tmp_path: Path, clip: bytes) -> None:
+    """A real ENOSPC: the server runs in a mount namespace of its own with its data dir on a 16 MB tmpfs, which
+    the test fills through /proc/PID/root (the server's view of the files)."""
+    mount, port = tmp_path / "disk", free_port()
+    mount.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCALSORA_")} | {"PYTHONPATH": str(REPO)}
+    command = ["unshare", "-rm", "sh", "-c", 'mount -t tmpfs -o size=16m tmpfs "$0" && exec "$@"', str(mount),
+               sys.executable, "-m", "localsora", "--port", str(port), "--data-dir", str(mount / "data"),
+               "--poll-after-ms", "50"]
+    with open(tmp_path / "localsora.log", "wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    root_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: is_healthy(root_url) or process.poll() is not None, what="localsora on a tmpfs")
+        data_dir = Path(f"/proc/{process.pid}/root") / str(mount / "data").lstrip("/")
+        filler = data_dir / "filler"
+        free = os.statvfs(data_dir)
+        filler.write_bytes(b"\0" * (free.f_bavail * free.f_frsize - 200_000))  # 200 kB left: less than a video
+        http = httpx.Client(base_url=f"{root_url}/v1", timeout=30)
+
+        for refused in (http.post("/videos/characters", data={"name": "Mara"},
+                                  files={"video": ("mara.mp4", clip, "video/mp4")}),
+                        http.post("/videos/edits", data={"prompt": "at night"},
+                                  files={"video": ("clip.mp4", clip, "video/mp4")})):
+            error = assert_error(refused, 507, "disk_full")
+            assert "disk is full" in str(error["message"]) and str(mount / "data") in str(error["message"])
+        assert not [*(data_dir / "characters").iterdir(), *(data_dir / "videos").iterdir()], "nothing half-written"
+
+        video_id = http.post("/videos", json={"prompt": "A red door", "seconds": "4"}).raise_for_status().json()["id"]
+        wait_until(lambda: http.get(f"/videos/{video_id}").json()["status"], lambda s: s in ("completed", "failed"),
+                   what=f"{video_id} to finish", deadline=60)
+        failed = http.get(f"/videos/{video_id}").json()
+        assert failed["status"] == "failed" and failed["error"]["code"] == "disk_full", failed
+        assert "disk is full" in failed["error"]["message"] and str(mount / "data") in failed["error"]["message"]
+
+        filler.unlink()  # space again: the same requests go through
+        video_id = http.post("/videos", json={"prompt": "A red door", "seconds": "4"}).raise_for_status().json()["id"]
+        wait_until(lambda: http.get(f"/videos/{video_id}").json()["status"], lambda s: s in ("completed", "failed"),
+                   what=f"{video_id} to finish", deadline=60)
+        assert http.get(f"/videos/{video_id}").json()["status"] == "completed"
+        assert http.post("/videos/characters", data={"name": "Mara"},
+                         files={"video": ("mara.mp4", clip, "video/mp4")}).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert "Traceback" not in (tmp_path / "localsora.log").read_text(), "a full disk is no bug"
