@@ -24,11 +24,6 @@ def main(argv: list[str] | None = None) -> int:
     except EngineUnavailable as exc:
         print(f"localsora: {exc}", file=sys.stderr)
         return 2
-    if settings.host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:
-        logging.getLogger("localsora").warning(
-            "Binding %s without --api-key: anyone who can reach this port can create and delete videos.",
-            settings.host,
-        )
     return serve(app, settings)
 
 

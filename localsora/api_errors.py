@@ -48,5 +48,11 @@ def rate_limited(message: str, retry_after: float) -> APIError:
     )
 
 
+def disk_full(where: str) -> APIError:
+    """507 Insufficient Storage: the request was fine, and the server had no room to keep what it sent or made."""
+    return APIError(507, f"The disk is full: localsora could not write to {where}. Free some space there and try "
+                         "again; nothing of this request was kept.", type="server_error", code="disk_full")
+
+
 def server_error(message: str = "The server had an error while processing your request (injected fault).") -> APIError:
     return APIError(500, message, type="server_error", code="server_error")

@@ -34,6 +34,14 @@ AZURE_LIMITS = ("Behave like Azure OpenAI: 2 job requests a minute, then 429 wit
                 "(sets `--rate-limit 2 --rate-window 60`).")
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding `host` keeps the server on this machine: a loopback name or any 127.x address."""
+    return host.strip("[]") in LOOPBACK_NAMES or host.startswith("127.")
+
+
 def parse_models(spec: str) -> dict[str, tuple[str, ...]]:
     """'sora-2=720x1280,1280x720;sora-2-pro=...' -> {model: sizes}."""
     models: dict[str, tuple[str, ...]] = {}
@@ -131,6 +139,23 @@ class Settings(BaseSettings):
         (), description="Comma-separated words that fail a job with `error.code` `moderation_blocked`.")
     ttl_seconds: int = Field(24 * 3600, ge=1, description="Seconds until a video's media expires.")
     poll_after_ms: int = Field(1000, ge=0, description="The `openai-poll-after-ms` header on every retrieve.")
+    # Who may reach the server, and what it holds on disk and in flight (docs/reliability.md, "Security").
+    allowed_hosts: CommaList = Field(
+        (), description="`Host` headers answered besides the loopback names (127.0.0.1, localhost, ::1) and the "
+                        "bound address, on the server's port: `name` (any port) or `name:port`, comma-separated; "
+                        "`*` answers any (DNS rebinding is then possible). Others get a 400.")
+    allowed_origins: CommaList = Field(
+        (), description="Browser origins (`https://studio.example`) allowed to call the server, comma-separated; "
+                        "`*` allows any. A request with no `Origin` (the SDK, curl) or from the server's own "
+                        "origin is always allowed; others get a 403, so another site's form cannot make a job.")
+    max_characters: int = Field(500, ge=1, description="Characters kept; creating one past it is a 400 until "
+                                                       "some are deleted.")
+    max_upload_bytes_in_flight: int = Field(
+        1024 * 1024 * 1024, ge=1, description="Request bytes being received at once, over all requests; past it, "
+                                              "a 429 with `Retry-After`.")
+    request_body_timeout: float = Field(30.0, gt=0, allow_inf_nan=False,
+                                        description="Seconds an upload may stall (no bytes arriving) before it is "
+                                                    "cut with a 408.")
     enable_faults: Switch = Field(
         False, description="Serve `/_localsora/faults`, which injects errors and changes limits at run time: for "
                            "tests and demos; a 404 when off.")
@@ -150,6 +175,13 @@ class Settings(BaseSettings):
         if device in ("auto", "cpu", "mps", "cuda") or re.fullmatch(r"cuda:\d+", device):
             return device
         raise ValueError(f"must be auto, cuda, cuda:N, mps or cpu; got {device!r}")
+
+    @model_validator(mode="after")
+    def _shared_needs_a_key(self) -> Settings:
+        if not is_loopback(self.host) and not self.api_key:
+            raise ValueError(f"--host {self.host} is reachable from other machines: it needs --api-key (set "
+                             f"{ENV_PREFIX}API_KEY), or bind 127.0.0.1.")
+        return self
 
     @model_validator(mode="after")
     def _diffusers_has_a_model(self) -> Settings:

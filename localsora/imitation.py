@@ -54,6 +54,7 @@ EDITS: Route = ("POST", re.compile(r"^/v1/videos/edits$"))
 EXTENSIONS: Route = ("POST", re.compile(r"^/v1/videos/extensions$"))
 CHARACTERS: Route = ("POST", re.compile(r"^/v1/videos/characters$"))
 CHARACTER: Route = ("GET", re.compile(r"^/v1/videos/characters/[^/]+$"))
+CHARACTER_DELETE: Route = ("DELETE", CHARACTER[1])
 
 
 class Dialect:
@@ -146,7 +147,7 @@ class VllmOmni(Dialect):
     code, `video_gen_` ids, extra timing fields, and a failed job retrieved with its error's status."""
 
     name = "vllm-omni"
-    absent = (REMIX, EDITS, EXTENSIONS, CHARACTERS, CHARACTER)
+    absent = (REMIX, EDITS, EXTENSIONS, CHARACTERS, CHARACTER, CHARACTER_DELETE)
     poll_header = False
     honest_progress = False
     free_sizes = True
@@ -215,7 +216,7 @@ class SGLang(Dialect):
     that answers with the job."""
 
     name = "sglang"
-    absent = (REMIX, EDITS, EXTENSIONS, CHARACTERS, CHARACTER)
+    absent = (REMIX, EDITS, EXTENSIONS, CHARACTERS, CHARACTER, CHARACTER_DELETE)
     poll_header = False
     honest_progress = False
     free_sizes = True

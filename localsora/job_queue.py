@@ -14,7 +14,7 @@ from pathlib import Path
 from localsora.config import Settings
 from localsora.engines.base import Engine, JobFailed, RenderCancelled, RenderRequest, RequestRefused
 from localsora.media import InvalidMedia
-from localsora.store import Job, Store
+from localsora.store import Job, Store, is_disk_full
 
 log = logging.getLogger("localsora.job_queue")
 
@@ -110,20 +110,34 @@ class JobQueue:
                 self._run(job)
             except RenderCancelled:
                 log.info("render of %s cancelled", video_id)
-            except JobFailed as exc:
-                log.warning("render of %s failed: %s", video_id, exc.message)
-                self._fail(job.id, exc.code, exc.message)
-            except (RequestRefused, InvalidMedia) as exc:
-                self._fail(job.id, "invalid_request", str(exc))
             except Exception as exc:  # the job fails cleanly instead of staying in_progress
-                log.exception("render of %s failed", video_id)
-                # Some exceptions carry no message (an AssertionError); the type still says what broke.
-                what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                self._fail(job.id, "internal_error", f"The local renderer failed ({what}). The server's log has "
-                                                     "the details.")
+                try:
+                    self._fail_for(job.id, exc)
+                except Exception:  # a store that cannot be written (a full disk): this worker goes on
+                    log.exception("could not record the failure of %s", video_id)
             finally:
                 with self._lock:
                     self._cancelled.discard(video_id)
+
+    def _fail_for(self, video_id: str, exc: Exception) -> None:
+        """Fail a job saying what broke: a full disk (whatever raised it), the engine's reason, a request the
+        engine refused, or a bug, whose traceback goes to the log."""
+        if is_disk_full(exc):
+            where = self.store.full_disk()
+            log.warning("render of %s failed: the disk is full; could not write to %s", video_id, where)
+            self._fail(video_id, "disk_full", f"The disk is full: localsora could not write this video to {where}. "
+                                              "Free some space there and make it again.")
+        elif isinstance(exc, JobFailed):
+            log.warning("render of %s failed: %s", video_id, exc.message)
+            self._fail(video_id, exc.code, exc.message)
+        elif isinstance(exc, (RequestRefused, InvalidMedia)):
+            self._fail(video_id, "invalid_request", str(exc))
+        else:
+            log.error("render of %s failed", video_id, exc_info=exc)
+            # Some exceptions carry no message (an AssertionError); the type still says what broke.
+            what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            self._fail(video_id, "internal_error", f"The local renderer failed ({what}). The server's log has the "
+                                                   "details.")
 
     def _fail(self, video_id: str, code: str, message: str) -> None:
         self.store.update(video_id, status="failed", error_code=code, error_message=message,

@@ -55,6 +55,26 @@ def probe_video(path: Path) -> MediaInfo:
         raise InvalidMedia(f"The file is not a video that can be decoded ({exc}).") from exc
 
 
+def probe_whole_mp4(path: Path) -> MediaInfo:
+    """`probe_video` for a file that must be a whole MP4 (a character): not a GIF or a WebM that decodes, and not
+    an MP4 cut short, whose first frames decode while the rest of its frames are missing."""
+    info = probe_video(path)
+    try:
+        with av.open(str(path)) as container:
+            if "mp4" not in container.format.name.split(","):
+                raise InvalidMedia(f"It must be an MP4 video; this file is {container.format.long_name or 'not one'}.")
+            stream = container.streams.video[0]
+            whole = [packet for packet in container.demux(stream) if packet.size and not packet.is_corrupt]
+    except InvalidMedia:
+        raise
+    except (av.FFmpegError, OSError) as exc:
+        raise InvalidMedia(f"The MP4 cannot be read to its end ({exc}).") from exc
+    if stream.frames and len(whole) < stream.frames:
+        raise InvalidMedia(f"The MP4 is cut short: only {len(whole)} of its {stream.frames} frames are in the file. "
+                           "Upload the whole file.")
+    return info
+
+
 def _decoded_duration(
     container: av.container.InputContainer, stream: av.VideoStream, first: av.VideoFrame
 ) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable
 
@@ -28,19 +29,24 @@ from localsora.faults import MAX_QUEUED_FAULTS, FaultInjector
 from localsora.imitation import DIALECTS, Dialect
 from localsora.job_queue import JobQueue
 from localsora.middleware import (
+    AllowedHosts,
+    AllowedOrigins,
     BearerKey,
     CloseUploads,
     DropCutConnections,
+    HeadAsGet,
     InjectedFaults,
     JobRateLimit,
     MissingDialectRoutes,
     RequestId,
+    StalledBodies,
+    UploadsInFlight,
 )
 from localsora.protocol import ValidationError, refusal
 from localsora.rate_limit import RateLimiter
 from localsora.routes import characters, content, faults, introspection, models, videos
 from localsora.serving import VideoService
-from localsora.store import Store
+from localsora.store import Store, is_disk_full
 
 log = logging.getLogger("localsora")
 EXPIRY_SWEEP_SECONDS = 30
@@ -69,11 +75,16 @@ def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
 
     # Added innermost first: a request meets them bottom to top (middleware.py says why this order).
     app.add_middleware(CloseUploads)
+    app.add_middleware(StalledBodies, timeout=settings.request_body_timeout)
+    app.add_middleware(UploadsInFlight, limit=settings.max_upload_bytes_in_flight, dialect=dialect)
     app.add_middleware(JobRateLimit, limiter=limiter, dialect=dialect)
     app.add_middleware(InjectedFaults, faults=fault_injector, dialect=dialect)
     app.add_middleware(MissingDialectRoutes, dialect=dialect)
     if settings.api_key:
         app.add_middleware(BearerKey, api_key=settings.api_key, dialect=dialect)
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(AllowedOrigins, settings=settings, dialect=dialect)
+    app.add_middleware(AllowedHosts, settings=settings, dialect=dialect)
     app.add_middleware(RequestId)
     app.add_middleware(DropCutConnections)
     return app
@@ -112,6 +123,8 @@ def _attach_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]  # query, path
     app.add_exception_handler(ValidationError, _validation_error)  # type: ignore[arg-type]  # protocol's models
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OSError, _storage_error)
+    app.add_exception_handler(sqlite3.Error, _storage_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
 
@@ -135,6 +148,16 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     return _dialect(request).error(APIError(exc.status_code, str(exc.detail), code=None, headers=exc.headers))
 
 
+async def _storage_error(request: Request, exc: Exception) -> JSONResponse:
+    """A full disk is no bug: a 507 saying so, with where, and no traceback. Registered for OSError and SQLite's
+    errors so it answers inside the app (a handler for Exception answers and then re-raises)."""
+    if not is_disk_full(exc):
+        return await _unexpected_error(request, exc)
+    where = request.app.state.store.full_disk()
+    log.warning("%s %s: the disk is full; could not write to %s", request.method, request.url.path, where)
+    return _dialect(request).error(api_errors.disk_full(where))
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     # A bug, still answered in the contract's shape; the traceback goes to the log.
     log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
@@ -142,6 +165,10 @@ async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _allowed_methods(app: FastAPI, path: str) -> str:
-    """Every method some route serves at `path`: the Allow header of a 405."""
-    methods = {m for r in app.routes if isinstance(r, Route) and r.path_regex.match(path) for m in r.methods or ()}
-    return ", ".join(sorted(methods))
+    """The methods served at `path`: the Allow header of a 405. A route spelled out (/v1/videos/edits) wins over
+    one with a parameter that also matches (/v1/videos/{video_id}), whose GET would only answer 404 there; HEAD
+    comes with GET (middleware.HeadAsGet)."""
+    matching = [r for r in app.routes if isinstance(r, Route) and r.path_regex.match(path)]
+    literal = [r for r in matching if "{" not in r.path]
+    methods = {m for r in literal or matching for m in r.methods or ()}
+    return ", ".join(sorted(methods | ({"HEAD"} if "GET" in methods else set())))

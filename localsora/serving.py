@@ -7,10 +7,12 @@ can call it directly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +27,12 @@ from localsora.config import Settings
 from localsora.engines.base import Engine, RenderRequest, RequestRefused
 from localsora.imitation import Dialect
 from localsora.job_queue import SOURCE_NAME, JobQueue
-from localsora.media import InvalidMedia, probe_image, probe_video
+from localsora.media import InvalidMedia, probe_image, probe_video, probe_whole_mp4
 from localsora.protocol import (
     Character,
     CreateCharacter,
     CreateVideo,
+    DeletedCharacter,
     EditVideo,
     ExtendVideo,
     ExtraParameters,
@@ -138,12 +141,15 @@ class VideoService:
         width, height = params.pop("width", None), params.pop("height", None)
         default = f"{width}x{height}" if width and height else caps.models[caps.default_model][0]
         size = request.size or default
-        w, h = (int(v) for v in size.split("x"))
+        # Their form is digits only; a side or a length longer than the largest is refused before int(), which
+        # raises on more than 4,300 digits.
+        sides = size.split("x")
+        w, h = (int(v) if len(v) <= len(str(FREE_SIDE_MAX)) else 0 for v in sides)
         if not (FREE_SIDE_MIN <= w <= FREE_SIDE_MAX and FREE_SIDE_MIN <= h <= FREE_SIDE_MAX) or w % 2 or h % 2:
             raise api_errors.bad_request(f"localsora renders even sizes from {FREE_SIDE_MIN} to {FREE_SIDE_MAX} "
-                                         f"pixels a side; got {size}.", param="size")
+                                         f"pixels a side; got {size[:40]}.", param="size")
         seconds = request.seconds or "4"
-        if int(seconds) > FREE_SECONDS_MAX:
+        if len(seconds) > len(str(FREE_SECONDS_MAX)) or int(seconds) > FREE_SECONDS_MAX:
             raise api_errors.bad_request(
                 f"'seconds' must be a whole number from 1 to {FREE_SECONDS_MAX}; got '{seconds[:40]}'.",
                 param="seconds")
@@ -160,7 +166,6 @@ class VideoService:
         try:
             self.engine.check(request)
         except RequestRefused as exc:
-            shutil.rmtree(self.store.job_dir(job.id), ignore_errors=True)
             raise refused(exc) from None
 
     def check_capacity(self) -> None:
@@ -221,7 +226,7 @@ class VideoService:
         """Put the source clip in the new job's folder: (duration, size, model, source video id)."""
         reference = request.video
         source = self.completed_source(reference.id, action) if isinstance(reference, VideoReference) else None
-        target = self.store.job_dir(job_id) / SOURCE_NAME
+        target = self.store.job_dir(job_id) / SOURCE_NAME  # the caller removes the folder if this fails
         target.parent.mkdir(parents=True, exist_ok=True)
         if source is not None:
             await run_in_threadpool(_link_or_copy, self.store.media_path(source.id, "video"), target)
@@ -232,10 +237,8 @@ class VideoService:
         try:
             info = await run_in_threadpool(probe_video, target)
         except InvalidMedia as exc:
-            shutil.rmtree(target.parent, ignore_errors=True)
             raise invalid_video(exc) from None
         if info.duration > self.settings.max_source_seconds:
-            shutil.rmtree(target.parent, ignore_errors=True)
             raise api_errors.bad_request(
                 f"The uploaded video is {info.duration:.1f} s; the limit is {self.settings.max_source_seconds:g} s.",
                 param="video", code="invalid_video",
@@ -260,10 +263,11 @@ class VideoService:
             )
         self.check_capacity()
         job = self.new_job("generate", model, prompt, size, float(seconds), float(seconds), params)
-        self.check_request(job, reference=upload is not None)
-        if upload is not None:
-            await self.save_reference(job, upload)
-        return self.enqueue(job)
+        with removed_unless_done(self.store.job_dir(job.id)):
+            self.check_request(job, reference=upload is not None)
+            if upload is not None:
+                await self.save_reference(job, upload)
+            return self.enqueue(job)
 
     async def save_reference(self, job: Job, upload: UploadFile) -> None:
         """Keep the reference image in the job's folder, once it is known to be an image of the job's size."""
@@ -296,9 +300,10 @@ class VideoService:
                            remixed_from_video_id=source.id, source_video_id=source.id)
         self.check_request(job)
         target = self.store.job_dir(job.id) / SOURCE_NAME
-        target.parent.mkdir(parents=True, exist_ok=True)
-        await run_in_threadpool(_link_or_copy, self.store.media_path(source.id, "video"), target)
-        return self.enqueue(job)
+        with removed_unless_done(target.parent):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            await run_in_threadpool(_link_or_copy, self.store.media_path(source.id, "video"), target)
+            return self.enqueue(job)
 
     async def edit(self, edit: EditVideo) -> Job:
         """POST /v1/videos/edits: a completed video, or an uploaded MP4, changed by a prompt."""
@@ -306,11 +311,12 @@ class VideoService:
         params = self.read_params(edit)
         self.check_capacity()
         video_id = self.dialect.new_id()
-        duration, size, model, source_id = await self.take_source(edit, video_id, "edited")
-        job = self.new_job("edit", model, prompt, size, duration, duration, params, video_id,
-                           source_video_id=source_id)
-        self.check_request(job)
-        return self.enqueue(job)
+        with removed_unless_done(self.store.job_dir(video_id)):
+            duration, size, model, source_id = await self.take_source(edit, video_id, "edited")
+            job = self.new_job("edit", model, prompt, size, duration, duration, params, video_id,
+                               source_video_id=source_id)
+            self.check_request(job)
+            return self.enqueue(job)
 
     async def extend(self, extend: ExtendVideo) -> Job:
         """POST /v1/videos/extensions: a video with `seconds` more of it, rendered from its end."""
@@ -320,12 +326,13 @@ class VideoService:
         params = self.read_params(extend)
         self.check_capacity()
         video_id = self.dialect.new_id()
-        duration, size, model, source_id = await self.take_source(extend, video_id, "extended")
-        total = round(duration) + int(seconds)
-        job = self.new_job("extend", model, prompt, size, total, float(seconds), params, video_id,
-                           source_video_id=source_id)
-        self.check_request(job)
-        return self.enqueue(job)
+        with removed_unless_done(self.store.job_dir(video_id)):
+            duration, size, model, source_id = await self.take_source(extend, video_id, "extended")
+            total = round(duration) + int(seconds)
+            job = self.new_job("extend", model, prompt, size, total, float(seconds), params, video_id,
+                               source_video_id=source_id)
+            self.check_request(job)
+            return self.enqueue(job)
 
     def list_page(self, after: str | None, limit: int | None, order: str) -> tuple[list[Job], bool]:
         """GET /v1/videos: one page of jobs, and whether more follow."""
@@ -370,18 +377,28 @@ class VideoService:
 
     async def create_character(self, character: CreateCharacter) -> Character:
         """POST /v1/videos/characters: a named clip, kept if it is a video that decodes."""
+        limit = self.settings.max_characters
+        if self.store.count_characters() >= limit:
+            raise api_errors.bad_request(
+                f"This server keeps at most {limit:,} characters; delete some (DELETE /v1/videos/characters/ID) "
+                "before making another.", param="video", code="too_many_characters")
         character_id = new_character_id()
         target = self.store.character_dir(character_id) / "video.mp4"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        await run_in_threadpool(_save_upload, character.video, target)
-        try:
-            await run_in_threadpool(probe_video, target)
-        except InvalidMedia as exc:
-            shutil.rmtree(target.parent, ignore_errors=True)
-            raise invalid_video(exc) from None
         created_at = int(time.time())
-        self.store.insert_character(character_id, character.name, created_at)
+        with removed_unless_done(target.parent):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            await run_in_threadpool(_save_upload, character.video, target)
+            try:
+                await run_in_threadpool(probe_whole_mp4, target)
+            except InvalidMedia as exc:
+                raise invalid_video(exc) from None
+            self.store.insert_character(character_id, character.name, created_at)
         return Character(id=character_id, name=character.name, created_at=created_at)
+
+    async def delete_character(self, character_id: str) -> DeletedCharacter:
+        self.character(character_id)  # a 404 for an unknown one
+        await run_in_threadpool(self.store.delete_character, character_id)
+        return DeletedCharacter(id=character_id)
 
     def character(self, character_id: str) -> Character:
         found = self.store.get_character(character_id)
@@ -437,6 +454,17 @@ def _quote_list(values: tuple[str, ...] | list[str]) -> str:
 
 def _expired(job: Job) -> bool:
     return job.expired or bool(job.expires_at and job.expires_at <= time.time())
+
+
+@contextlib.contextmanager
+def removed_unless_done(folder: Path) -> Iterator[None]:
+    """Remove a new job's or character's `folder` when making it fails (a refusal, a full disk) before it is
+    recorded: nothing half-written is kept."""
+    try:
+        yield
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def _save_upload(upload: UploadFile, target: Path) -> None:

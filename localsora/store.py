@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 import secrets
 import shutil
 import sqlite3
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, fields
@@ -97,6 +100,20 @@ class Job:
 _JOB_COLUMNS = [f.name for f in fields(Job)]
 
 
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Whether `exc`, or an exception it came from, is a full disk: ENOSPC, a quota's EDQUOT, or SQLite's
+    "database or disk is full"."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(exc, sqlite3.OperationalError) and getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def new_video_id() -> str:
     return "video_" + secrets.token_hex(16)
 
@@ -121,6 +138,20 @@ class Store:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(videos)")}
         if "params" not in columns:  # a data dir from before the engines took parameters
             self._db.execute("ALTER TABLE videos ADD COLUMN params TEXT")
+
+    def full_disk(self) -> str:
+        """Where a write that found the disk full went, in words: the data dir, or the temporary folder that
+        uploads are spooled to when it is another disk with less room left."""
+        where = f"its data dir ({self.data_dir.resolve()})"
+        spool = Path(tempfile.gettempdir())
+        try:
+            data, temp = os.statvfs(self.data_dir), os.statvfs(spool)
+            same_disk = os.stat(spool).st_dev == os.stat(self.data_dir).st_dev
+        except OSError:
+            return where
+        if not same_disk and temp.f_bavail * temp.f_frsize < data.f_bavail * data.f_frsize:
+            return f"its temporary folder for uploads ({spool})"
+        return where
 
     def close(self) -> None:
         with self._lock:
@@ -205,20 +236,22 @@ class Store:
             ).fetchone()[0]
 
     def expire_due(self, now: float | None = None) -> list[str]:
-        """Drop the media of videos past `expires_at`; the record stays and answers as expired."""
+        """Drop the files of finished videos past `expires_at`: the media, and the uploads they were made from
+        (source.mp4, reference.png). The record stays and answers as expired. A job still rendering expires
+        once it is done, so its inputs are there while it needs them and its media do not outlive it."""
         now = time.time() if now is None else now
         with self._lock:
             ids = [
                 r[0]
                 for r in self._db.execute(
-                    "SELECT id FROM videos WHERE expired = 0 AND expires_at IS NOT NULL AND expires_at <= ?",
+                    "SELECT id FROM videos WHERE expired = 0 AND expires_at IS NOT NULL AND expires_at <= ? "
+                    f"AND status NOT IN ({', '.join(repr(s) for s in ACTIVE)})",
                     (int(now),),
                 )
             ]
             self._db.executemany("UPDATE videos SET expired = 1 WHERE id = ?", [(i,) for i in ids])
         for video_id in ids:
-            for name in MEDIA_FILES.values():
-                self.media_path(video_id, "video").with_name(name).unlink(missing_ok=True)
+            shutil.rmtree(self.job_dir(video_id), ignore_errors=True)
         return ids
 
     # Characters.
@@ -227,6 +260,16 @@ class Store:
             self._db.execute(
                 "INSERT INTO characters (id, name, created_at) VALUES (?, ?, ?)", (character_id, name, created_at)
             )
+
+    def count_characters(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM characters").fetchone()[0]
+
+    def delete_character(self, character_id: str) -> bool:
+        with self._lock:
+            deleted = self._db.execute("DELETE FROM characters WHERE id = ?", (character_id,)).rowcount > 0
+        shutil.rmtree(self.character_dir(character_id), ignore_errors=True)
+        return deleted
 
     def get_character(self, character_id: str) -> dict[str, Any] | None:
         if not CHARACTER_ID.match(character_id):

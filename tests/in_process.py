@@ -32,12 +32,18 @@ if TYPE_CHECKING:
     from localsora.config import Settings
 
 
+# The Host that Starlette's TestClient sends by default, and schemathesis's ASGI calls with it.
+TEST_CLIENT_HOST = "testserver"
+
+
 def settings_for(data_dir: Path, flags: Sequence[str], api_key: str | None = None, port: int | None = None) -> Settings:
-    """Settings as `python -m localsora --data-dir DIR --port PORT FLAGS...` reads them, with the key from its
-    variable; nothing else from this process's environment leaks in."""
+    """Settings as `python -m localsora --data-dir DIR --port PORT --allowed-hosts testserver FLAGS...` reads them,
+    with the key from its variable; nothing else from this process's environment leaks in. The TestClient's Host
+    is allowed by name here, so the server's default stays strict; a test's own --allowed-hosts replaces it."""
     from localsora.config import parse_args
 
-    argv = ["--data-dir", str(data_dir), "--port", str(port or free_port()), *flags]
+    argv = ["--data-dir", str(data_dir), "--port", str(port or free_port()), "--allowed-hosts", TEST_CLIENT_HOST,
+            *flags]
     return parse_args(argv, {"LOCALSORA_API_KEY": api_key} if api_key else {})
 
 

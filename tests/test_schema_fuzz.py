@@ -121,6 +121,7 @@ OPERATIONS = (
     "POST /v1/videos/extensions",
     "POST /v1/videos/characters",
     "GET /v1/videos/characters/{character_id}",
+    "DELETE /v1/videos/characters/{character_id}",
     "GET /v1/videos/{video_id}",
     "DELETE /v1/videos/{video_id}",
     "GET /v1/videos/{video_id}/content",

@@ -17,6 +17,7 @@ from localsora.protocol.requests import (
 )
 from localsora.protocol.responses import (
     Character,
+    DeletedCharacter,
     DeletedVideo,
     DetailError,
     ErrorDetail,
@@ -47,11 +48,11 @@ from localsora.protocol.responses import (
 )
 
 __all__ = [
-    "Character", "CreateCharacter", "CreateVideo", "CreateVideoAnySize", "DeletedVideo", "DetailError", "EditVideo",
-    "ErrorDetail", "ErrorResponse", "ExtendVideo", "ExtraParameters", "FaultChange", "FaultSettings", "Health",
-    "Model", "ModelCapabilities", "ModelList", "OpenAPIBody", "ParameterRange", "ReceivedRequest", "RemixVideo",
-    "SGLangModel", "SGLangModelList", "SGLangVideo", "SGLangVideoError", "SGLangVideoList", "ValidationError",
-    "Video", "VideoError", "VideoList", "VideoReference", "VllmOmniErrorDetail", "VllmOmniErrorResponse",
-    "VllmOmniModel", "VllmOmniModelList", "VllmOmniVideo", "VllmOmniVideoError", "VllmOmniVideoList", "refusal",
-    "validate", "wire_response",
+    "Character", "CreateCharacter", "CreateVideo", "CreateVideoAnySize", "DeletedCharacter", "DeletedVideo",
+    "DetailError", "EditVideo", "ErrorDetail", "ErrorResponse", "ExtendVideo", "ExtraParameters", "FaultChange",
+    "FaultSettings", "Health", "Model", "ModelCapabilities", "ModelList", "OpenAPIBody", "ParameterRange",
+    "ReceivedRequest", "RemixVideo", "SGLangModel", "SGLangModelList", "SGLangVideo", "SGLangVideoError",
+    "SGLangVideoList", "ValidationError", "Video", "VideoError", "VideoList", "VideoReference", "VllmOmniErrorDetail",
+    "VllmOmniErrorResponse", "VllmOmniModel", "VllmOmniModelList", "VllmOmniVideo", "VllmOmniVideoError",
+    "VllmOmniVideoList", "refusal", "validate", "wire_response",
 ]

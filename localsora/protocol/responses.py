@@ -79,6 +79,15 @@ class Character(_Response):
     created_at: int
 
 
+class DeletedCharacter(_Response):
+    """DELETE /v1/videos/characters/{character_id}: localsora's own, shaped as a deleted video (the contract has
+    no such route; without it characters were kept for ever)."""
+
+    id: str
+    object: Literal["character.deleted"] = "character.deleted"
+    deleted: Literal[True] = True
+
+
 class ParameterRange(_Response):
     """An extra request field an engine takes (seed, negative_prompt, ...), with its range."""
 

@@ -24,6 +24,7 @@ _ERROR_DESCRIPTIONS = {
     416: "The Range header is outside the file.",
     429: "Rate limited, or too many active jobs: see `Retry-After`.",
     500: "A server error (or an injected fault).",
+    507: "The disk of the server's data dir is full.",
 }
 
 

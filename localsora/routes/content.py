@@ -20,6 +20,7 @@ log = logging.getLogger("localsora")
 router = APIRouter()
 
 BYTE_RANGE = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+MAX_OFFSET_DIGITS = 18  # a byte offset of 19 digits is past 8 EiB
 _FILE = {"schema": {"type": "string", "format": "binary"}}
 MEDIA = {"content": {"video/mp4": _FILE, "image/webp": _FILE, "image/jpeg": _FILE},
          "description": "The file: an MP4, a WebP thumbnail or a JPEG spritesheet."}
@@ -49,12 +50,16 @@ def check_range(header: str, size: int) -> None:
     unit, _, spec = header.partition("=")
     parts = [BYTE_RANGE.match(part) for part in spec.split(",")]
     malformed = unit.strip().lower() != "bytes" or not all(m and (m[1] or m[2]) for m in parts)
-    if not malformed:
+    # A number longer than any file's size is outside it; int() of one over 4,300 digits would raise.
+    too_long = not malformed and any(len(m[1]) > MAX_OFFSET_DIGITS or len(m[2]) > MAX_OFFSET_DIGITS
+                                     for m in parts)  # type: ignore[union-attr]
+    if not malformed and not too_long:
         malformed = any(m[1] and m[2] and int(m[1]) > int(m[2]) for m in parts)  # type: ignore[index]
     if malformed:
         raise api_errors.bad_request(f"Invalid Range header {header[:80]!r}: expected bytes=START-END, bytes=START- "
                                      "or bytes=-LENGTH.", param="Range", code="invalid_range")
-    satisfiable = any(int(m[1]) < size if m[1] else int(m[2]) > 0 and size > 0 for m in parts)  # type: ignore[index]
+    satisfiable = not too_long and any(
+        int(m[1]) < size if m[1] else int(m[2]) > 0 and size > 0 for m in parts)  # type: ignore[index]
     if not satisfiable:
         raise APIError(416, f"The range {header[:80]!r} is outside the file's {size:,} bytes.", param="Range",
                        code="range_not_satisfiable", headers={"Content-Range": f"bytes */{size}"})

@@ -23,9 +23,9 @@ from localsora.store import Job
 
 router = APIRouter()
 
-# 429: rate-limited (job-creating POSTs), too many active jobs, or an injected fault, as any 500.
-CREATES = errors(400, 401, 429, 500)
-FROM_SOURCE = errors(400, 401, 404, 429, 500)  # remix, edit, extend: the source video may be missing
+# 429: rate-limited (job-creating POSTs), too many active jobs, or an injected fault, as any 500; 507: a full disk.
+CREATES = errors(400, 401, 429, 500, 507)
+FROM_SOURCE = errors(400, 401, 404, 429, 500, 507)  # remix, edit, extend: the source video may be missing
 ONE_VIDEO = errors(401, 404, 429, 500)
 
 
