@@ -5,12 +5,14 @@ LiteLLM section and its "Team scale" point here."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from openai import OpenAI
 from openai.types import Video
+from playwright.sync_api import Playwright, expect
 
 from localsora.process import LocalsoraProcess
 from studio.jobs import Jobs, VideoRequest
@@ -19,6 +21,7 @@ from studio.media.images import fit
 from studio.provider.connection_check import check_connection
 from studio.provider.discovery import discover_server
 from studio.provider.profiles import load_providers
+from tests.e2e_support import PageWatch, StudioApp, assert_no_exception_box, generate, go_to, open_studio, playing_video
 from tests.in_process import ThreadedLocalsora
 from tests.litellm_proxy import LiteLLMProxy
 from tests.media import decode_mp4, image_format, png_bytes
@@ -181,3 +184,27 @@ def _count_on(worker: LocalsoraProcess) -> int:
     """Jobs a worker holds, asked of it directly (the proxy cannot list them)."""
     client = OpenAI(base_url=worker.base_url, api_key="local", max_retries=0)
     return sum(1 for _ in client.videos.list(limit=100))
+
+
+@pytest.mark.e2e
+def test_a_marketer_makes_a_video_through_the_proxy_in_the_browser(
+        proxy: LiteLLMProxy, workers: list[LocalsoraProcess], playwright: Playwright, watch: PageWatch,
+        tmp_path: Path) -> None:
+    """The studio configured as a team would: one compatible URL (the proxy) and its key; prompt → video plays,
+    then Sync explains the proxy's missing list instead of failing."""
+    env = {"SORA_STUDIO_PROVIDER": "compatible", "SORA_STUDIO_COMPATIBLE_URL": proxy.base_url,
+           "SORA_STUDIO_COMPATIBLE_API_KEY": proxy.api_key}
+    studio = StudioApp(tmp_path / "data", workers[0], tmp_path / "streamlit.log", env=env).start()
+    try:
+        context, page = open_studio(playwright, studio.url, watch)
+        go_to(page, "Text to video")
+        generate(page, "A paper boat on a rain puddle, close up")
+        video = playing_video(page)
+        assert video["readyState"] >= 2 and abs(video["duration"] - 4.0) <= 0.2
+        go_to(page, "Gallery")
+        page.get_by_role("button", name="Sync").click()
+        expect(page.get_by_text(re.compile("does not list its videos"))).to_be_visible(timeout=30_000)
+        assert_no_exception_box(page)
+        context.close()
+    finally:
+        studio.stop()
