@@ -27,13 +27,21 @@ $(VENV)/.dev: $(VENV)/.diffusers requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# The real LiteLLM proxy, which the tests put in front of localsora: a venv of its own, as its pins clash with ours.
+LITELLM_VENV ?= .venv-litellm
+$(LITELLM_VENV)/.installed: requirements-litellm.txt
+	$(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LITELLM_VENV)/bin/python -m pip install --quiet -r requirements-litellm.txt
+	touch $@
+
 ## run: start the studio on http://localhost:$(PORT) (localsora when no provider is configured); serve.py starts
 ## the background worker with the server, so active jobs resume after a restart with no tab open
 run: $(VENV)/.runtime $(ENGINE_DEPS)
 	$(ENGINE_ENV) $(PY) -m streamlit run serve.py --server.port $(PORT)
 
 ## test: the whole suite: unit, contract, pages and the real browser
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(LITELLM_VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m tests.browser_setup
 	$(PY) -m pytest
@@ -69,4 +77,4 @@ lint: $(VENV)/.dev
 	$(PY) -m ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LITELLM_VENV) .pytest_cache .ruff_cache

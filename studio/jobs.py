@@ -26,9 +26,9 @@ from studio.catalog import DEFAULT_MODEL, DURATIONS, SORA_SIZES
 from studio.library import Library, VideoRecord
 from studio.media.images import FittedImage
 from studio.media.sizes import check_free_size
-from studio.media.thumbnails import write_thumbnail
+from studio.media.thumbnails import write_stills
 from studio.prompts import short_title, validate_prompt
-from studio.provider.dialects import route_missing
+from studio.provider.dialects import dialect_named, route_missing
 from studio.provider.error_mapping import caused_by, from_job_failure, from_sdk, retry_after_seconds
 from studio.provider.profiles import Provider, ProviderOffer
 from studio.provider.sdk import openai
@@ -47,6 +47,8 @@ MEDIA_NAMES = {"video": "video.mp4", "thumbnail": "thumbnail.webp", "spritesheet
 # A download holds the job's claim in the library (its `next_poll_at`), so two sessions, workers or processes never
 # download the same video twice. The claim is renewed while bytes arrive; a killed download's claim lapses.
 DOWNLOAD_LEASE = 120.0
+# A list route that refuses rather than lists: LiteLLM 1.108 answers 400; a gateway with no list, 404 or 405.
+LIST_NOT_OFFERED = (400, 404, 405, 422, 501)
 
 
 @dataclass(frozen=True)
@@ -98,10 +100,13 @@ class SyncReport:
     archived: list[str] = field(default_factory=list)
     downloading_elsewhere: list[str] = field(default_factory=list)  # the background worker (or a tab) has them
     failed: dict[str, str] = field(default_factory=dict)
+    unlisted: str = ""  # why the provider's list was not read, when it has none
 
     @property
     def summary(self) -> str:
         parts = [f"{self.seen} on the provider", f"{len(self.added)} added", f"{len(self.archived)} downloaded"]
+        if self.unlisted:
+            parts[0] = f"{self.unlisted}: {self.seen} checked"
         if self.downloading_elsewhere:
             parts.append(f"{len(self.downloading_elsewhere)} being downloaded in the background")
         if self.failed:
@@ -233,9 +238,13 @@ class Jobs:
                 upload = (copy.name, copy.read_bytes())  # read when sent, not with each rerun: a film can be large
             if upload:
                 extra["video"] = (upload[0], upload[1], "video/mp4")
+                if self._dialect_routes_by_model():  # an upload carries no id for a gateway to route by
+                    extra["extra_body"] = {**params, "model": request.model}
             else:
                 extra["video"] = openai.omit
                 extra["extra_body"] = {**params, "video": {"id": request.source_video_id}}
+                if self._dialect_routes_by_model():  # LiteLLM reads the id it routes by from a JSON body only
+                    extra["extra_headers"] = {"Content-Type": "application/json"}
         if request.kind == "remix":
             return videos.remix(str(request.source_video_id), prompt=prompt, **extra)
         if request.kind == "edit":
@@ -441,7 +450,7 @@ class Jobs:
                 self._download(client, video_id, variant, target)
                 paths[variant] = self.library.relative(target)
             except WrongMedia:
-                paths[variant] = None  # vLLM-Omni answers every variant with the MP4
+                paths[variant] = None  # vLLM-Omni and LiteLLM answer every variant with the MP4
             except (openai.NotFoundError, openai.BadRequestError) as exc:
                 if variant == "video":  # the one file we must have
                     error = from_sdk(exc, self.provider)
@@ -457,10 +466,10 @@ class Jobs:
                     f"The download of the {variant} was cut off before the end; it is tried again.")
                 self.library.update(video_id, last_poll_error=str(error))
                 raise error from exc
-        if paths["thumbnail"] is None:
-            thumbnail = folder / MEDIA_NAMES["thumbnail"]
-            if write_thumbnail(folder / MEDIA_NAMES["video"], thumbnail):
-                paths["thumbnail"] = self.library.relative(thumbnail)
+        made_here = {variant: folder / MEDIA_NAMES[variant] for variant in ("thumbnail", "spritesheet")
+                     if paths[variant] is None}
+        if made_here and write_stills(folder / MEDIA_NAMES["video"], **made_here):
+            paths.update({variant: self.library.relative(path) for variant, path in made_here.items()})
         return self.library.update(
             video_id, note="archived", video_path=paths["video"], thumbnail_path=paths["thumbnail"],
             spritesheet_path=paths["spritesheet"], last_poll_error=None,
@@ -498,13 +507,25 @@ class Jobs:
             said.append(f"{self.provider.label} gave it an id no request can address, so it stays there.")
         elif scope in ("provider", "both") and not record.remote_deleted:
             try:
+                if not self._dialect_says("deletes"):
+                    raise NoSuchRoute
                 self.provider.client().videos.delete(video_id)
                 said.append(f"Deleted from {self.provider.label}.")
-            except openai.NotFoundError:
-                said.append(f"{self.provider.label} no longer had it.")
+                self.library.update(video_id, remote_deleted=True, note="deleted on provider")
+            except openai.NotFoundError as exc:
+                if not route_missing(exc):
+                    said.append(f"{self.provider.label} no longer had it.")
+                    self.library.update(video_id, remote_deleted=True, note="deleted on provider")
+                else:
+                    said.append(self._no_delete_note())
+            except NoSuchRoute:
+                said.append(self._no_delete_note())
+            except openai.APIStatusError as exc:
+                if not route_missing(exc):
+                    raise from_sdk(exc, self.provider) from exc
+                said.append(self._no_delete_note())
             except openai.APIError as exc:
                 raise from_sdk(exc, self.provider) from exc
-            self.library.update(video_id, remote_deleted=True, note="deleted on provider")
         if scope in ("local", "both"):
             self.library.remove(video_id)
             said.append("Removed from the library.")
@@ -517,12 +538,20 @@ class Jobs:
         `on_progress(done, total)` follows the downloads, which are the long part."""
         report = SyncReport()
         try:
+            if not self._dialect_says("lists"):
+                raise NoSuchRoute
             for video in self.provider.client().videos.list(limit=100):
                 report.seen += 1
                 try:
                     self._sync_one(video, report)
                 except (ValueError, errors.StudioError) as exc:  # one bad row; the rest are still synced
                     report.failed[video.id] = f"Could not add it: {exc}"
+        except NoSuchRoute:
+            report.unlisted = self._follow_one_by_one(report)
+        except openai.APIStatusError as exc:
+            if exc.status_code not in LIST_NOT_OFFERED:
+                raise from_sdk(exc, self.provider) from exc
+            report.unlisted = self._follow_one_by_one(report)
         except openai.APIError as exc:
             raise from_sdk(exc, self.provider) from exc
         waiting = self.library.unarchived(provider=self.provider.kind)
@@ -537,6 +566,30 @@ class Jobs:
             if on_progress is not None:
                 on_progress(done, len(waiting))
         return report
+
+    def _follow_one_by_one(self, report: SyncReport) -> str:
+        """A provider with no list (a gateway): what this library follows there is asked for one by one."""
+        for record in self.library.active(provider=self.provider.kind):
+            if self.made_elsewhere(record) is not None:
+                continue
+            report.seen += 1
+            try:
+                self.refresh(record.video_id, force=True)
+            except errors.StudioError as error:
+                report.failed[record.video_id] = str(error)
+        return (f"{self.provider.label} does not list its videos, so the jobs this library made there were "
+                "checked one by one")
+
+    def _dialect_says(self, feature: Literal["lists", "deletes"]) -> bool:
+        dialect = dialect_named(self.provider.dialect)
+        return dialect is None or getattr(dialect, feature)
+
+    def _dialect_routes_by_model(self) -> bool:
+        dialect = dialect_named(self.provider.dialect)
+        return dialect is not None and dialect.routes_by_model
+
+    def _no_delete_note(self) -> str:
+        return f"{self.provider.label} has no delete; its copy there expires by itself."
 
     def _sync_one(self, video: Video, report: SyncReport) -> None:
         existing = self.library.get(video.id)
@@ -568,6 +621,11 @@ class Jobs:
 
 class WrongMedia(Exception):
     """A thumbnail or spritesheet that the server answered with something else (the MP4)."""
+
+
+class NoSuchRoute(Exception):
+    """The provider has no route for this operation, as its dialect says: nothing is sent."""
+
 
 
 def _failed_video_in(exc: openai.APIStatusError) -> Video | None:

@@ -24,7 +24,7 @@ from studio.jobs import Jobs, VideoRequest, extended_length
 from studio.library import Library, VideoRecord
 from studio.media.film import join_clips, last_frame_png
 from studio.media.images import FittedImage, fit
-from studio.media.thumbnails import write_thumbnail
+from studio.media.thumbnails import write_stills
 from studio.prompts import short_title, validate_prompt
 from studio.provider.error_mapping import from_job_failure
 from studio.provider.profiles import Provider, ProviderOffer
@@ -412,7 +412,7 @@ def _join(library: Library, jobs: Jobs, storyboard: Storyboard) -> VideoRecord:
         model=storyboard.model, size=storyboard.size, seconds=f"{joined.duration:g}", created_at=now,
         completed_at=now, title=storyboard.title, owner=storyboard.owner,
         video_path=library.relative(target),
-        thumbnail_path=library.relative(thumbnail) if write_thumbnail(target, thumbnail) else None,
+        thumbnail_path=library.relative(thumbnail) if write_stills(target, thumbnail=thumbnail) else None,
         remote_deleted=True,  # made here: there is no provider copy to delete or sync
         extra={"storyboard_id": storyboard.storyboard_id, "shots": [r.video_id for r in shots if r],
                "video": joined.video, "audio": joined.audio},

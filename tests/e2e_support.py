@@ -34,7 +34,9 @@ class StudioApp:
     """`streamlit run serve.py` (as `make run`: app.py, its worker started with the server) on a free port, on
     the local backend, with its own data dir."""
 
-    def __init__(self, data_dir: Path, localsora: LocalsoraProcess, log_path: Path) -> None:
+    def __init__(self, data_dir: Path, localsora: LocalsoraProcess, log_path: Path,
+                 env: dict[str, str] | None = None) -> None:
+        self.env = dict(env or {})  # settings of the studio's own, e.g. another provider (SORA_STUDIO_...)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -46,6 +48,7 @@ class StudioApp:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_OPENAI_"))}
         env.update(SORA_STUDIO_PROVIDER="local", SORA_STUDIO_DATA_DIR=str(self.data_dir),
                    LOCALSORA_URL=self.localsora.root_url, PYTHONPATH=str(REPO))
+        env.update(self.env)
         command = [sys.executable, "-m", "streamlit", "run", str(REPO / "serve.py"), "--server.headless", "true",
                    "--server.port", str(self.port), "--server.address", "127.0.0.1",
                    "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
