@@ -259,8 +259,8 @@ def test_remix_a_finished_video(app: AppTest, library: Library, localsora: Local
     rerun_until(app, lambda at: len(at.get("video")) == 2)  # source and result side by side
 
 
-def test_gallery_delete_goes_through_the_confirm_dialog(app: AppTest, library: Library,
-                                                        localsora: LocalsoraProcess) -> None:
+def test_gallery_delete_goes_through_the_confirm_dialog_to_the_trash_and_undo_brings_it_back(
+        app: AppTest, library: Library, localsora: LocalsoraProcess) -> None:
     record = make_finished(library, localsora, "Delete me from the gallery")
     open_page(app, "app_pages/gallery.py")
     app.session_state[f"grid_menu_{record.video_id}"] = True  # open the card's "⋯" menu: Delete is in it
@@ -269,19 +269,37 @@ def test_gallery_delete_goes_through_the_confirm_dialog(app: AppTest, library: L
     app.run()
     scope = app.radio(key=f"scope_{record.video_id}")
     assert scope.options == [
-        "Both: the provider copy and the library copy",
-        "Library copy only (the provider keeps its copy)",
+        "Move to the trash (restore it within 30 days; the provider keeps its copy)",
+        "Move to the trash, and delete the provider copy now (that cannot be undone)",
         "Provider copy only (keep the file in this library)",
     ]
+    assert scope.value == "local", "the provider copy goes only when asked for"
     assert library.get(record.video_id) is not None, "nothing is deleted before confirming"
-    scope.set_value("both")
     app.button(key=f"confirm_delete_{record.video_id}").click()
     app.run()
     assert not app.exception
-    assert library.get(record.video_id) is None
-    assert record.video_id not in [v.id for v in sdk_client(localsora).videos.list(limit=100)]
     assert "No videos yet" in texts(app)
-    assert [t.value for t in app.toast] == ["Deleted from Local preview renderer. Removed from the library."]
+    assert [t.value for t in app.toast] == ["Moved to the trash."]
+    trashed = library.get(record.video_id)
+    assert trashed is not None and trashed.trashed_at is not None
+    assert library.path(trashed.video_path).exists(), "the file waits in the trash"
+    assert record.video_id in [v.id for v in sdk_client(localsora).videos.list(limit=100)], "provider copy kept"
+
+    app.button(key=f"trash_undo_{record.video_id}").click()
+    app.run()
+    assert not app.exception
+    assert library.get(record.video_id).trashed_at is None
+    assert "No videos yet" not in texts(app)
+
+    app.session_state[f"grid_menu_{record.video_id}"] = True  # now the provider copy, asked for separately
+    app.run()
+    app.button(key=f"grid_del_{record.video_id}").click()
+    app.run()
+    app.radio(key=f"scope_{record.video_id}").set_value("both")
+    app.button(key=f"confirm_delete_{record.video_id}").click()
+    app.run()
+    assert record.video_id not in [v.id for v in sdk_client(localsora).videos.list(limit=100)]
+    assert library.get(record.video_id).trashed_at is not None
 
 
 def test_a_gallery_card_says_why_a_job_is_not_moving(app: AppTest, library: Library) -> None:
