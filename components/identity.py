@@ -67,7 +67,7 @@ def current_actor() -> access.Actor:
         if SESSION_SIGNED_IN not in st.session_state:
             token = _cookie(SESSION_COOKIE)
             st.session_state[SESSION_SIGNED_IN] = (
-                access.session_name(token, settings.passcode_hash) or "" if token else "")
+                access.session_name(token, settings.signing_secret) or "" if token else "")
         return settings.actor(st.session_state[SESSION_SIGNED_IN], signed_in=True)
     if SESSION_OWNER not in st.session_state:
         st.session_state[SESSION_OWNER] = clean_name(_cookie(OWNER_COOKIE) or "")
@@ -103,12 +103,12 @@ def _sign_in_with_passcode() -> None:
     st.session_state["sign_in_passcode"] = ""  # never kept in the session longer than the check
     if not name:
         st.session_state["sign_in_error"] = "Type your name."
-    elif not access.passcode_matches(passcode, settings.passcode_hash):
-        st.session_state["sign_in_error"] = "That passcode is not this studio's."
+    elif refusal := settings.passcode_refusal(name, passcode):
+        st.session_state["sign_in_error"] = refusal
     else:
         st.session_state.pop("sign_in_error", None)
         st.session_state[SESSION_SIGNED_IN] = name
-        _keep_cookie(SESSION_COOKIE, access.session_token(name, settings.passcode_hash))
+        _keep_cookie(SESSION_COOKIE, access.session_token(name, settings.signing_secret))
 
 
 def sign_out() -> None:

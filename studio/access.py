@@ -30,6 +30,8 @@ from typing import Any
 from studio import errors
 
 PASSCODE_KEY = "SORA_STUDIO_PASSCODE_HASH"
+# With a passcode, a name is what a person types: an admin's name signs in only with the admins' own passcode.
+ADMIN_PASSCODE_KEY = "SORA_STUDIO_ADMIN_PASSCODE_HASH"
 ADMINS_KEY = "SORA_STUDIO_ADMINS"
 SECRETS_FILES = (Path.home() / ".streamlit" / "secrets.toml", Path(".streamlit") / "secrets.toml")  # as Streamlit
 SESSION_DAYS = 30
@@ -76,10 +78,25 @@ class SignIn:
     oidc: bool = False
     passcode_hash: str = ""
     admins: frozenset[str] = frozenset()
+    admin_passcode_hash: str = ""
 
     @property
     def configured(self) -> bool:
         return self.oidc or bool(self.passcode_hash)
+
+    @property
+    def signing_secret(self) -> str:
+        """What session tokens are signed with: the stored hashes, server secrets both; a new passcode for
+        either signs everyone out."""
+        return f"{self.passcode_hash}\n{self.admin_passcode_hash}"
+
+    def passcode_refusal(self, name: str, passcode: str) -> str | None:
+        """Why `name` may not sign in with `passcode`, in words; None when they may."""
+        if name.casefold() in self.admins:
+            if self.admin_passcode_hash and passcode_matches(passcode, self.admin_passcode_hash):
+                return None
+            return "That name is an admin's: sign in with the admins' passcode."
+        return None if passcode_matches(passcode, self.passcode_hash) else "That passcode is not this studio's."
 
     def actor(self, name: str, *, signed_in: bool) -> Actor:
         return Actor(name, signed_in=signed_in, admin=signed_in and name.casefold() in self.admins)
@@ -91,7 +108,8 @@ def sign_in_from(secrets_values: Mapping[str, Any], environ: Mapping[str, str] =
     passcode = str(environ.get(PASSCODE_KEY) or secrets_values.get(PASSCODE_KEY) or "").strip()
     admins = environ.get(ADMINS_KEY) or secrets_values.get(ADMINS_KEY) or ""
     names = admins.split(",") if isinstance(admins, str) else [str(a) for a in admins]
-    return SignIn(oidc, passcode, frozenset(n.strip().casefold() for n in names if n.strip()))
+    admin_passcode = str(environ.get(ADMIN_PASSCODE_KEY) or secrets_values.get(ADMIN_PASSCODE_KEY) or "").strip()
+    return SignIn(oidc, passcode, frozenset(n.strip().casefold() for n in names if n.strip()), admin_passcode)
 
 
 def read_secrets(files: Iterable[Path | str] = SECRETS_FILES) -> dict[str, Any]:
@@ -147,9 +165,8 @@ def passcode_matches(passcode: str, stored: str) -> bool:
     return hmac.compare_digest(tried.hex(), digest)
 
 
-def _session_key(passcode_hash: str) -> bytes:
-    # Keyed by the stored hash, a server secret: changing the passcode signs everyone out.
-    return hmac.new(passcode_hash.encode(), b"sora-studio session v1", hashlib.sha256).digest()
+def _session_key(signing_secret: str) -> bytes:
+    return hmac.new(signing_secret.encode(), b"sora-studio session v1", hashlib.sha256).digest()
 
 
 def _encode(text: str) -> str:
@@ -160,19 +177,19 @@ def _decode(text: str) -> str:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
 
 
-def session_token(name: str, passcode_hash: str, *, now: float | None = None) -> str:
+def session_token(name: str, signing_secret: str, *, now: float | None = None) -> str:
     """A token naming `name`, signed with the server's key: a browser keeps it, and cannot forge another."""
     body = f"{_encode(name)}.{int(now if now is not None else time.time())}"
-    signature = hmac.new(_session_key(passcode_hash), body.encode(), hashlib.sha256).hexdigest()
+    signature = hmac.new(_session_key(signing_secret), body.encode(), hashlib.sha256).hexdigest()
     return f"{body}.{signature}"
 
 
-def session_name(token: str, passcode_hash: str, *, now: float | None = None) -> str | None:
+def session_name(token: str, signing_secret: str, *, now: float | None = None) -> str | None:
     """The name a token was signed for, or None when it is forged, malformed or older than SESSION_DAYS."""
-    if not passcode_hash or token.count(".") != 2:
+    if not signing_secret.strip() or token.count(".") != 2:
         return None
     body, _, signature = token.rpartition(".")
-    expected = hmac.new(_session_key(passcode_hash), body.encode(), hashlib.sha256).hexdigest()
+    expected = hmac.new(_session_key(signing_secret), body.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature):
         return None
     encoded, _, issued = body.partition(".")

@@ -56,6 +56,17 @@ def test_only_the_owner_or_an_admin_may_change_work_once_signed_in() -> None:
     assert not settings.actor("carol", signed_in=False).admin, "an unproven name is never an admin"
 
 
+def test_with_a_passcode_an_admins_name_needs_the_admins_passcode() -> None:
+    settings = access.SignIn(passcode_hash=access.hash_passcode("team passcode"), admins=frozenset({"carol"}),
+                             admin_passcode_hash=access.hash_passcode("admins only"))
+    assert settings.passcode_refusal("Ann", "team passcode") is None
+    assert settings.passcode_refusal("Ann", "admins only") == "That passcode is not this studio's."
+    assert "admin" in settings.passcode_refusal("CAROL", "team passcode"), "the team passcode makes no admin"
+    assert settings.passcode_refusal("Carol", "admins only") is None
+    without = access.SignIn(passcode_hash=settings.passcode_hash, admins=frozenset({"carol"}))
+    assert without.passcode_refusal("carol", "team passcode") is not None, "no admin passcode: no admin sign-in"
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
 def test_loopback_serves_with_no_sign_in(host: str) -> None:
     assert access.serving_problem(host, access.SignIn()) is None

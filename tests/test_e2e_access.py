@@ -30,6 +30,7 @@ from tests.e2e_support import (
 
 pytestmark = pytest.mark.e2e
 PASSCODE = "harbour lights 42"
+ADMIN_PASSCODE = "lighthouse keeper 7"
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +39,7 @@ def studio(server: LocalsoraProcess, tmp_path_factory: pytest.TempPathFactory) -
     folder = tmp_path_factory.mktemp("e2e-access")
     secrets = folder / "secrets.toml"
     secrets.write_text(f'{access.PASSCODE_KEY} = "{access.hash_passcode(PASSCODE)}"\n'
+                       f'{access.ADMIN_PASSCODE_KEY} = "{access.hash_passcode(ADMIN_PASSCODE)}"\n'
                        f'{access.ADMINS_KEY} = "Carol"\n')
     yield from running_studio(server, folder, secrets)
 
@@ -133,7 +135,9 @@ def test_ann_cannot_delete_bobs_video_even_with_a_crafted_cookie(browsers: Calla
 def test_the_admin_deletes_bobs_video_and_undo_brings_it_back(browsers: Callable[[], tuple[BrowserContext, Page]],
                                                               studio: StudioApp, bobs_video: VideoRecord) -> None:
     _, carol = browsers()
-    sign_in(carol, "Carol")
+    sign_in(carol, "Carol")  # the team passcode: an admin's name needs the admins' own
+    expect(carol.get_by_text("That name is an admin's: sign in with the admins' passcode.")).to_be_visible()
+    sign_in(carol, "Carol", ADMIN_PASSCODE)
     expect(sidebar(carol).get_by_text("Signed in as Carol (admin)")).to_be_visible()
     search_everyones(carol, "lighthouse at dusk")
     card_menu(carol).get_by_role("button", name="Delete").click()
