@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import streamlit as st
@@ -41,7 +42,15 @@ def undo_notice(context: StudioContext) -> None:
 
 
 def _days_left(record: VideoRecord) -> int:
-    return max(0, int(TRASH_DAYS - (time.time() - (record.trashed_at or 0)) / 86400))
+    return max(0, math.ceil(TRASH_DAYS - (time.time() - (record.trashed_at or 0)) / 86400))
+
+
+def in_trash_notice(context: StudioContext, record: VideoRecord) -> None:
+    """On a trashed video's own page (an old link): where it is, and Restore for whoever may."""
+    st.info(f"In the trash: deleted for good in {_days_left(record)} days unless restored.", icon=":material/delete:")
+    if context.jobs.actor is None or context.jobs.actor.may_change(record.owner):
+        st.button("Restore", key=f"detail_restore_{record.video_id}", icon=":material/restore:", on_click=_restore,
+                  args=(context, record.video_id))
 
 
 def trash_section(context: StudioContext) -> None:

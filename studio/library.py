@@ -485,13 +485,15 @@ class Library:
 
     def children(self, video_id: str) -> list[VideoRecord]:
         rows = self._connection().execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM videos WHERE parent_video_id = ? ORDER BY created_at", (video_id,)
+            f"SELECT {', '.join(_COLUMNS)} FROM videos WHERE parent_video_id = ? AND trashed_at IS NULL "
+            "ORDER BY created_at", (video_id,)
         )
         return [_record(r) for r in rows]
 
     def variants(self, group: str) -> list[VideoRecord]:
         rows = self._connection().execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM videos WHERE variant_group = ? ORDER BY variant_index", (group,)
+            f"SELECT {', '.join(_COLUMNS)} FROM videos WHERE variant_group = ? AND trashed_at IS NULL "
+            "ORDER BY variant_index", (group,)
         )
         return [_record(r) for r in rows]
 

@@ -302,6 +302,18 @@ def test_gallery_delete_goes_through_the_confirm_dialog_to_the_trash_and_undo_br
     assert library.get(record.video_id).trashed_at is not None
 
 
+def test_a_trashed_videos_own_page_says_so_and_restores_it(app: AppTest, library: Library) -> None:
+    record = library.add(make_record(1, provider="elsewhere"))
+    library.trash(record.video_id)
+    open_page(app, "app_pages/gallery.py", video=record.video_id)  # an old link to it
+    assert "In the trash: deleted for good in 30 days unless restored." in texts(app)
+    assert [b.label for b in app.button if b.label == "Delete"] == []
+    button(app, "Restore").click()
+    app.run()
+    assert library.get(record.video_id).trashed_at is None
+    assert "In the trash" not in texts(app) and [b for b in app.button if b.label == "Delete"]
+
+
 def test_a_gallery_card_says_why_a_job_is_not_moving(app: AppTest, library: Library) -> None:
     moved = "Made on gpu-a:8000, and OpenAI-compatible server now points at gpu-b:8000."
     library.add(make_record(1, status="in_progress", progress=40, provider="elsewhere", last_poll_error=moved))
