@@ -215,7 +215,9 @@ def advance_storyboards(library: Library, jobs: Jobs) -> list[RenderState]:
             if storyboard is None or not storyboard.rendering:
                 continue
             try:
-                state = render_step(library, jobs, storyboard)
+                state = render_step(library, jobs, storyboard, renew_claim=taken)
+            except ClaimLapsed:
+                continue  # another process holds it now: the step is theirs, and nothing here is saved
             except errors.StudioError as error:
                 storyboard.rendering, storyboard.last_error = False, str(error)
                 save(library, storyboard)
@@ -229,20 +231,28 @@ def advance_storyboards(library: Library, jobs: Jobs) -> list[RenderState]:
     return states
 
 
+class ClaimLapsed(Exception):
+    """A render step held its storyboard's claim so long that it lapsed, and another process took it."""
+
+
 @contextlib.contextmanager
-def _claimed(library: Library, storyboard_id: str, *, wait: float = 0.0) -> Iterator[bool]:
-    """Hold the storyboard's claim in SQLite while the block runs (yields False when it could not be had within
-    `wait` seconds). Every thread and every process on the data dir goes through it, so two never step or edit
-    one storyboard at once (two steps could each send the same shot, or join the film twice). A killed holder's
-    claim lapses after CLAIM_LEASE_SECONDS."""
+def _claimed(library: Library, storyboard_id: str, *, wait: float = 0.0) -> Iterator[Callable[[], bool] | None]:
+    """Hold the storyboard's claim in SQLite while the block runs. Yields a function that renews it (False once
+    it was lost), or None when it could not be had within `wait` seconds. Every thread and every process on the
+    data dir goes through it, so two never step or edit one storyboard at once (two steps could each send the
+    same shot, or join the film twice). A killed holder's claim lapses after CLAIM_LEASE_SECONDS."""
     holder = uuid.uuid4().hex
+
+    def renew() -> bool:
+        return library.claim_storyboard(storyboard_id, holder, CLAIM_LEASE_SECONDS)
+
     give_up = time.monotonic() + wait
-    taken = library.claim_storyboard(storyboard_id, holder, CLAIM_LEASE_SECONDS)
+    taken = renew()
     while not taken and time.monotonic() < give_up:
         time.sleep(0.05)
-        taken = library.claim_storyboard(storyboard_id, holder, CLAIM_LEASE_SECONDS)
+        taken = renew()
     try:
-        yield taken
+        yield renew if taken else None
     finally:
         if taken:
             library.release_storyboard(storyboard_id, holder)
@@ -281,10 +291,19 @@ def shot_key(storyboard: Storyboard, index: int) -> str:
     return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()[:24]
 
 
-def render_step(library: Library, jobs: Jobs, storyboard: Storyboard, *, retry_failed: bool = False) -> RenderState:
+def render_step(library: Library, jobs: Jobs, storyboard: Storyboard, *, retry_failed: bool = False,
+                renew_claim: Callable[[], bool] | None = None) -> RenderState:
     """One step, never waiting: send the shots whose render is missing or out of date (a chained shot once the
     shot before it is done), follow the ones rendering, and join the film when every shot is done. Saves the
-    storyboard when it changes. Call it again until `done` (or `stuck`)."""
+    storyboard when it changes. Call it again until `done` (or `stuck`).
+
+    With `renew_claim` (the claim `advance_storyboards` holds), the claim is renewed before each send and the
+    join, and the step stops with ClaimLapsed, sending nothing more, if another process has taken it."""
+
+    def still_mine() -> None:
+        if renew_claim is not None and not renew_claim():
+            raise ClaimLapsed(storyboard.storyboard_id)
+
     if found := problems(storyboard, jobs.provider):
         raise errors.InvalidInput(" ".join(found))
     follow_videos(jobs, [r for r in (library.get(s.video_id) for s in storyboard.shots if s.video_id) if r])
@@ -292,7 +311,7 @@ def render_step(library: Library, jobs: Jobs, storyboard: Storyboard, *, retry_f
     waiting_until = None
     changed = False
     try:
-        waiting_until, changed = _send_due(library, jobs, storyboard, retry_failed, states)
+        waiting_until, changed = _send_due(library, jobs, storyboard, retry_failed, states, still_mine)
     except errors.StudioError:
         save(library, storyboard)  # the shots sent before the error are kept, never sent twice
         raise
@@ -300,17 +319,19 @@ def render_step(library: Library, jobs: Jobs, storyboard: Storyboard, *, retry_f
     if all(_ready(s.video) for s in states):
         film_key = _film_key(storyboard)
         if film is None or storyboard.film_key != film_key:
+            still_mine()
             film = _join(library, jobs, storyboard)
             storyboard.film_video_id, storyboard.film_key = film.video_id, film_key
             changed = True
     if changed:
+        still_mine()
         save(library, storyboard)
     return RenderState(states, film if film and storyboard.film_key == _film_key(storyboard) else None,
                        waiting_until)
 
 
-def _send_due(library: Library, jobs: Jobs, storyboard: Storyboard, retry_failed: bool,
-              states: list[ShotState]) -> tuple[float | None, bool]:
+def _send_due(library: Library, jobs: Jobs, storyboard: Storyboard, retry_failed: bool, states: list[ShotState],
+              still_mine: Callable[[], None]) -> tuple[float | None, bool]:
     """Send each shot whose render is missing or out of date, appending every shot's state to `states`."""
     waiting_until = None
     changed = False
@@ -330,6 +351,7 @@ def _send_due(library: Library, jobs: Jobs, storyboard: Storyboard, retry_failed
         if waiting_until is not None:
             states.append(ShotState(index, "waiting", 0, None, "Waits for the provider's rate limit."))
             continue
+        still_mine()
         try:
             [record] = jobs.submit(_request(library, storyboard, index, before.video if before else None),
                                    on_wait=defer_instead_of_waiting, owner=storyboard.owner or None)

@@ -127,3 +127,26 @@ def test_two_studio_processes_on_one_data_dir_send_each_shot_once_and_join_one_f
     assert len(films) == 1
     saved = boards.load(library, board.storyboard_id)
     assert saved is not None and saved.film_video_id == films[0].video_id and saved.last_error is None
+
+
+def test_a_step_whose_claim_lapsed_sends_nothing_more(tmp_path: Path) -> None:
+    provider = load_providers({"LOCALSORA_URL": "http://127.0.0.1:9"})["local"]  # never reached: stopped first
+    library = Library(tmp_path)
+    board = boards.new_storyboard("Lapsed", provider, "sora-2", "1280x720")
+    board.shots = [boards.Shot("A kite over the dunes at noon, pan left")]
+    boards.save(library, board)
+    try:
+        boards.render_step(library, Jobs(provider, library), board, renew_claim=lambda: False)
+    except boards.ClaimLapsed:
+        pass
+    else:
+        raise AssertionError("a step that lost its claim went on")
+    assert boards.load(library, board.storyboard_id).shots[0].video_id is None
+
+    # Held by another process (another Library on the same data dir): this one's worker leaves it alone. (Tried,
+    # it would fail on the unreachable provider and stop the render with an error.)
+    boards.request_render(library, board.storyboard_id, provider)
+    assert Library(tmp_path).claim_storyboard(board.storyboard_id, "another process", 60)
+    assert boards.advance_storyboards(library, Jobs(provider, library)) == []
+    held = boards.load(library, board.storyboard_id)
+    assert held.rendering and held.last_error is None, "skipped, not tried"
