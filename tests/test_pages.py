@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from components.context import SESSION_JOBS
 from localsora.process import LocalsoraProcess, free_port
+from studio import access
 from studio.jobs import VideoRequest
 from studio.library import Library, VideoRecord
 from studio.provider.profiles import load_providers
@@ -300,6 +301,23 @@ def test_gallery_delete_goes_through_the_confirm_dialog_to_the_trash_and_undo_br
     app.run()
     assert record.video_id not in [v.id for v in sdk_client(localsora).videos.list(limit=100)]
     assert library.get(record.video_id).trashed_at is not None
+
+
+def test_without_sign_in_the_sidebar_says_names_are_labels(app: AppTest) -> None:
+    assert "No sign-in here: names are labels" in " ".join(str(c.value) for c in app.sidebar.caption)
+
+
+def test_with_a_passcode_configured_nobody_signed_in_sees_only_the_sign_in_page(data_dir: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["SORA_STUDIO_PASSCODE_HASH"] = access.hash_passcode("team passcode")
+    at.run()
+    assert [t.value for t in at.title] == ["Sign in to Sora Studio"] and not at.exception
+    assert [b.label for b in at.button] == ["Sign in"]  # no page, no sidebar, nothing else
+    at.text_input(key="sign_in_name").input("Ann")
+    at.text_input(key="sign_in_passcode").input("team passcode")
+    at.button[0].click()
+    at.run()
+    assert "Signed in as **Ann**" in " ".join(str(c.value) for c in at.sidebar.caption)
 
 
 def test_a_trashed_videos_own_page_says_so_and_restores_it(app: AppTest, library: Library) -> None:
