@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
+# Loopback only: one person's studio. Any other address (HOST=0.0.0.0 to share with a team) needs sign-in
+# configured in .streamlit/secrets.toml, or `make run` refuses, saying what to set (see the README).
+HOST ?= 127.0.0.1
 DATA_DIR ?= data
 # Real video: make run ENGINE=diffusers MODEL=path/to/Wan2.1-T2V-1.3B-Diffusers (see the README).
 ENGINE ?=
@@ -35,10 +38,11 @@ $(LITELLM_VENV)/.installed: requirements-litellm.txt
 	$(LITELLM_VENV)/bin/python -m pip install --quiet -r requirements-litellm.txt
 	touch $@
 
-## run: start the studio on http://localhost:$(PORT) (localsora when no provider is configured); serve.py starts
+## run: start the studio on http://$(HOST):$(PORT) (localsora when no provider is configured); serve.py starts
 ## the background worker with the server, so active jobs resume after a restart with no tab open
 run: $(VENV)/.runtime $(ENGINE_DEPS)
-	$(ENGINE_ENV) $(PY) -m streamlit run serve.py --server.port $(PORT)
+	$(PY) -m studio.access preflight $(HOST)
+	$(ENGINE_ENV) $(PY) -m streamlit run serve.py --server.port $(PORT) --server.address $(HOST)
 
 ## test: the whole suite: unit, contract, pages and the real browser
 test: $(VENV)/.dev $(LITELLM_VENV)/.installed

@@ -165,20 +165,22 @@ def _row_line(library: Library, row: batches.BatchRow, key: str) -> None:
 
 
 def _controls(context: StudioContext, batch: batches.Batch, key: str) -> None:
-    library = context.library
+    library, actor = context.library, context.jobs.actor
     pause_col, resume_col, cancel_col, zip_col = st.columns(4)
+    mine = actor is None or actor.may_change(batch.owner)  # hides the buttons; studio.batch checks again
     try:
-        if batch.state == "running" and pause_col.button("Pause", icon=":material/pause:", key=f"{key}_pause"):
-            batches.pause(library, batch.batch_id)
+        if mine and batch.state == "running" and pause_col.button("Pause", icon=":material/pause:",
+                                                                  key=f"{key}_pause"):
+            batches.pause(library, batch.batch_id, actor)
             st.rerun()
-        if batch.state == "paused" and resume_col.button("Resume", icon=":material/play_arrow:",
-                                                         key=f"{key}_resume"):
-            batches.resume(library, batch.batch_id)
+        if mine and batch.state == "paused" and resume_col.button("Resume", icon=":material/play_arrow:",
+                                                                  key=f"{key}_resume"):
+            batches.resume(library, batch.batch_id, actor)
             st.rerun()
-        if batch.state in ("running", "paused") and cancel_col.button(
+        if mine and batch.state in ("running", "paused") and cancel_col.button(
                 "Cancel", icon=":material/cancel:", key=f"{key}_cancel",
                 help="Sends nothing more. Videos already sent are paid for, so they finish and are kept."):
-            batches.cancel(library, batch.batch_id)
+            batches.cancel(library, batch.batch_id, actor)
             st.rerun()
     except StudioError as error:
         show_error(error)

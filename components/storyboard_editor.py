@@ -76,7 +76,7 @@ def _move(context: StudioContext, board: boards.Storyboard, index: int, to: int 
         if to is not None:
             saved.shots.insert(to, shot)
 
-    boards.edit(context.library, board.storyboard_id, move)
+    boards.edit(context.library, board.storyboard_id, move, context.jobs.actor)
     _forget_widgets(board)
 
 
@@ -145,14 +145,15 @@ def _reference(context: StudioContext, board: boards.Storyboard, index: int) -> 
         if st.session_state.get(f"{upload_key}_digest") != digest:
             try:
                 saved = boards.edit(context.library, board.storyboard_id,
-                                    lambda b: boards.set_reference(context.library, b, index, upload.getvalue()))
+                                    lambda b: boards.set_reference(context.library, b, index, upload.getvalue()),
+                                    context.jobs.actor)
                 shot.reference_path = saved.shots[index].reference_path
                 st.session_state[f"{upload_key}_digest"] = digest
             except StudioError as error:
                 show_error(error)
     elif shot.reference_path and st.button("Remove the image", key=f"{upload_key}_remove", icon=":material/close:"):
         boards.edit(context.library, board.storyboard_id, lambda b: boards.set_reference(context.library, b, index,
-                                                                                         None))
+                                                                                         None), context.jobs.actor)
         shot.reference_path = None
     if shot.reference_path and (path := context.library.path(shot.reference_path)) and path.exists():
         st.image(str(path), caption="Starts from this picture", width=160)
@@ -165,12 +166,19 @@ def _keep_edits(context: StudioContext, board: boards.Storyboard) -> None:
         for mine, theirs in zip(board.shots, saved.shots, strict=False):
             theirs.prompt, theirs.seconds, theirs.start = mine.prompt, mine.seconds, mine.start
 
-    boards.edit(context.library, board.storyboard_id, apply)
+    boards.edit(context.library, board.storyboard_id, apply, context.jobs.actor)
 
 
 def storyboard_editor(context: StudioContext, board: boards.Storyboard) -> None:
     """The shots, saved as they change; Render; and the live shot states and film."""
     library = context.library
+    if context.jobs.actor is not None and not context.jobs.actor.may_change(board.owner):
+        # Someone else's: watched, not changed (studio.storyboard refuses their edits and renders anyway).
+        whose = f"{escape_markdown(board.owner)}'s" if board.owner else "someone else's"
+        st.info(f"This storyboard is {whose}: you can watch it; only they or an admin can change or render it.",
+                icon=":material/lock:")
+        render_panel(context, board)
+        return
     edited = (board.title, [(s.prompt, s.seconds, s.start) for s in board.shots])
     board.title = st.text_input("Title", value=board.title, key=f"sb_{board.storyboard_id}_title") or board.title
     st.caption(f"{board.model} · {size_label(board.size)} · every shot is rendered at this size, and the film "
@@ -182,7 +190,8 @@ def storyboard_editor(context: StudioContext, board: boards.Storyboard) -> None:
         _keep_edits(context, board)
     if len(board.shots) < boards.MAX_SHOTS and st.button("Add shot", icon=":material/add:", key="storyboard_add"):
         seconds = context.provider.capabilities.durations[0]
-        boards.edit(library, board.storyboard_id, lambda b: b.shots.append(boards.Shot(prompt="", seconds=seconds)))
+        boards.edit(library, board.storyboard_id, lambda b: b.shots.append(boards.Shot(prompt="", seconds=seconds)),
+                    context.jobs.actor)
         st.rerun()
 
     found = boards.problems(board, context.provider)
@@ -198,7 +207,7 @@ def storyboard_editor(context: StudioContext, board: boards.Storyboard) -> None:
     elif not board.rendering and st.button(label, type="primary", icon=":material/movie:", disabled=bool(found),
                                            key="storyboard_render"):
         try:
-            boards.request_render(library, board.storyboard_id, context.provider)
+            boards.request_render(library, board.storyboard_id, context.provider, context.jobs.actor)
         except StudioError as error:
             show_error(error)
             return

@@ -11,6 +11,7 @@ from components.context import StudioContext
 from components.gallery_card import PLAYING, action_buttons
 from components.job_panel import failure_notice
 from components.plain_text import escape_markdown, title_of
+from components.trash import in_trash_notice
 from studio.library import VideoRecord
 
 
@@ -112,7 +113,10 @@ def video_detail(context: StudioContext, video_id: str) -> None:
             st.caption("Deleted on the provider; this library keeps its copy.")
         elif record.expires_at:
             st.caption(f"Provider copy expires {_when(record.expires_at)}; the library copy stays.")
-        action_buttons(context, record, key="detail", per_row=2)
+        if record.trashed_at is not None:
+            in_trash_notice(context, record)
+        else:
+            action_buttons(context, record, key="detail", per_row=2)
 
         lineage(context, record)
         with st.expander("History", icon=":material/history:"):

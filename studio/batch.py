@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from studio import errors, pricing
+from studio.access import Actor, require_owner
 from studio.jobs import Jobs, VideoRequest
 from studio.library import Filters, Library, VideoRecord
 from studio.media.images import FittedImage, fit, parse_size
@@ -516,27 +517,29 @@ def _batch(library: Library, found: dict[str, Any]) -> Batch:
                  pace, found["not_before"], found["last_error"], found["created_at"], found["updated_at"], rows)
 
 
-def pause(library: Library, batch_id: str) -> None:
+def pause(library: Library, batch_id: str, actor: Actor | None = None) -> None:
     """Stop sending; jobs already sent keep rendering."""
-    _change_state(library, batch_id, "paused", allowed=("running",))
+    _change_state(library, batch_id, "paused", allowed=("running",), actor=actor, what="pause it")
 
 
-def resume(library: Library, batch_id: str) -> None:
-    _change_state(library, batch_id, "running", allowed=("paused",))
+def resume(library: Library, batch_id: str, actor: Actor | None = None) -> None:
+    _change_state(library, batch_id, "running", allowed=("paused",), actor=actor, what="resume it")
 
 
-def cancel(library: Library, batch_id: str) -> None:
+def cancel(library: Library, batch_id: str, actor: Actor | None = None) -> None:
     """Send nothing more. Jobs already sent are paid for, so they finish and are kept."""
-    _change_state(library, batch_id, "cancelled", allowed=("running", "paused"))
+    _change_state(library, batch_id, "cancelled", allowed=("running", "paused"), actor=actor, what="cancel it")
     for row in library.batch_rows(batch_id):
         if row["state"] == "pending":
             library.update_batch_row(batch_id, row["position"], only_if="pending", state="cancelled")
 
 
-def _change_state(library: Library, batch_id: str, state: str, allowed: Sequence[str]) -> None:
+def _change_state(library: Library, batch_id: str, state: str, allowed: Sequence[str], *, actor: Actor | None,
+                  what: str) -> None:
     found = library.batch(batch_id)
     if found is None:
         raise errors.NotFound(f"No batch '{batch_id}' in the library.")
+    require_owner(actor, found["owner"], what)
     if found["state"] not in allowed:
         raise errors.InvalidInput(f"The batch is {found['state']}; it cannot be {state} now.")
     library.update_batch(batch_id, state=state)

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 import httpx2  # the SDK's HTTP library
 
 from studio import errors, pricing
+from studio.access import Actor, require_owner
 from studio.catalog import DEFAULT_MODEL, DURATIONS, SORA_SIZES
 from studio.library import Library, VideoRecord
 from studio.media.images import FittedImage
@@ -116,10 +117,12 @@ class SyncReport:
 
 class Jobs:
     def __init__(self, provider: Provider, library: Library, *, deadline_seconds: float = DEFAULT_DEADLINE,
-                 max_rate_wait: float = 180.0, sleep: Callable[[float], None] = time.sleep, owner: str = "") -> None:
+                 max_rate_wait: float = 180.0, sleep: Callable[[float], None] = time.sleep, owner: str = "",
+                 actor: Actor | None = None) -> None:
         self.provider = provider
         self.library = library
         self.owner = owner  # who the jobs submitted here are recorded as started by, unless a submit names someone
+        self.actor = actor  # who asks for deletes: checked against each video's owner (None: the server itself)
         self.deadline_seconds = deadline_seconds
         self.max_rate_wait = max_rate_wait
         self._sleep = sleep
@@ -500,8 +503,10 @@ class Jobs:
 
     # Deleting.
     def delete(self, video_id: str, scope: DeleteScope) -> str:
-        """Delete the provider copy, the local copy, or both. Returns what happened, in words."""
+        """Delete the provider copy (for good), move the library copy to the trash (restorable), or both. Only the
+        video's owner or an admin may. Returns what happened, in words."""
         record = self._get(video_id)
+        require_owner(self.actor, record.owner, "delete it")
         said = []
         if scope in ("provider", "both") and not record.remote_deleted and unaddressable(video_id):
             said.append(f"{self.provider.label} gave it an id no request can address, so it stays there.")
@@ -527,8 +532,8 @@ class Jobs:
             except openai.APIError as exc:
                 raise from_sdk(exc, self.provider) from exc
         if scope in ("local", "both"):
-            self.library.remove(video_id)
-            said.append("Removed from the library.")
+            self.library.trash(video_id, self.actor)
+            said.append("Moved to the trash.")
         return " ".join(said)
 
     # Syncing.

@@ -239,13 +239,14 @@ def test_deletes_in_each_scope(jobs: Jobs, localsora: LocalsoraProcess) -> None:
     assert kept.remote_deleted and jobs.library.path(kept.video_path).exists()
     assert provider_only.video_id not in [v.id for v in client.videos.list(limit=100)]
 
-    jobs.delete(local_only.video_id, "local")
-    assert jobs.library.get(local_only.video_id) is None
-    assert not jobs.library.folder_for(local_only.video_id).exists()
+    jobs.delete(local_only.video_id, "local")  # to the trash: out of the gallery, files kept to restore
+    trashed = jobs.library.get(local_only.video_id)
+    assert trashed.trashed_at is not None and jobs.library.path(trashed.video_path).exists()
+    assert local_only.video_id not in [r.video_id for r in jobs.library.page().records]
     assert client.videos.retrieve(local_only.video_id).status == "completed"
 
     jobs.delete(both.video_id, "both")
-    assert jobs.library.get(both.video_id) is None
+    assert jobs.library.get(both.video_id).trashed_at is not None
     assert both.video_id not in [v.id for v in client.videos.list(limit=100)]
 
 
@@ -266,9 +267,8 @@ def test_delete_of_a_video_the_provider_already_lost(jobs: Jobs, finished: Video
                                                      localsora: LocalsoraProcess) -> None:
     sdk_client(localsora).videos.delete(finished.video_id)  # gone behind the studio's back
     said = jobs.delete(finished.video_id, "both")
-    assert "no longer had it" in said and "Removed from the library" in said
-    assert jobs.library.get(finished.video_id) is None
-    assert not jobs.library.folder_for(finished.video_id).exists()
+    assert "no longer had it" in said and "Moved to the trash" in said
+    assert jobs.library.get(finished.video_id).trashed_at is not None
 
 
 def test_a_500_on_delete_keeps_everything_and_says_so(faults: LocalsoraProcess, tmp_path: Path) -> None:
@@ -282,7 +282,7 @@ def test_a_500_on_delete_keeps_everything_and_says_so(faults: LocalsoraProcess, 
     assert kept is not None and not kept.remote_deleted and jobs.library.path(kept.video_path).exists()
     assert sdk_client(faults).videos.retrieve(record.video_id).status == "completed", "still on the provider"
     assert "Deleted from" in jobs.delete(record.video_id, "both"), "a second try goes through"
-    assert jobs.library.get(record.video_id) is None
+    assert jobs.library.get(record.video_id).trashed_at is not None
 
 
 def cut_download(server: LocalsoraProcess, tmp_path: Path) -> tuple[Jobs, str]:
@@ -526,6 +526,6 @@ def test_an_id_the_sdk_cannot_address_fails_cleanly_and_stops_nothing(tmp_path: 
                 record.error_message or "")
         assert jobs.refresh_active() == [] and jobs.sync().failed == {}
         assert "stays there" in jobs.delete("..", "both")
-        assert jobs.library.get("..") is None and jobs.library.get("video_fine0001") is not None
+        assert jobs.library.get("..").trashed_at is not None and jobs.library.get("video_fine0001").trashed_at is None
     finally:
         provider.server.shutdown()

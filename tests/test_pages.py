@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from components.context import SESSION_JOBS
 from localsora.process import LocalsoraProcess, free_port
+from studio import access
 from studio.jobs import VideoRequest
 from studio.library import Library, VideoRecord
 from studio.provider.profiles import load_providers
@@ -259,8 +260,8 @@ def test_remix_a_finished_video(app: AppTest, library: Library, localsora: Local
     rerun_until(app, lambda at: len(at.get("video")) == 2)  # source and result side by side
 
 
-def test_gallery_delete_goes_through_the_confirm_dialog(app: AppTest, library: Library,
-                                                        localsora: LocalsoraProcess) -> None:
+def test_gallery_delete_goes_through_the_confirm_dialog_to_the_trash_and_undo_brings_it_back(
+        app: AppTest, library: Library, localsora: LocalsoraProcess) -> None:
     record = make_finished(library, localsora, "Delete me from the gallery")
     open_page(app, "app_pages/gallery.py")
     app.session_state[f"grid_menu_{record.video_id}"] = True  # open the card's "⋯" menu: Delete is in it
@@ -269,19 +270,66 @@ def test_gallery_delete_goes_through_the_confirm_dialog(app: AppTest, library: L
     app.run()
     scope = app.radio(key=f"scope_{record.video_id}")
     assert scope.options == [
-        "Both: the provider copy and the library copy",
-        "Library copy only (the provider keeps its copy)",
+        "Move to the trash (restore it within 30 days; the provider keeps its copy)",
+        "Move to the trash, and delete the provider copy now (that cannot be undone)",
         "Provider copy only (keep the file in this library)",
     ]
+    assert scope.value == "local", "the provider copy goes only when asked for"
     assert library.get(record.video_id) is not None, "nothing is deleted before confirming"
-    scope.set_value("both")
     app.button(key=f"confirm_delete_{record.video_id}").click()
     app.run()
     assert not app.exception
-    assert library.get(record.video_id) is None
-    assert record.video_id not in [v.id for v in sdk_client(localsora).videos.list(limit=100)]
     assert "No videos yet" in texts(app)
-    assert [t.value for t in app.toast] == ["Deleted from Local preview renderer. Removed from the library."]
+    assert [t.value for t in app.toast] == ["Moved to the trash."]
+    trashed = library.get(record.video_id)
+    assert trashed is not None and trashed.trashed_at is not None
+    assert library.path(trashed.video_path).exists(), "the file waits in the trash"
+    assert record.video_id in [v.id for v in sdk_client(localsora).videos.list(limit=100)], "provider copy kept"
+
+    app.button(key=f"trash_undo_{record.video_id}").click()
+    app.run()
+    assert not app.exception
+    assert library.get(record.video_id).trashed_at is None
+    assert "No videos yet" not in texts(app)
+
+    app.session_state[f"grid_menu_{record.video_id}"] = True  # now the provider copy, asked for separately
+    app.run()
+    app.button(key=f"grid_del_{record.video_id}").click()
+    app.run()
+    app.radio(key=f"scope_{record.video_id}").set_value("both")
+    app.button(key=f"confirm_delete_{record.video_id}").click()
+    app.run()
+    assert record.video_id not in [v.id for v in sdk_client(localsora).videos.list(limit=100)]
+    assert library.get(record.video_id).trashed_at is not None
+
+
+def test_without_sign_in_the_sidebar_says_names_are_labels(app: AppTest) -> None:
+    assert "No sign-in here: names are labels" in " ".join(str(c.value) for c in app.sidebar.caption)
+
+
+def test_with_a_passcode_configured_nobody_signed_in_sees_only_the_sign_in_page(data_dir: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["SORA_STUDIO_PASSCODE_HASH"] = access.hash_passcode("team passcode")
+    at.run()
+    assert [t.value for t in at.title] == ["Sign in to Sora Studio"] and not at.exception
+    assert [b.label for b in at.button] == ["Sign in"]  # no page, no sidebar, nothing else
+    at.text_input(key="sign_in_name").input("Ann")
+    at.text_input(key="sign_in_passcode").input("team passcode")
+    at.button[0].click()
+    at.run()
+    assert "Signed in as **Ann**" in " ".join(str(c.value) for c in at.sidebar.caption)
+
+
+def test_a_trashed_videos_own_page_says_so_and_restores_it(app: AppTest, library: Library) -> None:
+    record = library.add(make_record(1, provider="elsewhere"))
+    library.trash(record.video_id)
+    open_page(app, "app_pages/gallery.py", video=record.video_id)  # an old link to it
+    assert "In the trash: deleted for good in 30 days unless restored." in texts(app)
+    assert [b.label for b in app.button if b.label == "Delete"] == []
+    button(app, "Restore").click()
+    app.run()
+    assert library.get(record.video_id).trashed_at is None
+    assert "In the trash" not in texts(app) and [b for b in app.button if b.label == "Delete"]
 
 
 def test_a_gallery_card_says_why_a_job_is_not_moving(app: AppTest, library: Library) -> None:
