@@ -160,7 +160,9 @@ def test_sync_and_delete_degrade_and_say_so(proxy: LiteLLMProxy, tmp_path: Path)
 
     said = jobs.delete(record.video_id, "both")
     assert "has no delete" in said and "expires by itself" in said
-    assert library.get(record.video_id) is None  # the library copy goes, as asked, with no error
+    trashed = library.get(record.video_id)  # the library copy goes to the trash, as asked, with no error
+    assert trashed is not None and trashed.trashed_at is not None and not trashed.remote_deleted
+    assert record.video_id not in {r.video_id for r in library.page(limit=50).records}
 
 
 def test_two_workers_behind_one_url_share_ten_jobs_each_archived_once(
