@@ -236,6 +236,8 @@ def test_remix_follows_the_source_as_far_as_strength_says(servers: dict[str, Ope
     near = mean_difference(remix("a blue boat at night", 1, 0.02), remix("green trees in the rain", 2, 0.02))
     far = mean_difference(remix("a blue boat at night", 1, 1.0), remix("green trees in the rain", 2, 1.0))
     assert near < 0.8 * far, f"strength 0.02: {near:.2f} levels apart; 1.0: {far:.2f}"
+    kept = mean_difference(content(client, source.id), remix("a blue boat at night", 1, 0.0))
+    assert kept < 4, f"strength 0 keeps the source, yet it moved {kept:.2f} levels"  # as much as one more encode
 
 
 @pytest.mark.parametrize("family", ["wan", "wan_ti2v", "wan_a14b", "ltx"])
