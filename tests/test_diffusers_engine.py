@@ -275,7 +275,7 @@ def test_video_to_video_starts_from_the_source_latents_noised_to_strength(
     assert abs(correlation(1.0)) < 0.1
 
 
-def test_image_to_video_and_remix_on_wan22_ti2v(servers: dict[str, OpenAI]) -> None:
+def test_image_to_video_and_extension_on_wan22_ti2v(servers: dict[str, OpenAI]) -> None:
     """Wan2.2-TI2V-5B is a text and image model: the image job runs WanImageToVideoPipeline with per-patch
     timesteps on its 16x VAE, and an extension continues it."""
     client = servers["wan_ti2v"]
