@@ -80,6 +80,16 @@ class VideoRequest:
         return pricing.estimate_cost(self.model, self.size, self.billed_seconds, provider_kind, variants=self.variants)
 
 
+# Remix and edits on servers that take it (localsora's diffusers engine): how far the result moves from the
+# source, 0 to 1, with diffusers' name and default.
+STRENGTH, DEFAULT_STRENGTH = "strength", 0.7
+
+
+def strength_for(follow: float) -> float:
+    """The `strength` for how closely a remix should follow its source (1: keep it as it is, 0: ignore it)."""
+    return round(min(1.0, max(0.0, 1.0 - follow)), 2)
+
+
 def extended_length(source_seconds: str, added_seconds: str) -> str:
     """The length of an extension of a `source_seconds` video by `added_seconds`: its `seconds`."""
     return str(int(float(source_seconds)) + int(float(added_seconds)))

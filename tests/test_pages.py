@@ -252,6 +252,7 @@ def test_remix_a_finished_video(app: AppTest, library: Library, localsora: Local
     open_page(app, "app_pages/remix.py", video=source.video_id)
     assert app.selectbox(key="remix_source").value == source.video_id
     assert len(app.get("video")) == 1, "the source plays"
+    assert not app.slider, "the preview renderer takes no strength: no 'Follow the source'"
     app.text_area(key="remix_prompt").set_value("The same lighthouse in a snowstorm")
     button(app, "Remix").click()
     app.run()
@@ -606,6 +607,19 @@ def test_the_pages_offer_what_the_tiny_wan_model_offers(wan_app: AppTest, librar
     assert [o.content for o in app.get("button_group")[0].proto.options] == ["Remix", "Edit"]
     assert app.number_input(key="remix_param_seed").max == 2**32 - 1
     assert not [n for n in app.number_input if n.key == "remix_param_num_inference_steps"], "seed only"
+    # The model takes `strength`: "Follow the source" sets it (its opposite), and the remix sends it.
+    follow = app.slider(key="remix_follow_source")
+    assert (follow.value, follow.min, follow.max) == (pytest.approx(0.3), 0, 1)
+    follow.set_value(0.9)
+    app.text_area(key="remix_prompt").set_value("the robot in the snow")
+    app.run()
+    button(app, "Remix").click()
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    remix = next(r for r in library.page().records if r.kind == "remix")
+    assert remix.params["strength"] == 0.1
+    wire = httpx.get(f"{tiny_wan.root_url}/_localsora/videos/{remix.video_id}/request").json()
+    assert wire["params"]["strength"] == 0.1
     app = open_page(app, "app_pages/settings.py")
     assert "no sound" in texts(app) and "It runs a real video model through diffusers" in texts(app)
 

@@ -105,6 +105,8 @@ STEPS = Parameter("num_inference_steps", int, "Denoising steps: more is slower a
 GUIDANCE = Parameter("guidance_scale", float, "How closely to follow the prompt.", 0.0, 30.0)
 FPS = Parameter("fps", int, "Frames per second of the delivered MP4.", 1, 60)
 NUM_FRAMES = Parameter("num_frames", int, "Frames the model generates; the clip still lasts `seconds`.", 1, 1025)
+STRENGTH = Parameter("strength", float, "Remix and edits: how far to move from the source video; 0 keeps it, 1 "
+                     "ignores it (0.7 when left out).", 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,7 @@ class RenderRequest:
     guidance_scale: float | None = None
     fps: int | None = None
     num_frames: int | None = None
+    strength: float | None = None  # remix and edits: how far from the source (diffusers' name)
 
     @property
     def capability(self) -> str:

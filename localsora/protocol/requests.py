@@ -172,7 +172,8 @@ class _Request(BaseModel):
 
 # Fields beyond Sora's that an engine may take, with vLLM-Omni's names. Types here; each engine's ranges are
 # checked after validation (they differ per engine and per dialect, and GET /v1/models reports them).
-EXTRA_PARAMETERS = ("seed", "negative_prompt", "num_inference_steps", "guidance_scale", "fps", "num_frames")
+EXTRA_PARAMETERS = ("seed", "negative_prompt", "num_inference_steps", "guidance_scale", "fps", "num_frames",
+                    "strength")
 
 
 class ExtraParameters(_Request):
@@ -184,6 +185,8 @@ class ExtraParameters(_Request):
     guidance_scale: float | None = Field(None, allow_inf_nan=False, description="How closely to follow the prompt.")
     fps: int | None = Field(None, description="Frames per second.")
     num_frames: int | None = Field(None, description="Frames to generate.")
+    strength: float | None = Field(None, allow_inf_nan=False,
+                                   description="Remix and edits: how far from the source, 0 to 1 (diffusers' name).")
 
     def parameters(self) -> dict[str, Any]:
         """The extra parameters given, by name (a dialect's variant may add its own)."""
