@@ -376,8 +376,9 @@ def test_missing_thumbnail_and_spritesheet_are_tolerated(localsora: LocalsoraPro
     (served / "thumbnail.webp").unlink()
     (served / "spritesheet.jpg").unlink()
     done = run_until_settled(jobs, record.video_id)
-    assert done.is_archived and done.spritesheet_path is None
+    assert done.is_archived, "the MP4 alone is enough"
     assert jobs.library.path(done.thumbnail_path).read_bytes()[8:12] == b"WEBP", "made from the video instead"
+    assert jobs.library.path(done.spritesheet_path).read_bytes()[:3] == b"\xff\xd8\xff", "a JPEG strip, made here"
 
 
 def test_a_job_deleted_on_the_provider_fails_cleanly(localsora: LocalsoraProcess, jobs: Jobs) -> None:
@@ -435,8 +436,9 @@ def test_what_the_model_does_not_offer_is_refused_before_sending(tiny_wan: Local
                                  reference=fitted))
     with pytest.raises(errors.UnsupportedParameter, match="does not offer extend"):
         jobs.submit(VideoRequest(prompt="x", kind="extend", added_seconds="4", source_video_id="video_x"))
-    with pytest.raises(errors.UnsupportedParameter, match="does not take strength"):
-        jobs.submit(VideoRequest(prompt="x", model=TINY_WAN, size="96x64", seconds="1", params={"strength": 1}))
+    with pytest.raises(errors.UnsupportedParameter, match="does not take motion_bucket_id"):  # Stable Video's
+        jobs.submit(VideoRequest(prompt="x", model=TINY_WAN, size="96x64", seconds="1",
+                                 params={"motion_bucket_id": 127}))
     assert jobs.library.count() == 0
 
 
