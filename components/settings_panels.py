@@ -13,6 +13,7 @@ from studio.library import Filters
 from studio.provider.connection_check import ConnectionReport, check_connection, dialect_label, secrets_snippet
 from studio.provider.dialects import DIALECTS
 from studio.provider.profiles import CONFIG_KEYS, OPENAI_SHUTDOWN_NOTE, SECRET_KEYS, load_providers
+from studio.provider.url_redaction import redacted_url
 
 SESSION_FIELDS = {
     "OPENAI_API_KEY": ("OpenAI or gateway API key", True),
@@ -131,7 +132,7 @@ def library_panel(context: StudioContext) -> None:
         st.markdown(f"**localsora** ({caps.serving if model_engine else 'the local previz renderer'})")
         if local.base_url:
             health = health_of(local, "local", local.base_url)
-            state = f"{'Running' if health.ok else 'Not answering'} at {local.base_url}"
+            state = f"{'Running' if health.ok else 'Not answering'} at {redacted_url(local.base_url)}"
         else:
             state = "Not started: it starts when the Local profile is used."
         what = (f"It runs a real video model through {caps.engine} on this machine"

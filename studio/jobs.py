@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlparse
 
 import httpx2  # the SDK's HTTP library
 
@@ -32,6 +31,7 @@ from studio.provider.dialects import route_missing
 from studio.provider.error_mapping import caused_by, from_job_failure, from_sdk, retry_after_seconds
 from studio.provider.profiles import Provider, ProviderOffer
 from studio.provider.sdk import openai
+from studio.provider.url_redaction import host_of, redacted_url
 
 if TYPE_CHECKING:
     from openai.types import Video
@@ -406,10 +406,11 @@ class Jobs:
         """Why `record` is not followed here: it was made on another server than the one this profile names now
         (its id means nothing there). None when it can be. The embedded localsora keeps its jobs in the data dir,
         so a new port of its own is the same server."""
-        made_on, now_on = (record.base_url or "").rstrip("/"), (self.provider.base_url or "").rstrip("/")
+        # The library keeps a base URL without its credentials (library._column_value): compare it so.
+        made_on, now_on = (redacted_url(url or "").rstrip("/") for url in (record.base_url, self.provider.base_url))
         if self.provider.kind == "local" or not made_on or made_on == now_on:
             return None
-        return (f"Made on {urlparse(made_on).netloc}, and {self.provider.label} now points at {self.provider.host}. "
+        return (f"Made on {host_of(made_on)}, and {self.provider.label} now points at {self.provider.host}. "
                 "It is kept as it is: point the profile back to follow and download it.")
 
     # Archiving.

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from studio.provider.url_redaction import redacted_url
+
 ACTIVE_STATUSES = ("queued", "in_progress")
 STATUSES = ("queued", "in_progress", "completed", "failed", "timed_out")
 SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -688,7 +690,7 @@ def _statements(script: str) -> list[str]:
 
 def _server_key(base_url: str) -> str:
     # One server, however its URL was typed: no trailing slash, lower-case scheme and host.
-    url = base_url.strip().rstrip("/")
+    url = redacted_url(base_url.strip().rstrip("/"))
     scheme, _, rest = url.partition("://")
     host, slash, path = rest.partition("/")
     return f"{scheme.lower()}://{host.lower()}{slash}{path}" if rest else url
@@ -699,6 +701,8 @@ def _column_value(name: str, value: Any) -> Any:
         return int(value)
     if name in _JSON:
         return json.dumps(value or {}, sort_keys=True, default=str)
+    if name == "base_url" and value:
+        return redacted_url(value)  # which server, never the user name and password typed into its URL
     return value
 
 

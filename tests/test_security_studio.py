@@ -4,13 +4,27 @@ tests/test_e2e_xss.py."""
 
 from __future__ import annotations
 
+import ast
 import csv
 import io
+import sqlite3
 import zipfile
 from pathlib import Path, PurePosixPath
 
+import pytest
+from openai import OpenAI
+
+from localsora.process import free_port
 from studio import batch as batches
+from studio import errors
+from studio.jobs import Jobs, VideoRequest
 from studio.library import Library, VideoRecord
+from studio.media.images import fit
+from studio.provider.code_export import python_snippet
+from studio.provider.connection_check import check_connection
+from studio.provider.discovery import list_models
+from studio.provider.profiles import load_providers
+from tests.media import png_bytes
 from tests.test_library import make_record
 
 FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)",
@@ -83,3 +97,71 @@ def test_a_hostile_provider_id_cannot_name_a_zip_entry_outside_its_folder(tmp_pa
     for name in videos:
         path = PurePosixPath(name)
         assert len(path.parts) == 1 and ".." not in name and "\\" not in name and ":" not in name, name
+
+
+# ---------------------------------------------------------------- the exported snippet
+
+
+HOSTILE_STRING = 'x"); import os; os.system("touch pwned"); ("'
+
+
+def test_an_exported_snippet_keeps_a_hostile_model_source_id_and_file_name_as_strings() -> None:
+    """A model, a source id or a file name with a quote or a line break in it stays one string literal: the
+    snippet runs no code of theirs."""
+    provider = load_providers(CONFIG)["compatible"]
+    create = python_snippet(provider, VideoRequest(prompt="p", model=HOSTILE_STRING, size="1280x720", seconds="4",
+                                                   reference=fit(png_bytes(64, 64), "1280x720")),
+                            image_name="a\nimport os; os.system('touch pwned')\n.png")
+    remix = python_snippet(provider, VideoRequest(prompt="p", kind="remix", source_video_id=HOSTILE_STRING))
+    extend = python_snippet(provider, VideoRequest(prompt="p", kind="extend", source_video_id="v", seconds="8",
+                                                   added_seconds=HOSTILE_STRING))
+    for code in (create, remix, extend):
+        tree = ast.parse(code)
+        called = {ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+        assert "os.system" not in called, code
+        assert HOSTILE_STRING in {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)}, code
+
+
+# ---------------------------------------------------------------- credentials in a base URL
+
+
+PASSWORD = "hunter2-never-shown"
+WITH_CREDENTIALS = f"http://alice:{PASSWORD}@127.0.0.1:{{port}}/v1"
+CONFIG = {"SORA_STUDIO_COMPATIBLE_URL": "http://bob:" + PASSWORD + "@gpu.example:8000/v1"}
+
+
+def test_a_base_urls_credentials_are_never_shown() -> None:
+    """The five places a base URL was shown (the host in every message, the models-list errors, the DNS error,
+    the snippet, a video made elsewhere) leave out its user name and password."""
+    provider = load_providers(CONFIG)["compatible"]
+    assert provider.host == "gpu.example:8000"
+    snippet = python_snippet(provider, VideoRequest(prompt="p"))
+    assert PASSWORD not in snippet and "http://***@gpu.example:8000/v1" in snippet and ast.parse(snippet)
+
+    nobody_there = OpenAI(base_url=WITH_CREDENTIALS.format(port=free_port()), api_key="k", max_retries=0)
+    with pytest.raises(errors.BackendUnreachable) as unreachable:
+        list_models(nobody_there)
+    assert PASSWORD not in str(unreachable.value) and "***@127.0.0.1" in str(unreachable.value)
+
+    no_such_host = load_providers({"SORA_STUDIO_COMPATIBLE_URL": f"http://bob:{PASSWORD}@no-such-host.invalid/v1",
+                                   "SORA_STUDIO_COMPATIBLE_API_KEY": "k"})["compatible"]
+    report = check_connection(no_such_host, timeout=5)
+    assert not report.ok and report.problem == "dns" and PASSWORD not in f"{report.headline} {report.reason}"
+
+
+def test_a_base_urls_credentials_are_never_stored(tmp_path: Path) -> None:
+    """The library keeps which server made a video (and what that server lacks), never the password typed into
+    its URL; a video made there is still followed there."""
+    library = Library(tmp_path)
+    provider = load_providers(CONFIG)["compatible"]
+    assert provider.base_url is not None
+    library.add(make_record(1, provider="compatible", base_url=provider.base_url))
+    library.mark_mode_absent(provider.base_url, "remix", 404)
+    database = sqlite3.connect(library.db_path)
+    stored = [str(row) for table in ("videos", "absent_modes") for row in database.execute(f"SELECT * FROM {table}")]
+    database.close()
+    assert stored and not any(PASSWORD in row for row in stored), stored
+    assert library.absent_modes(provider.base_url) == {"remix"}
+    record = library.get("video_000001")
+    assert record is not None and record.base_url == "http://***@gpu.example:8000/v1"
+    assert Jobs(provider, library).made_elsewhere(record) is None
