@@ -6,7 +6,7 @@ import streamlit as st
 
 from components.context import StudioContext, health_of, session_jobs
 from components.identity import identity_box
-from components.job_panel import TICK_SECONDS, announce_ended, check_in, in_flight, state_label
+from components.job_panel import TICK_SECONDS, announce_ended, check_in, in_flight, state_label, stuck_downloads
 from components.plain_text import title_of
 from components.spend import spend_line
 
@@ -24,6 +24,7 @@ def sidebar(context: StudioContext) -> None:
             if not health.starting:  # a renderer on its way needs no fixing
                 st.page_link("app_pages/settings.py", label="Fix it in Settings", icon=":material/settings:")
         identity_box()
+        stuck_downloads(context)
         records = session_jobs(context)
         announce_ended(records)  # before app.py shows the queued toasts
         active_ids = [r.video_id for r in records if in_flight(r)]

@@ -7,6 +7,7 @@ ourselves only where the server cannot have made a job: a 429, or a connection t
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import random
@@ -45,8 +46,11 @@ LEARNABLE_MODES = ("remix", "edit", "extend")  # a 404/405 on their routes means
 MEDIA_NAMES = {"video": "video.mp4", "thumbnail": "thumbnail.webp", "spritesheet": "spritesheet.jpg"}
 
 # A download holds the job's claim in the library (its `next_poll_at`), so two sessions, workers or processes never
-# download the same video twice. The claim is renewed while bytes arrive; a killed download's claim lapses.
+# download the same video twice. The claim is renewed while bytes arrive. A killed download's claim is void at once:
+# the folder's OS lock (`Library.download_lock`) says no download of it is alive.
 DOWNLOAD_LEASE = 120.0
+# A download that could not be saved (a full disk) is tried again this often, until there is space.
+SAVE_RETRY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -421,14 +425,26 @@ class Jobs:
         record = self._get(video_id)
         if record.is_archived or self.made_elsewhere(record) is not None:
             return record
-        if not self.library.claim_poll(video_id, time.time(), time.time() + DOWNLOAD_LEASE):
-            return record
+        folder = self.library.folder_for(video_id)
         try:
-            record = self._get(video_id)  # a download that ended before the claim was taken
-            return record if record.is_archived else self._download_all(record)
-        except BaseException:
-            self.library.update(video_id, next_poll_at=time.time())  # released: the next refresh tries again
-            raise
+            with self.library.download_lock(video_id) as held:
+                now = time.time()
+                if not held or not self.library.claim_download(video_id, now, now + DOWNLOAD_LEASE,
+                                                               SAVE_RETRY_SECONDS):
+                    return record  # downloading elsewhere, or waiting for space
+                try:
+                    record = self._get(video_id)  # a download that ended before the claim was taken
+                    if record.is_archived:
+                        return record
+                    self.library.sweep_partial_downloads(video_id)
+                    return self._download_all(record)
+                except BaseException:
+                    self.library.update(video_id, next_poll_at=time.time())  # released: the next refresh tries again
+                    raise
+        except OSError as exc:  # the folder, its lock or a file in it could not be written
+            error = cannot_save(exc, folder)
+            self.library.update(video_id, last_poll_error=str(error), next_poll_at=time.time() + SAVE_RETRY_SECONDS)
+            raise error from exc
 
     def _download_all(self, record: VideoRecord) -> VideoRecord:
         video_id = record.video_id
@@ -651,6 +667,16 @@ def variant_params(request: VideoRequest, caps: ProviderOffer) -> list[dict[str,
     else:
         seeds = [low + (int(chosen) - low + index) % span for index in range(request.variants)]
     return [{**request.params, "seed": seed} for seed in seeds]
+
+
+def cannot_save(exc: OSError, folder: Path) -> errors.CannotSave:
+    """What stops a download being saved in `folder`, in words, saying where."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return errors.CannotSave(f"The disk is full: the video cannot be saved in {folder}. It is downloaded as soon "
+                                 "as there is space: free some, or move the data folder (SORA_STUDIO_DATA_DIR).",
+                                 code="disk_full")
+    return errors.CannotSave(f"The video cannot be saved in {folder}: {exc.strerror or exc}. It is tried again.",
+                             code="cannot_save")
 
 
 def _poll_after(header: str | None) -> float:

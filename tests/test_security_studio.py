@@ -5,16 +5,23 @@ tests/test_e2e_xss.py."""
 from __future__ import annotations
 
 import ast
+import contextlib
 import csv
 import io
 import sqlite3
+import subprocess
+import sys
+import threading
+import time
 import zipfile
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
 
 import pytest
 from openai import OpenAI
 
-from localsora.process import free_port
+from localsora.process import LocalsoraProcess, free_port
 from studio import batch as batches
 from studio import errors
 from studio.jobs import Jobs, VideoRequest
@@ -24,8 +31,11 @@ from studio.provider.code_export import python_snippet
 from studio.provider.connection_check import check_connection
 from studio.provider.discovery import list_models
 from studio.provider.profiles import load_providers
-from tests.media import png_bytes
+from tests.conftest import local_jobs, sdk_client, wait_for_video
+from tests.media import decode_mp4, png_bytes
 from tests.test_library import make_record
+from tests.test_pages import new_session, open_page, sidebar_text
+from tests.waiting import wait_until
 
 FORMULAS = ["=HYPERLINK(\"http://evil.example\",\"x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)",
             "\t=1+1", "\r=1+1"]
@@ -165,3 +175,120 @@ def test_a_base_urls_credentials_are_never_stored(tmp_path: Path) -> None:
     record = library.get("video_000001")
     assert record is not None and record.base_url == "http://***@gpu.example:8000/v1"
     assert Jobs(provider, library).made_elsewhere(record) is None
+
+
+# ---------------------------------------------------------------- a full disk, a killed download
+
+
+@pytest.fixture
+def studio_env(tmp_path: Path, localsora: LocalsoraProcess, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The studio's settings for an AppTest session on `localsora`, and its data dir."""
+    for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("LOCALSORA_URL", localsora.root_url)
+    monkeypatch.setenv("SORA_STUDIO_PROVIDER", "local")
+    monkeypatch.setenv("SORA_STUDIO_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+@contextlib.contextmanager
+def full_disk(folder: Path) -> Iterator[Path]:
+    """`folder` on a small file system of its own (a tmpfs), filled to the last byte: a real ENOSPC. Yields the
+    filler file; deleting it makes room. Needs the right to mount (root)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"a small tmpfs cannot be mounted here: {mounted.stderr.decode().strip()}")
+    try:
+        filler = folder / "filler"
+        with open(filler, "wb") as out, contextlib.suppress(OSError):
+            while True:
+                out.write(b"\0" * 65536)
+                out.flush()
+        yield filler
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def test_a_full_disk_is_said_with_where_on_the_card_and_sidebar_and_the_download_follows_once_there_is_room(
+        localsora: LocalsoraProcess, studio_env: Path) -> None:
+    jobs = local_jobs(localsora, studio_env)
+    [record] = jobs.submit(VideoRequest(prompt="A lighthouse at dusk, slow pan right", size="1280x720"))
+    assert wait_for_video(sdk_client(localsora), record.video_id).status == "completed"
+    with full_disk(jobs.library.files_dir) as filler:
+        jobs.refresh_active()  # the worker's tick: it raised a raw OSError 28 and recorded nothing
+        stuck = jobs.library.get(record.video_id)
+        assert stuck is not None and stuck.status == "completed" and not stuck.is_archived
+        folder = jobs.library.folder_for(record.video_id)
+        assert stuck.last_poll_error is not None and stuck.last_poll_error.startswith("The disk is full") \
+            and str(folder) in stuck.last_poll_error, stuck.last_poll_error
+        assert not list(folder.glob("*.part")) and not list(folder.glob(".*.part")), "no part file left"
+
+        at = open_page(new_session(), "app_pages/gallery.py")
+        assert "1 finished video not downloaded yet" in sidebar_text(at) and "The disk is full" in sidebar_text(at)
+        assert any("The disk is full" in bar.proto.text for bar in at.get("progress")), "the card says why"
+
+        filler.unlink()  # room again: the next tries download it, with nobody asking
+        done = wait_until(lambda: jobs.refresh_active() and jobs.library.get(record.video_id),
+                          lambda r: r is not None and r.is_archived, what="the download once there is room",
+                          deadline=60)
+        assert done.last_poll_error is None
+        assert decode_mp4(jobs.library.path(done.video_path)).duration == pytest.approx(4, abs=0.05)
+
+
+STALLED_DOWNLOAD = """
+import sys
+from studio.jobs import Jobs
+from studio.library import Library
+from studio.provider.profiles import load_providers
+provider = load_providers({"LOCALSORA_URL": sys.argv[1]})["local"]
+Jobs(provider, Library(sys.argv[2])).archive(sys.argv[3])
+"""
+
+
+class StallingServer(BaseHTTPRequestHandler):
+    """Starts sending a 10 MB video and then sends nothing more: a download that is in flight when it is killed."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.send_response(200)
+        self.send_header("Content-Type", "video/mp4")
+        self.send_header("Content-Length", str(10_000_000))
+        self.end_headers()
+        self.wfile.write(b"\0" * 100_000)
+        self.wfile.flush()
+        time.sleep(60)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_a_killed_download_is_retried_at_once_and_its_part_file_swept(localsora: LocalsoraProcess,
+                                                                     tmp_path: Path) -> None:
+    """A studio killed mid-download left its claim for 120 s and its .part for an hour; the next try (a
+    restarted studio) downloads it at once and leaves no part file."""
+    jobs = local_jobs(localsora, tmp_path / "data")
+    [record] = jobs.submit(VideoRequest(prompt="A kite over dunes at noon", size="1280x720"))
+    assert wait_for_video(sdk_client(localsora), record.video_id).status == "completed"
+    folder = jobs.library.folder_for(record.video_id)
+
+    stalling = ThreadingHTTPServer(("127.0.0.1", 0), StallingServer)
+    stalling.daemon_threads = True
+    threading.Thread(target=stalling.serve_forever, daemon=True).start()
+    try:
+        child = subprocess.Popen([sys.executable, "-c", STALLED_DOWNLOAD, f"http://127.0.0.1:{stalling.server_port}",
+                                  str(tmp_path / "data"), record.video_id], cwd=Path(__file__).resolve().parent.parent)
+        try:
+            wait_until(lambda: list(folder.glob(".*.part")) if folder.exists() else [], what="the download to start",
+                       deadline=60)
+        finally:
+            child.kill()
+            child.wait()
+    finally:
+        stalling.shutdown()
+    claimed = jobs.library.get(record.video_id)
+    assert claimed is not None and claimed.next_poll_at > time.time() + 60, "the killed download held its lease"
+
+    done = jobs.archive(record.video_id)
+    assert done.is_archived, "the retry did not wait out the lease"
+    assert decode_mp4(jobs.library.path(done.video_path)).duration == pytest.approx(4, abs=0.05)
+    assert not list(folder.glob(".*.part")), "the killed download's part file is swept"
