@@ -69,7 +69,7 @@ def _progress_card(context: StudioContext, record: VideoRecord) -> None:
                     text=f"{state} · {record.progress}% · {video_card.elapsed(record)} elapsed")
         st.caption(video_card.summary_line(record))
         if record.last_poll_error:
-            st.warning(record.last_poll_error, icon=":material/cloud_off:")
+            st.warning(escape_markdown(record.last_poll_error), icon=":material/cloud_off:")
 
 
 def finished_card(context: StudioContext, record: VideoRecord, key: str) -> None:

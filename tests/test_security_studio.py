@@ -8,6 +8,7 @@ import ast
 import contextlib
 import csv
 import io
+import re
 import sqlite3
 import subprocess
 import sys
@@ -292,3 +293,13 @@ def test_a_killed_download_is_retried_at_once_and_its_part_file_swept(localsora:
     assert done.is_archived, "the retry did not wait out the lease"
     assert decode_mp4(jobs.library.path(done.video_path)).duration == pytest.approx(4, abs=0.05)
     assert not list(folder.glob(".*.part")), "the killed download's part file is swept"
+
+
+def test_a_status_no_one_expected_is_text_in_the_cards_html() -> None:
+    """A card's badge sits in its HTML-enabled Markdown: a status a server made up (`<img onerror>`) is escaped
+    there, as the model and size are; a known one keeps its label."""
+    from components import video_card
+
+    hostile = video_card.badge_markup(make_record(1, status="<img src=x onerror=alert(1)>"))
+    assert re.search(r"(?<!\\)[<>\[\]]", hostile.removeprefix(":gray-badge[").removesuffix("]")) is None, hostile
+    assert video_card.badge_markup(make_record(2, status="completed")) == ":green-badge[Ready]"
