@@ -10,6 +10,7 @@ from components.plain_text import escape_markdown
 from components.spend import spend_by_person
 from studio.catalog import DEFAULT_MODEL
 from studio.library import Filters
+from studio.media.upload_limits import megabytes_text
 from studio.provider.connection_check import ConnectionReport, check_connection, dialect_label, secrets_snippet
 from studio.provider.dialects import DIALECTS
 from studio.provider.profiles import CONFIG_KEYS, OPENAI_SHUTDOWN_NOTE, SECRET_KEYS, load_providers
@@ -147,7 +148,7 @@ def library_panel(context: StudioContext) -> None:
         st.markdown("**Library**")
         count = context.library.count()
         ready = context.library.count(Filters(status="completed"))
-        st.caption(f"{count} videos ({ready} ready) · {context.library.disk_usage() / 1e6:.1f} MB on disk  \n"
+        st.caption(f"{count} videos ({ready} ready) · {megabytes_text(context.library.disk_usage())} on disk  \n"
                    f"Location: {escape_markdown(str(context.data_dir))}")
         st.markdown("**Spent so far**, by person")
         spend_by_person(context.library)

@@ -28,6 +28,7 @@ from studio import errors
 from studio.jobs import Jobs, VideoRequest
 from studio.library import Library, VideoRecord
 from studio.media.images import fit
+from studio.media.upload_limits import REFERENCE_IMAGE
 from studio.provider.code_export import python_snippet
 from studio.provider.connection_check import check_connection
 from studio.provider.discovery import list_models
@@ -303,3 +304,16 @@ def test_a_status_no_one_expected_is_text_in_the_cards_html() -> None:
     hostile = video_card.badge_markup(make_record(1, status="<img src=x onerror=alert(1)>"))
     assert re.search(r"(?<!\\)[<>\[\]]", hostile.removeprefix(":gray-badge[").removesuffix("]")) is None, hostile
     assert video_card.badge_markup(make_record(2, status="completed")) == ":green-badge[Ready]"
+
+
+def test_settings_says_20_mb_for_20_mib_as_the_upload_limits_do(studio_env: Path) -> None:
+    """One megabyte everywhere: Settings showed 20 MiB of library as "21.0 MB" while the uploaders call the same
+    20 MiB limit "20 MB"."""
+    library = Library(studio_env)
+    folder = library.folder_for("video_big")
+    folder.mkdir(parents=True)
+    with open(folder / "video.mp4", "wb") as big:
+        big.truncate(REFERENCE_IMAGE.max_bytes - library.disk_usage())  # the library is the limit's size in all
+    assert REFERENCE_IMAGE.summary.endswith("up to 20 MB")
+    at = open_page(new_session(), "app_pages/settings.py")
+    assert any("· 20 MB on disk" in caption.value for caption in at.caption), [c.value for c in at.caption]
