@@ -436,7 +436,7 @@ class Jobs:
                     record = self._get(video_id)  # a download that ended before the claim was taken
                     if record.is_archived:
                         return record
-                    self.library.sweep_partial_downloads(video_id)
+                    self.library.remove_part_files(video_id)
                     return self._download_all(record)
                 except BaseException:
                     self.library.update(video_id, next_poll_at=time.time())  # released: the next refresh tries again

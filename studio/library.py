@@ -447,7 +447,7 @@ class Library:
         )
         return cursor.rowcount == 1
 
-    def sweep_partial_downloads(self, video_id: str) -> None:
+    def remove_part_files(self, video_id: str) -> None:
         """Remove the part files in the video's folder. Only while holding its `download_lock`: then they are
         what a killed download left."""
         for partial in self.folder_for(video_id).glob(".*.part"):
