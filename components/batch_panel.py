@@ -137,7 +137,7 @@ def batch_form(context: StudioContext, key: str = "batch") -> None:
         except StudioError as error:
             show_error(error)
             return
-        queue_toast(f"Batch “{batch.name}” queued: {len(batch.rows)} videos.", icon=":material/queue:")
+        queue_toast(f"Batch “{escape_markdown(batch.name)}” queued: {len(batch.rows)} videos.", icon=":material/queue:")
         st.session_state[f"{key}_started"] = True
         st.rerun()
 
@@ -151,14 +151,14 @@ def _row_line(library: Library, row: batches.BatchRow, key: str) -> None:
             else:
                 st.caption(f"Line {row.line}")
         with words:
-            status = STATUS_LABELS.get(row.status, row.status)
+            status = escape_markdown(STATUS_LABELS.get(row.status, row.status))
             st.markdown(f"**Line {row.line} · {status}** · {escape_markdown(short_title(row.prompt, 90))}")
             if row.status in ("queued", "in_progress"):
                 st.progress(min(100, max(0, row.progress)) / 100, text=f"{status} · {row.progress}%")
-            st.caption(f"{row.model} · {row.size} · {row.seconds} s"
-                       + (f" · seed {row.params['seed']}" if "seed" in row.params else ""))
+            seed = f" · seed {row.params['seed']}" if "seed" in row.params else ""
+            st.caption(escape_markdown(f"{row.model} · {row.size} · {row.seconds} s{seed}"))
             if row.message:
-                st.warning(row.message, icon=":material/error:")
+                st.warning(escape_markdown(row.message), icon=":material/error:")
             if row.video is not None and row.status == "completed":
                 st.page_link("app_pages/gallery.py", label="Open in gallery", icon=":material/video_library:",
                              query_params={"video": row.video.video_id})
@@ -200,9 +200,9 @@ def batch_card(context: StudioContext, batch: batches.Batch, key: str) -> None:
                                                      "cancelled": "gray"}.get(batch.state, "gray"))
         done = sum(row.settled for row in batch.rows)
         st.progress(done / len(batch.rows), text=batch.summary)
-        st.caption(f"Tag `{batch.tag}` · {batch.pace.label}")
+        st.caption(f"Tag {escape_markdown(batch.tag)} · {batch.pace.label}")
         if batch.last_error and batch.state == "running" and not batch.settled:
-            st.info(batch.last_error, icon=":material/schedule:")
+            st.info(escape_markdown(batch.last_error), icon=":material/schedule:")
         _controls(context, batch, key)
         with st.expander("Rows", expanded=not batch.settled or batch.state == "finished"):
             for row in batch.rows:

@@ -10,7 +10,7 @@ from streamlit.delta_generator import DeltaGenerator
 from components import video_card
 from components.context import StudioContext
 from components.feedback import queue_toast, show_error
-from components.job_panel import TICK_SECONDS, check_in, failure_notice, retry, state_label
+from components.job_panel import TICK_SECONDS, check_in, failure_notice, in_flight, retry, state_label
 from components.plain_text import escape_markdown, title_of
 from components.trash import offer_undo
 from studio.errors import StudioError
@@ -213,7 +213,7 @@ def gallery_card(context: StudioContext, record: VideoRecord, key: str) -> None:
                          f"{video_card.badge_markup(record)}\n\n:small[:gray[{small}]]")
     if record.status in ("failed", "timed_out"):
         failure_notice(context, record)
-    elif record.is_active:
+    elif in_flight(record):  # rendering, or finished there and still downloading (with why, if it is stuck)
         live_progress(context, video_id)
     menu_key = f"{key}_menu_{video_id}"
     menu = st.popover("⋯", key=menu_key, on_change="rerun", help="Download, remix, favourite, rename or delete")

@@ -39,7 +39,10 @@ class GenerationChoice:
 
 
 def size_label(size: str) -> str:
-    width, height = (int(v) for v in size.split("x"))
+    try:
+        width, height = (int(v) for v in size.split("x"))
+    except ValueError:
+        return size  # a size a server or a file gave that is no WIDTHxHEIGHT: shown as it is
     shape = "portrait" if height > width else "landscape" if width > height else "square"
     return f"{size} · {shape}"
 

@@ -118,7 +118,7 @@ def shot_editor(context: StudioContext, board: boards.Storyboard, index: int, st
         if shot.start == "fresh" and caps.image:
             _reference(context, board, index)
         if state is not None and state.message and state.status in ("failed", "timed_out", "waiting"):
-            st.warning(state.message, icon=":material/error:")
+            st.warning(escape_markdown(state.message), icon=":material/error:")
         up, down, remove, _ = st.columns([1, 1, 1, 3])
         if index > 0 and up.button("Up", icon=":material/arrow_upward:", key=_widget_key(board, index, "up")):
             _move(context, board, index, index - 1)
@@ -181,8 +181,8 @@ def storyboard_editor(context: StudioContext, board: boards.Storyboard) -> None:
         return
     edited = (board.title, [(s.prompt, s.seconds, s.start) for s in board.shots])
     board.title = st.text_input("Title", value=board.title, key=f"sb_{board.storyboard_id}_title") or board.title
-    st.caption(f"{board.model} · {size_label(board.size)} · every shot is rendered at this size, and the film "
-               "is joined at it.")
+    st.caption(f"{escape_markdown(board.model)} · {escape_markdown(size_label(board.size))} · every shot is "
+               "rendered at this size, and the film is joined at it.")
     state = boards.current_state(library, board)
     for index in range(len(board.shots)):
         shot_editor(context, board, index, state.shots[index] if index < len(state.shots) else None)
@@ -196,12 +196,12 @@ def storyboard_editor(context: StudioContext, board: boards.Storyboard) -> None:
 
     found = boards.problems(board, context.provider)
     if found:
-        st.info("To render: " + " ".join(found), icon=":material/edit_note:")
+        st.info(escape_markdown("To render: " + " ".join(found)), icon=":material/edit_note:")
     now = boards.current_state(library, board)
     to_send = sum(s.status in ("draft", "failed", "timed_out") for s in now.shots)
     label = f"Render {to_send} shot{'s' if to_send != 1 else ''} and join" if to_send else "Join the film"
     if board.last_error and not board.rendering:
-        st.error(f"The last render stopped: {board.last_error}", icon=":material/error:")
+        st.error(f"The last render stopped: {escape_markdown(board.last_error)}", icon=":material/error:")
     if now.done:
         st.caption("The film is up to date with every shot. Change a shot to render it again.")
     elif not board.rendering and st.button(label, type="primary", icon=":material/movie:", disabled=bool(found),
@@ -232,12 +232,13 @@ def render_panel(context: StudioContext, board: boards.Storyboard) -> None:
             done = sum(s.status == "completed" for s in state.shots)
             st.progress(done / max(1, len(state.shots)),
                         text=f"Rendering: {done} of {len(state.shots)} shots ready · " + " · ".join(
-                            f"{i + 1}: {STATUS_LABELS.get(s.status, s.status)}"
+                            f"{i + 1}: {escape_markdown(STATUS_LABELS.get(s.status, s.status))}"
                             + (f" {s.progress}%" if s.status in ("queued", "in_progress") else "")
                             for i, s in enumerate(state.shots)))
         if rendering and not fresh.rendering:
             if state.done and state.film is not None:
-                queue_toast(f"“{fresh.title}” is joined: {state.film.seconds} s.", icon=":material/movie:")
+                queue_toast(f"“{escape_markdown(fresh.title)}” is joined: {escape_markdown(state.film.seconds)} s.",
+                            icon=":material/movie:")
             st.rerun()  # finished or stopped: a full run stops the ticking and shows the film or the reason
         if state.film is not None:
             film_panel(context, state)
@@ -252,7 +253,7 @@ def film_panel(context: StudioContext, state: boards.RenderState) -> None:
     video_card.player(context.library, film)
     handling = {"copied": "shots copied as they are", "encoded": "re-encoded to one size"}.get(
         film.extra.get("video", ""), "")
-    st.caption(f"{film.seconds} s · {film.size} · {handling}  \n"
+    st.caption(f"{escape_markdown(film.seconds)} s · {escape_markdown(film.size)} · {handling}  \n"
                + "Shots: " + " · ".join(escape_markdown(short_title(s.video.prompt, 40)) for s in state.shots
                                         if s.video is not None))
     video_card.download_and_links(context.library, film, (), key="storyboard_film")

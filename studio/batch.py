@@ -735,12 +735,12 @@ def write_zip(library: Library, batch: Batch, target: IO[bytes]) -> int:
             path = library.path(video.video_path) if video is not None else None
             name = ""
             if video is not None and path is not None and path.exists():
-                name = f"{row.line:04d}-{_file_slug(row.prompt)}-{video.video_id[-8:]}.mp4"
+                name = f"{row.line:04d}-{_file_slug(row.prompt)}-{_id_slug(video.video_id)}.mp4"
                 archive.write(path, name)
                 count += 1
             seed = video.seed if video is not None and video.seed is not None else row.params.get("seed", "")
-            writer.writerow([row.line, row.prompt, row.model, row.size, row.seconds, seed, row.status,
-                             row.video_id or "", name])
+            writer.writerow([inert_cell(cell) for cell in (row.line, row.prompt, row.model, row.size, row.seconds,
+                                                            seed, row.status, row.video_id or "", name)])
         archive.writestr("batch.csv", manifest.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
     return count
 
@@ -762,3 +762,20 @@ def zip_file(library: Library, batch: Batch) -> Path:
 
 def _file_slug(prompt: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", short_title(prompt, 40).lower()).strip("-") or "video"
+
+
+def _id_slug(video_id: str) -> str:
+    """The id's tail from safe characters only: a provider's id (`/../x`, `C:\\x`) must not name a folder."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", video_id.removeprefix("video_")[-8:]).strip("-") or "video"
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_cell(value: object) -> object:
+    """`value` as a CSV cell no spreadsheet runs: text that starts a formula gets a leading single quote (OWASP's
+    advice), so `=HYPERLINK(...)` reads as text. Numbers (a seed of -1) stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value

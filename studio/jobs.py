@@ -7,6 +7,7 @@ ourselves only where the server cannot have made a job: a 429, or a connection t
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import random
@@ -17,7 +18,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlparse
 
 import httpx2  # the SDK's HTTP library
 
@@ -33,6 +33,7 @@ from studio.provider.dialects import dialect_named, route_missing
 from studio.provider.error_mapping import caused_by, from_job_failure, from_sdk, retry_after_seconds
 from studio.provider.profiles import Provider, ProviderOffer
 from studio.provider.sdk import openai
+from studio.provider.url_redaction import host_of, redacted_url
 
 if TYPE_CHECKING:
     from openai.types import Video
@@ -46,10 +47,13 @@ LEARNABLE_MODES = ("remix", "edit", "extend")  # a 404/405 on their routes means
 MEDIA_NAMES = {"video": "video.mp4", "thumbnail": "thumbnail.webp", "spritesheet": "spritesheet.jpg"}
 
 # A download holds the job's claim in the library (its `next_poll_at`), so two sessions, workers or processes never
-# download the same video twice. The claim is renewed while bytes arrive; a killed download's claim lapses.
+# download the same video twice. The claim is renewed while bytes arrive. A killed download's claim is void at once:
+# the folder's OS lock (`Library.download_lock`) says no download of it is alive.
 DOWNLOAD_LEASE = 120.0
 # A list route that refuses rather than lists: LiteLLM 1.108 answers 400; a gateway with no list, 404 or 405.
 LIST_NOT_OFFERED = (400, 404, 405, 422, 501)
+# A download that could not be saved (a full disk) is tried again this often, until there is space.
+SAVE_RETRY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -428,10 +432,11 @@ class Jobs:
         """Why `record` is not followed here: it was made on another server than the one this profile names now
         (its id means nothing there). None when it can be. The embedded localsora keeps its jobs in the data dir,
         so a new port of its own is the same server."""
-        made_on, now_on = (record.base_url or "").rstrip("/"), (self.provider.base_url or "").rstrip("/")
+        # The library keeps a base URL without its credentials (library._column_value): compare it so.
+        made_on, now_on = (redacted_url(url or "").rstrip("/") for url in (record.base_url, self.provider.base_url))
         if self.provider.kind == "local" or not made_on or made_on == now_on:
             return None
-        return (f"Made on {urlparse(made_on).netloc}, and {self.provider.label} now points at {self.provider.host}. "
+        return (f"Made on {host_of(made_on)}, and {self.provider.label} now points at {self.provider.host}. "
                 "It is kept as it is: point the profile back to follow and download it.")
 
     # Archiving.
@@ -442,14 +447,26 @@ class Jobs:
         record = self._get(video_id)
         if record.is_archived or self.made_elsewhere(record) is not None:
             return record
-        if not self.library.claim_poll(video_id, time.time(), time.time() + DOWNLOAD_LEASE):
-            return record
+        folder = self.library.folder_for(video_id)
         try:
-            record = self._get(video_id)  # a download that ended before the claim was taken
-            return record if record.is_archived else self._download_all(record)
-        except BaseException:
-            self.library.update(video_id, next_poll_at=time.time())  # released: the next refresh tries again
-            raise
+            with self.library.download_lock(video_id) as held:
+                now = time.time()
+                if not held or not self.library.claim_download(video_id, now, now + DOWNLOAD_LEASE,
+                                                               SAVE_RETRY_SECONDS):
+                    return record  # downloading elsewhere, or waiting for space
+                try:
+                    record = self._get(video_id)  # a download that ended before the claim was taken
+                    if record.is_archived:
+                        return record
+                    self.library.remove_part_files(video_id)
+                    return self._download_all(record)
+                except BaseException:
+                    self.library.update(video_id, next_poll_at=time.time())  # released: the next refresh tries again
+                    raise
+        except OSError as exc:  # the folder, its lock or a file in it could not be written
+            error = cannot_save(exc, folder)
+            self.library.update(video_id, last_poll_error=str(error), next_poll_at=time.time() + SAVE_RETRY_SECONDS)
+            raise error from exc
 
     def _download_all(self, record: VideoRecord) -> VideoRecord:
         video_id = record.video_id
@@ -723,6 +740,16 @@ def variant_params(request: VideoRequest, caps: ProviderOffer) -> list[dict[str,
     else:
         seeds = [low + (int(chosen) - low + index) % span for index in range(request.variants)]
     return [{**request.params, "seed": seed} for seed in seeds]
+
+
+def cannot_save(exc: OSError, folder: Path) -> errors.CannotSave:
+    """What stops a download being saved in `folder`, in words, saying where."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return errors.CannotSave(f"The disk is full: the video cannot be saved in {folder}. It is downloaded as soon "
+                                 "as there is space: free some, or move the data folder (SORA_STUDIO_DATA_DIR).",
+                                 code="disk_full")
+    return errors.CannotSave(f"The video cannot be saved in {folder}: {exc.strerror or exc}. It is tried again.",
+                             code="cannot_save")
 
 
 def _poll_after(header: str | None) -> float:

@@ -8,6 +8,7 @@ can move.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -16,12 +17,13 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from studio.access import Actor, require_owner
+from studio.provider.url_redaction import redacted_url
 
 ACTIVE_STATUSES = ("queued", "in_progress")
 STATUSES = ("queued", "in_progress", "completed", "failed", "timed_out")
@@ -430,6 +432,39 @@ class Library:
                 )
         return self.get(video_id)
 
+    @contextlib.contextmanager
+    def download_lock(self, video_id: str) -> Iterator[bool]:
+        """Hold the OS's lock on the video's folder while downloading into it: True when taken, False when another
+        download on this machine holds it. The OS lets go when a process dies, so a killed download blocks none."""
+        folder = self.folder_for(video_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = os.open(folder, os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(handle)  # closing lets the lock go
+
+    def claim_download(self, video_id: str, now: float, until: float, retry_wait: float) -> bool:
+        """Take the right to download this video until `until`. Call it holding `download_lock`: no download of it
+        is alive here then, so a claim further ahead than `retry_wait` is a killed download's lease and is void;
+        a wait before a retry (up to `retry_wait` ahead) still holds."""
+        cursor = self._connection().execute(
+            "UPDATE videos SET next_poll_at = ? WHERE video_id = ? AND (next_poll_at <= ? OR next_poll_at > ?)",
+            (until, video_id, now, now + retry_wait),
+        )
+        return cursor.rowcount == 1
+
+    def remove_part_files(self, video_id: str) -> None:
+        """Remove the part files in the video's folder. Only while holding its `download_lock`: then they are
+        what a killed download left."""
+        for partial in self.folder_for(video_id).glob(".*.part"):
+            partial.unlink(missing_ok=True)
+
     def claim_poll(self, video_id: str, now: float, next_poll_at: float) -> bool:
         """Atomically take the right to poll this job now; false when another thread already has it."""
         cursor = self._connection().execute(
@@ -760,7 +795,7 @@ def _statements(script: str) -> list[str]:
 
 def _server_key(base_url: str) -> str:
     # One server, however its URL was typed: no trailing slash, lower-case scheme and host.
-    url = base_url.strip().rstrip("/")
+    url = redacted_url(base_url.strip().rstrip("/"))
     scheme, _, rest = url.partition("://")
     host, slash, path = rest.partition("/")
     return f"{scheme.lower()}://{host.lower()}{slash}{path}" if rest else url
@@ -771,6 +806,8 @@ def _column_value(name: str, value: Any) -> Any:
         return int(value)
     if name in _JSON:
         return json.dumps(value or {}, sort_keys=True, default=str)
+    if name == "base_url" and value:
+        return redacted_url(value)  # which server, never the user name and password typed into its URL
     return value
 
 

@@ -204,8 +204,9 @@ def test_sync_counts_a_download_the_worker_holds_as_in_the_background(localsora:
     fresh = local_jobs(localsora, tmp_path / "fresh")
     copy = replace(finished, video_path=None, thumbnail_path=None, spritesheet_path=None, next_poll_at=0)
     fresh.library.add(copy)  # known, not yet downloaded
-    assert fresh.library.claim_poll(copy.video_id, time.time(), time.time() + 600)  # the worker's download
-    report = fresh.sync()
+    with fresh.library.download_lock(copy.video_id) as held:  # the worker's download, alive: its lock and claim
+        assert held and fresh.library.claim_poll(copy.video_id, time.time(), time.time() + 600)
+        report = fresh.sync()
     assert copy.video_id in report.downloading_elsewhere and copy.video_id not in report.archived
     assert "1 being downloaded in the background" in report.summary
 

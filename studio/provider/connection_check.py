@@ -22,6 +22,7 @@ from studio.provider.discovery import ListedModels, list_models, server_as_liste
 from studio.provider.error_mapping import caused_by, retry_after_seconds
 from studio.provider.profiles import SECRET_KEYS, Provider, ProviderOffer, with_dialect
 from studio.provider.sdk import openai
+from studio.provider.url_redaction import redacted_url
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -145,8 +146,8 @@ def _failure(exc: Exception, provider: Provider, timeout: float) -> ConnectionRe
     if isinstance(exc, openai.APIConnectionError):
         if caused_by(exc, socket.gaierror):
             return ConnectionReport(False, "Host name not found (DNS)",
-                                    f"The host name in {provider.base_url} does not resolve. Check its spelling, "
-                                    "or your network's DNS.", problem="dns")
+                                    f"The host name in {redacted_url(provider.base_url or '')} does not resolve. "
+                                    "Check its spelling, or your network's DNS.", problem="dns")
         if caused_by(exc, ssl.SSLCertVerificationError):
             return ConnectionReport(False, "TLS certificate not trusted",
                                     f"{host} answered with a certificate this machine does not trust "

@@ -15,6 +15,7 @@ from studio import errors
 from studio.provider.dialects import from_headers, from_models
 from studio.provider.profiles import ParameterSpec, Provider, ProviderOffer, with_dialect
 from studio.provider.sdk import openai
+from studio.provider.url_redaction import redacted_url
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -35,10 +36,11 @@ def list_models(client: OpenAI) -> ListedModels | None:
         answer = client.models.with_raw_response.list()
         return ListedModels(list(answer.parse()), answer.headers)
     except openai.APIConnectionError as exc:
-        raise errors.BackendUnreachable(f"Could not ask {client.base_url} what it offers.") from exc
+        raise errors.BackendUnreachable(f"Could not ask {redacted_url(str(client.base_url))} what it offers.") from exc
     except openai.APIStatusError as exc:
         if exc.status_code == 429 or exc.status_code >= 500:  # a passing fault, not an answer
-            raise errors.ServerError(f"{client.base_url} could not say what it offers now ({exc.status_code}).") \
+            raise errors.ServerError(f"{redacted_url(str(client.base_url))} could not say what it offers now "
+                                     f"({exc.status_code}).") \
                 from exc
         return None  # it answered, but has no models list (404, 405, ...): keep the static profile
 
