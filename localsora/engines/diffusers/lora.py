@@ -127,14 +127,23 @@ class LoraParameter(Parameter):
             if name not in self.names:
                 raise RequestRefused(f"No LoRA named {name[:80]!r} is loaded; loaded: {', '.join(self.names)}.",
                                      param="lora")
-            if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int | float)
-                                      or not math.isfinite(scale)):
-                raise RequestRefused("'lora' 'scale' must be a number.", param="lora", code="invalid_type")
-            picked.append([name, None if scale is None else float(scale)])
+            picked.append([name, None if scale is None else _scale(scale)])
         return picked
 
     def to_api(self) -> dict[str, Any]:
         return {"type": "object", "minimum": None, "maximum": None, "description": self.description}
+
+
+def _scale(raw: object) -> float:
+    """A scale from JSON, or from a form, which sends every field as text."""
+    try:
+        value = float(raw) if isinstance(raw, int | float | str) and not isinstance(raw, bool) else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise RequestRefused(f"'lora' 'scale' must be a number; got {str(raw)[:40]!r}.", param="lora",
+                             code="invalid_type")
+    return value
 
 
 def lora_parameter(loras: tuple[Lora, ...]) -> LoraParameter:

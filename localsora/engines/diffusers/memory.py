@@ -96,17 +96,22 @@ def choose_memory(choice: str, pipe: Any, device: str) -> str:
     blocks = [block for name in TRANSFORMERS if (model := getattr(pipe, name, None)) is not None
               for block in getattr(model, "blocks", getattr(model, "transformer_blocks", []))]
     largest_block = max((weight_bytes(block) for block in blocks), default=largest)
-    if total + WORKING_BYTES <= free:
-        chosen = "none"
-    elif largest + WORKING_BYTES <= free:
-        chosen = "model"
-    elif 2 * largest_block + WORKING_BYTES <= free:  # the running group and the one prefetched
-        chosen = "group"
-    else:
-        chosen = "sequential"
+    chosen = pick_memory(total=total, largest=largest, largest_block=largest_block, free=free)
     log.info("--memory auto: %.1f GiB of weights (largest model %.1f GiB), %.1f GiB free on %s: %s",
              total / GIB, largest / GIB, free / GIB, device, chosen)
     return chosen
+
+
+def pick_memory(*, total: float, largest: float, largest_block: float, free: float) -> str:
+    """The least offloading under which a job fits: all the weights, else the largest model alone, else two
+    transformer blocks (the one running and the one prefetched), each with WORKING_BYTES beside it."""
+    if total + WORKING_BYTES <= free:
+        return "none"
+    if largest + WORKING_BYTES <= free:
+        return "model"
+    if 2 * largest_block + WORKING_BYTES <= free:
+        return "group"
+    return "sequential"
 
 
 def place(pipe: Any, mode: str, device: str) -> None:

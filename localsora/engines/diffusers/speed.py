@@ -26,6 +26,9 @@ log = logging.getLogger("localsora.diffusers")
 # Backends that run off CUDA: PyTorch's own scaled dot-product attention.
 CPU_BACKENDS = ("native", "_native_math")
 FIRST_BLOCK_THRESHOLD = 0.05  # diffusers' FirstBlockCacheConfig default
+# The attention modules TaylorSeer predicts. Its default patterns match only modules named `...attn` (Flux's), and
+# re.fullmatch leaves out Wan's, LTX's and CogVideoX's `blocks.N.attn1`/`attn2`: nothing would be cached.
+TAYLORSEER_MODULES = [r"(transformer_)?blocks\.\d+\.attn\d*"]
 
 
 def transformers(pipe: Any) -> list[Any]:
@@ -83,7 +86,7 @@ class StepCache:
         if self.kind == "first-block":
             return FirstBlockCacheConfig(threshold=self.threshold or FIRST_BLOCK_THRESHOLD)
         if self.kind == "taylorseer":
-            return TaylorSeerCacheConfig(taylor_factors_dtype=torch.float32)
+            return TaylorSeerCacheConfig(taylor_factors_dtype=torch.float32, cache_identifiers=TAYLORSEER_MODULES)
         ratios = None if self.mag_ratios is None else list(self.mag_ratios)
         return MagCacheConfig(num_inference_steps=steps or len(ratios or ()) or 50, mag_ratios=ratios,
                               calibrate=ratios is None)
