@@ -196,6 +196,9 @@ class Settings(BaseSettings):
     def _diffusers_has_a_model(self) -> Settings:
         if self.engine == "diffusers" and not self.model:
             raise ValueError("--engine diffusers needs --model: a pipeline folder (with model_index.json) or a hub id.")
+        if self.weights == "fp8" and self.quantize != "none":
+            raise ValueError(f"--weights fp8 and --quantize {self.quantize} each set how the transformer is stored; "
+                             "choose one.")
         return self
 
 

@@ -157,6 +157,11 @@ def test_a_quantized_load_without_its_extra_says_what_to_install(tiny_wan_model:
         engine(tiny_wan_model, quantize="nf4")
 
 
+def test_fp8_storage_and_a_quantized_load_are_one_choice() -> None:
+    with pytest.raises(ValueError, match="--weights fp8 and --quantize nf4 .* choose one"):
+        Settings(engine="diffusers", model="m", weights="fp8", quantize="nf4")
+
+
 def test_vae_tiling_on_tiles_the_decode(tiny_wan_model: Path, plain: Plain, tmp_path: Path) -> None:
     tiled = engine(tiny_wan_model, vae_tiling="on")
     frames(tiled, tmp_path)
