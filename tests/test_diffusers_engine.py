@@ -585,7 +585,7 @@ def test_out_of_memory_fails_the_job_with_its_remedies_and_the_engine_goes_on(
         engine.render(request, tmp_path / "failed", run_out_of_memory)
     assert failed.value.code == "out_of_memory"
     assert "ran out of memory rendering 64x64" in failed.value.message
-    assert "--offload model" in failed.value.message and "smaller size" in failed.value.message
+    assert "--memory model" in failed.value.message and "smaller size" in failed.value.message
     engine.render(request, tmp_path / "next", lambda share: None)
     assert (tmp_path / "next" / "video.mp4").exists()
 

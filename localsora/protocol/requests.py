@@ -153,6 +153,8 @@ ImageReference = Annotated[
                   custom_error_message="an uploaded JPEG, PNG or WebP image"),
 ]
 JsonObject = Annotated[dict[Text, Any], BeforeValidator(_json_object_text)]
+# vLLM-Omni's `lora`: an object ({"name", "scale"}) or a list of them; JSON text in a form. The engine checks names.
+LoraChoice = Annotated[dict[Text, Any] | list[dict[Text, Any]], BeforeValidator(_json_object_text)]
 
 
 class _Request(BaseModel):
@@ -173,7 +175,7 @@ class _Request(BaseModel):
 # Fields beyond Sora's that an engine may take, with vLLM-Omni's names. Types here; each engine's ranges are
 # checked after validation (they differ per engine and per dialect, and GET /v1/models reports them).
 EXTRA_PARAMETERS = ("seed", "negative_prompt", "num_inference_steps", "guidance_scale", "fps", "num_frames",
-                    "strength")
+                    "strength", "lora")
 
 
 class ExtraParameters(_Request):
@@ -187,6 +189,7 @@ class ExtraParameters(_Request):
     num_frames: int | None = Field(None, description="Frames to generate.")
     strength: float | None = Field(None, allow_inf_nan=False,
                                    description="Remix and edits: how far from the source, 0 to 1 (diffusers' name).")
+    lora: LoraChoice | None = Field(None, description="Loaded LoRAs to use, by name: {name, scale} or a list.")
 
     def parameters(self) -> dict[str, Any]:
         """The extra parameters given, by name (a dialect's variant may add its own)."""

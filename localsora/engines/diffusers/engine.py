@@ -43,7 +43,9 @@ from localsora.engines.base import (
     RenderRequest,
     RequestRefused,
 )
+from localsora.engines.diffusers.accelerate import Accelerated
 from localsora.engines.diffusers.families import FAMILIES, VIDEO_TO_VIDEO_STRENGTH, Family
+from localsora.engines.diffusers.memory import quantized_load
 from localsora.engines.diffusers.profiles import CheckpointProfile, profile_for, read_layout
 from localsora.frames import Planes, planes_from_rgb, rgb_from_planes
 from localsora.media import load_picture, probe_video, source_frames
@@ -56,7 +58,6 @@ log = logging.getLogger("localsora.diffusers")
 DENOISE_SHARE, DECODE_SHARE = 0.9, 0.02
 # Arguments only some pipelines take: passed where the pipeline's __call__ names them.
 _OPTIONAL = {"guidance_scale_2", "frame_rate", "decode_timestep", "decode_noise_scale", "timesteps"}
-OOM_REMEDIES = "Start localsora with --offload model (or sequential), or ask for a smaller size or fewer seconds."
 
 
 class DiffusersEngine(Engine):
@@ -70,7 +71,8 @@ class DiffusersEngine(Engine):
                 f"{location} holds a {class_name}, which the diffusers engine does not serve. "
                 f"Supported pipelines: {', '.join(FAMILIES)}."
             )
-        self.profile: CheckpointProfile = profile_for(read_layout(folder, index))
+        layout = read_layout(folder, index)
+        self.profile: CheckpointProfile = profile_for(layout)
         self.family = family = self.profile.family
         self.device = _device(settings.device)
         self.dtype = _dtype(settings.dtype, self.device)
@@ -79,11 +81,16 @@ class DiffusersEngine(Engine):
         dtypes: Any = {"default": self.dtype, **kept} if kept else self.dtype
         log.info("loading %s (%s, profile %s) on %s as %s", location, class_name, self.profile.name, self.device,
                  dtypes)
+        quantized = quantized_load(settings.quantize, set(layout.components))
         try:
-            pipe = getattr(diffusers, class_name).from_pretrained(location, dtype=dtypes)
+            pipe = getattr(diffusers, class_name).from_pretrained(location, dtype=dtypes, **quantized)
         except (OSError, ValueError, RuntimeError) as exc:
             raise EngineUnavailable(f"Could not load the pipeline in {location}: {exc}") from exc
-        self.pipe = _placed(pipe, self.device, settings.offload)
+        # --memory, --weights, --attention, --cache, --compile and --lora; a distill LoRA brings its defaults.
+        self.accelerated = Accelerated(pipe, settings, self.device, self.dtype)
+        self.profile = self.accelerated.profile(self.profile)
+        pipe.set_progress_bar_config(disable=True)
+        self.pipe = pipe
         self._companions: dict[str, Any] = {class_name: self.pipe}
         self._device_lock = threading.Lock()  # one job at a time on a device
         self.spatial_multiple, self.latent_temporal = _latent_grid(self.pipe)  # pixels and frames per latent cell
@@ -102,11 +109,12 @@ class DiffusersEngine(Engine):
             fps=self.fps,
             audio=False,
             parameters=(SEED, NEGATIVE_PROMPT, STEPS, GUIDANCE, FPS, NUM_FRAMES,
-                        *((STRENGTH,) if family.video and not family.vace else ())),
+                        *((STRENGTH,) if family.video and not family.vace else ()), *self.accelerated.parameters),
             max_parallel=1,
             notes=(f"{_profile_notes(self.profile, class_name)} These models make no sound: the MP4s have no "
                    f"audio track. {_mode_notes(family)}"),
             profile=self.profile.summary(self.frame_step),
+            acceleration=self.accelerated.summary(),
         )
 
     def _durations(self, settings: Settings, name: str) -> tuple[str, ...]:
@@ -200,6 +208,7 @@ class DiffusersEngine(Engine):
         fps = request.fps or self.fps
         with self._device_lock:
             try:
+                self.accelerated.before_job(request)
                 frames, total = self._frames(request, fps, on_progress)
             except torch.OutOfMemoryError as exc:
                 _free_memory(self.device)
@@ -218,7 +227,7 @@ class DiffusersEngine(Engine):
         return JobFailed(
             "out_of_memory",
             f"{self._capabilities.serving} ran out of memory rendering {request.width}x{request.height} for "
-            f"{request.seconds:g} s. {OOM_REMEDIES}",
+            f"{request.seconds:g} s. {self.accelerated.remedies()}",
         )
 
     def _frames(self, request: RenderRequest, fps: int, on_progress: ProgressCallback) -> tuple[list[Planes], int]:
@@ -308,18 +317,23 @@ class DiffusersEngine(Engine):
             "num_inference_steps"].default
         call["num_inference_steps"] = steps = max(steps, math.ceil(1 / strength))  # at least one step runs
         if self.family.source_as == "frames":  # the pipeline encodes and noises them
-            return _called(pipe, {**call, "video": clip, "strength": strength})
+            return self._call(pipe, {**call, "video": clip, "strength": strength})
         latents = _source_latents(pipe, clip, call["width"], call["height"])
         call["num_frames"] = len(clip)
         if self.family.source_as == "latents":  # the pipeline noises them
-            return _called(pipe, {**call, "latents": latents, "denoise_strength": strength})
+            return self._call(pipe, {**call, "latents": latents, "denoise_strength": strength})
         with _schedule_tail(pipe, steps, strength) as sigma:  # flow matching: x_t = (1 - sigma) x_0 + sigma noise
             noise = torch.randn(latents.shape, generator=call["generator"], dtype=latents.dtype).to(latents.device)
-            return _called(pipe, {**call, "latents": (1 - sigma) * latents + sigma * noise})
+            return self._call(pipe, {**call, "latents": (1 - sigma) * latents + sigma * noise})
 
     def _run(self, mode: str, call: dict[str, Any]) -> np.ndarray:
         """Run the pipeline for `mode`; (frames, H, W, 3) uint8."""
-        return _called(self._pipeline(mode, call["width"], call["height"]), call)
+        return self._call(self._pipeline(mode, call["width"], call["height"]), call)
+
+    def _call(self, pipe: Any, call: dict[str, Any]) -> np.ndarray:
+        """`pipe` run on `call`, with this server's step cache and VAE tiling set for the clip first."""
+        self.accelerated.before_call(pipe, call)
+        return _called(pipe, call)
 
     def _pipeline(self, mode: str, width: int, height: int) -> Any:
         """The pipeline for `mode`, its scheduler set for this size."""
@@ -521,20 +535,6 @@ def _dtype(choice: str, device: str) -> torch.dtype:
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.float16 if device == "mps" else torch.float32
     return {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}[choice]
-
-
-def _placed(pipe: Any, device: str, offload: str) -> Any:
-    if offload != "none" and device in ("cpu", "mps"):
-        raise EngineUnavailable(f"--offload {offload} moves weights between a CUDA GPU and the CPU; "
-                                f"it does nothing on {device}. Leave it out.")
-    if offload == "model":
-        pipe.enable_model_cpu_offload(device=device)
-    elif offload == "sequential":
-        pipe.enable_sequential_cpu_offload(device=device)
-    else:
-        pipe.to(device)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
 
 
 def _latent_grid(pipe: Any) -> tuple[int, int]:
