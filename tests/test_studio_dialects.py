@@ -57,8 +57,9 @@ def test_create_poll_download_list_and_delete(start_threaded, tmp_path: Path, di
     assert elsewhere in report.added and not report.failed
     assert {record.video_id, elsewhere} <= {r.video_id for r in library.page(limit=50).records}
 
-    jobs.delete(record.video_id, "both")
-    assert library.get(record.video_id) is None
+    jobs.delete(record.video_id, "both")  # gone from the server; the library copy waits in the trash
+    trashed = library.get(record.video_id)
+    assert trashed is not None and trashed.remote_deleted and trashed.trashed_at is not None
     assert record.video_id not in {r.video_id for r in library.page(limit=50).records}
 
 
