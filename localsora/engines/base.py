@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +166,12 @@ class RenderRequest:
     guidance_scale: float | None = None
     fps: int | None = None
     num_frames: int | None = None
+
+    @classmethod
+    def taken(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """The job's parameters an engine renders with; others (vLLM-Omni's `extra_params`) are only kept."""
+        names = {f.name for f in fields(cls)}
+        return {name: value for name, value in params.items() if name in names}
 
     @property
     def capability(self) -> str:
