@@ -244,6 +244,10 @@ class VllmOmniCreateVideo(CreateVideoAnySize):
     video_reference: JsonObject | None = Field(None, description='{"video_url": "data:..."}, as JSON text.')
     lora: JsonObject | None = Field(None, description='{"name": ..., "path": ..., "scale": ...}, as JSON text.')
 
+    def parameters(self) -> dict[str, Any]:
+        # The adapter object is the dialect's to read (in the job, as vLLM-Omni reads it), not an engine field.
+        return {name: value for name, value in super().parameters().items() if name != "lora"}
+
 
 class SGLangCreateVideo(CreateVideoAnySize):
     """SGLang Diffusion's request: `seconds` as an integer, a seed or one seed per output, frame interpolation,
