@@ -198,17 +198,18 @@ def offline_reference(param: str) -> APIError:
         "input_reference (a JPEG, PNG or WebP file).", param=param, code="unsupported_value")
 
 
-def _data_url(value: object) -> bytes | None:
-    """The bytes of a `data:...;base64,` URL; None for anything else."""
+def _data_url(value: object, param: str) -> bytes | None:
+    """The bytes of a `data:...;base64,` URL; None for any other value, a 400 for a data URL that is broken."""
     if not isinstance(value, str) or not value.startswith("data:"):
         return None
     header, _, payload = value.partition(",")
-    if not header.endswith(";base64"):
-        return None
     try:
-        return base64.b64decode(payload, validate=True)
+        if header.endswith(";base64"):
+            return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        return None
+        pass
+    raise api_errors.bad_request(f"Invalid {param}: expected a base64 data URL (data:<type>;base64,<data>).",
+                                 param=param)
 
 
 def fastapi_errors(exc: ValidationError, *location: str) -> list[dict[str, Any]]:
@@ -282,7 +283,7 @@ class VllmOmni(Dialect):
                 continue
             if "file_id" in given:
                 raise api_errors.bad_request(f"Invalid {name}: file_id is not supported yet.", param=name)
-            data = _data_url(given.get(url_key))
+            data = _data_url(given.get(url_key), name)
             if data is None:  # a web URL, or no URL: localsora fetches nothing
                 raise offline_reference(name)
             if image is None or video is None:  # both: the job fails (job_failure)
@@ -303,7 +304,8 @@ class VllmOmni(Dialect):
         path = next((lora[k] for k in ("local_path", "path", "lora_path", "lora_local_path") if lora.get(k)), None)
         if name is None or path is None:
             return "Invalid lora object: both name and path are required."
-        return f"{serving} loads no LoRA adapters; could not load '{str(name)[:80]}' from '{str(path)[:200]}'."
+        return (f"Could not load the LoRA adapter '{str(name)[:80]}' from '{str(path)[:200]}': this server's "
+                f"renderer ({serving}) loads no adapters.")
 
     def video(self, job: Job) -> VllmOmniVideo:
         error = VllmOmniVideoError(code=self._failure_status(job), message=job.error_message or "") \

@@ -9,6 +9,7 @@ SDK can send it, else as raw HTTP through the same app. docs/providers.md points
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable
@@ -48,6 +49,10 @@ def form(server: InProcessLocalsora, fields: dict[str, str], files: dict[str, tu
     """A multipart POST /v1/videos of text fields (and files), as a client the SDK cannot be sends it."""
     parts = {name: (None, value) for name, value in fields.items()}
     return server.http.post("/v1/videos", files={**parts, **(files or {})})
+
+
+def data_url(data: bytes, media_type: str = "video/mp4") -> str:
+    return f"data:{media_type};base64,{base64.b64encode(data).decode()}"
 
 
 def as_json(server: InProcessLocalsora, body: dict[str, Any]) -> Answer:
@@ -157,6 +162,18 @@ VLLM_OMNI = [
         {"status": 400, "message": contains("Provide only one of input_reference, image_reference, or "
                                             "video_reference when using input_reference")},
         f"{VO_TEST}:1244-1254 test_rejects_input_reference_and_image_reference_together; {VO_API}:3195-3202"),
+    Row("vllm-omni", "a video_reference as a data URL is taken",
+        lambda s: sdk(s, prompt="It moves", size=SMALL, seconds="1",
+                      extra_body={"video_reference": json.dumps({"video_url": data_url(mp4_bytes(32, 24, 3))})}),
+        {"status": 200, "job": {"status": "completed"}},
+        f"{VO_TEST}:494-517; VO@ae7bee0c:vllm_omni/entrypoints/openai/video_api_utils.py:320-357"),
+    Row("vllm-omni", "image_reference with video_reference: taken, then the job fails with code 400",
+        lambda s: sdk(s, prompt="Both", size=SMALL, seconds="1", extra_body={
+            "image_reference": json.dumps({"image_url": data_url(png_bytes(32, 24), "image/png")}),
+            "video_reference": json.dumps({"video_url": data_url(mp4_bytes(32, 24, 3))})}),
+        {"status": 200, "retrieve": 400,
+         "job": {"status": "failed", "error": {"code": 400, "message": contains("mixed image and video")}}},
+        "VO@ae7bee0c:vllm_omni/entrypoints/openai/serving_video.py:149-153 (a generic model; async: in the job)"),
     Row("vllm-omni", "a file_id image_reference: 400",
         lambda s: sdk(s, prompt="By id", size=SMALL, seconds="1",
                       extra_body={"image_reference": '{"file_id": "file-123"}'}),

@@ -258,6 +258,7 @@ class SGLangCreateVideo(CreateVideoAnySize):
     seed: int | list[int] | None = Field(None, description="A seed, or one per output.")  # type: ignore[assignment]
     enable_frame_interpolation: bool = False
     frame_interpolation_exp: Annotated[int, Field(ge=1, le=4)] = 1
+    extra_body: JsonObject | None = None  # folded into the fields above before they are read
 
     @model_validator(mode="before")
     @classmethod
@@ -267,11 +268,13 @@ class SGLangCreateVideo(CreateVideoAnySize):
         data = dict(data)
         from_form = bool(info.context and info.context.get("from_form"))
         for name, over_top in (("extra_body", not from_form), ("extra_params", False)):
-            if name not in data:
-                continue
-            folded = _form_json_object(data.pop(name))
-            assert isinstance(folded, dict)
-            data = {**data, **folded} if over_top else {**folded, **data}
+            try:
+                folded = _form_json_object(data[name]) if name in data else None
+            except PydanticCustomError:
+                continue  # left in place: its field's check names it
+            if isinstance(folded, dict):
+                del data[name]
+                data = {**data, **folded} if over_top else {**folded, **data}
         return data
 
     def parameters(self) -> dict[str, Any]:
