@@ -141,9 +141,9 @@ class Dialect:
         reports: by default the request's, whatever `num_frames` says."""
         return seconds
 
-    def job_failure(self, request: CreateVideo, params: dict[str, Any], serving: str) -> str | None:
-        """Why a job this dialect takes must fail when it runs (a field these servers check only in the job),
-        or None."""
+    def read_in_job(self, request: CreateVideo, params: dict[str, Any], serving: str) -> str | None:
+        """The fields these servers read only once the job runs: what the engine gets goes into `params`; the
+        answer is why the job must then fail, or None."""
         return None
 
     def video(self, job: Job) -> BaseModel:
@@ -286,14 +286,14 @@ class VllmOmni(Dialect):
             data = _data_url(given.get(url_key), name)
             if data is None:  # a web URL, or no URL: localsora fetches nothing
                 raise offline_reference(name)
-            if image is None or video is None:  # both: the job fails (job_failure)
+            if image is None or video is None:  # both: the job fails (read_in_job)
                 return data
         return super().reference(request)
 
     def takes_video_reference(self) -> bool:
         return True  # the bytes are tried as an image, then as a video, whatever their declared type
 
-    def job_failure(self, request: CreateVideo, params: dict[str, Any], serving: str) -> str | None:
+    def read_in_job(self, request: CreateVideo, params: dict[str, Any], serving: str) -> str | None:
         assert isinstance(request, VllmOmniCreateVideo)
         if request.image_reference is not None and request.video_reference is not None:
             return "This diffusion model does not support mixed image and video references."
@@ -407,7 +407,7 @@ class SGLang(Dialect):
             params["num_frames"], params["fps"] = (frames - 1) * factor + 1, fps * factor
         return reported
 
-    def job_failure(self, request: CreateVideo, params: dict[str, Any], serving: str) -> str | None:
+    def read_in_job(self, request: CreateVideo, params: dict[str, Any], serving: str) -> str | None:
         assert isinstance(request, SGLangCreateVideo)
         seeds = request.seed
         if not isinstance(seeds, list):

@@ -257,7 +257,7 @@ class VideoService:
         reference = dialect.reference(create)
         reported_seconds = dialect.frames(create, params, seconds)
         check_frames(params, seconds)
-        failure = dialect.job_failure(create, params, self.capabilities.serving)
+        failure = dialect.read_in_job(create, params, self.capabilities.serving)
         self.check_capacity()
         job = self.new_job("generate", model, prompt, size, float(seconds), float(seconds), params)
         job.seconds = reported_seconds
