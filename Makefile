@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
+# Loopback only: one person's studio. Any other address (HOST=0.0.0.0 to share with a team) needs sign-in
+# configured in .streamlit/secrets.toml, or `make run` refuses, saying what to set (see the README).
+HOST ?= 127.0.0.1
 DATA_DIR ?= data
 # Real video: make run ENGINE=diffusers MODEL=path/to/Wan2.1-T2V-1.3B-Diffusers (see the README).
 ENGINE ?=
@@ -27,13 +30,22 @@ $(VENV)/.dev: $(VENV)/.diffusers requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-## run: start the studio on http://localhost:$(PORT) (localsora when no provider is configured); serve.py starts
+# The real LiteLLM proxy, which the tests put in front of localsora: a venv of its own, as its pins clash with ours.
+LITELLM_VENV ?= .venv-litellm
+$(LITELLM_VENV)/.installed: requirements-litellm.txt
+	$(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LITELLM_VENV)/bin/python -m pip install --quiet -r requirements-litellm.txt
+	touch $@
+
+## run: start the studio on http://$(HOST):$(PORT) (localsora when no provider is configured); serve.py starts
 ## the background worker with the server, so active jobs resume after a restart with no tab open
 run: $(VENV)/.runtime $(ENGINE_DEPS)
-	$(ENGINE_ENV) $(PY) -m streamlit run serve.py --server.port $(PORT)
+	$(PY) -m studio.access preflight $(HOST)
+	$(ENGINE_ENV) $(PY) -m streamlit run serve.py --server.port $(PORT) --server.address $(HOST)
 
 ## test: the whole suite: unit, contract, pages and the real browser
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(LITELLM_VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m tests.browser_setup
 	$(PY) -m pytest
@@ -69,4 +81,4 @@ lint: $(VENV)/.dev
 	$(PY) -m ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LITELLM_VENV) .pytest_cache .ruff_cache

@@ -5,6 +5,7 @@ import streamlit as st
 from components.background import keep_jobs_running
 from components.context import studio_context
 from components.feedback import flush_toasts
+from components.identity import sign_in_gate
 from components.sidebar import sidebar
 from studio.provider.local_backend import page_drawn
 
@@ -35,6 +36,8 @@ div[class*="st-key-"][class*="_play_"] .stButton button:hover {background: rgba(
 /* The fitted reference is outlined, so a white or pale edge still shows where the frame ends. */
 div[class*="st-key-"][class*="_fitted_preview"] img {outline: 2px dashed #5b4bdb; outline-offset: 2px;}
 </style>""")
+
+sign_in_gate()  # with sign-in configured, nobody signed in sees only the sign-in page
 
 SESSION_PAGES = "studio_pages"  # built once a session: each st.Page looks its file up on the disk, on every run
 if SESSION_PAGES not in st.session_state:

@@ -33,10 +33,22 @@ def _start_worker() -> Worker | None:
         return None
 
 
+def _refuse_unguarded_address() -> None:
+    """`make run` asks first (studio.access preflight); this catches `streamlit run serve.py --server.address ...`
+    too: serving beyond loopback with no sign-in configured stops the server, saying what to configure."""
+    from studio.access import read_secrets, serving_problem, sign_in_from
+
+    sign_in = sign_in_from(read_secrets(st.config.get_option("secrets.files")))
+    if problem := serving_problem(st.config.get_option("server.address"), sign_in):
+        log.error(problem)
+        raise SystemExit(problem)
+
+
 @asynccontextmanager
 async def lifespan(_app: st.App) -> AsyncIterator[None]:
     # Runs once the Streamlit runtime has started and secrets.toml is loaded (st.App starts both first). Not
     # awaited: the studio's imports (the openai SDK, numpy, PyAV) then run while the first page's HTML is served.
+    _refuse_unguarded_address()
     starting = asyncio.create_task(asyncio.to_thread(_start_worker))
     try:
         yield

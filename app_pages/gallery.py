@@ -6,6 +6,7 @@ from components.context import studio_context
 from components.feedback import show_error
 from components.gallery_card import dialog_if_open
 from components.gallery_grid import compare_section, filters_bar, grid
+from components.trash import trash_section, undo_notice
 from components.video_detail import video_detail
 from studio.errors import StudioError
 
@@ -13,6 +14,7 @@ context = studio_context()
 st.title("Gallery")
 
 dialog_if_open(context)
+undo_notice(context)
 video_id = st.query_params.get("video")
 if video_id:
     video_detail(context, video_id)
@@ -31,3 +33,4 @@ if st.session_state.pop("gallery_sync", False):
         show_error(error)
 compare_section(context)
 grid(context, filters)
+trash_section(context)

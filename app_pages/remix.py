@@ -6,7 +6,7 @@ import streamlit as st
 
 from components import video_card
 from components.context import latest_result, studio_context
-from components.generation_settings import advanced_settings, code_snippet, cost_badge
+from components.generation_settings import advanced_settings, code_snippet, cost_badge, follow_source
 from components.job_panel import job_panel
 from components.prompt_builder import prompt_input
 from components.source_picker import source_picker
@@ -58,6 +58,8 @@ with controls_col:
                                        "Edit": "Make the jacket red.",
                                        "Extend": "The camera keeps moving as the crowd cheers."}[action])
     params = advanced_settings(caps, "remix", only=("seed",))
+    if action in ("Remix", "Edit"):
+        params |= follow_source(caps, "remix")
     if source is None:
         length = caps.durations[0]  # an uploaded MP4's length is not known before it is sent
     else:

@@ -1,7 +1,7 @@
 """The diffusers engine's overhead: a job through localsora against the same pipeline called directly.
 
     .venv/bin/python bench/engine.py [--size 256x256] [--seconds 2] [--steps 8] [--runs 3] [--poll-ms 50]
-                                     [--device cpu|cuda|cuda:N|mps]
+                                     [--device cpu|cuda|cuda:N|mps] [--cache SPEC ...]
 
 Both sides use the same tiny random Wan pipeline (tests/tiny_pipelines.py), loaded by path, with the same
 size, frame count, steps and seed, on `--device` (the CPU by default):
@@ -10,6 +10,10 @@ size, frame count, steps and seed, on `--device` (the CPU by default):
   engine     localsora's DiffusersEngine.render() in this process: the engine's own cost, without HTTP
 They run in turns; the best and the median of the runs are printed. Then the server's memory: its RSS with
 the model loaded and idle, its peak over a job, and its growth per queued job (50 jobs queued behind one).
+
+With `--cache SPEC` (repeatable: `first-block:0.2`, `taylorseer`, `mag:RATIOS.json`), it measures step caching
+instead: the engine with each `--cache` against the engine without, same model, request and seed, in turns; how
+often the last transformer block's attention really computed (a cached step skips it) and the time.
 """
 
 from __future__ import annotations
@@ -39,7 +43,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--poll-ms", type=int, default=50, help="openai-poll-after-ms, which the client honours")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
+    parser.add_argument("--cache", action="append", default=[], metavar="SPEC",
+                        help="compare the engine with this --cache against none (repeatable)")
     args = parser.parse_args()
+    if args.cache:
+        compare_caches(args)
+        return
 
     import diffusers
     import psutil
@@ -149,6 +158,52 @@ def main() -> None:
         client.videos.delete(blocker.id)
     finally:
         server.stop()
+
+
+def compare_caches(args: argparse.Namespace) -> None:
+    import torch
+
+    from localsora.config import Settings
+    from localsora.engines.base import RenderRequest
+    from localsora.engines.diffusers.engine import DiffusersEngine
+    from tests.tiny_pipelines import save_tiny_wan
+
+    torch.manual_seed(0)
+    work = Path(tempfile.mkdtemp(prefix="bench-cache-"))
+    folder = save_tiny_wan(work / "tiny-wan")
+    width, height = (int(v) for v in args.size.split("x"))
+    request = RenderRequest("a red fox in snow", width, height, args.seconds, seed=7, num_inference_steps=args.steps)
+    engines, computed = {}, {}
+    for cache in [None, *args.cache]:
+        name = cache or "none"
+        engines[name] = DiffusersEngine(Settings(engine="diffusers", model=str(folder), models={"tiny": (args.size,)},
+                                                 device=args.device, dtype="float32", cache=cache))
+        counter = computed[name] = [0]
+        engines[name].pipe.transformer.blocks[-1].attn1.to_q.register_forward_hook(
+            lambda *hook, counter=counter: counter.__setitem__(0, counter[0] + 1))
+
+    def run(engine: DiffusersEngine, out: Path) -> float:
+        start = time.perf_counter()
+        engine.render(request, out, lambda share: None)
+        return time.perf_counter() - start
+
+    for name, engine in engines.items():
+        run(engine, work / f"warm-{name}")
+    timings: dict[str, list[float]] = {name: [] for name in engines}
+    for name in engines:
+        computed[name][0] = 0
+    for turn in range(args.runs):
+        for name, engine in engines.items():
+            timings[name].append(run(engine, work / f"{name}-{turn}"))
+    passes = 2 * args.steps  # each step: the prompt and the negative prompt
+    print(f"tiny Wan, {args.size}, {args.seconds} s, {args.steps} steps, {args.device}; best and median of "
+          f"{args.runs} runs, taking turns")
+    print(f"{'--cache':22} {'attention computed':>19} {'skipped':>8} {'best':>8} {'median':>8} {'speed-up':>9}")
+    base = statistics.median(timings["none"])
+    for name, values in timings.items():
+        done = computed[name][0] / args.runs
+        print(f"{name:22} {done:8.1f} of {passes:<8} {1 - done / passes:7.0%} {min(values):7.3f}s "
+              f"{statistics.median(values):7.3f}s {base / statistics.median(values):8.2f}x")
 
 
 if __name__ == "__main__":

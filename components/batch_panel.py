@@ -137,7 +137,7 @@ def batch_form(context: StudioContext, key: str = "batch") -> None:
         except StudioError as error:
             show_error(error)
             return
-        queue_toast(f"Batch “{batch.name}” queued: {len(batch.rows)} videos.", icon=":material/queue:")
+        queue_toast(f"Batch “{escape_markdown(batch.name)}” queued: {len(batch.rows)} videos.", icon=":material/queue:")
         st.session_state[f"{key}_started"] = True
         st.rerun()
 
@@ -151,34 +151,36 @@ def _row_line(library: Library, row: batches.BatchRow, key: str) -> None:
             else:
                 st.caption(f"Line {row.line}")
         with words:
-            status = STATUS_LABELS.get(row.status, row.status)
+            status = escape_markdown(STATUS_LABELS.get(row.status, row.status))
             st.markdown(f"**Line {row.line} · {status}** · {escape_markdown(short_title(row.prompt, 90))}")
             if row.status in ("queued", "in_progress"):
                 st.progress(min(100, max(0, row.progress)) / 100, text=f"{status} · {row.progress}%")
-            st.caption(f"{row.model} · {row.size} · {row.seconds} s"
-                       + (f" · seed {row.params['seed']}" if "seed" in row.params else ""))
+            seed = f" · seed {row.params['seed']}" if "seed" in row.params else ""
+            st.caption(escape_markdown(f"{row.model} · {row.size} · {row.seconds} s{seed}"))
             if row.message:
-                st.warning(row.message, icon=":material/error:")
+                st.warning(escape_markdown(row.message), icon=":material/error:")
             if row.video is not None and row.status == "completed":
                 st.page_link("app_pages/gallery.py", label="Open in gallery", icon=":material/video_library:",
                              query_params={"video": row.video.video_id})
 
 
 def _controls(context: StudioContext, batch: batches.Batch, key: str) -> None:
-    library = context.library
+    library, actor = context.library, context.jobs.actor
     pause_col, resume_col, cancel_col, zip_col = st.columns(4)
+    mine = actor is None or actor.may_change(batch.owner)  # hides the buttons; studio.batch checks again
     try:
-        if batch.state == "running" and pause_col.button("Pause", icon=":material/pause:", key=f"{key}_pause"):
-            batches.pause(library, batch.batch_id)
+        if mine and batch.state == "running" and pause_col.button("Pause", icon=":material/pause:",
+                                                                  key=f"{key}_pause"):
+            batches.pause(library, batch.batch_id, actor)
             st.rerun()
-        if batch.state == "paused" and resume_col.button("Resume", icon=":material/play_arrow:",
-                                                         key=f"{key}_resume"):
-            batches.resume(library, batch.batch_id)
+        if mine and batch.state == "paused" and resume_col.button("Resume", icon=":material/play_arrow:",
+                                                                  key=f"{key}_resume"):
+            batches.resume(library, batch.batch_id, actor)
             st.rerun()
-        if batch.state in ("running", "paused") and cancel_col.button(
+        if mine and batch.state in ("running", "paused") and cancel_col.button(
                 "Cancel", icon=":material/cancel:", key=f"{key}_cancel",
                 help="Sends nothing more. Videos already sent are paid for, so they finish and are kept."):
-            batches.cancel(library, batch.batch_id)
+            batches.cancel(library, batch.batch_id, actor)
             st.rerun()
     except StudioError as error:
         show_error(error)
@@ -198,9 +200,9 @@ def batch_card(context: StudioContext, batch: batches.Batch, key: str) -> None:
                                                      "cancelled": "gray"}.get(batch.state, "gray"))
         done = sum(row.settled for row in batch.rows)
         st.progress(done / len(batch.rows), text=batch.summary)
-        st.caption(f"Tag `{batch.tag}` · {batch.pace.label}")
+        st.caption(f"Tag {escape_markdown(batch.tag)} · {batch.pace.label}")
         if batch.last_error and batch.state == "running" and not batch.settled:
-            st.info(batch.last_error, icon=":material/schedule:")
+            st.info(escape_markdown(batch.last_error), icon=":material/schedule:")
         _controls(context, batch, key)
         with st.expander("Rows", expanded=not batch.settled or batch.state == "finished"):
             for row in batch.rows:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from components.identity import current_owner
+from components.identity import current_actor
 from studio.errors import StudioError
 from studio.jobs import DEFAULT_DEADLINE, Jobs
 from studio.library import Library, VideoRecord
@@ -68,7 +68,7 @@ def _built_from(config: Mapping[str, str], sources: Mapping[str, str]) -> tuple[
     """Everything a context is built from: the provider chosen in this session, the configuration with where each
     key came from (Settings' keys and connections, the environment, secrets.toml), and who is working."""
     return (st.session_state.get(SESSION_PROVIDER), frozenset(config.items()), frozenset(sources.items()),
-            current_owner())
+            current_actor())
 
 
 def _secrets() -> dict[str, str]:
@@ -218,7 +218,8 @@ def _build_context(config: dict[str, str], sources: dict[str, str], built_from: 
         provider = with_discovery(provider, keep_models="SORA_STUDIO_MODELS" in config)
     provider = with_what_was_learned(provider, library)
     providers[kind] = provider
-    jobs = Jobs(provider, library, deadline_seconds=deadline_seconds_of(config), owner=current_owner())
+    actor = current_actor()  # every delete, rename, pause and cancel through this context is checked against it
+    jobs = Jobs(provider, library, deadline_seconds=deadline_seconds_of(config), owner=actor.name, actor=actor)
     return StudioContext(providers, provider, library, jobs, data_dir, sources, built_from, local_starting=starting)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.plain_text import escape_markdown
 from studio.errors import StudioError
 
 PENDING_TOASTS = "pending_toasts"
@@ -11,8 +12,8 @@ PENDING_TOASTS = "pending_toasts"
 
 def show_error(error: StudioError, *, where: st.delta_generator.DeltaGenerator | None = None) -> None:
     """The typed message, led by its title in bold unless it already says it; never a traceback."""
-    message = str(error)
-    if not message.lower().startswith(error.title.lower()):
+    message = escape_markdown(str(error))  # it may quote a server, a file name or a prompt
+    if not str(error).lower().startswith(error.title.lower()):
         message = f"**{error.title}.** {message}"
     (where or st).error(message, icon=":material/error:")
 

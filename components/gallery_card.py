@@ -10,15 +10,17 @@ from streamlit.delta_generator import DeltaGenerator
 from components import video_card
 from components.context import StudioContext
 from components.feedback import queue_toast, show_error
-from components.job_panel import TICK_SECONDS, check_in, failure_notice, retry, state_label
+from components.job_panel import TICK_SECONDS, check_in, failure_notice, in_flight, retry, state_label
 from components.plain_text import escape_markdown, title_of
+from components.trash import offer_undo
 from studio.errors import StudioError
 from studio.library import VideoRecord
 from studio.prompts import short_title
 
+# The first is the default: a delete that can be undone. The provider's copy goes only when asked for.
 DELETE_SCOPES = {
-    "both": "Both: the provider copy and the library copy",
-    "local": "Library copy only (the provider keeps its copy)",
+    "local": "Move to the trash (restore it within 30 days; the provider keeps its copy)",
+    "both": "Move to the trash, and delete the provider copy now (that cannot be undone)",
     "provider": "Provider copy only (keep the file in this library)",
 }
 
@@ -83,8 +85,10 @@ def delete_dialog(context: StudioContext, video_id: str) -> None:
             show_error(error)
             return
         close_delete()
-        if scope in ("local", "both") and st.query_params.get("video") == video_id:
-            del st.query_params["video"]
+        if scope in ("local", "both"):
+            offer_undo(video_id)
+            if st.query_params.get("video") == video_id:
+                del st.query_params["video"]
         queue_toast(said, icon=":material/delete:")
         st.rerun()
 
@@ -111,8 +115,12 @@ def rename_dialog(context: StudioContext, video_id: str) -> None:
     tags = st.text_input("Tags", value=record.tags, key=f"rename_tags_{video_id}", placeholder="spring, hero shot",
                          help="Comma-separated.")
     if st.button("Save", key=f"rename_save_{video_id}", type="primary"):
-        context.library.update(video_id, title=title.strip(), tags=", ".join(
-            t.strip() for t in tags.split(",") if t.strip()))
+        try:
+            context.library.rename(video_id, title=title.strip(), tags=", ".join(
+                t.strip() for t in tags.split(",") if t.strip()), actor=context.jobs.actor)
+        except StudioError as error:
+            show_error(error)
+            return
         close_rename()
         queue_toast("Saved.")
         st.rerun()
@@ -124,6 +132,11 @@ def dialog_if_open(context: StudioContext) -> None:
         delete_dialog(context, video_id)
     elif video_id := st.session_state.get(RENAMING):
         rename_dialog(context, video_id)
+
+
+def may_change(context: StudioContext, record: VideoRecord) -> bool:
+    """Whether this person may rename or delete it: only hides buttons; the library and jobs check again."""
+    return context.jobs.actor is None or context.jobs.actor.may_change(record.owner)
 
 
 def _toggle_favourite(context: StudioContext, record: VideoRecord) -> None:
@@ -159,6 +172,8 @@ def action_buttons(context: StudioContext, record: VideoRecord, key: str, *, per
     next(slot).button("Unfavourite" if record.favourite else "Favourite", key=f"{key}_fav_{video_id}",
                       icon=":material/star:" if record.favourite else ":material/star_border:", width="stretch",
                       on_click=_toggle_favourite, args=(context, record))
+    if not may_change(context, record):  # someone else's: seen and remixed, changed only by them or an admin
+        return
     next(slot).button("Rename", key=f"{key}_rename_{video_id}", icon=":material/edit:", width="stretch",
                       help="Rename or tag this video", on_click=ask_rename, args=(video_id, menu_key))
     next(slot).button("Delete", key=f"{key}_del_{video_id}", icon=":material/delete:", width="stretch",
@@ -198,7 +213,7 @@ def gallery_card(context: StudioContext, record: VideoRecord, key: str) -> None:
                          f"{video_card.badge_markup(record)}\n\n:small[:gray[{small}]]")
     if record.status in ("failed", "timed_out"):
         failure_notice(context, record)
-    elif record.is_active:
+    elif in_flight(record):  # rendering, or finished there and still downloading (with why, if it is stuck)
         live_progress(context, video_id)
     menu_key = f"{key}_menu_{video_id}"
     menu = st.popover("⋯", key=menu_key, on_change="rerun", help="Download, remix, favourite, rename or delete")

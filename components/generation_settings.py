@@ -11,7 +11,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from components.drawer import drawer
 from studio.errors import InvalidInput
-from studio.jobs import VideoRequest
+from studio.jobs import DEFAULT_STRENGTH, STRENGTH, VideoRequest, strength_for
 from studio.media.sizes import check_free_size
 from studio.provider.code_export import python_snippet
 from studio.provider.profiles import ParameterSpec, Provider, ProviderOffer
@@ -39,7 +39,10 @@ class GenerationChoice:
 
 
 def size_label(size: str) -> str:
-    width, height = (int(v) for v in size.split("x"))
+    try:
+        width, height = (int(v) for v in size.split("x"))
+    except ValueError:
+        return size  # a size a server or a file gave that is no WIDTHxHEIGHT: shown as it is
     shape = "portrait" if height > width else "landscape" if width > height else "square"
     return f"{size} · {shape}"
 
@@ -107,6 +110,18 @@ def advanced_settings(caps: ProviderOffer, key: str, only: tuple[str, ...] | Non
             if value is not None and value != "":
                 params[name] = int(value) if caps.parameters[name].type == "integer" else value
     return params
+
+
+def follow_source(caps: ProviderOffer, key: str) -> dict[str, float]:
+    """For remix and edits: a "Follow the source" slider where the provider takes `strength` (diffusers' name:
+    how far to move from the source, the slider's opposite). Returns the field to send, or nothing."""
+    spec = caps.parameters.get(STRENGTH)
+    if spec is None:
+        return {}
+    follow = st.slider("Follow the source", 0.0, 1.0, 1 - DEFAULT_STRENGTH, step=0.05, key=f"{key}_follow_source",
+                       help="How much of the source's layout and motion the result keeps: 1 keeps the source as "
+                            "it is, 0 makes a new video from the prompt alone.")
+    return {STRENGTH: strength_for(follow)}
 
 
 def _parameter_input(spec: ParameterSpec, key: str) -> Any:

@@ -69,7 +69,7 @@ def _progress_card(context: StudioContext, record: VideoRecord) -> None:
                     text=f"{state} · {record.progress}% · {video_card.elapsed(record)} elapsed")
         st.caption(video_card.summary_line(record))
         if record.last_poll_error:
-            st.warning(record.last_poll_error, icon=":material/cloud_off:")
+            st.warning(escape_markdown(record.last_poll_error), icon=":material/cloud_off:")
 
 
 def finished_card(context: StudioContext, record: VideoRecord, key: str) -> None:
@@ -108,6 +108,16 @@ def failure_notice(context: StudioContext, record: VideoRecord) -> None:
         code = f" ({escape_markdown(record.error_code)})" if record.error_code else ""
         lines.append(f"The provider said{code}: {escape_markdown(record.error_message)}")
     st.caption("  \n".join(lines))  # one caption: a gallery page may show many failed cards
+
+
+def stuck_downloads(context: StudioContext) -> None:
+    """Finished videos this provider's downloads cannot save, whoever started them, and why (a full disk, and
+    where): it stops every download, so the sidebar says it on every page."""
+    stuck = [r for r in context.library.unarchived(provider=context.provider.kind)
+             if r.last_poll_error and context.jobs.made_elsewhere(r) is None]
+    if stuck:
+        count = f"{len(stuck)} finished video{'s' if len(stuck) > 1 else ''} not downloaded yet"
+        st.caption(f":orange[:material/warning:] **{count}**  \n{escape_markdown(stuck[-1].last_poll_error or '')}")
 
 
 def retry(context: StudioContext, video_id: str) -> None:

@@ -10,9 +10,11 @@ from components.plain_text import escape_markdown
 from components.spend import spend_by_person
 from studio.catalog import DEFAULT_MODEL
 from studio.library import Filters
+from studio.media.upload_limits import megabytes_text
 from studio.provider.connection_check import ConnectionReport, check_connection, dialect_label, secrets_snippet
 from studio.provider.dialects import DIALECTS
 from studio.provider.profiles import CONFIG_KEYS, OPENAI_SHUTDOWN_NOTE, SECRET_KEYS, load_providers
+from studio.provider.url_redaction import redacted_url
 
 SESSION_FIELDS = {
     "OPENAI_API_KEY": ("OpenAI or gateway API key", True),
@@ -39,23 +41,26 @@ def provider_choice(context: StudioContext) -> None:
 
 def provider_status(context: StudioContext) -> None:
     health = health_of(context.provider, context.provider.kind, context.provider.base_url)
-    (st.success if health.ok else st.error)(f"**{health.summary}.** {health.detail}",
+    (st.success if health.ok else st.error)(f"**{escape_markdown(health.summary)}.** {escape_markdown(health.detail)}",
                                             icon=":material/cloud_done:" if health.ok else ":material/cloud_off:")
     if context.provider.note:
         st.caption(context.provider.note)
     caps = context.provider.capabilities
     limits = f"{caps.jobs_per_minute} job requests a minute" if caps.jobs_per_minute else "no published limit"
-    st.caption(f"Models: {', '.join(caps.models)}{' (other names allowed)' if caps.free_text_models else ''} · "
-               f"Durations: {', '.join(caps.durations)} s · Text to video: {'yes' if caps.text else 'no'} · "
+    # What a server lists (its model names above all) is its own text: shown as text.
+    models, durations, parameters = (escape_markdown(", ".join(names)) for names in (caps.models, caps.durations,
+                                                                                      caps.parameters))
+    st.caption(f"Models: {models}{' (other names allowed)' if caps.free_text_models else ''} · "
+               f"Durations: {durations} s · Text to video: {'yes' if caps.text else 'no'} · "
                f"Image to video: {'yes' if caps.image else 'no'} · "
                f"Actions: {', '.join(caps.actions()) or 'none'} · "
-               f"Extra parameters: {', '.join(caps.parameters) or 'none'} · "
+               f"Extra parameters: {parameters or 'none'} · "
                f"Sizes: {'any WIDTHxHEIGHT' if caps.free_sizes else 'as listed'} · "
                f"Sound: {'yes' if caps.audio else 'no'} · Rate limit: {limits}")
     provider = context.provider
     if provider.dialect:
         how = f" ({provider.dialect_evidence})" if provider.dialect_evidence else " (set by SORA_STUDIO_DIALECT)"
-        st.caption(f"Server: {dialect_label(provider.dialect)}{how}.")
+        st.caption(f"Server: {dialect_label(provider.dialect)}{escape_markdown(how)}.")
     if provider.learned_absent:
         st.caption(f"Learned from its answers: this server does not offer {' or '.join(provider.learned_absent)}.")
 
@@ -128,22 +133,23 @@ def library_panel(context: StudioContext) -> None:
     with left:
         caps = local.capabilities
         model_engine = caps.engine not in ("", "previz") and caps.serving
-        st.markdown(f"**localsora** ({caps.serving if model_engine else 'the local previz renderer'})")
+        st.markdown(f"**localsora** ({escape_markdown(caps.serving) if model_engine else 'the local previz renderer'})")
         if local.base_url:
             health = health_of(local, "local", local.base_url)
-            state = f"{'Running' if health.ok else 'Not answering'} at {local.base_url}"
+            state = f"{'Running' if health.ok else 'Not answering'} at {redacted_url(local.base_url)}"
         else:
             state = "Not started: it starts when the Local profile is used."
-        what = (f"It runs a real video model through {caps.engine} on this machine"
+        what = (f"It runs a real video model through {escape_markdown(caps.engine)} on this machine"
                 f"{'' if caps.audio else '; its videos have no sound'}." if model_engine else
                 "It renders real MP4s with a caption and camera move from your prompt. It is not an AI model.")
-        st.caption("  \n".join([state, f"Data: {context.data_dir / 'localsora'}", what]))
+        st.caption("  \n".join([escape_markdown(state), escape_markdown(f"Data: {context.data_dir / 'localsora'}"),
+                                 what]))
     with right:
         st.markdown("**Library**")
         count = context.library.count()
         ready = context.library.count(Filters(status="completed"))
-        st.caption(f"{count} videos ({ready} ready) · {context.library.disk_usage() / 1e6:.1f} MB on disk  \n"
-                   f"Location: {context.data_dir}")
+        st.caption(f"{count} videos ({ready} ready) · {megabytes_text(context.library.disk_usage())} on disk  \n"
+                   f"Location: {escape_markdown(str(context.data_dir))}")
         st.markdown("**Spent so far**, by person")
         spend_by_person(context.library)
 
@@ -253,9 +259,11 @@ def connect_provider(context: StudioContext, overrides: dict[str, str]) -> None:
         return
     report = tested[1]
     if not report.ok:
-        st.error(f"**{report.headline}.** {report.reason}", icon=":material/cloud_off:")
+        st.error(f"**{escape_markdown(report.headline)}.** {escape_markdown(report.reason)}",
+                 icon=":material/cloud_off:")
         return
-    st.success(f"**{report.headline}.** {report.reason}", icon=":material/cloud_done:")
+    st.success(f"**{escape_markdown(report.headline)}.** {escape_markdown(report.reason)}",
+               icon=":material/cloud_done:")
     if report.capabilities is not None:
         offers_table(report)
     st.button("Use it for this session", on_click=_use_connection, args=(kind, overrides),

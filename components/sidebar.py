@@ -6,8 +6,8 @@ import streamlit as st
 
 from components.context import StudioContext, health_of, session_jobs
 from components.identity import identity_box
-from components.job_panel import TICK_SECONDS, announce_ended, check_in, in_flight, state_label
-from components.plain_text import title_of
+from components.job_panel import TICK_SECONDS, announce_ended, check_in, in_flight, state_label, stuck_downloads
+from components.plain_text import escape_markdown, title_of
 from components.spend import spend_line
 
 JOBS_LISTED = 6
@@ -18,12 +18,13 @@ def sidebar(context: StudioContext) -> None:
         health = health_of(context.provider, context.provider.kind, context.provider.base_url)
         icon = (":green[:material/check_circle:]" if health.ok else ":orange[:material/hourglass_top:]"
                 if health.starting else ":red[:material/error:]")
-        st.markdown(f"{icon} **{health.summary}**")
+        st.markdown(f"{icon} **{escape_markdown(health.summary)}**")  # it may quote the server
         if not health.ok:
-            st.caption(health.detail)
+            st.caption(escape_markdown(health.detail))
             if not health.starting:  # a renderer on its way needs no fixing
                 st.page_link("app_pages/settings.py", label="Fix it in Settings", icon=":material/settings:")
         identity_box()
+        stuck_downloads(context)
         records = session_jobs(context)
         announce_ended(records)  # before app.py shows the queued toasts
         active_ids = [r.video_id for r in records if in_flight(r)]

@@ -6,7 +6,7 @@ import streamlit as st
 
 from components import video_card
 from components.context import StudioContext
-from components.plain_text import title_of
+from components.plain_text import escape_markdown, title_of
 from studio.library import Filters, VideoRecord
 from studio.prompts import short_title
 from studio.provider.profiles import ProviderOffer
@@ -40,7 +40,7 @@ def source_picker(context: StudioContext, key: str) -> VideoRecord | None:
     if wanted and wanted not in by_id and (linked := context.library.get(wanted)) is not None:
         # Said, not silently swapped for another video.
         if linked.provider != context.provider.kind:
-            why = f"it was made on {linked.provider}, not {context.provider.label}"
+            why = f"it was made on {escape_markdown(linked.provider)}, not {context.provider.label}"
         elif not linked.is_archived:
             why = f"{context.provider.label} no longer has it, and this library has no copy of its file"
         else:

@@ -76,7 +76,7 @@ def _move(context: StudioContext, board: boards.Storyboard, index: int, to: int 
         if to is not None:
             saved.shots.insert(to, shot)
 
-    boards.edit(context.library, board.storyboard_id, move)
+    boards.edit(context.library, board.storyboard_id, move, context.jobs.actor)
     _forget_widgets(board)
 
 
@@ -118,7 +118,7 @@ def shot_editor(context: StudioContext, board: boards.Storyboard, index: int, st
         if shot.start == "fresh" and caps.image:
             _reference(context, board, index)
         if state is not None and state.message and state.status in ("failed", "timed_out", "waiting"):
-            st.warning(state.message, icon=":material/error:")
+            st.warning(escape_markdown(state.message), icon=":material/error:")
         up, down, remove, _ = st.columns([1, 1, 1, 3])
         if index > 0 and up.button("Up", icon=":material/arrow_upward:", key=_widget_key(board, index, "up")):
             _move(context, board, index, index - 1)
@@ -145,14 +145,15 @@ def _reference(context: StudioContext, board: boards.Storyboard, index: int) -> 
         if st.session_state.get(f"{upload_key}_digest") != digest:
             try:
                 saved = boards.edit(context.library, board.storyboard_id,
-                                    lambda b: boards.set_reference(context.library, b, index, upload.getvalue()))
+                                    lambda b: boards.set_reference(context.library, b, index, upload.getvalue()),
+                                    context.jobs.actor)
                 shot.reference_path = saved.shots[index].reference_path
                 st.session_state[f"{upload_key}_digest"] = digest
             except StudioError as error:
                 show_error(error)
     elif shot.reference_path and st.button("Remove the image", key=f"{upload_key}_remove", icon=":material/close:"):
         boards.edit(context.library, board.storyboard_id, lambda b: boards.set_reference(context.library, b, index,
-                                                                                         None))
+                                                                                         None), context.jobs.actor)
         shot.reference_path = None
     if shot.reference_path and (path := context.library.path(shot.reference_path)) and path.exists():
         st.image(str(path), caption="Starts from this picture", width=160)
@@ -165,16 +166,23 @@ def _keep_edits(context: StudioContext, board: boards.Storyboard) -> None:
         for mine, theirs in zip(board.shots, saved.shots, strict=False):
             theirs.prompt, theirs.seconds, theirs.start = mine.prompt, mine.seconds, mine.start
 
-    boards.edit(context.library, board.storyboard_id, apply)
+    boards.edit(context.library, board.storyboard_id, apply, context.jobs.actor)
 
 
 def storyboard_editor(context: StudioContext, board: boards.Storyboard) -> None:
     """The shots, saved as they change; Render; and the live shot states and film."""
     library = context.library
+    if context.jobs.actor is not None and not context.jobs.actor.may_change(board.owner):
+        # Someone else's: watched, not changed (studio.storyboard refuses their edits and renders anyway).
+        whose = f"{escape_markdown(board.owner)}'s" if board.owner else "someone else's"
+        st.info(f"This storyboard is {whose}: you can watch it; only they or an admin can change or render it.",
+                icon=":material/lock:")
+        render_panel(context, board)
+        return
     edited = (board.title, [(s.prompt, s.seconds, s.start) for s in board.shots])
     board.title = st.text_input("Title", value=board.title, key=f"sb_{board.storyboard_id}_title") or board.title
-    st.caption(f"{board.model} · {size_label(board.size)} · every shot is rendered at this size, and the film "
-               "is joined at it.")
+    st.caption(f"{escape_markdown(board.model)} · {escape_markdown(size_label(board.size))} · every shot is "
+               "rendered at this size, and the film is joined at it.")
     state = boards.current_state(library, board)
     for index in range(len(board.shots)):
         shot_editor(context, board, index, state.shots[index] if index < len(state.shots) else None)
@@ -182,23 +190,24 @@ def storyboard_editor(context: StudioContext, board: boards.Storyboard) -> None:
         _keep_edits(context, board)
     if len(board.shots) < boards.MAX_SHOTS and st.button("Add shot", icon=":material/add:", key="storyboard_add"):
         seconds = context.provider.capabilities.durations[0]
-        boards.edit(library, board.storyboard_id, lambda b: b.shots.append(boards.Shot(prompt="", seconds=seconds)))
+        boards.edit(library, board.storyboard_id, lambda b: b.shots.append(boards.Shot(prompt="", seconds=seconds)),
+                    context.jobs.actor)
         st.rerun()
 
     found = boards.problems(board, context.provider)
     if found:
-        st.info("To render: " + " ".join(found), icon=":material/edit_note:")
+        st.info(escape_markdown("To render: " + " ".join(found)), icon=":material/edit_note:")
     now = boards.current_state(library, board)
     to_send = sum(s.status in ("draft", "failed", "timed_out") for s in now.shots)
     label = f"Render {to_send} shot{'s' if to_send != 1 else ''} and join" if to_send else "Join the film"
     if board.last_error and not board.rendering:
-        st.error(f"The last render stopped: {board.last_error}", icon=":material/error:")
+        st.error(f"The last render stopped: {escape_markdown(board.last_error)}", icon=":material/error:")
     if now.done:
         st.caption("The film is up to date with every shot. Change a shot to render it again.")
     elif not board.rendering and st.button(label, type="primary", icon=":material/movie:", disabled=bool(found),
                                            key="storyboard_render"):
         try:
-            boards.request_render(library, board.storyboard_id, context.provider)
+            boards.request_render(library, board.storyboard_id, context.provider, context.jobs.actor)
         except StudioError as error:
             show_error(error)
             return
@@ -223,12 +232,13 @@ def render_panel(context: StudioContext, board: boards.Storyboard) -> None:
             done = sum(s.status == "completed" for s in state.shots)
             st.progress(done / max(1, len(state.shots)),
                         text=f"Rendering: {done} of {len(state.shots)} shots ready · " + " · ".join(
-                            f"{i + 1}: {STATUS_LABELS.get(s.status, s.status)}"
+                            f"{i + 1}: {escape_markdown(STATUS_LABELS.get(s.status, s.status))}"
                             + (f" {s.progress}%" if s.status in ("queued", "in_progress") else "")
                             for i, s in enumerate(state.shots)))
         if rendering and not fresh.rendering:
             if state.done and state.film is not None:
-                queue_toast(f"“{fresh.title}” is joined: {state.film.seconds} s.", icon=":material/movie:")
+                queue_toast(f"“{escape_markdown(fresh.title)}” is joined: {escape_markdown(state.film.seconds)} s.",
+                            icon=":material/movie:")
             st.rerun()  # finished or stopped: a full run stops the ticking and shows the film or the reason
         if state.film is not None:
             film_panel(context, state)
@@ -243,7 +253,7 @@ def film_panel(context: StudioContext, state: boards.RenderState) -> None:
     video_card.player(context.library, film)
     handling = {"copied": "shots copied as they are", "encoded": "re-encoded to one size"}.get(
         film.extra.get("video", ""), "")
-    st.caption(f"{film.seconds} s · {film.size} · {handling}  \n"
+    st.caption(f"{escape_markdown(film.seconds)} s · {escape_markdown(film.size)} · {handling}  \n"
                + "Shots: " + " · ".join(escape_markdown(short_title(s.video.prompt, 40)) for s in state.shots
                                         if s.video is not None))
     video_card.download_and_links(context.library, film, (), key="storyboard_film")

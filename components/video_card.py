@@ -47,14 +47,20 @@ def made_line(record: VideoRecord) -> str:
     return f"Made {datetime.fromtimestamp(record.created_at):%d %b %H:%M} · id {escape_markdown(short_id(record))}"
 
 
+def _badge(record: VideoRecord) -> tuple[str, str]:
+    """The status's label and colour; a status no one expected (a server's word) is shown as text."""
+    label, color = STATUS_BADGES.get(record.status, (escape_markdown(record.status), "gray"))
+    return label, color
+
+
 def status_badge(record: VideoRecord) -> None:
-    label, color = STATUS_BADGES.get(record.status, (record.status, "gray"))
+    label, color = _badge(record)
     st.badge(label, color=color)  # type: ignore[arg-type]
 
 
 def badge_markup(record: VideoRecord) -> str:
     """The status badge as Markdown, to sit in a line of text rather than take an element (and columns)."""
-    label, color = STATUS_BADGES.get(record.status, (record.status, "gray"))
+    label, color = _badge(record)
     return f":{color}-badge[{label}]"
 
 
@@ -80,7 +86,10 @@ def player(library: Library, record: VideoRecord, *, width: int | Literal["stret
         return False
     # Portrait clips at full column width would be taller than the screen.
     if width is None:
-        across, down = (int(v) for v in record.size.split("x"))
+        try:
+            across, down = (int(v) for v in record.size.split("x"))
+        except ValueError:  # the size a server said is no WIDTHxHEIGHT
+            across, down = 1, 0
         width = PORTRAIT_WIDTH if down > across else "stretch"
     st.video(str(path), width=width, autoplay=autoplay)
     return True

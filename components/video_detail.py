@@ -11,6 +11,7 @@ from components.context import StudioContext
 from components.gallery_card import PLAYING, action_buttons
 from components.job_panel import failure_notice
 from components.plain_text import escape_markdown, title_of
+from components.trash import in_trash_notice
 from studio.library import VideoRecord
 
 
@@ -59,12 +60,12 @@ def lineage(context: StudioContext, record: VideoRecord) -> None:
     if parent is not None:
         _lineage_link(parent, f"Made from ({record.kind})")
     elif record.parent_video_id:
-        st.caption(f"Made from {record.parent_video_id} (not in this library).")
+        st.caption(f"Made from {escape_markdown(record.parent_video_id)} (not in this library).")
     for number, shot_id in enumerate(shots, 1):
         if (shot := context.library.get(shot_id)) is not None:
             _lineage_link(shot, f"Shot {number}")
         else:
-            st.caption(f"Shot {number}: {shot_id} (no longer in this library).")
+            st.caption(f"Shot {number}: {escape_markdown(str(shot_id))} (no longer in this library).")
     if storyboard_id := record.extra.get("storyboard_id") if shots else None:
         st.page_link("app_pages/storyboard.py", label="Open its storyboard", icon=":material/view_carousel:",
                      query_params={"storyboard": storyboard_id})
@@ -82,8 +83,8 @@ def video_detail(context: StudioContext, video_id: str) -> None:
     st.button("Back to the gallery", icon=":material/arrow_back:", on_click=back_to_grid, key="detail_back")
     record = context.library.get(video_id)
     if record is None:
-        st.warning(f"There is no video '{video_id}' in this library. It may have been deleted, or made "
-                   "elsewhere: try Sync.", icon=":material/search_off:")
+        st.warning(f"There is no video '{escape_markdown(video_id)}' in this library. It may have been deleted, "
+                   "or made elsewhere: try Sync.", icon=":material/search_off:")
         return
     left, right = st.columns([1.6, 1], gap="large")
     with left:
@@ -101,24 +102,29 @@ def video_detail(context: StudioContext, video_id: str) -> None:
             video_card.status_badge(record)
         st.markdown(f"> {escape_markdown(record.prompt)}" if record.prompt else "_No prompt recorded._")
         st.caption(video_card.summary_line(record))
-        st.caption(f"Made {_when(record.created_at)} on {record.provider} · id `{record.video_id}`")
+        st.caption(f"Made {_when(record.created_at)} on {escape_markdown(record.provider)} · "
+                   f"id {escape_markdown(record.video_id)}")
         video_card.tags_line(record)
         sent = {k: v for k, v in record.params.items() if k != "seed"}
         if record.seed is not None or sent:
             seed = [f"seed {record.seed}"] if record.seed is not None else []
-            st.caption(" · ".join(seed + [f"{k.replace('_', ' ')} {v}" for k, v in sorted(sent.items())]))
+            sent_words = [f"{k.replace('_', ' ')} {v}" for k, v in sorted(sent.items())]
+            st.caption(escape_markdown(" · ".join(seed + sent_words)))
         server_facts(record)
         if record.remote_deleted:
             st.caption("Deleted on the provider; this library keeps its copy.")
         elif record.expires_at:
             st.caption(f"Provider copy expires {_when(record.expires_at)}; the library copy stays.")
-        action_buttons(context, record, key="detail", per_row=2)
+        if record.trashed_at is not None:
+            in_trash_notice(context, record)
+        else:
+            action_buttons(context, record, key="detail", per_row=2)
 
         lineage(context, record)
         with st.expander("History", icon=":material/history:"):
             for entry in context.library.history(record.video_id):
                 note = f" — {entry.note}" if entry.note else ""
-                st.caption(f"{_when(entry.at)} · {entry.status} {entry.progress}%{note}")
+                st.caption(escape_markdown(f"{_when(entry.at)} · {entry.status} {entry.progress}%{note}"))
     sprites = context.library.path(record.spritesheet_path)
     if sprites is not None and sprites.exists():
         with st.expander("Frames", icon=":material/view_module:"):

@@ -60,3 +60,8 @@ def disk_full(where: str) -> APIError:
 
 def server_error(message: str = "The server had an error while processing your request (injected fault).") -> APIError:
     return APIError(500, message, type="server_error", code="server_error")
+
+
+def megabytes(size: int) -> str:
+    """A size in MB of 1024 x 1024 bytes, as the limits are set (20 MiB says "20 MB", not "21.0 MB")."""
+    return f"{size / 2**20:.1f}".removesuffix(".0") + " MB"

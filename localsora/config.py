@@ -77,6 +77,8 @@ def _models(value: object) -> object:
 CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_csv)]
 ModelSpec = Annotated[dict[str, tuple[str, ...]] | None, NoDecode, BeforeValidator(_models)]
 Switch = Annotated[bool, BeforeValidator(_switch)]
+# A list flag given once per value (`--lora A --lora B`); its variable is comma-separated.
+Repeatable = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_csv), Field(json_schema_extra={"repeat": True})]
 
 
 class Settings(BaseSettings):
@@ -110,9 +112,38 @@ class Settings(BaseSettings):
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
         "auto", description="For `--engine diffusers`: the weights' precision; `auto` is bfloat16 on CUDA, float16 "
                             "on MPS, float32 on CPU.")
-    offload: Literal["none", "model", "sequential"] = Field(
-        "none", description="For `--engine diffusers`: `model` or `sequential` CPU offload, for less GPU memory at "
-                            "a lower speed.")
+    memory: Literal["auto", "none", "model", "group", "sequential"] = Field(
+        "auto", description="For `--engine diffusers`: how the weights share a small GPU with the CPU: `none` (all on "
+                            "the GPU), `model` (each model on the GPU while it runs), `group` (groups of blocks "
+                            "streamed in as they run), `sequential` (layer by layer: least memory, slowest); `auto` "
+                            "picks from the free GPU memory and the checkpoint's size (`none` off CUDA).")
+    vae_tiling: Literal["auto", "on", "off"] = Field(
+        "auto", description="For `--engine diffusers`: decode the video in tiles; `auto` turns it on when a decode "
+                            "would not fit in the GPU's free memory.")
+    weights: Literal["bf16", "fp8"] = Field(
+        "bf16", description="For `--engine diffusers`: how the transformer's weights are stored: `bf16` in "
+                            "`--dtype`, `fp8` in float8 (half the memory), each layer cast up as it runs.")
+    quantize: Literal["none", "nf4", "int8", "torchao-int8", "torchao-fp8"] = Field(
+        "none", description="For `--engine diffusers`: load the transformer(s) quantized through diffusers' "
+                            "`PipelineQuantizationConfig` (bitsandbytes `nf4`/`int8`, or torchao); needs "
+                            "`requirements-quantize.txt`.")
+    attention: str = Field(
+        "native", description="For `--engine diffusers`: the attention backend (`set_attention_backend`): `native` "
+                              "(PyTorch's SDPA), `flash`, `sage`, `flex`, `xformers`, ... as diffusers offers and "
+                              "this machine can run; one it cannot is refused at start with the list.")
+    compile: Switch = Field(
+        False, description="For `--engine diffusers`: compile the transformer's repeated blocks "
+                           "(`compile_repeated_blocks`): a slower first job, faster ones after.")
+    cache: str | None = Field(
+        None, description="For `--engine diffusers`: skip transformer work on steps that change little: "
+                          "`first-block[:threshold]` (First Block Cache, threshold 0.05), `taylorseer`, or "
+                          "`mag:RATIOS.json` (MagCache with the checkpoint's magnitude ratios; `mag:calibrate` "
+                          "logs them).")
+    lora: Repeatable = Field(
+        (), description="For `--engine diffusers`: a LoRA to load, `[NAME=]PATH[:scale]`, repeatable (comma-separated "
+                        "in the variable); into both experts of Wan 2.2 A14B. Every job uses them unless its "
+                        "`lora` field picks some by name. A step-distill LoRA (lightx2v, CausVid, Lightning, "
+                        "'distill' in its name) brings its steps and guidance.")
     models: ModelSpec = Field(
         None, description="Models and their sizes: `sora-2=720x1280,1280x720;sora-2-pro=...`. With `diffusers`, "
                           "the name and sizes the loaded model is served under. Unset: the engine's own (Sora's "
@@ -176,6 +207,16 @@ class Settings(BaseSettings):
             return device
         raise ValueError(f"must be auto, cuda, cuda:N, mps or cpu; got {device!r}")
 
+    @field_validator("cache")
+    @classmethod
+    def _known_cache(cls, cache: str | None) -> str | None:
+        if cache is None or cache == "taylorseer" or re.fullmatch(r"mag:.+", cache):
+            return cache
+        kind, _, threshold = cache.partition(":")
+        if kind == "first-block" and (not threshold or re.fullmatch(r"\d*\.?\d+", threshold)):
+            return cache
+        raise ValueError(f"must be first-block[:threshold], taylorseer or mag:RATIOS.json; got {cache!r}")
+
     @model_validator(mode="after")
     def _shared_needs_a_key(self) -> Settings:
         if not is_loopback(self.host) and not self.api_key:
@@ -187,6 +228,9 @@ class Settings(BaseSettings):
     def _diffusers_has_a_model(self) -> Settings:
         if self.engine == "diffusers" and not self.model:
             raise ValueError("--engine diffusers needs --model: a pipeline folder (with model_index.json) or a hub id.")
+        if self.weights == "fp8" and self.quantize != "none":
+            raise ValueError(f"--weights fp8 and --quantize {self.quantize} each set how the transformer is stored; "
+                             "choose one.")
         return self
 
 
@@ -278,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
         help_text = f"{describe(name)}{f' Default: {default}.' if default else ''} [env {env_name(name)}]"
         options: dict[str, Any] = {"action": "store_true"} if field.annotation is bool else {
             "choices": _choices(field) or None}
+        if (field.json_schema_extra or {}).get("repeat"):  # type: ignore[union-attr]
+            options = {"action": "append", "metavar": name.upper()}
         parser.add_argument(FLAGS[name], dest=name, default=None, help=help_text.replace("%", "%%"), **options)
     parser.add_argument("--azure-limits", action="store_true", help=AZURE_LIMITS)
     return parser

@@ -23,7 +23,7 @@ from starlette.datastructures import UploadFile
 from localsora import api_errors
 from localsora.api_errors import APIError
 from localsora.catalog import FREE_FPS_MAX, FREE_FRAMES_MAX
-from localsora.engines.base import Parameter
+from localsora.engines.base import Capabilities, Parameter, RequestRefused
 from localsora.protocol import (
     CreateVideo,
     DeletedVideo,
@@ -141,7 +141,7 @@ class Dialect:
         reports: by default the request's, whatever `num_frames` says."""
         return seconds
 
-    def read_in_job(self, request: CreateVideo, params: dict[str, Any], serving: str) -> str | None:
+    def read_in_job(self, request: CreateVideo, params: dict[str, Any], caps: Capabilities) -> str | None:
         """The fields these servers read only once the job runs: what the engine gets goes into `params`; the
         answer is why the job must then fail, or None."""
         return None
@@ -293,7 +293,7 @@ class VllmOmni(Dialect):
     def takes_video_reference(self) -> bool:
         return True  # the bytes are tried as an image, then as a video, whatever their declared type
 
-    def read_in_job(self, request: CreateVideo, params: dict[str, Any], serving: str) -> str | None:
+    def read_in_job(self, request: CreateVideo, params: dict[str, Any], caps: Capabilities) -> str | None:
         assert isinstance(request, VllmOmniCreateVideo)
         if request.image_reference is not None and request.video_reference is not None:
             return "This diffusion model does not support mixed image and video references."
@@ -302,10 +302,19 @@ class VllmOmni(Dialect):
             return None
         name = next((lora[k] for k in ("name", "lora_name", "adapter") if lora.get(k)), None)
         path = next((lora[k] for k in ("local_path", "path", "lora_path", "lora_local_path") if lora.get(k)), None)
+        scale = next((lora[k] for k in ("scale", "lora_scale") if lora.get(k) is not None), None)
         if name is None or path is None:
             return "Invalid lora object: both name and path are required."
-        return (f"Could not load the LoRA adapter '{str(name)[:80]}' from '{str(path)[:200]}': this server's "
-                f"renderer ({serving}) loads no adapters.")
+        engine_lora = caps.parameter("lora")
+        if engine_lora is None:
+            return (f"Could not load the LoRA adapter '{str(name)[:80]}' from '{str(path)[:200]}': this server's "
+                    f"renderer ({caps.serving}) loads no adapters.")
+        # The engine's own adapters, loaded at start (--lora), picked by name; the path is the engine's.
+        try:
+            params["lora"] = engine_lora.parse({"name": name} if scale is None else {"name": name, "scale": scale})
+        except RequestRefused as exc:
+            raise api_errors.bad_request(exc.message, param="lora", code=exc.code) from None
+        return None
 
     def video(self, job: Job) -> VllmOmniVideo:
         error = VllmOmniVideoError(code=self._failure_status(job), message=job.error_message or "") \
@@ -407,7 +416,7 @@ class SGLang(Dialect):
             params["num_frames"], params["fps"] = (frames - 1) * factor + 1, fps * factor
         return reported
 
-    def read_in_job(self, request: CreateVideo, params: dict[str, Any], serving: str) -> str | None:
+    def read_in_job(self, request: CreateVideo, params: dict[str, Any], caps: Capabilities) -> str | None:
         assert isinstance(request, SGLangCreateVideo)
         seeds = request.seed
         if not isinstance(seeds, list):

@@ -227,8 +227,9 @@ class UploadsInFlight:
         if self.in_flight + wanted <= self.limit:
             return None
         return api_errors.rate_limited(
-            f"Too many uploads at once: {self.in_flight / 1e6:.1f} MB are being received and the server takes at "
-            f"most {self.limit / 1e6:.1f} MB at a time (--max-upload-bytes-in-flight).", self.RETRY_AFTER_SECONDS)
+            f"Too many uploads at once: {api_errors.megabytes(self.in_flight)} are being received and the server "
+            f"takes at most {api_errors.megabytes(self.limit)} at a time (--max-upload-bytes-in-flight).",
+            self.RETRY_AFTER_SECONDS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

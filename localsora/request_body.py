@@ -87,7 +87,8 @@ async def _read_form(request: Request, content_type: str, body_limit: int, max_b
     for key, value in form.multi_items():
         if isinstance(value, UploadFile) and value.size is not None and value.size > max_bytes:
             raise api_errors.bad_request(
-                f"The uploaded {key} is {value.size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB.",
+                f"The uploaded {key} is {api_errors.megabytes(value.size)}; "
+                f"the limit is {api_errors.megabytes(max_bytes)}.",
                 param=key, code="file_too_large",
             )
         if value == "":
@@ -118,7 +119,7 @@ def parse_json(data: bytes) -> Any:
 
 def too_large(size: int, max_bytes: int) -> APIError:
     return api_errors.bad_request(
-        f"The request is {size / 1e6:.1f} MB; uploads are limited to {max_bytes / 1e6:.0f} MB.",
+        f"The request is {api_errors.megabytes(size)}; uploads are limited to {api_errors.megabytes(max_bytes)}.",
         code="file_too_large",
     )
 

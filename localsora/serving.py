@@ -43,7 +43,7 @@ from localsora.protocol import (
     RemixVideo,
     VideoReference,
 )
-from localsora.protocol.responses import CheckpointProfile
+from localsora.protocol.responses import Acceleration, CheckpointProfile
 from localsora.store import MEDIA_FILES, Job, Store, new_character_id
 
 MEDIA_TYPES = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
@@ -257,7 +257,7 @@ class VideoService:
         reference = dialect.reference(create)
         reported_seconds = dialect.frames(create, params, seconds)
         check_frames(params, seconds)
-        failure = dialect.read_in_job(create, params, self.capabilities.serving)
+        failure = dialect.read_in_job(create, params, self.capabilities)
         self.check_capacity()
         job = self.new_job("generate", model, prompt, size, float(seconds), float(seconds), params)
         job.seconds = reported_seconds
@@ -427,6 +427,9 @@ class VideoService:
             audio=caps.audio, notes=caps.notes,
             parameters={p.name: ParameterRange.model_validate(p.to_api()) for p in caps.parameters},
             profile=None if caps.profile is None else CheckpointProfile.model_validate(asdict(caps.profile)),
+            acceleration=None if caps.acceleration is None else Acceleration.model_validate(
+                {**asdict(caps.acceleration),
+                 "loras": [{"name": name, "scale": scale} for name, scale in caps.acceleration.loras]}),
         )
 
     def model_sizes(self, model_id: str) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from studio import errors, pricing
+from studio.access import Actor, require_owner
 from studio.jobs import Jobs, VideoRequest
 from studio.library import Filters, Library, VideoRecord
 from studio.media.images import FittedImage, fit, parse_size
@@ -516,27 +517,29 @@ def _batch(library: Library, found: dict[str, Any]) -> Batch:
                  pace, found["not_before"], found["last_error"], found["created_at"], found["updated_at"], rows)
 
 
-def pause(library: Library, batch_id: str) -> None:
+def pause(library: Library, batch_id: str, actor: Actor | None = None) -> None:
     """Stop sending; jobs already sent keep rendering."""
-    _change_state(library, batch_id, "paused", allowed=("running",))
+    _change_state(library, batch_id, "paused", allowed=("running",), actor=actor, what="pause it")
 
 
-def resume(library: Library, batch_id: str) -> None:
-    _change_state(library, batch_id, "running", allowed=("paused",))
+def resume(library: Library, batch_id: str, actor: Actor | None = None) -> None:
+    _change_state(library, batch_id, "running", allowed=("paused",), actor=actor, what="resume it")
 
 
-def cancel(library: Library, batch_id: str) -> None:
+def cancel(library: Library, batch_id: str, actor: Actor | None = None) -> None:
     """Send nothing more. Jobs already sent are paid for, so they finish and are kept."""
-    _change_state(library, batch_id, "cancelled", allowed=("running", "paused"))
+    _change_state(library, batch_id, "cancelled", allowed=("running", "paused"), actor=actor, what="cancel it")
     for row in library.batch_rows(batch_id):
         if row["state"] == "pending":
             library.update_batch_row(batch_id, row["position"], only_if="pending", state="cancelled")
 
 
-def _change_state(library: Library, batch_id: str, state: str, allowed: Sequence[str]) -> None:
+def _change_state(library: Library, batch_id: str, state: str, allowed: Sequence[str], *, actor: Actor | None,
+                  what: str) -> None:
     found = library.batch(batch_id)
     if found is None:
         raise errors.NotFound(f"No batch '{batch_id}' in the library.")
+    require_owner(actor, found["owner"], what)
     if found["state"] not in allowed:
         raise errors.InvalidInput(f"The batch is {found['state']}; it cannot be {state} now.")
     library.update_batch(batch_id, state=state)
@@ -732,12 +735,12 @@ def write_zip(library: Library, batch: Batch, target: IO[bytes]) -> int:
             path = library.path(video.video_path) if video is not None else None
             name = ""
             if video is not None and path is not None and path.exists():
-                name = f"{row.line:04d}-{_file_slug(row.prompt)}-{video.video_id[-8:]}.mp4"
+                name = f"{row.line:04d}-{_file_slug(row.prompt)}-{_id_slug(video.video_id)}.mp4"
                 archive.write(path, name)
                 count += 1
             seed = video.seed if video is not None and video.seed is not None else row.params.get("seed", "")
-            writer.writerow([row.line, row.prompt, row.model, row.size, row.seconds, seed, row.status,
-                             row.video_id or "", name])
+            writer.writerow([inert_cell(cell) for cell in (row.line, row.prompt, row.model, row.size, row.seconds,
+                                                            seed, row.status, row.video_id or "", name)])
         archive.writestr("batch.csv", manifest.getvalue(), compress_type=zipfile.ZIP_DEFLATED)
     return count
 
@@ -759,3 +762,20 @@ def zip_file(library: Library, batch: Batch) -> Path:
 
 def _file_slug(prompt: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", short_title(prompt, 40).lower()).strip("-") or "video"
+
+
+def _id_slug(video_id: str) -> str:
+    """The id's tail from safe characters only: a provider's id (`/../x`, `C:\\x`) must not name a folder."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", video_id.removeprefix("video_")[-8:]).strip("-") or "video"
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP: CSV injection).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_cell(value: object) -> object:
+    """`value` as a CSV cell no spreadsheet runs: text that starts a formula gets a leading single quote (OWASP's
+    advice), so `=HYPERLINK(...)` reads as text. Numbers (a seed of -1) stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value

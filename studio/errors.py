@@ -81,6 +81,12 @@ class JobTimedOut(StudioError):
     title = "Timed out"
 
 
+class CannotSave(StudioError):
+    """A file could not be written here: the disk is full, or the folder cannot be written. Tried again later."""
+
+    title = "Could not save"
+
+
 class ModeNotOffered(UnsupportedParameter):
     """The server has no route for this mode (it answered 404 or 405); the studio stops offering it."""
 

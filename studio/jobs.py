@@ -7,6 +7,7 @@ ourselves only where the server cannot have made a job: a 429, or a connection t
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import random
@@ -17,21 +18,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlparse
 
 import httpx2  # the SDK's HTTP library
 
 from studio import errors, pricing
+from studio.access import Actor, require_owner
 from studio.catalog import DEFAULT_MODEL, DURATIONS, SORA_SIZES
 from studio.library import Library, VideoRecord
 from studio.media.images import FittedImage
 from studio.media.sizes import check_free_size
-from studio.media.thumbnails import write_thumbnail
+from studio.media.thumbnails import write_stills
 from studio.prompts import short_title, validate_prompt
-from studio.provider.dialects import route_missing
+from studio.provider.dialects import dialect_named, route_missing
 from studio.provider.error_mapping import caused_by, from_job_failure, from_sdk, retry_after_seconds
 from studio.provider.profiles import Provider, ProviderOffer
 from studio.provider.sdk import openai
+from studio.provider.url_redaction import host_of, redacted_url
 
 if TYPE_CHECKING:
     from openai.types import Video
@@ -45,8 +47,13 @@ LEARNABLE_MODES = ("remix", "edit", "extend")  # a 404/405 on their routes means
 MEDIA_NAMES = {"video": "video.mp4", "thumbnail": "thumbnail.webp", "spritesheet": "spritesheet.jpg"}
 
 # A download holds the job's claim in the library (its `next_poll_at`), so two sessions, workers or processes never
-# download the same video twice. The claim is renewed while bytes arrive; a killed download's claim lapses.
+# download the same video twice. The claim is renewed while bytes arrive. A killed download's claim is void at once:
+# the folder's OS lock (`Library.download_lock`) says no download of it is alive.
 DOWNLOAD_LEASE = 120.0
+# A list route that refuses rather than lists: LiteLLM 1.108 answers 400; a gateway with no list, 404 or 405.
+LIST_NOT_OFFERED = (400, 404, 405, 422, 501)
+# A download that could not be saved (a full disk) is tried again this often, until there is space.
+SAVE_RETRY_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,16 @@ class VideoRequest:
         return pricing.estimate_cost(self.model, self.size, self.billed_seconds, provider_kind, variants=self.variants)
 
 
+# Remix and edits on servers that take it (localsora's diffusers engine): how far the result moves from the
+# source, 0 to 1, with diffusers' name and default.
+STRENGTH, DEFAULT_STRENGTH = "strength", 0.7
+
+
+def strength_for(follow: float) -> float:
+    """The `strength` for how closely a remix should follow its source (1: keep it as it is, 0: ignore it)."""
+    return round(min(1.0, max(0.0, 1.0 - follow)), 2)
+
+
 def extended_length(source_seconds: str, added_seconds: str) -> str:
     """The length of an extension of a `source_seconds` video by `added_seconds`: its `seconds`."""
     return str(int(float(source_seconds)) + int(float(added_seconds)))
@@ -98,10 +115,13 @@ class SyncReport:
     archived: list[str] = field(default_factory=list)
     downloading_elsewhere: list[str] = field(default_factory=list)  # the background worker (or a tab) has them
     failed: dict[str, str] = field(default_factory=dict)
+    unlisted: str = ""  # why the provider's list was not read, when it has none
 
     @property
     def summary(self) -> str:
         parts = [f"{self.seen} on the provider", f"{len(self.added)} added", f"{len(self.archived)} downloaded"]
+        if self.unlisted:
+            parts[0] = f"{self.unlisted}: {self.seen} checked"
         if self.downloading_elsewhere:
             parts.append(f"{len(self.downloading_elsewhere)} being downloaded in the background")
         if self.failed:
@@ -111,10 +131,12 @@ class SyncReport:
 
 class Jobs:
     def __init__(self, provider: Provider, library: Library, *, deadline_seconds: float = DEFAULT_DEADLINE,
-                 max_rate_wait: float = 180.0, sleep: Callable[[float], None] = time.sleep, owner: str = "") -> None:
+                 max_rate_wait: float = 180.0, sleep: Callable[[float], None] = time.sleep, owner: str = "",
+                 actor: Actor | None = None) -> None:
         self.provider = provider
         self.library = library
         self.owner = owner  # who the jobs submitted here are recorded as started by, unless a submit names someone
+        self.actor = actor  # who asks for deletes: checked against each video's owner (None: the server itself)
         self.deadline_seconds = deadline_seconds
         self.max_rate_wait = max_rate_wait
         self._sleep = sleep
@@ -233,9 +255,13 @@ class Jobs:
                 upload = (copy.name, copy.read_bytes())  # read when sent, not with each rerun: a film can be large
             if upload:
                 extra["video"] = (upload[0], upload[1], "video/mp4")
+                if self._dialect_routes_by_model():  # an upload carries no id for a gateway to route by
+                    extra["extra_body"] = {**params, "model": request.model}
             else:
                 extra["video"] = openai.omit
                 extra["extra_body"] = {**params, "video": {"id": request.source_video_id}}
+                if self._dialect_routes_by_model():  # LiteLLM reads the id it routes by from a JSON body only
+                    extra["extra_headers"] = {"Content-Type": "application/json"}
         if request.kind == "remix":
             return videos.remix(str(request.source_video_id), prompt=prompt, **extra)
         if request.kind == "edit":
@@ -406,10 +432,11 @@ class Jobs:
         """Why `record` is not followed here: it was made on another server than the one this profile names now
         (its id means nothing there). None when it can be. The embedded localsora keeps its jobs in the data dir,
         so a new port of its own is the same server."""
-        made_on, now_on = (record.base_url or "").rstrip("/"), (self.provider.base_url or "").rstrip("/")
+        # The library keeps a base URL without its credentials (library._column_value): compare it so.
+        made_on, now_on = (redacted_url(url or "").rstrip("/") for url in (record.base_url, self.provider.base_url))
         if self.provider.kind == "local" or not made_on or made_on == now_on:
             return None
-        return (f"Made on {urlparse(made_on).netloc}, and {self.provider.label} now points at {self.provider.host}. "
+        return (f"Made on {host_of(made_on)}, and {self.provider.label} now points at {self.provider.host}. "
                 "It is kept as it is: point the profile back to follow and download it.")
 
     # Archiving.
@@ -420,14 +447,26 @@ class Jobs:
         record = self._get(video_id)
         if record.is_archived or self.made_elsewhere(record) is not None:
             return record
-        if not self.library.claim_poll(video_id, time.time(), time.time() + DOWNLOAD_LEASE):
-            return record
+        folder = self.library.folder_for(video_id)
         try:
-            record = self._get(video_id)  # a download that ended before the claim was taken
-            return record if record.is_archived else self._download_all(record)
-        except BaseException:
-            self.library.update(video_id, next_poll_at=time.time())  # released: the next refresh tries again
-            raise
+            with self.library.download_lock(video_id) as held:
+                now = time.time()
+                if not held or not self.library.claim_download(video_id, now, now + DOWNLOAD_LEASE,
+                                                               SAVE_RETRY_SECONDS):
+                    return record  # downloading elsewhere, or waiting for space
+                try:
+                    record = self._get(video_id)  # a download that ended before the claim was taken
+                    if record.is_archived:
+                        return record
+                    self.library.remove_part_files(video_id)
+                    return self._download_all(record)
+                except BaseException:
+                    self.library.update(video_id, next_poll_at=time.time())  # released: the next refresh tries again
+                    raise
+        except OSError as exc:  # the folder, its lock or a file in it could not be written
+            error = cannot_save(exc, folder)
+            self.library.update(video_id, last_poll_error=str(error), next_poll_at=time.time() + SAVE_RETRY_SECONDS)
+            raise error from exc
 
     def _download_all(self, record: VideoRecord) -> VideoRecord:
         video_id = record.video_id
@@ -441,7 +480,7 @@ class Jobs:
                 self._download(client, video_id, variant, target)
                 paths[variant] = self.library.relative(target)
             except WrongMedia:
-                paths[variant] = None  # vLLM-Omni answers every variant with the MP4
+                paths[variant] = None  # vLLM-Omni and LiteLLM answer every variant with the MP4
             except (openai.NotFoundError, openai.BadRequestError) as exc:
                 if variant == "video":  # the one file we must have
                     error = from_sdk(exc, self.provider)
@@ -457,10 +496,10 @@ class Jobs:
                     f"The download of the {variant} was cut off before the end; it is tried again.")
                 self.library.update(video_id, last_poll_error=str(error))
                 raise error from exc
-        if paths["thumbnail"] is None:
-            thumbnail = folder / MEDIA_NAMES["thumbnail"]
-            if write_thumbnail(folder / MEDIA_NAMES["video"], thumbnail):
-                paths["thumbnail"] = self.library.relative(thumbnail)
+        made_here = {variant: folder / MEDIA_NAMES[variant] for variant in ("thumbnail", "spritesheet")
+                     if paths[variant] is None}
+        if made_here and write_stills(folder / MEDIA_NAMES["video"], **made_here):
+            paths.update({variant: self.library.relative(path) for variant, path in made_here.items()})
         return self.library.update(
             video_id, note="archived", video_path=paths["video"], thumbnail_path=paths["thumbnail"],
             spritesheet_path=paths["spritesheet"], last_poll_error=None,
@@ -491,23 +530,37 @@ class Jobs:
 
     # Deleting.
     def delete(self, video_id: str, scope: DeleteScope) -> str:
-        """Delete the provider copy, the local copy, or both. Returns what happened, in words."""
+        """Delete the provider copy (for good), move the library copy to the trash (restorable), or both. Only the
+        video's owner or an admin may. Returns what happened, in words."""
         record = self._get(video_id)
+        require_owner(self.actor, record.owner, "delete it")
         said = []
         if scope in ("provider", "both") and not record.remote_deleted and unaddressable(video_id):
             said.append(f"{self.provider.label} gave it an id no request can address, so it stays there.")
         elif scope in ("provider", "both") and not record.remote_deleted:
             try:
+                if not self._dialect_says("deletes"):
+                    raise NoSuchRoute
                 self.provider.client().videos.delete(video_id)
                 said.append(f"Deleted from {self.provider.label}.")
-            except openai.NotFoundError:
-                said.append(f"{self.provider.label} no longer had it.")
+                self.library.update(video_id, remote_deleted=True, note="deleted on provider")
+            except openai.NotFoundError as exc:
+                if not route_missing(exc):
+                    said.append(f"{self.provider.label} no longer had it.")
+                    self.library.update(video_id, remote_deleted=True, note="deleted on provider")
+                else:
+                    said.append(self._no_delete_note())
+            except NoSuchRoute:
+                said.append(self._no_delete_note())
+            except openai.APIStatusError as exc:
+                if not route_missing(exc):
+                    raise from_sdk(exc, self.provider) from exc
+                said.append(self._no_delete_note())
             except openai.APIError as exc:
                 raise from_sdk(exc, self.provider) from exc
-            self.library.update(video_id, remote_deleted=True, note="deleted on provider")
         if scope in ("local", "both"):
-            self.library.remove(video_id)
-            said.append("Removed from the library.")
+            self.library.trash(video_id, self.actor)
+            said.append("Moved to the trash.")
         return " ".join(said)
 
     # Syncing.
@@ -517,12 +570,20 @@ class Jobs:
         `on_progress(done, total)` follows the downloads, which are the long part."""
         report = SyncReport()
         try:
+            if not self._dialect_says("lists"):
+                raise NoSuchRoute
             for video in self.provider.client().videos.list(limit=100):
                 report.seen += 1
                 try:
                     self._sync_one(video, report)
                 except (ValueError, errors.StudioError) as exc:  # one bad row; the rest are still synced
                     report.failed[video.id] = f"Could not add it: {exc}"
+        except NoSuchRoute:
+            report.unlisted = self._follow_one_by_one(report)
+        except openai.APIStatusError as exc:
+            if exc.status_code not in LIST_NOT_OFFERED:
+                raise from_sdk(exc, self.provider) from exc
+            report.unlisted = self._follow_one_by_one(report)
         except openai.APIError as exc:
             raise from_sdk(exc, self.provider) from exc
         waiting = self.library.unarchived(provider=self.provider.kind)
@@ -537,6 +598,30 @@ class Jobs:
             if on_progress is not None:
                 on_progress(done, len(waiting))
         return report
+
+    def _follow_one_by_one(self, report: SyncReport) -> str:
+        """A provider with no list (a gateway): what this library follows there is asked for one by one."""
+        for record in self.library.active(provider=self.provider.kind):
+            if self.made_elsewhere(record) is not None:
+                continue
+            report.seen += 1
+            try:
+                self.refresh(record.video_id, force=True)
+            except errors.StudioError as error:
+                report.failed[record.video_id] = str(error)
+        return (f"{self.provider.label} does not list its videos, so the jobs this library made there were "
+                "checked one by one")
+
+    def _dialect_says(self, feature: Literal["lists", "deletes"]) -> bool:
+        dialect = dialect_named(self.provider.dialect)
+        return dialect is None or getattr(dialect, feature)
+
+    def _dialect_routes_by_model(self) -> bool:
+        dialect = dialect_named(self.provider.dialect)
+        return dialect is not None and dialect.routes_by_model
+
+    def _no_delete_note(self) -> str:
+        return f"{self.provider.label} has no delete; its copy there expires by itself."
 
     def _sync_one(self, video: Video, report: SyncReport) -> None:
         existing = self.library.get(video.id)
@@ -568,6 +653,11 @@ class Jobs:
 
 class WrongMedia(Exception):
     """A thumbnail or spritesheet that the server answered with something else (the MP4)."""
+
+
+class NoSuchRoute(Exception):
+    """The provider has no route for this operation, as its dialect says: nothing is sent."""
+
 
 
 def _failed_video_in(exc: openai.APIStatusError) -> Video | None:
@@ -650,6 +740,16 @@ def variant_params(request: VideoRequest, caps: ProviderOffer) -> list[dict[str,
     else:
         seeds = [low + (int(chosen) - low + index) % span for index in range(request.variants)]
     return [{**request.params, "seed": seed} for seed in seeds]
+
+
+def cannot_save(exc: OSError, folder: Path) -> errors.CannotSave:
+    """What stops a download being saved in `folder`, in words, saying where."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return errors.CannotSave(f"The disk is full: the video cannot be saved in {folder}. It is downloaded as soon "
+                                 "as there is space: free some, or move the data folder (SORA_STUDIO_DATA_DIR).",
+                                 code="disk_full")
+    return errors.CannotSave(f"The video cannot be saved in {folder}: {exc.strerror or exc}. It is tried again.",
+                             code="cannot_save")
 
 
 def _poll_after(header: str | None) -> float:

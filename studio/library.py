@@ -8,6 +8,7 @@ can move.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -16,14 +17,18 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from studio.access import Actor, require_owner
+from studio.provider.url_redaction import redacted_url
+
 ACTIVE_STATUSES = ("queued", "in_progress")
 STATUSES = ("queued", "in_progress", "completed", "failed", "timed_out")
 SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+TRASH_DAYS = 30  # a video in the trash is removed for good after this long
 # A part file untouched this long is no live download's (each chunk written touches it; the SDK times out sooner).
 STALE_PART_SECONDS = 3600
 
@@ -213,6 +218,14 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE videos ADD COLUMN base_url TEXT;
     """,
+    # 9: the trash (a deleted video is kept, files and all, for TRASH_DAYS, until restored or emptied), and the
+    # claim on a storyboard's render step, held in SQLite so two studio processes never step one board at once.
+    """
+    ALTER TABLE videos ADD COLUMN trashed_at REAL;
+    CREATE INDEX videos_trashed ON videos(trashed_at);
+    ALTER TABLE storyboards ADD COLUMN claimed_by TEXT;
+    ALTER TABLE storyboards ADD COLUMN claimed_until REAL NOT NULL DEFAULT 0;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -256,6 +269,7 @@ class VideoRecord:
     extra: dict[str, Any] = field(default_factory=dict)  # fields the provider sent beyond OpenAI's, kept as sent
     owner: str = ""  # who started it on a shared server; "" when nobody said
     base_url: str | None = None  # the server it was made on; None for records from before migration 8
+    trashed_at: float | None = None  # when it was moved to the trash; None while in the library
 
     @property
     def is_active(self) -> bool:
@@ -287,6 +301,7 @@ class Filters:
     favourites_only: bool = False
     provider: str | None = None
     owner: str | None = None  # None: everyone's
+    trashed: bool = False  # the trash instead of the library
 
 
 @dataclass(frozen=True)
@@ -417,6 +432,39 @@ class Library:
                 )
         return self.get(video_id)
 
+    @contextlib.contextmanager
+    def download_lock(self, video_id: str) -> Iterator[bool]:
+        """Hold the OS's lock on the video's folder while downloading into it: True when taken, False when another
+        download on this machine holds it. The OS lets go when a process dies, so a killed download blocks none."""
+        folder = self.folder_for(video_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = os.open(folder, os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(handle)  # closing lets the lock go
+
+    def claim_download(self, video_id: str, now: float, until: float, retry_wait: float) -> bool:
+        """Take the right to download this video until `until`. Call it holding `download_lock`: no download of it
+        is alive here then, so a claim further ahead than `retry_wait` is a killed download's lease and is void;
+        a wait before a retry (up to `retry_wait` ahead) still holds."""
+        cursor = self._connection().execute(
+            "UPDATE videos SET next_poll_at = ? WHERE video_id = ? AND (next_poll_at <= ? OR next_poll_at > ?)",
+            (until, video_id, now, now + retry_wait),
+        )
+        return cursor.rowcount == 1
+
+    def remove_part_files(self, video_id: str) -> None:
+        """Remove the part files in the video's folder. Only while holding its `download_lock`: then they are
+        what a killed download left."""
+        for partial in self.folder_for(video_id).glob(".*.part"):
+            partial.unlink(missing_ok=True)
+
     def claim_poll(self, video_id: str, now: float, next_poll_at: float) -> bool:
         """Atomically take the right to poll this job now; false when another thread already has it."""
         cursor = self._connection().execute(
@@ -472,13 +520,15 @@ class Library:
 
     def children(self, video_id: str) -> list[VideoRecord]:
         rows = self._connection().execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM videos WHERE parent_video_id = ? ORDER BY created_at", (video_id,)
+            f"SELECT {', '.join(_COLUMNS)} FROM videos WHERE parent_video_id = ? AND trashed_at IS NULL "
+            "ORDER BY created_at", (video_id,)
         )
         return [_record(r) for r in rows]
 
     def variants(self, group: str) -> list[VideoRecord]:
         rows = self._connection().execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM videos WHERE variant_group = ? ORDER BY variant_index", (group,)
+            f"SELECT {', '.join(_COLUMNS)} FROM videos WHERE variant_group = ? AND trashed_at IS NULL "
+            "ORDER BY variant_index", (group,)
         )
         return [_record(r) for r in rows]
 
@@ -528,6 +578,51 @@ class Library:
             conn.execute("DELETE FROM videos WHERE video_id = ?", (video_id,))
         shutil.rmtree(self.folder_for(video_id), ignore_errors=True)
         return True
+
+    # Changes a person asks for: each checks, here where no page can skip it, that the work is theirs to change.
+    def rename(self, video_id: str, *, title: str, tags: str, actor: Actor | None = None) -> VideoRecord | None:
+        record = self.get(video_id)
+        if record is None:
+            return None
+        require_owner(actor, record.owner, "rename it")
+        return self.update(video_id, title=title, tags=tags)
+
+    def trash(self, video_id: str, actor: Actor | None = None) -> bool:
+        """Move a video, record and files, to the trash: out of the gallery, restorable for TRASH_DAYS."""
+        record = self.get(video_id)
+        if record is None:
+            return False
+        require_owner(actor, record.owner, "delete it")
+        return self._update_where("videos", {"trashed_at": time.time()}, "video_id = ? AND trashed_at IS NULL",
+                                  [video_id]) == 1
+
+    def restore(self, video_id: str, actor: Actor | None = None) -> bool:
+        record = self.get(video_id)
+        if record is None:
+            return False
+        require_owner(actor, record.owner, "restore it")
+        return self._update_where("videos", {"trashed_at": None}, "video_id = ? AND trashed_at IS NOT NULL",
+                                  [video_id]) == 1
+
+    def trashed(self, limit: int = 200) -> list[VideoRecord]:
+        """What is in the trash, latest deleted first."""
+        rows = self._connection().execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM videos WHERE trashed_at IS NOT NULL ORDER BY trashed_at DESC "
+            "LIMIT ?", (limit,))
+        return [_record(r) for r in rows]
+
+    def empty_trash(self, actor: Actor | None = None) -> int:
+        """Remove for good what is in the trash that `actor` may delete (everything, for an admin or no one
+        signed in). Returns how many went."""
+        gone = [r for r in self.trashed(limit=100_000) if actor is None or actor.may_change(r.owner)]
+        return sum(self.remove(r.video_id) for r in gone)
+
+    def sweep_trash(self, now: float | None = None) -> int:
+        """Remove what has been in the trash longer than TRASH_DAYS (the background worker's task)."""
+        cutoff = (now if now is not None else time.time()) - TRASH_DAYS * 86400
+        expired = [row[0] for row in self._connection().execute(
+            "SELECT video_id FROM videos WHERE trashed_at IS NOT NULL AND trashed_at < ?", (cutoff,))]
+        return sum(self.remove(video_id) for video_id in expired)
 
     # Batch queues and storyboards (migration 7): plain rows here; studio.batch and studio.storyboard shape them.
     def add_batch(self, batch: dict[str, Any], rows: list[dict[str, Any]]) -> None:
@@ -607,6 +702,18 @@ class Library:
             return self._dicts("SELECT * FROM storyboards WHERE rendering = 1 AND provider = ? "
                                "ORDER BY updated_at LIMIT ?", (rendering_on, limit))
         return self._dicts("SELECT * FROM storyboards ORDER BY updated_at DESC LIMIT ?", (limit,))
+
+    def claim_storyboard(self, storyboard_id: str, holder: str, lease_seconds: float) -> bool:
+        """Atomically take the storyboard's render step for `holder` (free, lapsed, or already `holder`'s), in
+        SQLite, so threads and processes on this data dir exclude each other. True when taken."""
+        now = time.time()
+        return self._update_where("storyboards", {"claimed_by": holder, "claimed_until": now + lease_seconds},
+                                  "storyboard_id = ? AND (claimed_until < ? OR claimed_by = ?)",
+                                  [storyboard_id, now, holder]) == 1
+
+    def release_storyboard(self, storyboard_id: str, holder: str) -> None:
+        self._update_where("storyboards", {"claimed_by": None, "claimed_until": 0},
+                           "storyboard_id = ? AND claimed_by = ?", [storyboard_id, holder])
 
     def _dicts(self, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
         cursor = self._connection().execute(sql, list(args))
@@ -688,7 +795,7 @@ def _statements(script: str) -> list[str]:
 
 def _server_key(base_url: str) -> str:
     # One server, however its URL was typed: no trailing slash, lower-case scheme and host.
-    url = base_url.strip().rstrip("/")
+    url = redacted_url(base_url.strip().rstrip("/"))
     scheme, _, rest = url.partition("://")
     host, slash, path = rest.partition("/")
     return f"{scheme.lower()}://{host.lower()}{slash}{path}" if rest else url
@@ -699,6 +806,8 @@ def _column_value(name: str, value: Any) -> Any:
         return int(value)
     if name in _JSON:
         return json.dumps(value or {}, sort_keys=True, default=str)
+    if name == "base_url" and value:
+        return redacted_url(value)  # which server, never the user name and password typed into its URL
     return value
 
 
@@ -732,6 +841,7 @@ def _where(filters: Filters) -> tuple[list[str], list[Any]]:
     if filters.owner is not None:
         where.append("owner = ?")
         args.append(filters.owner)
+    where.append("trashed_at IS NOT NULL" if filters.trashed else "trashed_at IS NULL")
     text = filters.text.strip()
     if len(text) >= 3:  # trigram index
         where.append("video_id IN (SELECT video_id FROM videos_text WHERE videos_text MATCH ?)")

@@ -8,23 +8,24 @@ reference, or extend the previous shot where the provider offers extensions.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from studio import errors
+from studio.access import Actor, require_owner
 from studio.batch import Deferred, defer_instead_of_waiting, follow_videos
 from studio.catalog import DURATIONS
 from studio.jobs import Jobs, VideoRequest, extended_length
 from studio.library import Library, VideoRecord
 from studio.media.film import join_clips, last_frame_png
 from studio.media.images import FittedImage, fit
-from studio.media.thumbnails import write_thumbnail
+from studio.media.thumbnails import write_stills
 from studio.prompts import short_title, validate_prompt
 from studio.provider.error_mapping import from_job_failure
 from studio.provider.profiles import Provider, ProviderOffer
@@ -36,6 +37,10 @@ START_LABELS: dict[str, str] = {
     "extend": "Extend the previous shot",
 }
 MAX_SHOTS = 24
+# A render step never waits on the provider (a 429 defers it), so it holds its claim for seconds; a claim held
+# this long belongs to a process that was killed mid-step.
+CLAIM_LEASE_SECONDS = 300.0
+EDIT_WAIT_SECONDS = 30.0  # an edit waits this long for a step in flight to end
 
 
 @dataclass
@@ -164,19 +169,26 @@ def list_storyboards(library: Library, limit: int = 50) -> list[Storyboard]:
     return [_storyboard(found) for found in library.storyboards(limit)]
 
 
-def edit(library: Library, storyboard_id: str, change: Callable[[Storyboard], None]) -> Storyboard:
-    """Change the saved storyboard from its latest state, under its lock, so an edit never undoes a render step
-    that ran meanwhile (a shot's render forgotten would be sent twice)."""
-    with _lock_for(storyboard_id):
+def edit(library: Library, storyboard_id: str, change: Callable[[Storyboard], None],
+         actor: Actor | None = None) -> Storyboard:
+    """Change the saved storyboard from its latest state, holding its claim, so an edit never undoes a render step
+    that ran meanwhile (a shot's render forgotten would be sent twice). Only its owner or an admin may."""
+    if library.storyboard(storyboard_id) is None:
+        raise errors.NotFound(f"No storyboard '{storyboard_id}' in the library.")
+    with _claimed(library, storyboard_id, wait=EDIT_WAIT_SECONDS) as taken:
+        if not taken:
+            raise errors.InvalidInput("The storyboard is busy rendering a step; try again in a moment.")
         storyboard = load(library, storyboard_id)
         if storyboard is None:
             raise errors.NotFound(f"No storyboard '{storyboard_id}' in the library.")
+        require_owner(actor, storyboard.owner, "change it")
         change(storyboard)
         save(library, storyboard)
         return storyboard
 
 
-def request_render(library: Library, storyboard_id: str, provider: Provider) -> Storyboard:
+def request_render(library: Library, storyboard_id: str, provider: Provider,
+                   actor: Actor | None = None) -> Storyboard:
     """Ask for the film: `advance_storyboards` (the background worker, or the page) renders it from here, with no
     tab needed. Failed shots are tried again; anything that stops the render is refused now, in words."""
 
@@ -189,22 +201,23 @@ def request_render(library: Library, storyboard_id: str, provider: Provider) -> 
                 shot.rendered_key = None  # out of date: sent again
         storyboard.rendering, storyboard.last_error = True, None
 
-    return edit(library, storyboard_id, ask)
+    return edit(library, storyboard_id, ask, actor)
 
 
 def advance_storyboards(library: Library, jobs: Jobs) -> list[RenderState]:
     """One step of every storyboard asked to render on this provider; one that finishes or stops is let go."""
     states = []
     for found in library.storyboards(1000, rendering_on=jobs.provider.kind):
-        lock = _lock_for(found["storyboard_id"])
-        if not lock.acquire(blocking=False):
-            continue  # another thread (the worker, a tab) is stepping it now
-        try:
-            storyboard = load(library, found["storyboard_id"])  # read under the lock: the latest shots
+        with _claimed(library, found["storyboard_id"]) as taken:
+            if not taken:
+                continue  # another thread or process (a worker, a tab) is stepping it now
+            storyboard = load(library, found["storyboard_id"])  # read under the claim: the latest shots
             if storyboard is None or not storyboard.rendering:
                 continue
             try:
-                state = render_step(library, jobs, storyboard)
+                state = render_step(library, jobs, storyboard, renew_claim=taken)
+            except ClaimLapsed:
+                continue  # another process holds it now: the step is theirs, and nothing here is saved
             except errors.StudioError as error:
                 storyboard.rendering, storyboard.last_error = False, str(error)
                 save(library, storyboard)
@@ -215,20 +228,34 @@ def advance_storyboards(library: Library, jobs: Jobs) -> list[RenderState]:
                                               if s.message and s.status in ("failed", "timed_out")), None)
                 save(library, storyboard)
             states.append(state)
-        finally:
-            lock.release()
     return states
 
 
-# One lock per storyboard in this process: the worker and a tab never step the same one at once (two steps
-# could each send the same shot).
-_locks: dict[str, threading.Lock] = {}
-_locks_guard = threading.Lock()
+class ClaimLapsed(Exception):
+    """A render step held its storyboard's claim so long that it lapsed, and another process took it."""
 
 
-def _lock_for(storyboard_id: str) -> threading.Lock:
-    with _locks_guard:
-        return _locks.setdefault(storyboard_id, threading.Lock())
+@contextlib.contextmanager
+def _claimed(library: Library, storyboard_id: str, *, wait: float = 0.0) -> Iterator[Callable[[], bool] | None]:
+    """Hold the storyboard's claim in SQLite while the block runs. Yields a function that renews it (False once
+    it was lost), or None when it could not be had within `wait` seconds. Every thread and every process on the
+    data dir goes through it, so two never step or edit one storyboard at once (two steps could each send the
+    same shot, or join the film twice). A killed holder's claim lapses after CLAIM_LEASE_SECONDS."""
+    holder = uuid.uuid4().hex
+
+    def renew() -> bool:
+        return library.claim_storyboard(storyboard_id, holder, CLAIM_LEASE_SECONDS)
+
+    give_up = time.monotonic() + wait
+    taken = renew()
+    while not taken and time.monotonic() < give_up:
+        time.sleep(0.05)
+        taken = renew()
+    try:
+        yield renew if taken else None
+    finally:
+        if taken:
+            library.release_storyboard(storyboard_id, holder)
 
 
 def _storyboard(found: dict[str, Any]) -> Storyboard:
@@ -264,10 +291,19 @@ def shot_key(storyboard: Storyboard, index: int) -> str:
     return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()[:24]
 
 
-def render_step(library: Library, jobs: Jobs, storyboard: Storyboard, *, retry_failed: bool = False) -> RenderState:
+def render_step(library: Library, jobs: Jobs, storyboard: Storyboard, *, retry_failed: bool = False,
+                renew_claim: Callable[[], bool] | None = None) -> RenderState:
     """One step, never waiting: send the shots whose render is missing or out of date (a chained shot once the
     shot before it is done), follow the ones rendering, and join the film when every shot is done. Saves the
-    storyboard when it changes. Call it again until `done` (or `stuck`)."""
+    storyboard when it changes. Call it again until `done` (or `stuck`).
+
+    With `renew_claim` (the claim `advance_storyboards` holds), the claim is renewed before each send and the
+    join, and the step stops with ClaimLapsed, sending nothing more, if another process has taken it."""
+
+    def still_mine() -> None:
+        if renew_claim is not None and not renew_claim():
+            raise ClaimLapsed(storyboard.storyboard_id)
+
     if found := problems(storyboard, jobs.provider):
         raise errors.InvalidInput(" ".join(found))
     follow_videos(jobs, [r for r in (library.get(s.video_id) for s in storyboard.shots if s.video_id) if r])
@@ -275,7 +311,7 @@ def render_step(library: Library, jobs: Jobs, storyboard: Storyboard, *, retry_f
     waiting_until = None
     changed = False
     try:
-        waiting_until, changed = _send_due(library, jobs, storyboard, retry_failed, states)
+        waiting_until, changed = _send_due(library, jobs, storyboard, retry_failed, states, still_mine)
     except errors.StudioError:
         save(library, storyboard)  # the shots sent before the error are kept, never sent twice
         raise
@@ -283,17 +319,19 @@ def render_step(library: Library, jobs: Jobs, storyboard: Storyboard, *, retry_f
     if all(_ready(s.video) for s in states):
         film_key = _film_key(storyboard)
         if film is None or storyboard.film_key != film_key:
+            still_mine()
             film = _join(library, jobs, storyboard)
             storyboard.film_video_id, storyboard.film_key = film.video_id, film_key
             changed = True
     if changed:
+        still_mine()
         save(library, storyboard)
     return RenderState(states, film if film and storyboard.film_key == _film_key(storyboard) else None,
                        waiting_until)
 
 
-def _send_due(library: Library, jobs: Jobs, storyboard: Storyboard, retry_failed: bool,
-              states: list[ShotState]) -> tuple[float | None, bool]:
+def _send_due(library: Library, jobs: Jobs, storyboard: Storyboard, retry_failed: bool, states: list[ShotState],
+              still_mine: Callable[[], None]) -> tuple[float | None, bool]:
     """Send each shot whose render is missing or out of date, appending every shot's state to `states`."""
     waiting_until = None
     changed = False
@@ -313,6 +351,7 @@ def _send_due(library: Library, jobs: Jobs, storyboard: Storyboard, retry_failed
         if waiting_until is not None:
             states.append(ShotState(index, "waiting", 0, None, "Waits for the provider's rate limit."))
             continue
+        still_mine()
         try:
             [record] = jobs.submit(_request(library, storyboard, index, before.video if before else None),
                                    on_wait=defer_instead_of_waiting, owner=storyboard.owner or None)
@@ -412,7 +451,7 @@ def _join(library: Library, jobs: Jobs, storyboard: Storyboard) -> VideoRecord:
         model=storyboard.model, size=storyboard.size, seconds=f"{joined.duration:g}", created_at=now,
         completed_at=now, title=storyboard.title, owner=storyboard.owner,
         video_path=library.relative(target),
-        thumbnail_path=library.relative(thumbnail) if write_thumbnail(target, thumbnail) else None,
+        thumbnail_path=library.relative(thumbnail) if write_stills(target, thumbnail=thumbnail) else None,
         remote_deleted=True,  # made here: there is no provider copy to delete or sync
         extra={"storyboard_id": storyboard.storyboard_id, "shots": [r.video_id for r in shots if r],
                "video": joined.video, "audio": joined.audio},

@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from studio.provider.profiles import Provider
 log = logging.getLogger("studio.worker")
 TICK_SECONDS = 0.5  # a tick is a few SQLite reads; each job's own poll time decides when it is polled
 STOP_AT_EXIT_SECONDS = 10.0
+TRASH_SWEEP_SECONDS = 3600.0  # how often the trash is searched for videos past their 30 days
 
 
 class Worker:
@@ -37,6 +39,7 @@ class Worker:
         self._guard = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._next_trash_sweep = 0.0  # time.monotonic() of the next sweep: the first tick sweeps
 
     def serve(self, provider: Provider, *, deadline_seconds: float = DEFAULT_DEADLINE) -> None:
         """Poll this provider's jobs from now on; a provider of the same kind served before is replaced."""
@@ -95,6 +98,12 @@ class Worker:
                 task()
             except Exception:
                 log.exception("background task %r failed; trying again next tick", task)
+        if time.monotonic() >= self._next_trash_sweep:
+            self._next_trash_sweep = time.monotonic() + TRASH_SWEEP_SECONDS
+            try:
+                self.library.sweep_trash()
+            except Exception:
+                log.exception("sweeping the trash failed; trying again in an hour")
 
     def _run(self) -> None:
         while not self._stopping.is_set():

@@ -33,6 +33,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # Tests on the diffusers engine share its tiny models and are heavy on memory: one worker runs them all.
+DIFFUSERS_MODULES = {"test_diffusers_engine.py", "test_diffusers_acceleration.py"}
 DIFFUSERS_FIXTURES = {"tiny_models", "tiny_wan_model", "tiny_wan"}
 
 
@@ -51,7 +52,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue  # the test's own group
         if item.get_closest_marker("e2e"):  # first: a browser module stays whole, a diffusers test in it too
             e2e_items.setdefault(item.path, []).append(item)
-        elif item.path.name == "test_diffusers_engine.py" or DIFFUSERS_FIXTURES.intersection(
+        elif item.path.name in DIFFUSERS_MODULES or DIFFUSERS_FIXTURES.intersection(
                 getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("diffusers"))
     for path, module_items in e2e_items.items():

@@ -34,8 +34,11 @@ class StudioApp:
     """`streamlit run serve.py` (as `make run`: app.py, its worker started with the server) on a free port, on
     the local backend, with its own data dir."""
 
-    def __init__(self, data_dir: Path, localsora: LocalsoraProcess, log_path: Path) -> None:
+    def __init__(self, data_dir: Path, localsora: LocalsoraProcess, log_path: Path,
+                 secrets_file: Path | None = None, env: dict[str, str] | None = None) -> None:
+        self.env = dict(env or {})  # settings of the studio's own, e.g. another provider (SORA_STUDIO_...)
         self.port = free_port()
+        self.secrets_file = secrets_file  # the app's secrets.toml (sign-in, say); None: the repo's usual places
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         self.localsora = localsora
@@ -46,9 +49,12 @@ class StudioApp:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_OPENAI_"))}
         env.update(SORA_STUDIO_PROVIDER="local", SORA_STUDIO_DATA_DIR=str(self.data_dir),
                    LOCALSORA_URL=self.localsora.root_url, PYTHONPATH=str(REPO))
+        env.update(self.env)
         command = [sys.executable, "-m", "streamlit", "run", str(REPO / "serve.py"), "--server.headless", "true",
                    "--server.port", str(self.port), "--server.address", "127.0.0.1",
                    "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+        if self.secrets_file is not None:
+            command += ["--secrets.files", str(self.secrets_file)]
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         wait_until(self._healthy, what=f"streamlit to come up on {self.url} (log: {self.log_path})",
@@ -159,9 +165,9 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         yield localsora
 
 
-def running_studio(server: LocalsoraProcess, folder: Path) -> Iterator[StudioApp]:
+def running_studio(server: LocalsoraProcess, folder: Path, secrets_file: Path | None = None) -> Iterator[StudioApp]:
     """The studio app on `server`, keeping its library and log in `folder`, stopped afterwards."""
-    app = StudioApp(folder / "data", server, folder / "streamlit.log").start()
+    app = StudioApp(folder / "data", server, folder / "streamlit.log", secrets_file).start()
     yield app
     app.stop()
 

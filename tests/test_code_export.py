@@ -29,7 +29,7 @@ def test_snippets_are_python_and_never_inline_a_key(kind: str) -> None:
     code = python_snippet(provider, VideoRequest(prompt='A "quoted" prompt', seconds="8", size="1280x720"))
     ast.parse(code)
     assert KEY not in code
-    assert 'seconds="8"' in code and 'size="1280x720"' in code and "'A \"quoted\" prompt'" in code
+    assert "seconds='8'" in code and "size='1280x720'" in code and "'A \"quoted\" prompt'" in code
     assert provider.base_url in code
     if kind != "local":
         assert "os.environ[" in code
@@ -48,10 +48,10 @@ def test_image_remix_and_extend_snippets() -> None:
     image = python_snippet(provider, VideoRequest(prompt="x", kind="image", reference=fitted))
     assert 'IMAGE = "reference_720x1280.png"' in image and "reference.png" not in image and ast.parse(image)
     remix = python_snippet(provider, VideoRequest(prompt="y", kind="remix", source_video_id="video_abc"))
-    assert 'client.videos.remix("video_abc"' in remix
+    assert "client.videos.remix('video_abc'" in remix
     extend = python_snippet(provider, VideoRequest(prompt="z", kind="extend", seconds="16", added_seconds="12",
                                                    source_video_id="video_abc"))
-    assert 'extra_body={"video": {"id": "video_abc"}}' in extend and 'seconds="12"' in extend
+    assert 'extra_body={"video": {"id": "video_abc"}}' in extend and  "seconds='12'" in extend
     assert "from openai import OpenAI, omit" in extend and ast.parse(extend)
 
 

@@ -150,15 +150,20 @@ def test_models_lists_what_the_loaded_model_can_do(servers: dict[str, OpenAI], s
     every = ["text", "image", "remix", "edit", "extend"]
     text = ["text", "remix", "edit"]
     expected = {"wan": text, "wan_i2v": ["image", "extend"], "ltx": every, "wan_vace": every, "cogvideox": text,
-                "wan_ti2v": text, "wan_a14b": text}
+                "wan_ti2v": every, "wan_a14b": text}
+    common = {"seed", "negative_prompt", "num_inference_steps", "guidance_scale", "fps", "num_frames"}
     for name, modes in expected.items():
         (model,) = servers[name].models.list().data
         capabilities = model.model_extra["capabilities"]  # type: ignore[index]
         assert model.id == "tiny" and capabilities["engine"] == "diffusers"
         assert capabilities["modes"] == modes and capabilities["sizes"] == ["64x64", "96x64"]
         assert capabilities["serving"] == f"{name} on {served_on}" and capabilities["audio"] is False
-        assert set(capabilities["parameters"]) == {"seed", "negative_prompt", "num_inference_steps",
-                                                   "guidance_scale", "fps", "num_frames"}
+        # strength, with its range, where remix and edits follow it (VACE regenerates every frame instead)
+        follows_strength = "remix" in modes and name != "wan_vace"
+        assert set(capabilities["parameters"]) == common | ({"strength"} if follows_strength else set())
+        if follows_strength:
+            strength = capabilities["parameters"]["strength"]
+            assert (strength["type"], strength["minimum"], strength["maximum"]) == ("number", 0, 1)
 
 
 @pytest.mark.parametrize("family", ["wan", "ltx", "cogvideox", "wan_ti2v", "wan_a14b"])
@@ -208,6 +213,151 @@ def test_cogvideox15_remix_gives_its_transformer_whole_latent_pairs(servers: dic
     assert_clip(client, remix.id, "96x64", 1, FPS["cogvideox15"])
 
 
+def mean_difference(first: bytes, second: bytes) -> float:
+    """How far apart two clips of the same shape are: the mean absolute difference of their pixels, 0-255."""
+    return float(np.mean([np.abs(a - b).mean() for a, b in zip(decoded_frames(first), decoded_frames(second),
+                                                                 strict=True)]))
+
+
+@pytest.mark.parametrize("family", ["wan_ti2v", "ltx"])  # the tiny VAEs whose pictures show their latents
+def test_remix_follows_the_source_as_far_as_strength_says(servers: dict[str, OpenAI], family: str) -> None:
+    """Video-to-video starts from the source's latents noised to `strength`: at 0.02 two remixes with different
+    prompts and seeds stay close (both keep the source), at 1.0 they are two different videos."""
+    client = servers[family]
+    source = finished(client, client.videos.create(prompt="a red fox in snow", model="tiny", size="96x64",
+                                                   seconds="1", extra_body={**STEPS, "seed": 7}))
+
+    def remix(prompt: str, seed: int, strength: float) -> bytes:
+        video = finished(client, client.videos.remix(source.id, prompt=prompt, extra_body={
+            "num_inference_steps": 4, "seed": seed, "strength": strength}))
+        assert_clip(client, video.id, "96x64", 1, FPS[family])
+        return content(client, video.id)
+
+    near = mean_difference(remix("a blue boat at night", 1, 0.02), remix("green trees in the rain", 2, 0.02))
+    far = mean_difference(remix("a blue boat at night", 1, 1.0), remix("green trees in the rain", 2, 1.0))
+    assert near < 0.8 * far, f"strength 0.02: {near:.2f} levels apart; 1.0: {far:.2f}"
+    kept = mean_difference(content(client, source.id), remix("a blue boat at night", 1, 0.0))
+    assert kept < 4, f"strength 0 keeps the source, yet it moved {kept:.2f} levels"  # as much as one more encode
+
+
+@pytest.mark.parametrize("family", ["wan", "wan_ti2v", "wan_a14b", "ltx"])
+def test_video_to_video_starts_from_the_source_latents_noised_to_strength(
+    tiny_models: dict[str, Path], tmp_path: Path, device: str, family: str,
+) -> None:
+    """What the denoiser sees first: at strength 0.02 nearly the source's latents, whatever the prompt and seed
+    (the two runs' inputs correlate); at 1.0 pure noise, a different one per seed. (Random VAEs make pixels a
+    poor witness on some families, so this looks where the strength acts.)"""
+    engine = DiffusersEngine(Settings(engine="diffusers", model=str(tiny_models[family]), device=device,
+                                      models={"tiny": ("96x64",)}, durations=("1",)))
+    engine.render(RenderRequest("a red fox in snow", 96, 64, 1, seed=7, num_inference_steps=2), tmp_path / "source",
+                  lambda share: None)
+    first_inputs: list[torch.Tensor] = []
+
+    def keep_first(module: Any, args: Any, kwargs: dict[str, Any]) -> None:
+        if len(first_inputs) < expected:
+            first_inputs.append(kwargs["hidden_states"].detach().flatten().float().cpu())
+
+    for expert in (engine.pipe.transformer, getattr(engine.pipe, "transformer_2", None)):
+        if expert is not None:
+            expert.register_forward_pre_hook(keep_first, with_kwargs=True)
+
+    def correlation(strength: float) -> float:
+        nonlocal expected
+        for seed, prompt in [(1, "a blue boat at night"), (2, "green trees in the rain")]:
+            expected = len(first_inputs) + 1
+            engine.render(RenderRequest(prompt, 96, 64, 1, seed=seed, num_inference_steps=4, strength=strength,
+                                        mode="remix", source_video=tmp_path / "source" / "video.mp4"),
+                          tmp_path / f"remix-{strength}-{seed}", lambda share: None)
+        return float(torch.corrcoef(torch.stack(first_inputs[-2:]))[0, 1])
+
+    expected = 0
+    assert correlation(0.02) > 0.5
+    assert abs(correlation(1.0)) < 0.1
+
+
+def test_image_to_video_and_extension_on_wan22_ti2v(servers: dict[str, OpenAI]) -> None:
+    """Wan2.2-TI2V-5B is a text and image model: the image job runs WanImageToVideoPipeline with per-patch
+    timesteps on its 16x VAE, and an extension continues it."""
+    client = servers["wan_ti2v"]
+    reference = ("first.png", png_bytes(64, 64, (30, 200, 90)), "image/png")
+    image = finished(client, client.videos.create(prompt="a lamp", model="tiny", size="64x64", seconds="1",
+                                                  input_reference=reference, extra_body=STEPS))
+    assert_clip(client, image.id, "64x64", 1, FPS["wan_ti2v"])
+    extension = finished(client, client.videos.extend(prompt="the lamp glows", seconds="1", video=openai.omit,
+                                                      extra_body={"video": {"id": image.id}, **STEPS}))
+    assert_clip(client, extension.id, "64x64", 2, FPS["wan_ti2v"])
+
+
+def test_wan22_a14b_remix_runs_both_experts(tiny_models: dict[str, Path], tmp_path: Path, device: str) -> None:
+    """The high-noise expert (`transformer`) takes the steps above `boundary_ratio`, the low-noise one
+    (`transformer_2`) the rest; a remix that starts high enough runs both, one that starts low only the second."""
+    engine = DiffusersEngine(Settings(engine="diffusers", model=str(tiny_models["wan_a14b"]), device=device,
+                                      models={"tiny": ("64x64",)}, durations=("1",)))
+    engine.render(RenderRequest("a fox", 64, 64, 0.25, seed=1, num_inference_steps=2), tmp_path / "source",
+                  lambda share: None)
+    calls = {"transformer": 0, "transformer_2": 0}
+    for name in calls:
+        getattr(engine.pipe, name).register_forward_hook(
+            lambda module, args, output, name=name: calls.__setitem__(name, calls[name] + 1))
+
+    def remix(strength: float) -> dict[str, int]:
+        calls.update(transformer=0, transformer_2=0)
+        engine.render(RenderRequest("a dog", 64, 64, 0.25, source_video=tmp_path / "source" / "video.mp4",
+                                    mode="remix", num_inference_steps=10, guidance_scale=1.0, strength=strength),
+                      tmp_path / f"remix-{strength}", lambda share: None)
+        return dict(calls)
+
+    # 10 steps: sigmas 1.0, 0.9, ... 0.1, shifted by 12 (the profile's flow_shift); the first 7 are at or above
+    # the boundary (0.875 x 1000 timesteps). Strength 0.9 runs the last 9 steps: 6 high, then 3 low.
+    assert remix(0.9) == {"transformer": 6, "transformer_2": 3}
+    assert remix(0.3) == {"transformer": 0, "transformer_2": 3}  # the last 3 steps: low noise only
+
+
+def lossless_clip(frames: list[np.ndarray], fps: int) -> bytes:
+    """An H.264 MP4 that decodes to exactly these pictures (qp 0), so two clips that end alike end exactly alike."""
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps, options={"qp": "0"})
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for picture in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        container.mux(stream.encode())
+    return out.getvalue()
+
+
+def moving_square(fps: int, start: int, end: int) -> list[np.ndarray]:
+    """One second of a white square sliding across a dark 96x64 frame from x=start to x=end."""
+    frames = []
+    for i in range(fps):
+        picture = np.full((64, 96, 3), 30, np.uint8)
+        x = round(start + (end - start) * i / (fps - 1))
+        picture[24:40, x:x + 16] = 240
+        frames.append(picture)
+    return frames
+
+
+@pytest.mark.parametrize("family", ["ltx", "wan_vace"])
+def test_an_extension_carries_the_sources_motion_across_the_seam(servers: dict[str, OpenAI], family: str) -> None:
+    """Two sources end on the same frame, one moving right and one left. Conditioned on the last frame alone,
+    their extensions (same prompt, same seed) would be the same video; conditioned on the last several frames
+    (LTX's video condition, VACE's known frames), each goes on from its own motion."""
+    client, fps = servers[family], FPS[family]
+    rightward, leftward = moving_square(fps, 0, 40), moving_square(fps, 80, 40)
+    assert np.array_equal(rightward[-1], leftward[-1])
+
+    def new_part(frames: list[np.ndarray]) -> list[np.ndarray]:
+        upload = ("clip.mp4", lossless_clip(frames, fps), "video/mp4")
+        video = finished(client, client.videos.extend(prompt="it goes on", seconds="1", video=upload,
+                                                      extra_body={**STEPS, "seed": 3}))
+        return decoded_frames(content(client, video.id))[fps:]
+
+    right, again, left = new_part(rightward), new_part(rightward), new_part(leftward)
+    assert all(np.array_equal(a, b) for a, b in zip(right, again, strict=True))  # the same input, the same video
+    # Any difference is the earlier frames' doing (the tiny Wan VAE keeps little of a picture, so it is small there).
+    assert not all(np.array_equal(a, b) for a, b in zip(right, left, strict=True)), "only the last frame was seen"
+
+
 def test_an_uploaded_clip_is_edited(servers: dict[str, OpenAI], tmp_path: Path) -> None:
     client = servers["wan"]
     source = finished(client, client.videos.create(prompt="a cat", model="tiny", size="64x64", seconds="1",
@@ -250,6 +400,8 @@ def test_a_mode_the_model_lacks_is_a_400_naming_the_model(servers: dict[str, Ope
     ("fps", 0, "between 1 and 60"),
     ("num_frames", 6, r"4k\+1 for this model \(for example 5 or 9\)"),
     ("negative_prompt", "x" * 4001, "maximum is 4,000"),
+    ("strength", 1.5, "between 0 and 1; got 1.5"),
+    ("strength", 0.5, "no source video to follow"),  # a text-to-video job has nothing to follow
 ])
 def test_bad_parameter_values_are_400s_naming_the_field(
     servers: dict[str, OpenAI], field: str, value: object, says: str
@@ -433,7 +585,7 @@ def test_out_of_memory_fails_the_job_with_its_remedies_and_the_engine_goes_on(
         engine.render(request, tmp_path / "failed", run_out_of_memory)
     assert failed.value.code == "out_of_memory"
     assert "ran out of memory rendering 64x64" in failed.value.message
-    assert "--offload model" in failed.value.message and "smaller size" in failed.value.message
+    assert "--memory model" in failed.value.message and "smaller size" in failed.value.message
     engine.render(request, tmp_path / "next", lambda share: None)
     assert (tmp_path / "next" / "video.mp4").exists()
 

@@ -183,7 +183,7 @@ def test_gallery_play_favourite_filter_delete(page: Page, shots: Screenshots, se
     page.get_by_role("button", name="Delete").first.click()
     dialog = page.get_by_role("dialog", name="Delete video")  # not the closing "⋯" menu
     expect(dialog).to_be_visible()
-    dialog.get_by_text("Both: the provider copy and the library copy").click()
+    dialog.get_by_text("Move to the trash, and delete the provider copy now").click()
     shots.take(page, "gallery_delete")
     confirm = dialog.get_by_role("button", name="Delete")
     background = confirm.evaluate("e => getComputedStyle(e).backgroundColor")

@@ -204,8 +204,9 @@ def test_sync_counts_a_download_the_worker_holds_as_in_the_background(localsora:
     fresh = local_jobs(localsora, tmp_path / "fresh")
     copy = replace(finished, video_path=None, thumbnail_path=None, spritesheet_path=None, next_poll_at=0)
     fresh.library.add(copy)  # known, not yet downloaded
-    assert fresh.library.claim_poll(copy.video_id, time.time(), time.time() + 600)  # the worker's download
-    report = fresh.sync()
+    with fresh.library.download_lock(copy.video_id) as held:  # the worker's download, alive: its lock and claim
+        assert held and fresh.library.claim_poll(copy.video_id, time.time(), time.time() + 600)
+        report = fresh.sync()
     assert copy.video_id in report.downloading_elsewhere and copy.video_id not in report.archived
     assert "1 being downloaded in the background" in report.summary
 
@@ -239,13 +240,14 @@ def test_deletes_in_each_scope(jobs: Jobs, localsora: LocalsoraProcess) -> None:
     assert kept.remote_deleted and jobs.library.path(kept.video_path).exists()
     assert provider_only.video_id not in [v.id for v in client.videos.list(limit=100)]
 
-    jobs.delete(local_only.video_id, "local")
-    assert jobs.library.get(local_only.video_id) is None
-    assert not jobs.library.folder_for(local_only.video_id).exists()
+    jobs.delete(local_only.video_id, "local")  # to the trash: out of the gallery, files kept to restore
+    trashed = jobs.library.get(local_only.video_id)
+    assert trashed.trashed_at is not None and jobs.library.path(trashed.video_path).exists()
+    assert local_only.video_id not in [r.video_id for r in jobs.library.page().records]
     assert client.videos.retrieve(local_only.video_id).status == "completed"
 
     jobs.delete(both.video_id, "both")
-    assert jobs.library.get(both.video_id) is None
+    assert jobs.library.get(both.video_id).trashed_at is not None
     assert both.video_id not in [v.id for v in client.videos.list(limit=100)]
 
 
@@ -266,9 +268,8 @@ def test_delete_of_a_video_the_provider_already_lost(jobs: Jobs, finished: Video
                                                      localsora: LocalsoraProcess) -> None:
     sdk_client(localsora).videos.delete(finished.video_id)  # gone behind the studio's back
     said = jobs.delete(finished.video_id, "both")
-    assert "no longer had it" in said and "Removed from the library" in said
-    assert jobs.library.get(finished.video_id) is None
-    assert not jobs.library.folder_for(finished.video_id).exists()
+    assert "no longer had it" in said and "Moved to the trash" in said
+    assert jobs.library.get(finished.video_id).trashed_at is not None
 
 
 def test_a_500_on_delete_keeps_everything_and_says_so(faults: LocalsoraProcess, tmp_path: Path) -> None:
@@ -282,7 +283,7 @@ def test_a_500_on_delete_keeps_everything_and_says_so(faults: LocalsoraProcess, 
     assert kept is not None and not kept.remote_deleted and jobs.library.path(kept.video_path).exists()
     assert sdk_client(faults).videos.retrieve(record.video_id).status == "completed", "still on the provider"
     assert "Deleted from" in jobs.delete(record.video_id, "both"), "a second try goes through"
-    assert jobs.library.get(record.video_id) is None
+    assert jobs.library.get(record.video_id).trashed_at is not None
 
 
 def cut_download(server: LocalsoraProcess, tmp_path: Path) -> tuple[Jobs, str]:
@@ -376,8 +377,9 @@ def test_missing_thumbnail_and_spritesheet_are_tolerated(localsora: LocalsoraPro
     (served / "thumbnail.webp").unlink()
     (served / "spritesheet.jpg").unlink()
     done = run_until_settled(jobs, record.video_id)
-    assert done.is_archived and done.spritesheet_path is None
+    assert done.is_archived, "the MP4 alone is enough"
     assert jobs.library.path(done.thumbnail_path).read_bytes()[8:12] == b"WEBP", "made from the video instead"
+    assert jobs.library.path(done.spritesheet_path).read_bytes()[:3] == b"\xff\xd8\xff", "a JPEG strip, made here"
 
 
 def test_a_job_deleted_on_the_provider_fails_cleanly(localsora: LocalsoraProcess, jobs: Jobs) -> None:
@@ -435,8 +437,9 @@ def test_what_the_model_does_not_offer_is_refused_before_sending(tiny_wan: Local
                                  reference=fitted))
     with pytest.raises(errors.UnsupportedParameter, match="does not offer extend"):
         jobs.submit(VideoRequest(prompt="x", kind="extend", added_seconds="4", source_video_id="video_x"))
-    with pytest.raises(errors.UnsupportedParameter, match="does not take strength"):
-        jobs.submit(VideoRequest(prompt="x", model=TINY_WAN, size="96x64", seconds="1", params={"strength": 1}))
+    with pytest.raises(errors.UnsupportedParameter, match="does not take motion_bucket_id"):  # Stable Video's
+        jobs.submit(VideoRequest(prompt="x", model=TINY_WAN, size="96x64", seconds="1",
+                                 params={"motion_bucket_id": 127}))
     assert jobs.library.count() == 0
 
 
@@ -526,6 +529,6 @@ def test_an_id_the_sdk_cannot_address_fails_cleanly_and_stops_nothing(tmp_path: 
                 record.error_message or "")
         assert jobs.refresh_active() == [] and jobs.sync().failed == {}
         assert "stays there" in jobs.delete("..", "both")
-        assert jobs.library.get("..") is None and jobs.library.get("video_fine0001") is not None
+        assert jobs.library.get("..").trashed_at is not None and jobs.library.get("video_fine0001").trashed_at is None
     finally:
         provider.server.shutdown()

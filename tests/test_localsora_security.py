@@ -319,3 +319,12 @@ def test_a_full_disk_is_a_507_or_a_failed_job_that_says_so(tmp_path: Path, clip:
         process.terminate()
         process.wait(timeout=30)
     assert "Traceback" not in (tmp_path / "localsora.log").read_text(), "a full disk is no bug"
+
+
+def test_an_upload_limit_is_said_in_the_megabytes_it_was_set_in(start_app) -> None:
+    """20 MiB is "20 MB", as the studio says it, not "21 MB" (1,000,000-byte megabytes)."""
+    server = start_app("--max-image-bytes", str(20 * 1024 * 1024))
+    answer = server.http.post("/v1/videos", data={"prompt": "x"},
+                                files={"input_reference": ("big.png", b"\0" * (20 * 1024 * 1024 + 1), "image/png")})
+    assert answer.status_code == 400
+    assert "the limit is 20 MB" in answer.json()["error"]["message"]

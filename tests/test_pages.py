@@ -12,7 +12,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.context import SESSION_JOBS
+from components.plain_text import WORD_JOINER
 from localsora.process import LocalsoraProcess, free_port
+from studio import access
 from studio.jobs import VideoRequest
 from studio.library import Library, VideoRecord
 from studio.provider.profiles import load_providers
@@ -103,8 +105,14 @@ def rerun_until(at: AppTest, done, deadline: float = 90, what: str = "the page t
     return at if done(at) else wait_until(rerun, done, what=what, deadline=deadline, interval=0.1)
 
 
+def as_read(markdown: str) -> str:
+    """Markdown as a reader sees its words: without the escapes (and word joiners) that keep text a server or a
+    user wrote from being read as markup."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace(WORD_JOINER, "")
+
+
 def sidebar_text(at: AppTest) -> str:
-    return "\n".join(str(e.value) for kind in ("markdown", "caption") for e in getattr(at.sidebar, kind))
+    return "\n".join(as_read(str(e.value)) for kind in ("markdown", "caption") for e in getattr(at.sidebar, kind))
 
 
 def sidebar_links(at: AppTest) -> dict[str, str]:
@@ -114,9 +122,9 @@ def sidebar_links(at: AppTest) -> dict[str, str]:
 
 def texts(at: AppTest) -> str:
     parts = []
-    for kind in ("markdown", "caption", "error", "warning", "info", "success", "title", "subheader", "text",
-                 "code"):
-        parts += [str(e.value) for e in getattr(at, kind)]
+    for kind in ("markdown", "caption", "error", "warning", "info", "success", "title", "subheader", "text"):
+        parts += [as_read(str(e.value)) for e in getattr(at, kind)]
+    parts += [str(e.value) for e in at.code]
     for widget in (*at.text_input, *at.text_area):
         parts += [str(widget.value or ""), str(widget.label)]
     parts += [str(getattr(e, "value", "")) for e in at.get("badge")]
@@ -218,7 +226,7 @@ def test_cost_and_code_follow_the_settings(app: AppTest) -> None:
     app.run()
     assert "Free (local renderer)" in texts(app)
     code = app.code[0].value
-    assert 'seconds="8"' in code and "A lighthouse" in code and "api_key=\"local\"" in code
+    assert "seconds='8'" in code and "A lighthouse" in code and "api_key=\"local\"" in code
 
 
 def test_image_upload_preselects_orientation_and_previews_exact_size(app: AppTest, library: Library) -> None:
@@ -251,6 +259,7 @@ def test_remix_a_finished_video(app: AppTest, library: Library, localsora: Local
     open_page(app, "app_pages/remix.py", video=source.video_id)
     assert app.selectbox(key="remix_source").value == source.video_id
     assert len(app.get("video")) == 1, "the source plays"
+    assert not app.slider, "the preview renderer takes no strength: no 'Follow the source'"
     app.text_area(key="remix_prompt").set_value("The same lighthouse in a snowstorm")
     button(app, "Remix").click()
     app.run()
@@ -259,8 +268,8 @@ def test_remix_a_finished_video(app: AppTest, library: Library, localsora: Local
     rerun_until(app, lambda at: len(at.get("video")) == 2)  # source and result side by side
 
 
-def test_gallery_delete_goes_through_the_confirm_dialog(app: AppTest, library: Library,
-                                                        localsora: LocalsoraProcess) -> None:
+def test_gallery_delete_goes_through_the_confirm_dialog_to_the_trash_and_undo_brings_it_back(
+        app: AppTest, library: Library, localsora: LocalsoraProcess) -> None:
     record = make_finished(library, localsora, "Delete me from the gallery")
     open_page(app, "app_pages/gallery.py")
     app.session_state[f"grid_menu_{record.video_id}"] = True  # open the card's "⋯" menu: Delete is in it
@@ -269,19 +278,66 @@ def test_gallery_delete_goes_through_the_confirm_dialog(app: AppTest, library: L
     app.run()
     scope = app.radio(key=f"scope_{record.video_id}")
     assert scope.options == [
-        "Both: the provider copy and the library copy",
-        "Library copy only (the provider keeps its copy)",
+        "Move to the trash (restore it within 30 days; the provider keeps its copy)",
+        "Move to the trash, and delete the provider copy now (that cannot be undone)",
         "Provider copy only (keep the file in this library)",
     ]
+    assert scope.value == "local", "the provider copy goes only when asked for"
     assert library.get(record.video_id) is not None, "nothing is deleted before confirming"
-    scope.set_value("both")
     app.button(key=f"confirm_delete_{record.video_id}").click()
     app.run()
     assert not app.exception
-    assert library.get(record.video_id) is None
-    assert record.video_id not in [v.id for v in sdk_client(localsora).videos.list(limit=100)]
     assert "No videos yet" in texts(app)
-    assert [t.value for t in app.toast] == ["Deleted from Local preview renderer. Removed from the library."]
+    assert [t.value for t in app.toast] == ["Moved to the trash."]
+    trashed = library.get(record.video_id)
+    assert trashed is not None and trashed.trashed_at is not None
+    assert library.path(trashed.video_path).exists(), "the file waits in the trash"
+    assert record.video_id in [v.id for v in sdk_client(localsora).videos.list(limit=100)], "provider copy kept"
+
+    app.button(key=f"trash_undo_{record.video_id}").click()
+    app.run()
+    assert not app.exception
+    assert library.get(record.video_id).trashed_at is None
+    assert "No videos yet" not in texts(app)
+
+    app.session_state[f"grid_menu_{record.video_id}"] = True  # now the provider copy, asked for separately
+    app.run()
+    app.button(key=f"grid_del_{record.video_id}").click()
+    app.run()
+    app.radio(key=f"scope_{record.video_id}").set_value("both")
+    app.button(key=f"confirm_delete_{record.video_id}").click()
+    app.run()
+    assert record.video_id not in [v.id for v in sdk_client(localsora).videos.list(limit=100)]
+    assert library.get(record.video_id).trashed_at is not None
+
+
+def test_without_sign_in_the_sidebar_says_names_are_labels(app: AppTest) -> None:
+    assert "No sign-in here: names are labels" in " ".join(str(c.value) for c in app.sidebar.caption)
+
+
+def test_with_a_passcode_configured_nobody_signed_in_sees_only_the_sign_in_page(data_dir: Path) -> None:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["SORA_STUDIO_PASSCODE_HASH"] = access.hash_passcode("team passcode")
+    at.run()
+    assert [t.value for t in at.title] == ["Sign in to Sora Studio"] and not at.exception
+    assert [b.label for b in at.button] == ["Sign in"]  # no page, no sidebar, nothing else
+    at.text_input(key="sign_in_name").input("Ann")
+    at.text_input(key="sign_in_passcode").input("team passcode")
+    at.button[0].click()
+    at.run()
+    assert "Signed in as **Ann**" in " ".join(str(c.value) for c in at.sidebar.caption)
+
+
+def test_a_trashed_videos_own_page_says_so_and_restores_it(app: AppTest, library: Library) -> None:
+    record = library.add(make_record(1, provider="elsewhere"))
+    library.trash(record.video_id)
+    open_page(app, "app_pages/gallery.py", video=record.video_id)  # an old link to it
+    assert "In the trash: deleted for good in 30 days unless restored." in texts(app)
+    assert [b.label for b in app.button if b.label == "Delete"] == []
+    button(app, "Restore").click()
+    app.run()
+    assert library.get(record.video_id).trashed_at is None
+    assert "In the trash" not in texts(app) and [b for b in app.button if b.label == "Delete"]
 
 
 def test_a_gallery_card_says_why_a_job_is_not_moving(app: AppTest, library: Library) -> None:
@@ -558,6 +614,19 @@ def test_the_pages_offer_what_the_tiny_wan_model_offers(wan_app: AppTest, librar
     assert [o.content for o in app.get("button_group")[0].proto.options] == ["Remix", "Edit"]
     assert app.number_input(key="remix_param_seed").max == 2**32 - 1
     assert not [n for n in app.number_input if n.key == "remix_param_num_inference_steps"], "seed only"
+    # The model takes `strength`: "Follow the source" sets it (its opposite), and the remix sends it.
+    follow = app.slider(key="remix_follow_source")
+    assert (follow.value, follow.min, follow.max) == (pytest.approx(0.3), 0, 1)
+    follow.set_value(0.9)
+    app.text_area(key="remix_prompt").set_value("the robot in the snow")
+    app.run()
+    button(app, "Remix").click()
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    remix = next(r for r in library.page().records if r.kind == "remix")
+    assert remix.params["strength"] == 0.1
+    wire = httpx.get(f"{tiny_wan.root_url}/_localsora/videos/{remix.video_id}/request").json()
+    assert wire["params"]["strength"] == 0.1
     app = open_page(app, "app_pages/settings.py")
     assert "no sound" in texts(app) and "It runs a real video model through diffusers" in texts(app)
 

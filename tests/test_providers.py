@@ -205,7 +205,7 @@ def test_discovery_on_the_diffusers_engine(tiny_wan) -> None:
     assert (caps.image, caps.remix, caps.edit, caps.extend, caps.audio) == (False, True, True, False, False)
     assert caps.actions() == ("Remix", "Edit")
     assert set(caps.parameters) == {"seed", "negative_prompt", "num_inference_steps", "guidance_scale", "fps",
-                                    "num_frames"}
+                                    "num_frames", "strength"}
     steps, guidance = caps.parameters["num_inference_steps"], caps.parameters["guidance_scale"]
     assert (steps.type, steps.minimum, steps.maximum) == ("integer", 1, 200)
     assert (guidance.type, guidance.minimum, guidance.maximum) == ("number", 0, 30)

@@ -105,6 +105,8 @@ STEPS = Parameter("num_inference_steps", int, "Denoising steps: more is slower a
 GUIDANCE = Parameter("guidance_scale", float, "How closely to follow the prompt.", 0.0, 30.0)
 FPS = Parameter("fps", int, "Frames per second of the delivered MP4.", 1, 60)
 NUM_FRAMES = Parameter("num_frames", int, "Frames the model generates; the clip still lasts `seconds`.", 1, 1025)
+STRENGTH = Parameter("strength", float, "Remix and edits: how far to move from the source video; 0 keeps it, 1 "
+                     "ignores it (0.7 when left out).", 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,21 @@ class CheckpointSummary:
 
 
 @dataclass(frozen=True)
+class Acceleration:
+    """How the loaded model is fitted to the device and sped up: the `--memory`, `--weights`, `--attention`, ...
+    settings in force (`auto` resolved), for GET /v1/models."""
+
+    memory: str  # none | model | group | sequential
+    vae_tiling: str  # auto | on | off
+    weights: str  # bf16 | fp8
+    quantize: str
+    attention: str
+    compile: bool
+    cache: str | None
+    loras: tuple[tuple[str, float], ...] = ()  # (name, scale) of each loaded LoRA
+
+
+@dataclass(frozen=True)
 class Capabilities:
     engine: str  # "previz" or "diffusers"
     serving: str  # what the studio shows: "Wan2.1-T2V-1.3B on cuda:0"
@@ -137,6 +154,7 @@ class Capabilities:
     notes: str = ""
     aliases: dict[str, str] = field(default_factory=dict)  # other model names that mean one of `models`
     profile: CheckpointSummary | None = None  # the checkpoint's own settings (engines that load one)
+    acceleration: Acceleration | None = None  # memory and speed settings (engines that load a model)
 
     @property
     def default_model(self) -> str:
@@ -166,6 +184,8 @@ class RenderRequest:
     guidance_scale: float | None = None
     fps: int | None = None
     num_frames: int | None = None
+    strength: float | None = None  # remix and edits: how far from the source (diffusers' name)
+    lora: list[Any] | None = None  # loaded LoRAs picked by name: [name, scale or None] pairs (JSON-stored)
 
     @classmethod
     def taken(cls, params: dict[str, Any]) -> dict[str, Any]:

@@ -174,6 +174,8 @@ ImageReference = Annotated[
                   custom_error_message="an uploaded JPEG, PNG or WebP image"),
 ]
 JsonObject = Annotated[dict[Text, Any], BeforeValidator(_form_json_object)]
+# vLLM-Omni's `lora`: an object ({"name", "scale"}) or a list of them; JSON text in a form. The engine checks names.
+LoraChoice = Annotated[dict[Text, Any] | list[dict[Text, Any]], BeforeValidator(_json_object_text)]
 
 
 class _Request(BaseModel):
@@ -193,7 +195,8 @@ class _Request(BaseModel):
 
 # Fields beyond Sora's that an engine may take, with vLLM-Omni's names. Types here; each engine's ranges are
 # checked after validation (they differ per engine and per dialect, and GET /v1/models reports them).
-EXTRA_PARAMETERS = ("seed", "negative_prompt", "num_inference_steps", "guidance_scale", "fps", "num_frames")
+EXTRA_PARAMETERS = ("seed", "negative_prompt", "num_inference_steps", "guidance_scale", "fps", "num_frames",
+                    "strength", "lora")
 
 
 class ExtraParameters(_Request):
@@ -205,6 +208,9 @@ class ExtraParameters(_Request):
     guidance_scale: float | None = Field(None, allow_inf_nan=False, description="How closely to follow the prompt.")
     fps: int | None = Field(None, description="Frames per second.")
     num_frames: int | None = Field(None, description="Frames to generate.")
+    strength: float | None = Field(None, allow_inf_nan=False,
+                                   description="Remix and edits: how far from the source, 0 to 1 (diffusers' name).")
+    lora: LoraChoice | None = Field(None, description="Loaded LoRAs to use, by name: {name, scale} or a list.")
 
     def parameters(self) -> dict[str, Any]:
         """The extra parameters given, by name (a dialect's variant may add its own)."""

@@ -91,7 +91,7 @@ class DeletedCharacter(_Response):
 class ParameterRange(_Response):
     """An extra request field an engine takes (seed, negative_prompt, ...), with its range."""
 
-    type: Literal["integer", "number", "string"]
+    type: Literal["integer", "number", "string", "object"]
     minimum: int | float | None  # as the engine declares it: 0 stays 0, 0.0 stays 0.0
     maximum: int | float | None
     description: str
@@ -111,6 +111,24 @@ class CheckpointProfile(_Response):
     default_negative_prompt: str | None
 
 
+class LoadedLora(_Response):
+    name: str
+    scale: float
+
+
+class Acceleration(_Response):
+    """How the loaded model fits the device and runs fast: the memory and speed settings in force."""
+
+    memory: Literal["none", "model", "group", "sequential"]
+    vae_tiling: Literal["auto", "on", "off"]
+    weights: Literal["bf16", "fp8"]
+    quantize: str
+    attention: str
+    compile: bool
+    cache: str | None
+    loras: list[LoadedLora]
+
+
 class ModelCapabilities(_Response):
     """What a model can do here (localsora's own field of the Model object); the studio shows only this."""
 
@@ -126,6 +144,8 @@ class ModelCapabilities(_Response):
     notes: str
     profile: CheckpointProfile | None = Field(None, exclude_if=_absent,
                                                description="The checkpoint's settings; absent for previz.")
+    acceleration: Acceleration | None = Field(None, exclude_if=_absent,
+                                              description="Memory and speed settings; absent for previz.")
 
 
 class Model(_Response):

@@ -23,7 +23,7 @@ from typing import Literal
 from PIL import ExifTags, Image, ImageCms, ImageColor, ImageFilter, ImageOps, UnidentifiedImageError
 
 from studio.errors import ImageRejected, InvalidInput
-from studio.media.upload_limits import REFERENCE_IMAGE
+from studio.media.upload_limits import MB, REFERENCE_IMAGE, megabytes_text
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -83,7 +83,6 @@ _JPEG_QUALITY = 92
 _BLUR_SCALE = 8  # the blurred background is built at 1/8 size: cheap and smooth
 _BLUR_RADIUS = 3.0  # at that 1/8 scale
 _BLUR_BRIGHTNESS = 0.6  # darken it so the real picture stands out
-_MB = 1024 * 1024
 _KB = 1024
 
 
@@ -638,8 +637,8 @@ def _unreadable_message(data: bytes) -> str:
 
 
 def _format_bytes(count: int) -> str:
-    if count >= _MB:
-        return f"{_trim(count / _MB)} MB"
+    if count >= MB:
+        return megabytes_text(count)
     if count >= _KB:
         return f"{_trim(count / _KB)} KB"
     return f"{count:,} bytes"

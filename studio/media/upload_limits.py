@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MB = 1024 * 1024
+MB = 1024 * 1024  # the studio's one megabyte, in limits and in every size it shows: 20 MB is 20 × 1024 × 1024 bytes
+
+
+def megabytes_text(count: int) -> str:
+    """`count` bytes in MB of 1024 × 1024 bytes, as limits are set: "20 MB" for the 20 MB limit (never "21 MB",
+    what 1,000,000-byte megabytes make of it), "3.5 MB"."""
+    return f"{count / MB:.1f}".removesuffix(".0") + " MB"
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,7 @@ class UploadLimit:
     @property
     def summary(self) -> str:
         """"JPEG, PNG, WebP or GIF, up to 20 MB"."""
-        return f"{self.formats_text}, up to {self.max_mb} MB"
+        return f"{self.formats_text}, up to {megabytes_text(self.max_bytes)}"
 
 
 # A GIF is taken too: its first frame is the picture, and the fitted copy that is sent is always a PNG.

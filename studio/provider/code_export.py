@@ -14,33 +14,43 @@ from typing import Any
 from studio.jobs import VideoRequest
 from studio.media.images import FittedImage
 from studio.provider.profiles import AZURE_SCOPE, Provider
+from studio.provider.url_redaction import redacted_url
 
 EXAMPLE_PROMPT = "The camera slowly pushes in as the scene comes to life."
 
 
 def _client_lines(provider: Provider) -> list[str]:
+    lines = _credentials_note(provider.base_url)
+    # Every value from a user or a server goes in as repr: a quote or a newline in it cannot end the string.
+    url = repr(redacted_url(provider.base_url or ""))
     if provider.kind == "local":
+        url = url if provider.base_url else repr("http://127.0.0.1:8000/v1")
         return ["# localsora. The studio's embedded one stays on 127.0.0.1:8000 (or LOCALSORA_PORT) across restarts.",
-                'client = OpenAI(base_url="' + (provider.base_url or "http://127.0.0.1:8000/v1") + '", '
-                'api_key="local")']
+                *lines, f'client = OpenAI(base_url={url}, api_key="local")']
     if provider.kind == "azure":
-        return ['client = OpenAI(',
-                f'    base_url="{provider.base_url}",',
+        return [*lines, 'client = OpenAI(',
+                f'    base_url={url},',
                 '    api_key=os.environ["AZURE_OPENAI_API_KEY"],',
                 ')']
     if provider.kind == "azure_entra":
         return ['from azure.identity import DefaultAzureCredential, get_bearer_token_provider',
-                '',
+                '', *lines,
                 'client = OpenAI(',
-                f'    base_url="{provider.base_url}",',
+                f'    base_url={url},',
                 f'    api_key=get_bearer_token_provider(DefaultAzureCredential(), "{AZURE_SCOPE}"),',
                 ')']
     if provider.kind == "compatible":
         key = 'os.environ["SORA_STUDIO_COMPATIBLE_API_KEY"]' if provider.api_key else '"none"'
-        return [f'client = OpenAI(base_url="{provider.base_url}", api_key={key})']
+        return [*lines, f'client = OpenAI(base_url={url}, api_key={key})']
     if provider.base_url and "api.openai.com" not in provider.base_url:
-        return [f'client = OpenAI(base_url="{provider.base_url}", api_key=os.environ["OPENAI_API_KEY"])']
+        return [*lines, f'client = OpenAI(base_url={url}, api_key=os.environ["OPENAI_API_KEY"])']
     return ['client = OpenAI(api_key=os.environ["OPENAI_API_KEY"])']
+
+
+def _credentials_note(base_url: str | None) -> list[str]:
+    if not base_url or redacted_url(base_url) == base_url:
+        return []
+    return ["# The base URL's user name and password are not shown here: put yours in place of ***."]
 
 
 def _literal(fields: dict[str, Any]) -> str:
@@ -58,7 +68,8 @@ def _reference_lines(chosen: str | None, request: VideoRequest) -> list[str]:
     assert request.reference is not None
     size = f"{request.reference.width}x{request.reference.height}"
     name = fitted_file_name(chosen, request.reference)
-    yours = f"{chosen}, as the studio fitted it" if chosen else "The reference image"
+    # The file's name goes into a comment: a line break in it would start a line of code.
+    yours = f"{' '.join(chosen.split())}, as the studio fitted it" if chosen else "The reference image"
     return [f"# {yours}: exactly {size}, the video's size, or the request fails.",
             '# Save it with "Download the fitted image", or put the path of your own ' + size + " image here.",
             f"IMAGE = {json.dumps(name, ensure_ascii=False)}", ""]
@@ -70,21 +81,21 @@ def python_snippet(provider: Provider, request: VideoRequest, *, image_name: str
     prompt_note = [] if request.prompt.strip() else ["# The prompt box was empty: this one is an example, write yours."]
     extra = f", extra_body={_literal(request.params)}" if request.params else ""
     if request.kind == "remix":
-        call = [f'video = client.videos.remix("{request.source_video_id}", prompt={prompt}{extra})']
+        call = [f"video = client.videos.remix({request.source_video_id!r}, prompt={prompt}{extra})"]
     elif request.kind in ("edit", "extend"):
         body = {**request.params, "video": {"id": request.source_video_id}}
         source = ('video=open("source.mp4", "rb")' + extra if request.source_upload
                   else f"video=omit, extra_body={_literal(body)}")
-        seconds = f', seconds="{request.added_seconds}"' if request.kind == "extend" else ""  # the seconds it adds
+        seconds = f", seconds={request.added_seconds!r}" if request.kind == "extend" else ""  # the seconds it adds
         call = [f"video = client.videos.{request.kind}(prompt={prompt}{seconds}, {source})"]
     else:
         call = ["video = client.videos.create(",
                 f"    prompt={prompt},",
-                f'    model="{request.model}",',
-                f'    size="{request.size}",',
-                f'    seconds="{request.seconds}",  # a string on the wire']
+                f"    model={request.model!r},",
+                f"    size={request.size!r},",
+                f"    seconds={request.seconds!r},  # a string on the wire"]
         if request.reference is not None:
-            call.append(f'    input_reference=(IMAGE, open(IMAGE, "rb").read(), "{request.reference.mime}"),')
+            call.append(f'    input_reference=(IMAGE, open(IMAGE, "rb").read(), {request.reference.mime!r}),')
         if request.params:
             call.append(f"    extra_body={_literal(request.params)},  # fields beyond Sora's that it takes")
         call.append(")")

@@ -15,17 +15,21 @@ import ssl
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from studio import errors
 from studio.catalog import EXTENSION_DURATIONS
 from studio.provider.dialects import DIALECTS, from_video_fields, route_missing
-from studio.provider.discovery import server_as_listed
+from studio.provider.discovery import ListedModels, list_models, server_as_listed
 from studio.provider.error_mapping import caused_by, retry_after_seconds
 from studio.provider.profiles import SECRET_KEYS, Provider, ProviderOffer, with_dialect
 from studio.provider.sdk import openai
+from studio.provider.url_redaction import redacted_url
 
 if TYPE_CHECKING:
     from openai import OpenAI
     from openai.types import Model
 
+# A list route that is there but refuses: LiteLLM's answers 400 ("LLM Provider NOT provided"). 404/405 mean no route.
+LIST_REFUSED = (400, 422)
 PROBE_VIDEO_ID = "video_studio_connection_test"  # no server has it, so no probe can start a job
 PROBED_MODES = ("remix", "edit", "extend")
 
@@ -53,14 +57,23 @@ def check_connection(provider: Provider, *, keep_models: bool = False, timeout: 
     if provider.base_url is None:
         return ConnectionReport(False, "No base URL", "Enter the server's base URL first.", problem="not_configured")
     client = provider.client(timeout=timeout).with_options(max_retries=0)
+    unlisted = ""  # why its videos cannot be listed, when the route is there but refuses (a gateway)
     try:
         page = client.videos.list(limit=10)
-        videos = list(page.data)
+        videos, more = list(page.data), page.has_more
+    except openai.APIStatusError as exc:
+        listed = _models(client) if exc.status_code in LIST_REFUSED else ListedModels([])
+        if not listed.models:
+            return _failure(exc, provider, timeout)
+        videos, more, unlisted = [], False, f"its videos list answers {exc.status_code}"
+        listed = ListedModels(listed.models, {**exc.response.headers, **listed.headers})
     except Exception as exc:  # every failure becomes a reason in words
         return _failure(exc, provider, timeout)
+    else:
+        listed = _models(client)
 
-    models = _models(client)
-    found = server_as_listed(provider, models, keep_models=keep_models)
+    models = listed.models
+    found = server_as_listed(provider, listed, keep_models=keep_models)
     absent: dict[str, int] = {}
     present: list[str] = []
     fastapi_404 = False
@@ -70,7 +83,7 @@ def check_connection(provider: Provider, *, keep_models: bool = False, timeout: 
             if missing:
                 absent[mode] = status
                 fastapi_404 = fastapi_404 or status == 404
-            elif status:
+            elif 0 < status < 500:  # a 5xx shows nothing: LiteLLM answers 500 when it routes a probe nowhere
                 present.append(mode)
 
     # Set by hand, or read from the models list; else from fields its videos carry.
@@ -84,23 +97,25 @@ def check_connection(provider: Provider, *, keep_models: bool = False, timeout: 
         evidence = 'its missing routes answer FastAPI\'s {"detail": "Not Found"} (as vLLM-Omni, SGLang and ' \
                    "LiteLLM do), so it is not OpenAI itself"
     return ConnectionReport(
-        True, f"Connected to {provider.host}", _summary(len(videos), page.has_more, models),
+        True, f"Connected to {provider.host}", _summary(len(videos), more, models, unlisted),
         videos_seen=len(videos), models=tuple(m.id for m in models), capabilities=capabilities,
         absent=absent, present=tuple(present), dialect=dialect, dialect_evidence=evidence,
     )
 
 
-def _summary(count: int, more: bool, models: list[Model]) -> str:
+def _summary(count: int, more: bool, models: list[Model], unlisted: str = "") -> str:
     listed = f"{count}{'+' if more else ''} video{'' if count == 1 else 's'} listed"
+    if unlisted:  # the studio then follows the jobs it made one by one
+        listed = f"{unlisted}, so the studio follows its own jobs one by one"
     named = f"{len(models)} model{'' if len(models) == 1 else 's'} listed" if models else "no models list"
     return f"It answers as a video server: {listed}, {named}."
 
 
-def _models(client: OpenAI) -> list[Model]:
+def _models(client: OpenAI) -> ListedModels:
     try:
-        return list(client.models.list())
-    except (openai.APIError, ValueError):  # no models list is normal for a gateway; the videos list answered
-        return []
+        return list_models(client) or ListedModels([])
+    except (errors.StudioError, openai.APIError, ValueError):  # no models list is normal for a gateway
+        return ListedModels([])
 
 
 def _probe(client: OpenAI, mode: str) -> tuple[int, bool]:
@@ -131,8 +146,8 @@ def _failure(exc: Exception, provider: Provider, timeout: float) -> ConnectionRe
     if isinstance(exc, openai.APIConnectionError):
         if caused_by(exc, socket.gaierror):
             return ConnectionReport(False, "Host name not found (DNS)",
-                                    f"The host name in {provider.base_url} does not resolve. Check its spelling, "
-                                    "or your network's DNS.", problem="dns")
+                                    f"The host name in {redacted_url(provider.base_url or '')} does not resolve. "
+                                    "Check its spelling, or your network's DNS.", problem="dns")
         if caused_by(exc, ssl.SSLCertVerificationError):
             return ConnectionReport(False, "TLS certificate not trusted",
                                     f"{host} answered with a certificate this machine does not trust "

@@ -23,6 +23,9 @@ class Dialect:
     label: str
     free_sizes: bool = False  # takes any WIDTHxHEIGHT rather than a fixed list
     absent: tuple[str, ...] = ()  # modes its source shows it lacks, before any answer says so
+    lists: bool = True  # GET /videos lists the videos it made
+    deletes: bool = True  # DELETE /videos/{id} is served
+    routes_by_model: bool = False  # a gateway: an uploaded source for edit or extend needs `model` to be routed
 
 
 DIALECTS: dict[str, Dialect] = {
@@ -31,7 +34,12 @@ DIALECTS: dict[str, Dialect] = {
     "vllm-omni": Dialect("vllm-omni", "vLLM-Omni", free_sizes=True, absent=("remix", "edit", "extend", "characters")),
     # sglang runtime/entrypoints/openai/video_api.py: any "WxH"; create, list, retrieve, delete and content only.
     "sglang": Dialect("sglang", "SGLang Diffusion", free_sizes=True, absent=("remix", "edit", "extend", "characters")),
-    "litellm": Dialect("litellm", "LiteLLM proxy"),
+    # The real proxy (litellm 1.108.7, tests/test_litellm_proxy.py), in proxy/video_endpoints/endpoints.py: its
+    # list routes by `custom_llm_provider` alone, so it never reaches the deployments ("LLM Provider NOT
+    # provided"); there is no DELETE route; `variant` is dropped, so every download is the MP4; and an edit or
+    # extension sent as an upload has no id to route by, so it goes to api.openai.com unless `model` names the
+    # deployment group.
+    "litellm": Dialect("litellm", "LiteLLM proxy", lists=False, deletes=False, routes_by_model=True),
 }
 DIALECT_CHOICES = ("auto", *DIALECTS)
 
@@ -55,6 +63,18 @@ def from_models(models: Iterable[Any]) -> Detected | None:
             return Detected(DIALECTS["vllm-omni"], f"the models list says owned_by \"{owner}\"")
         if owner == "sglang":
             return Detected(DIALECTS["sglang"], "the models list says owned_by \"sglang\"")
+        # LiteLLM's list adds each model's `mode` from its price map (litellm/proxy/utils.py); OpenAI's has none.
+        mode = (getattr(model, "model_extra", None) or {}).get("mode")
+        if isinstance(mode, str) and mode:
+            return Detected(DIALECTS["litellm"], f"the models list carries LiteLLM's mode \"{mode}\"")
+    return None
+
+
+def from_headers(headers: Mapping[str, str]) -> Detected | None:
+    """LiteLLM's proxy stamps its version on every answer."""
+    version = headers.get("x-litellm-version")
+    if version:
+        return Detected(DIALECTS["litellm"], f"its answers carry x-litellm-version: {version}")
     return None
 
 

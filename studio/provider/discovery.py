@@ -8,13 +8,14 @@ StudioError, so a caller that caches the answer does not cache the outage.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from studio import errors
-from studio.provider.dialects import from_models
+from studio.provider.dialects import from_headers, from_models
 from studio.provider.profiles import ParameterSpec, Provider, ProviderOffer, with_dialect
 from studio.provider.sdk import openai
+from studio.provider.url_redaction import redacted_url
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -23,35 +24,44 @@ if TYPE_CHECKING:
 PARAMETER_TYPES = ("integer", "number", "string")
 
 
-def list_models(client: OpenAI) -> list[Model] | None:
+@dataclass(frozen=True)
+class ListedModels:
+    models: list[Model]
+    headers: Mapping[str, str] = field(default_factory=dict)  # a gateway's own headers tell whose it is
+
+
+def list_models(client: OpenAI) -> ListedModels | None:
     """`GET /v1/models`; None when the server has no models list. Raises on connection errors and passing faults."""
     try:
-        return list(client.models.list())
+        answer = client.models.with_raw_response.list()
+        return ListedModels(list(answer.parse()), answer.headers)
     except openai.APIConnectionError as exc:
-        raise errors.BackendUnreachable(f"Could not ask {client.base_url} what it offers.") from exc
+        raise errors.BackendUnreachable(f"Could not ask {redacted_url(str(client.base_url))} what it offers.") from exc
     except openai.APIStatusError as exc:
         if exc.status_code == 429 or exc.status_code >= 500:  # a passing fault, not an answer
-            raise errors.ServerError(f"{client.base_url} could not say what it offers now ({exc.status_code}).") \
+            raise errors.ServerError(f"{redacted_url(str(client.base_url))} could not say what it offers now "
+                                     f"({exc.status_code}).") \
                 from exc
         return None  # it answered, but has no models list (404, 405, ...): keep the static profile
 
 
 def discover(client: OpenAI, static: ProviderOffer) -> ProviderOffer | None:
     """The provider's own capabilities, or None when it does not list them. Raises on connection errors."""
-    models = list_models(client)
-    return None if models is None else capabilities_from_models(models, static)
+    listed = list_models(client)
+    return None if listed is None else capabilities_from_models(listed.models, static)
 
 
 def discover_server(provider: Provider, *, keep_models: bool) -> Provider:
     """An OpenAI-compatible server, as its models list shows it: the capabilities it declares (localsora does),
     else the model names it serves (unless `keep_models`: the user named them), and its dialect where it says.
     Raises on connection errors, like `discover`."""
-    models = list_models(provider.client(timeout=10.0).with_options(max_retries=0)) or []
-    return server_as_listed(provider, models, keep_models=keep_models)
+    listed = list_models(provider.client(timeout=10.0).with_options(max_retries=0)) or ListedModels([])
+    return server_as_listed(provider, listed, keep_models=keep_models)
 
 
-def server_as_listed(provider: Provider, models: list[Model], *, keep_models: bool) -> Provider:
+def server_as_listed(provider: Provider, listed: ListedModels, *, keep_models: bool) -> Provider:
     """`discover_server` without the request: the profile as this models list shows it."""
+    models = listed.models
     capabilities = capabilities_from_models(models, provider.capabilities)
     if capabilities is None:
         capabilities = provider.capabilities
@@ -62,7 +72,7 @@ def server_as_listed(provider: Provider, models: list[Model], *, keep_models: bo
     found = provider.with_capabilities(capabilities)
     if provider.dialect:  # set by hand: it wins over what the server seems to be
         return replace(found, capabilities=with_dialect(found.capabilities, provider.dialect))
-    detected = from_models(models)
+    detected = from_models(models) or from_headers(listed.headers)
     if detected is None:
         return found
     return replace(found, capabilities=with_dialect(found.capabilities, detected.dialect.name),

@@ -20,6 +20,7 @@ from studio.errors import RateLimited
 from studio.provider.dialects import DIALECT_CHOICES, dialect_named
 from studio.provider.sdk import openai
 from studio.provider.secret import Secret
+from studio.provider.url_redaction import host_of
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -130,7 +131,7 @@ class Provider:
 
     @property
     def host(self) -> str:
-        return urlparse(self.base_url or "").netloc or "(not started)"
+        return host_of(self.base_url or "") or "(not started)"
 
     def with_base_url(self, base_url: str) -> Provider:
         return replace(self, base_url=base_url)

@@ -8,6 +8,7 @@ duration asked for.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import inspect
 import json
@@ -34,6 +35,7 @@ from localsora.engines.base import (
     NUM_FRAMES,
     SEED,
     STEPS,
+    STRENGTH,
     Capabilities,
     Engine,
     JobFailed,
@@ -41,20 +43,21 @@ from localsora.engines.base import (
     RenderRequest,
     RequestRefused,
 )
+from localsora.engines.diffusers.accelerate import Accelerated
 from localsora.engines.diffusers.families import FAMILIES, VIDEO_TO_VIDEO_STRENGTH, Family
+from localsora.engines.diffusers.memory import quantized_load
 from localsora.engines.diffusers.profiles import CheckpointProfile, profile_for, read_layout
 from localsora.frames import Planes, planes_from_rgb, rgb_from_planes
 from localsora.media import load_picture, probe_video, source_frames
+
+LTXVideoCondition = diffusers.pipelines.ltx.pipeline_ltx_condition.LTXVideoCondition
 
 log = logging.getLogger("localsora.diffusers")
 
 # Shares of a job's progress: the denoising steps, then the VAE decode (inside the pipeline), then the encode.
 DENOISE_SHARE, DECODE_SHARE = 0.9, 0.02
-# Source frames a VACE extension keeps as context: 4k+1, so whole latent frames are marked as known.
-VACE_EXTEND_CONTEXT = 5
 # Arguments only some pipelines take: passed where the pipeline's __call__ names them.
 _OPTIONAL = {"guidance_scale_2", "frame_rate", "decode_timestep", "decode_noise_scale", "timesteps"}
-OOM_REMEDIES = "Start localsora with --offload model (or sequential), or ask for a smaller size or fewer seconds."
 
 
 class DiffusersEngine(Engine):
@@ -68,7 +71,8 @@ class DiffusersEngine(Engine):
                 f"{location} holds a {class_name}, which the diffusers engine does not serve. "
                 f"Supported pipelines: {', '.join(FAMILIES)}."
             )
-        self.profile: CheckpointProfile = profile_for(read_layout(folder, index))
+        layout = read_layout(folder, index)
+        self.profile: CheckpointProfile = profile_for(layout)
         self.family = family = self.profile.family
         self.device = _device(settings.device)
         self.dtype = _dtype(settings.dtype, self.device)
@@ -77,11 +81,16 @@ class DiffusersEngine(Engine):
         dtypes: Any = {"default": self.dtype, **kept} if kept else self.dtype
         log.info("loading %s (%s, profile %s) on %s as %s", location, class_name, self.profile.name, self.device,
                  dtypes)
+        quantized = quantized_load(settings.quantize, set(layout.components))
         try:
-            pipe = getattr(diffusers, class_name).from_pretrained(location, dtype=dtypes)
+            pipe = getattr(diffusers, class_name).from_pretrained(location, dtype=dtypes, **quantized)
         except (OSError, ValueError, RuntimeError) as exc:
             raise EngineUnavailable(f"Could not load the pipeline in {location}: {exc}") from exc
-        self.pipe = _placed(pipe, self.device, settings.offload)
+        # --memory, --weights, --attention, --cache, --compile and --lora; a distill LoRA brings its defaults.
+        self.accelerated = Accelerated(pipe, settings, self.device, self.dtype)
+        self.profile = self.accelerated.profile(self.profile)
+        pipe.set_progress_bar_config(disable=True)
+        self.pipe = pipe
         self._companions: dict[str, Any] = {class_name: self.pipe}
         self._device_lock = threading.Lock()  # one job at a time on a device
         self.spatial_multiple, self.latent_temporal = _latent_grid(self.pipe)  # pixels and frames per latent cell
@@ -99,11 +108,13 @@ class DiffusersEngine(Engine):
             extension_durations=extension_durations,
             fps=self.fps,
             audio=False,
-            parameters=(SEED, NEGATIVE_PROMPT, STEPS, GUIDANCE, FPS, NUM_FRAMES),
+            parameters=(SEED, NEGATIVE_PROMPT, STEPS, GUIDANCE, FPS, NUM_FRAMES,
+                        *((STRENGTH,) if family.video and not family.vace else ()), *self.accelerated.parameters),
             max_parallel=1,
             notes=(f"{_profile_notes(self.profile, class_name)} These models make no sound: the MP4s have no "
                    f"audio track. {_mode_notes(family)}"),
             profile=self.profile.summary(self.frame_step),
+            acceleration=self.accelerated.summary(),
         )
 
     def _durations(self, settings: Settings, name: str) -> tuple[str, ...]:
@@ -139,6 +150,9 @@ class DiffusersEngine(Engine):
                 f"{below + self.frame_step}); got {request.num_frames}.", param="num_frames",
             )
 
+        if request.strength is not None and request.mode not in ("remix", "edit"):
+            raise RequestRefused("'strength' says how far a remix or edit moves from its source; this request "
+                                 "has no source video to follow. Leave it out.", param="strength")
         if self.profile.fixed:
             self._check_fixed(request, fps)
 
@@ -194,6 +208,7 @@ class DiffusersEngine(Engine):
         fps = request.fps or self.fps
         with self._device_lock:
             try:
+                self.accelerated.before_job(request)
                 frames, total = self._frames(request, fps, on_progress)
             except torch.OutOfMemoryError as exc:
                 _free_memory(self.device)
@@ -212,7 +227,7 @@ class DiffusersEngine(Engine):
         return JobFailed(
             "out_of_memory",
             f"{self._capabilities.serving} ran out of memory rendering {request.width}x{request.height} for "
-            f"{request.seconds:g} s. {OOM_REMEDIES}",
+            f"{request.seconds:g} s. {self.accelerated.remedies()}",
         )
 
     def _frames(self, request: RenderRequest, fps: int, on_progress: ProgressCallback) -> tuple[list[Planes], int]:
@@ -261,45 +276,73 @@ class DiffusersEngine(Engine):
             return Image.fromarray(rgb_from_planes(frame)).resize((width, height), Image.Resampling.LANCZOS)
 
         if request.mode in ("remix", "edit"):
+            strength = VIDEO_TO_VIDEO_STRENGTH if request.strength is None else request.strength
+            if strength == 0:  # nothing of the source is to move
+                return source, source_count
             count = self._video_frames_for(source_count)
             clip = [picture(f) for f in source + [source[-1]] * (count - source_count)]  # 4k+1-style counts
             if self.family.vace:  # the source is the model's context, every frame regenerated
                 call.update(_vace_context(clip, count, keep=0), num_frames=count)
+                generated = self._run(request.mode, call)
             else:
-                call["video"] = clip
-                call[self.family.strength_arg] = VIDEO_TO_VIDEO_STRENGTH
-                if self.family.strength_arg == "denoise_strength":
-                    call["num_frames"] = count
-                if "num_inference_steps" in call:  # the pipeline runs steps x strength: at least one
-                    call["num_inference_steps"] = max(call["num_inference_steps"],
-                                                      math.ceil(1 / VIDEO_TO_VIDEO_STRENGTH))
-            generated = self._run(request.mode, call)
+                generated = self._video_to_video(request.mode, call, clip, strength)
             return list(to_planes(generated[:source_count])), source_count
 
         # extend: the new part starts from the source's last frame(s), which the model keeps; the MP4 keeps the
         # source's own frames and adds only the new ones.
-        kept = min(VACE_EXTEND_CONTEXT, source_count) if self.family.vace else 1
+        kept = self._extend_context(source_count)
         count = request.num_frames or self._frames_for(delivered + kept)
         call["num_frames"] = count
+        context = [picture(f) for f in source[-kept:]]
         if self.family.vace:
-            call.update(_vace_context([picture(f) for f in source[-kept:]], count))
+            call.update(_vace_context(context, count))
+        elif self.family.extend:  # LTX's video condition: the last frames at frame 0, held as they are
+            call["conditions"] = [LTXVideoCondition(video=context, frame_index=0)]
         else:
-            call["image"] = picture(source[-1])
+            call["image"] = context[-1]
         generated = self._run("extend", call)
         new = _timed(generated[kept:], delivered, spread=request.num_frames is not None)
         return source + list(to_planes(new)), source_count + delivered
 
+    def _extend_context(self, source_count: int) -> int:
+        """The source frames an extension is conditioned on: the family's most, as whole latent frames (tk+1)."""
+        most = min(self.family.extend_context, source_count)
+        return (most - 1) // self.latent_temporal * self.latent_temporal + 1
+
+    def _video_to_video(self, mode: str, call: dict[str, Any], clip: list[Image.Image], strength: float) -> np.ndarray:
+        """Remix or edit: the source's VAE latents noised to `strength`, then denoised with the new prompt over the
+        last int(steps x strength) steps of the schedule, as diffusers' video-to-video pipelines do."""
+        pipe = self._pipeline(mode, call["width"], call["height"])
+        steps = call.get("num_inference_steps") or inspect.signature(pipe.__call__).parameters[
+            "num_inference_steps"].default
+        call["num_inference_steps"] = steps = max(steps, math.ceil(1 / strength))  # at least one step runs
+        if self.family.source_as == "frames":  # the pipeline encodes and noises them
+            return self._call(pipe, {**call, "video": clip, "strength": strength})
+        latents = _source_latents(pipe, clip, call["width"], call["height"])
+        call["num_frames"] = len(clip)
+        if self.family.source_as == "latents":  # the pipeline noises them
+            return self._call(pipe, {**call, "latents": latents, "denoise_strength": strength})
+        with _schedule_tail(pipe, steps, strength) as sigma:  # flow matching: x_t = (1 - sigma) x_0 + sigma noise
+            noise = torch.randn(latents.shape, generator=call["generator"], dtype=latents.dtype).to(latents.device)
+            return self._call(pipe, {**call, "latents": (1 - sigma) * latents + sigma * noise})
+
     def _run(self, mode: str, call: dict[str, Any]) -> np.ndarray:
         """Run the pipeline for `mode`; (frames, H, W, 3) uint8."""
-        class_name = {"text": self.family.text, "image": self.family.image, "extend": self.family.image,
+        return self._call(self._pipeline(mode, call["width"], call["height"]), call)
+
+    def _call(self, pipe: Any, call: dict[str, Any]) -> np.ndarray:
+        """`pipe` run on `call`, with this server's step cache and VAE tiling set for the clip first."""
+        self.accelerated.before_call(pipe, call)
+        return _called(pipe, call)
+
+    def _pipeline(self, mode: str, width: int, height: int) -> Any:
+        """The pipeline for `mode`, its scheduler set for this size."""
+        class_name = {"text": self.family.text, "image": self.family.image, "extend": self.family.extend_with,
                       "remix": self.family.video, "edit": self.family.video}[mode]
         assert class_name is not None  # check() refused modes the family lacks
         pipe = self._companion(class_name)
-        self._set_flow_shift(pipe, call["width"], call["height"])
-        takes = inspect.signature(pipe.__call__).parameters
-        output = pipe(**{name: value for name, value in call.items() if name not in _OPTIONAL or name in takes})
-        frames = np.asarray(output.frames[0])
-        return (np.clip(frames, 0, 1) * 255 + 0.5).astype(np.uint8)
+        self._set_flow_shift(pipe, width, height)
+        return pipe
 
     def _set_flow_shift(self, pipe: Any, width: int, height: int) -> None:
         """The checkpoint's flow_shift for this size class on the pipeline's scheduler, as diffusers' Wan docs set
@@ -331,6 +374,52 @@ class DiffusersEngine(Engine):
 # ---------------------------------------------------------------------------------------------- helpers
 
 
+def _called(pipe: Any, call: dict[str, Any]) -> np.ndarray:
+    """`pipe` run with the arguments of `call` it takes (the optional ones only where its __call__ names them);
+    the frames as (frames, H, W, 3) uint8."""
+    takes = inspect.signature(pipe.__call__).parameters
+    output = pipe(**{name: value for name, value in call.items() if name not in _OPTIONAL or name in takes})
+    frames = np.asarray(output.frames[0])
+    return (np.clip(frames, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def _source_latents(pipe: Any, clip: list[Image.Image], width: int, height: int) -> torch.Tensor:
+    """The clip's VAE latents (the distribution's mode, so one source gives one start), normalised as the
+    pipeline's denoiser sees latents."""
+    vae = pipe.vae
+    video = pipe.video_processor.preprocess_video(clip, height=height, width=width)
+    with torch.no_grad():
+        latents = vae.encode(video.to(pipe._execution_device, vae.dtype)).latent_dist.mode().float()
+    if hasattr(pipe, "_normalize_latents"):  # LTX keeps its statistics on the VAE
+        return pipe._normalize_latents(latents, vae.latents_mean, vae.latents_std)
+    mean = torch.tensor(vae.config.latents_mean).view(1, -1, 1, 1, 1).to(latents)
+    std = torch.tensor(vae.config.latents_std).view(1, -1, 1, 1, 1).to(latents)
+    return (latents - mean) / std
+
+
+@contextlib.contextmanager
+def _schedule_tail(pipe: Any, steps: int, strength: float) -> Iterator[float]:
+    """While open, `pipe`'s scheduler sets only the last int(steps x strength) of `steps` timesteps (and their
+    sigmas, so its steps stay consistent); yields the sigma the tail starts at. For a pipeline with no
+    `timesteps` or `strength` argument (WanPipeline), whose own loop (both experts, per-patch timesteps) is kept."""
+    whole = pipe.scheduler
+    tail = type(whole).from_config(whole.config)
+    start = (steps - min(int(steps * strength), steps)) * tail.order
+    set_every = tail.set_timesteps
+
+    def set_timesteps(*args: Any, **kwargs: Any) -> None:
+        set_every(*args, **kwargs)
+        tail.timesteps, tail.sigmas = tail.timesteps[start:], tail.sigmas[start:]
+
+    tail.set_timesteps = set_timesteps
+    tail.set_timesteps(steps)
+    pipe.scheduler = tail
+    try:
+        yield float(tail.sigmas[0])
+    finally:
+        pipe.scheduler = whole
+
+
 def _sharing(pipeline_class: Any, pipe: Any) -> Any:
     """`pipeline_class` built on `pipe`'s own modules and settings (boundary_ratio, expand_timesteps), as
     `from_pipe` builds it, without the cast `from_pipe` ends with: it moves every shared module to one dtype
@@ -357,8 +446,11 @@ def _mode_notes(family: Family) -> str:
     if family.vace:
         return ("A reference image is the first frame; remix and edits regenerate every frame with the source "
                 "as context; extensions continue from the source's last frames.")
-    return (f"Remix and edits are video-to-video at strength {VIDEO_TO_VIDEO_STRENGTH}; extensions continue "
-            "from the source's last frame.")
+    said = (f"Remix and edits start from the source's latents noised to 'strength' ({VIDEO_TO_VIDEO_STRENGTH} "
+            "when left out: 0 keeps the source, 1 ignores it).")
+    if family.extend_context > 1:
+        return said + f" Extensions are conditioned on the source's last {family.extend_context} frames."
+    return said + " Extensions continue from the source's last frame."
 
 
 def _vace_context(known: list[Image.Image], count: int, keep: int | None = None) -> dict[str, Any]:
@@ -443,20 +535,6 @@ def _dtype(choice: str, device: str) -> torch.dtype:
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         return torch.float16 if device == "mps" else torch.float32
     return {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}[choice]
-
-
-def _placed(pipe: Any, device: str, offload: str) -> Any:
-    if offload != "none" and device in ("cpu", "mps"):
-        raise EngineUnavailable(f"--offload {offload} moves weights between a CUDA GPU and the CPU; "
-                                f"it does nothing on {device}. Leave it out.")
-    if offload == "model":
-        pipe.enable_model_cpu_offload(device=device)
-    elif offload == "sequential":
-        pipe.enable_sequential_cpu_offload(device=device)
-    else:
-        pipe.to(device)
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
 
 
 def _latent_grid(pipe: Any) -> tuple[int, int]:

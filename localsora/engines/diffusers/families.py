@@ -1,12 +1,14 @@
 """The model families the diffusers engine serves, keyed by the pipeline class in `model_index.json`.
 
 A family says which diffusers pipeline does each of the contract's modes. Companion pipelines are built
-from the loaded one with `from_pipe`, so they share its weights: a second mode costs no second copy.
+from the loaded one (engine.py's `_sharing`), so they share its weights: a second mode costs no second copy.
 
 How the contract maps onto them:
 - create: text-to-video; with `input_reference`, image-to-video with the image as the first frame.
-- remix and edits: video-to-video from the source clip with the new prompt, at `VIDEO_TO_VIDEO_STRENGTH`.
-- extensions: image-to-video from the source's last frame; the new frames are joined to the source.
+- remix and edits: video-to-video from the source's VAE latents, noised to the request's `strength`
+  (`VIDEO_TO_VIDEO_STRENGTH` when left out), then denoised with the new prompt. `source_as` says who does it.
+- extensions: conditioned on the source's last frames (one, as image-to-video's first frame, unless the family
+  takes more); the new frames are joined to the source.
 Wan VACE does all of these in one pipeline: the reference or the source's last frames are known frames under
 a mask, and remix and edits give it the whole source as context, every frame to be made anew.
 """
@@ -28,8 +30,18 @@ class Family:
     text: str | None = None  # pipeline class for text-to-video
     image: str | None = None  # image-to-video: the reference is the first frame (also extends a clip)
     video: str | None = None  # video-to-video (remix, edit)
-    # The keyword that sets video-to-video's distance from the source.
-    strength_arg: str = "strength"
+    # How the source enters video-to-video:
+    # - "frames": the pipeline takes the frames and `strength`, and encodes and noises them itself (CogVideoX);
+    # - "latents": the pipeline takes the source's latents and `denoise_strength`, and noises them (LTX's
+    #   LTXConditionPipeline; a list of frames there would be one condition per frame, of which it keeps one);
+    # - "noised_latents": the engine noises the latents to `strength` and runs the text pipeline over the rest
+    #   of its schedule (Wan: WanVideoToVideoPipeline runs only the first expert and assumes the 8x VAE, while
+    #   WanPipeline switches experts at `boundary_ratio` and knows TI2V-5B's 16x VAE and per-patch timesteps).
+    source_as: str = "frames"
+    extend: str | None = None  # pipeline class for extensions; None: the image-to-video one
+    # Source frames an extension is conditioned on (the most; fewer when the source is shorter), as whole
+    # latent frames: more than one carries the motion across the seam, where the family can take them.
+    extend_context: int = 1
     # Frames per latent step when the model's own attributes understate it (CogVideoX takes 8k+1).
     frame_step: int | None = None
     # One VACE pipeline does every mode: known frames and a mask say what to keep and what to make.
@@ -45,18 +57,29 @@ class Family:
             modes += ["image"]
         if self.video:
             modes += ["remix", "edit"]
-        if self.image:
+        if self.extend_with:
             modes.append("extend")
         return tuple(modes)
 
+    @property
+    def extend_with(self) -> str | None:
+        return self.extend or self.image
+
 
 _WAN_SIZES = ("832x480", "480x832", "1280x720", "720x1280")
-_WAN_T2V = Family("Wan", 16, _WAN_SIZES, text="WanPipeline", video="WanVideoToVideoPipeline")
+_WAN_T2V = Family("Wan", 16, _WAN_SIZES, text="WanPipeline", video="WanPipeline", source_as="noised_latents")
+# Wan2.2-TI2V-5B: one checkpoint for text and image: WanImageToVideoPipeline with `expand_timesteps` puts the
+# image's latents in the first latent frame (no CLIP encoder, no extra channels). Its profile picks this family.
+WAN_TI2V = Family("Wan", 24, _WAN_SIZES, text="WanPipeline", image="WanImageToVideoPipeline", video="WanPipeline",
+                  source_as="noised_latents")
 _WAN_I2V = Family("Wan", 16, _WAN_SIZES, image="WanImageToVideoPipeline")
+# VACE marks known frames per pixel frame; 4k+1 of them are whole latent frames.
 _WAN_VACE = Family("Wan VACE", 16, _WAN_SIZES, text="WanVACEPipeline", image="WanVACEPipeline",
-                   video="WanVACEPipeline", vace=True)
+                   video="WanVACEPipeline", vace=True, extend_context=5)
+# LTXConditionPipeline also extends: the source's last 9 frames (two latent frames) as a video condition.
 _LTX = Family("LTX-Video", 24, ("768x512", "512x768", "1216x704", "704x1216"), text="LTXPipeline",
-              image="LTXImageToVideoPipeline", video="LTXConditionPipeline", strength_arg="denoise_strength")
+              image="LTXImageToVideoPipeline", video="LTXConditionPipeline", source_as="latents",
+              extend="LTXConditionPipeline", extend_context=9)
 _COG_T2V = Family("CogVideoX", 8, ("720x480",), text="CogVideoXPipeline", video="CogVideoXVideoToVideoPipeline",
                   frame_step=8)
 _COG_I2V = Family("CogVideoX", 8, ("720x480",), image="CogVideoXImageToVideoPipeline", frame_step=8)

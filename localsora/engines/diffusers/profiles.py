@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from localsora.engines.base import CheckpointSummary
-from localsora.engines.diffusers.families import FAMILIES, Family
+from localsora.engines.diffusers.families import FAMILIES, WAN_TI2V, Family
 
 log = logging.getLogger("localsora.diffusers")
 
@@ -172,7 +172,7 @@ def _wan21_t2v(layout: Layout) -> bool:
 WAN_PROFILES = (
     # Wan2.2-TI2V-5B: the 16x16x4 Wan2.2 VAE (z_dim 48) and a timestep per latent patch.
     CheckpointProfile(
-        "Wan2.2-TI2V-5B", _WAN_T2V,
+        "Wan2.2-TI2V-5B", WAN_TI2V,  # text and image-to-video in one checkpoint
         matches=lambda lo: lo.class_name in _WAN_T2V_CLASSES and (lo.expand_timesteps or lo.z_dim == 48),
         sizes=("1280x704", "704x1280"),  # [wan22] TI2V-5B card: 720P, as 1280x704 or 704x1280
         fps=24, frames=121,  # [wan22] ti2v_5B: sample_fps 24, frame_num 121
