@@ -63,7 +63,7 @@ def test_create_poll_download_list_and_delete(start_threaded, tmp_path: Path, di
     assert {record.video_id, elsewhere} <= {r.video_id for r in library.page(limit=50).records}
 
     jobs.delete(record.video_id, "both")
-    assert library.get(record.video_id) is None
+    assert library.get(record.video_id).trashed_at is not None  # the library's copy goes to the trash
     assert record.video_id not in {r.video_id for r in library.page(limit=50).records}
 
 
