@@ -3,6 +3,8 @@ body, `{"error": {"message", "type", "param", "code"}}` for the contract (protoc
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class APIError(Exception):
     def __init__(
@@ -14,6 +16,7 @@ class APIError(Exception):
         param: str | None = None,
         code: str | None = None,
         headers: dict[str, str] | None = None,
+        details: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -22,6 +25,7 @@ class APIError(Exception):
         self.param = param
         self.code = code
         self.headers = headers or {}
+        self.details = details  # FastAPI's list of validation errors, for a dialect that answers with it
 
 
 def bad_request(message: str, *, param: str | None = None, code: str | None = "invalid_value") -> APIError:

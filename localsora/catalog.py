@@ -22,3 +22,5 @@ EXTENSION_DURATIONS: tuple[str, ...] = ("4", "8", "12", "16", "20")  # `seconds`
 FREE_SIDE_MIN = 16
 FREE_SIDE_MAX = 4096
 FREE_SECONDS_MAX = 60  # whole seconds, from 1
+FREE_FPS_MAX = 120  # a request's `fps` there
+FREE_FRAMES_MAX = FREE_SECONDS_MAX * 24 + 1  # frames of one clip: the longest at 24 fps, and one (4k+1 counts)

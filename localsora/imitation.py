@@ -7,21 +7,25 @@ requests are taken and answers are shaped; the jobs, the store and the engine st
 
 from __future__ import annotations
 
+import base64
+import binascii
 import http
 import re
 import resource
 import secrets
 import uuid
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from starlette.datastructures import UploadFile
 
+from localsora import api_errors
 from localsora.api_errors import APIError
-from localsora.engines.base import Parameter
+from localsora.catalog import FREE_FPS_MAX, FREE_FRAMES_MAX
+from localsora.engines.base import Capabilities, Parameter, RequestRefused
 from localsora.protocol import (
     CreateVideo,
-    CreateVideoAnySize,
     DeletedVideo,
     DetailError,
     ErrorDetail,
@@ -29,6 +33,7 @@ from localsora.protocol import (
     Model,
     ModelCapabilities,
     ModelList,
+    SGLangCreateVideo,
     SGLangModel,
     SGLangModelList,
     SGLangVideo,
@@ -36,6 +41,7 @@ from localsora.protocol import (
     SGLangVideoList,
     Video,
     VideoList,
+    VllmOmniCreateVideo,
     VllmOmniErrorDetail,
     VllmOmniErrorResponse,
     VllmOmniModel,
@@ -43,9 +49,15 @@ from localsora.protocol import (
     VllmOmniVideo,
     VllmOmniVideoError,
     VllmOmniVideoList,
+    refusal,
     wire_response,
 )
 from localsora.store import Job
+
+# What localsora serves in these dialects when no --models names another: the model path, as a real server
+# started with `--model Wan-AI/Wan2.1-T2V-1.3B-Diffusers` names it, at that checkpoint's 480p sizes.
+SERVED_MODEL = "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"
+SERVED_MODELS: dict[str, tuple[str, ...]] = {SERVED_MODEL: ("832x480", "480x832")}
 
 Route = tuple[str, "re.Pattern[str]"]
 REMIX: Route = ("POST", re.compile(r"^/v1/videos/[^/]+/remix$"))
@@ -69,6 +81,9 @@ class Dialect:
     checks_model = True
     extra_parameters: tuple[Parameter, ...] = ()  # taken beyond the engine's own, with this server's ranges
     default_seed: int | None = None  # None: a random seed per job
+    served_models: ClassVar[dict[str, tuple[str, ...]] | None] = None  # served when --models names none (previz)
+    model_when_omitted: str | None = None  # a job's model when the request names none; None: the served one
+    attachment_downloads = False  # the MP4 as `attachment; filename="<id>.mp4"`, not inline
     # The response models this dialect answers with in place of the contract's, for /openapi.json.
     answers: ClassVar[dict[type[BaseModel], type[BaseModel]]] = {}
 
@@ -94,6 +109,41 @@ class Dialect:
         return wire_response(ErrorResponse(error=detail), exc.status, exc.headers)
 
     def refused_encoding(self, content_type: str) -> APIError | None:
+        return None
+
+    def invalid_body(self, exc: ValidationError, from_form: bool) -> APIError:
+        """The answer to a request body its model refuses: the one 400 that names the field."""
+        return refusal(exc.errors())
+
+    def list_query(self, limit: int | None, order: str) -> tuple[int | None, str]:
+        """GET /v1/videos's `limit` (None: the dialect's default) and `order`, checked as this server checks them."""
+        if limit is not None and not 0 <= limit <= 100:
+            raise api_errors.bad_request(f"Invalid 'limit': {limit}. It must be between 0 and 100.", param="limit")
+        if order not in ("asc", "desc"):
+            raise api_errors.bad_request(f"Invalid value: '{order[:40]}'. Supported values are: 'asc' and 'desc'.",
+                                         param="order")
+        return limit, order
+
+    def reference(self, request: CreateVideo) -> UploadFile | bytes | None:
+        """The reference image a create carries, uploaded or given inline; a 400 for one localsora cannot take."""
+        upload = request.input_reference
+        # {"image_url": ...} or {"file_id": ...}, in JSON or as input_reference[...] form fields: never ignored.
+        if upload is not None and not isinstance(upload, UploadFile):
+            raise offline_reference("input_reference")
+        return upload
+
+    def takes_video_reference(self) -> bool:
+        """Whether a reference that is a video (not an image) is taken: its first frame is the picture."""
+        return False
+
+    def frames(self, request: CreateVideo, params: dict[str, Any], seconds: str) -> str:
+        """Set the frames the engine renders (`num_frames`, `fps` in `params`) and say the `seconds` the job
+        reports: by default the request's, whatever `num_frames` says."""
+        return seconds
+
+    def read_in_job(self, request: CreateVideo, params: dict[str, Any], caps: Capabilities) -> str | None:
+        """The fields these servers read only once the job runs: what the engine gets goes into `params`; the
+        answer is why the job must then fail, or None."""
         return None
 
     def video(self, job: Job) -> BaseModel:
@@ -142,6 +192,38 @@ def _seed(job: Job) -> int | None:
     return (job.params or {}).get("seed")
 
 
+def offline_reference(param: str) -> APIError:
+    return api_errors.bad_request(
+        "localsora runs offline: it does not fetch image URLs or files by id. Upload the image itself as "
+        "input_reference (a JPEG, PNG or WebP file).", param=param, code="unsupported_value")
+
+
+def _data_url(value: object, param: str) -> bytes | None:
+    """The bytes of a `data:...;base64,` URL; None for any other value, a 400 for a data URL that is broken."""
+    if not isinstance(value, str) or not value.startswith("data:"):
+        return None
+    header, _, payload = value.partition(",")
+    try:
+        if header.endswith(";base64"):
+            return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        pass
+    raise api_errors.bad_request(f"Invalid {param}: expected a base64 data URL (data:<type>;base64,<data>).",
+                                 param=param)
+
+
+def fastapi_errors(exc: ValidationError, *location: str) -> list[dict[str, Any]]:
+    """Pydantic's errors as FastAPI lists them in a 422: `loc` starts with where the value was ("body", or
+    "query" and the parameter's name)."""
+    listed = []
+    for error in exc.errors(include_url=False):
+        item = {"type": error["type"], "loc": [*location, *error["loc"]], "msg": error["msg"], "input": error["input"]}
+        if "ctx" in error:
+            item["ctx"] = {k: v if isinstance(v, int | float | str) else str(v) for k, v in error["ctx"].items()}
+        listed.append(item)
+    return listed
+
+
 class VllmOmni(Dialect):
     """vLLM-Omni: form fields only, no remix/edits/extensions/characters, vLLM's error envelope with an integer
     code, `video_gen_` ids, extra timing fields, and a failed job retrieved with its error's status."""
@@ -151,14 +233,17 @@ class VllmOmni(Dialect):
     poll_header = False
     honest_progress = False
     free_sizes = True
-    create_request = CreateVideoAnySize
+    create_request: type[CreateVideo] = VllmOmniCreateVideo
+    served_models = SERVED_MODELS
+    attachment_downloads = True
+    # localsora's ranges: vLLM-Omni bounds neither fps nor num_frames; a previz render here needs some bound.
     extra_parameters = (
         Parameter("seed", int, "Same seed, same video."),
         Parameter("negative_prompt", str, "What the picture should avoid."),
         Parameter("num_inference_steps", int, "Denoising steps.", 1, 200),
         Parameter("guidance_scale", float, "How closely to follow the prompt.", 0.0, 20.0),
-        Parameter("fps", int, "Frames per second.", 1),
-        Parameter("num_frames", int, "Frames to generate.", 1),
+        Parameter("fps", int, "Frames per second.", 1, FREE_FPS_MAX),
+        Parameter("num_frames", int, "Frames to generate.", 1, FREE_FRAMES_MAX),
         Parameter("width", int, "Width, when size is not given.", 1),
         Parameter("height", int, "Height, when size is not given.", 1),
     )
@@ -166,6 +251,9 @@ class VllmOmni(Dialect):
         Video: VllmOmniVideo, VideoList: VllmOmniVideoList, Model: VllmOmniModel, ModelList: VllmOmniModelList,
         ErrorResponse: VllmOmniErrorResponse,
     }
+    # Job errors that are the request's fault: vLLM-Omni's OmniClientError (a guardrail's block, a bad field read
+    # in the job) is an error.code of 400, and the job is then retrieved with a 400; any other failure is a 500.
+    CLIENT_FAILURES = frozenset({"moderation_blocked", "invalid_request"})
 
     def new_id(self) -> str:
         return "video_gen_" + uuid.uuid4().hex
@@ -183,8 +271,54 @@ class VllmOmni(Dialect):
         return APIError(400, "1 validation error:\n  {'type': 'missing', 'loc': 'body.prompt', 'msg': 'Field "
                              "required'}", param="prompt")
 
+    def reference(self, request: CreateVideo) -> UploadFile | bytes | None:
+        assert isinstance(request, VllmOmniCreateVideo)
+        upload, image, video = request.input_reference, request.image_reference, request.video_reference
+        if upload is not None and (image is not None or video is not None):
+            raise api_errors.bad_request(
+                "Provide only one of input_reference, image_reference, or video_reference when using "
+                "input_reference; image_reference and video_reference may be combined.", param="input_reference")
+        for name, given, url_key in (("image_reference", image, "image_url"), ("video_reference", video, "video_url")):
+            if given is None:
+                continue
+            if "file_id" in given:
+                raise api_errors.bad_request(f"Invalid {name}: file_id is not supported yet.", param=name)
+            data = _data_url(given.get(url_key), name)
+            if data is None:  # a web URL, or no URL: localsora fetches nothing
+                raise offline_reference(name)
+            if image is None or video is None:  # both: the job fails (read_in_job)
+                return data
+        return super().reference(request)
+
+    def takes_video_reference(self) -> bool:
+        return True  # the bytes are tried as an image, then as a video, whatever their declared type
+
+    def read_in_job(self, request: CreateVideo, params: dict[str, Any], caps: Capabilities) -> str | None:
+        assert isinstance(request, VllmOmniCreateVideo)
+        if request.image_reference is not None and request.video_reference is not None:
+            return "This diffusion model does not support mixed image and video references."
+        lora = request.lora
+        if lora is None:
+            return None
+        name = next((lora[k] for k in ("name", "lora_name", "adapter") if lora.get(k)), None)
+        path = next((lora[k] for k in ("local_path", "path", "lora_path", "lora_local_path") if lora.get(k)), None)
+        scale = next((lora[k] for k in ("scale", "lora_scale") if lora.get(k) is not None), None)
+        if name is None or path is None:
+            return "Invalid lora object: both name and path are required."
+        engine_lora = caps.parameter("lora")
+        if engine_lora is None:
+            return (f"Could not load the LoRA adapter '{str(name)[:80]}' from '{str(path)[:200]}': this server's "
+                    f"renderer ({caps.serving}) loads no adapters.")
+        # The engine's own adapters, loaded at start (--lora), picked by name; the path is the engine's.
+        try:
+            params["lora"] = engine_lora.parse({"name": name} if scale is None else {"name": name, "scale": scale})
+        except RequestRefused as exc:
+            raise api_errors.bad_request(exc.message, param="lora", code=exc.code) from None
+        return None
+
     def video(self, job: Job) -> VllmOmniVideo:
-        error = VllmOmniVideoError(code=500, message=job.error_message or "") if job.status == "failed" else None
+        error = VllmOmniVideoError(code=self._failure_status(job), message=job.error_message or "") \
+            if job.status == "failed" else None
         return VllmOmniVideo(
             model=job.model, prompt=job.prompt, id=job.id, status=job.status, size=job.size,
             progress=_coarse_progress(job), seconds=job.seconds, completed_at=job.completed_at,
@@ -193,7 +327,10 @@ class VllmOmni(Dialect):
         )
 
     def video_status(self, job: Job) -> int:
-        return 500 if job.status == "failed" else 200  # the failed job's error.code, as its HTTP status
+        return self._failure_status(job) if job.status == "failed" else 200  # the error's code, as the status
+
+    def _failure_status(self, job: Job) -> int:
+        return 400 if job.error_code in self.CLIENT_FAILURES else 500
 
     def content_variant(self, variant: str | None) -> str:
         return "video"  # it has only the MP4, whatever variant is asked for
@@ -220,9 +357,14 @@ class SGLang(Dialect):
     poll_header = False
     honest_progress = False
     free_sizes = True
-    create_request = CreateVideoAnySize
+    create_request: type[CreateVideo] = SGLangCreateVideo
     checks_model = False
-    extra_parameters = tuple(Parameter(p.name, p.kind, p.description) for p in VllmOmni.extra_parameters)
+    served_models = SERVED_MODELS
+    model_when_omitted = "sora-2"  # its request model's default, echoed whatever it serves
+    attachment_downloads = True
+    # SGLang bounds none of them; localsora keeps its own bounds on the frames it renders.
+    extra_parameters = tuple(p if p.name in ("fps", "num_frames") else Parameter(p.name, p.kind, p.description)
+                             for p in VllmOmni.extra_parameters)
     default_seed = 1024
     answers: ClassVar[dict[type[BaseModel], type[BaseModel]]] = {
         Video: SGLangVideo, VideoList: SGLangVideoList, DeletedVideo: SGLangVideo, Model: SGLangModel,
@@ -233,7 +375,7 @@ class SGLang(Dialect):
         return str(uuid.uuid4())
 
     def error(self, exc: APIError) -> JSONResponse:
-        return wire_response(DetailError(detail=exc.message), exc.status, exc.headers)
+        return wire_response(DetailError(detail=exc.details or exc.message), exc.status, exc.headers)
 
     def refused_encoding(self, content_type: str) -> APIError | None:
         if content_type.startswith(("multipart/form-data", "application/json")):
@@ -241,13 +383,58 @@ class SGLang(Dialect):
         return APIError(400, "Invalid request body: 1 validation error for VideoGenerationsRequest\nprompt\n  "
                              "Field required", param="prompt")
 
+    def invalid_body(self, exc: ValidationError, from_form: bool) -> APIError:
+        refused = refusal(exc.errors())
+        if not from_form:  # its JSON model is built inside a try: a 400 with pydantic's text
+            return APIError(400, f"Invalid request body: {refused.message}", param=refused.param)
+        if exc.errors()[0]["type"].endswith(("_parsing", "_type")):
+            # Its form fields are typed Form() parameters: a value of the wrong type is FastAPI's own 422.
+            return APIError(422, refused.message, param=refused.param, details=fastapi_errors(exc, "body"))
+        if refused.code == "missing_required_parameter":
+            return APIError(400, f"{refused.param or 'prompt'} is required", param=refused.param)
+        return refused  # the other checks are its own, in the handler: a 400
+
+    def list_query(self, limit: int | None, order: str) -> tuple[int | None, str]:
+        if limit is not None:  # Query(None, ge=1, le=100)
+            try:
+                _LIST_LIMIT.validate_python(limit)
+            except ValidationError as exc:  # FastAPI reports the query's text as the input
+                raise APIError(422, "Invalid 'limit'.", param="limit", details=[
+                    {**error, "input": str(limit)} for error in fastapi_errors(exc, "query", "limit")]) from None
+        order = order.lower()
+        return limit, order if order in ("asc", "desc") else "desc"  # anything else reads as desc
+
+    def frames(self, request: CreateVideo, params: dict[str, Any], seconds: str) -> str:
+        """SGLang's rule: `num_frames` as given, else fps × seconds; `seconds` reported from frames ÷ fps
+        (before interpolation, rounded half to even); interpolation makes (n−1)·2^exp+1 frames at fps·2^exp."""
+        assert isinstance(request, SGLangCreateVideo)
+        fps = params.get("fps") or 24
+        frames = params.get("num_frames") or fps * int(seconds)
+        reported = str(round(frames / fps))
+        if request.enable_frame_interpolation:
+            factor = 2 ** request.frame_interpolation_exp
+            params["num_frames"], params["fps"] = (frames - 1) * factor + 1, fps * factor
+        return reported
+
+    def read_in_job(self, request: CreateVideo, params: dict[str, Any], caps: Capabilities) -> str | None:
+        assert isinstance(request, SGLangCreateVideo)
+        seeds = request.seed
+        if not isinstance(seeds, list):
+            return None
+        if not seeds or any(seed < 0 for seed in seeds):  # refused when its sampling params are built
+            raise APIError(400, "seed list must hold non-negative integers", param="seed")
+        params["seed"] = seeds[0]
+        if len(seeds) != 1:  # one seed per output, and this server makes one output
+            return f"seed list length must match num_outputs_per_prompt: got {len(seeds)} seeds for 1 output"
+        return None
+
     def video(self, job: Job) -> SGLangVideo:
         done = job.status == "completed"
         output = f"/outputs/{job.id}.mp4"
         return SGLangVideo(
             id=job.id, model=job.model, status="queued" if job.status == "in_progress" else job.status,
             progress=_coarse_progress(job), created_at=job.created_at, size=job.size, seconds=job.seconds,
-            completed_at=job.completed_at,
+            completed_at=job.completed_at if done else None,  # a failed job has none
             error=SGLangVideoError(message=job.error_message or "") if job.status == "failed" else None,
             file_path=output if done else None, file_paths=[output] if done else None,
             num_outputs=1 if done else None, **_timings(job), seed=_seed(job),
@@ -272,5 +459,7 @@ class SGLang(Dialect):
             return APIError(404, "Video variant None not found")
         return APIError(404, "Generation is still in-progress")
 
+
+_LIST_LIMIT = TypeAdapter(Annotated[int, Field(ge=1, le=100)])
 
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (Dialect(), VllmOmni(), SGLang())}

@@ -145,6 +145,9 @@ class JobQueue:
 
     def _run(self, job: Job) -> None:
         self.store.update(job.id, status="in_progress", progress=0)
+        if job.error_code:  # a request taken that the dialect's server fails in the job (localsora.imitation)
+            self._fail(job.id, job.error_code, job.error_message or "")
+            return
         if blocked_word(job.prompt, self.settings.blocked_words):
             self._fail(job.id, "moderation_blocked", MODERATION_MESSAGE)
             return
@@ -177,7 +180,7 @@ class JobQueue:
 def job_request(job: Job, job_dir: Path) -> RenderRequest | None:
     """The render request a stored job stands for; None when its source clip is gone."""
     width, height = (int(v) for v in job.size.split("x"))
-    params = job.params or {}
+    params = RenderRequest.taken(job.params or {})
     if job.kind == "generate":
         reference = next((job_dir / n for n in REFERENCE_NAMES if (job_dir / n).exists()), None)
         return RenderRequest(job.prompt, width, height, job.render_seconds, reference_image=reference, **params)

@@ -106,6 +106,21 @@ def probe_image(data: bytes) -> tuple[int, int, str]:
         raise InvalidMedia(f"The image is damaged or cannot be decoded ({exc}).") from exc
 
 
+def first_frame_png(data: bytes) -> bytes:
+    """The first frame of a video file's bytes, as a PNG: a video given where a reference image is taken."""
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            frame = next(container.decode(video=0), None)
+            if frame is None:
+                raise InvalidMedia("The video has no frames that can be decoded.")
+            picture = frame.to_image()
+    except (av.FFmpegError, IndexError, ValueError, OSError) as exc:  # IndexError: no video stream
+        raise InvalidMedia(f"The file is not a video that can be decoded ({exc}).") from exc
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def load_picture(path: Path, width: int, height: int) -> Planes:
     """The image cover-fitted to width x height."""
     try:

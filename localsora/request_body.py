@@ -15,7 +15,7 @@ from starlette.formparsers import FormParser, MultiPartException, MultiPartParse
 
 from localsora import api_errors
 from localsora.api_errors import APIError
-from localsora.protocol import validate
+from localsora.protocol import ValidationError, validate
 
 if TYPE_CHECKING:
     from localsora.imitation import Dialect
@@ -36,9 +36,10 @@ class Body:
     `close_uploads`).
     """
 
-    def __init__(self, values: dict[str, Any], from_form: bool) -> None:
+    def __init__(self, values: dict[str, Any], from_form: bool, dialect: Dialect | None = None) -> None:
         self.values = values
         self.from_form = from_form
+        self.dialect = dialect
 
     @classmethod
     async def read(cls, request: Request, max_bytes: int, dialect: Dialect) -> Body:
@@ -55,12 +56,18 @@ class Body:
             if not isinstance(data, dict):
                 raise api_errors.bad_request("The JSON body must be an object.", code=None)
             # JSON null means "not given", as for an optional field.
-            return cls({key: value for key, value in data.items() if value is not None}, from_form=False)
-        return cls(await _read_form(request, content_type, body_limit, max_bytes), from_form=True)
+            return cls({key: value for key, value in data.items() if value is not None}, False, dialect)
+        return cls(await _read_form(request, content_type, body_limit, max_bytes), True, dialect)
 
     def parse(self, model: type[ModelT]) -> ModelT:
-        """The body as `model`; a field of the wrong type or value is a 400 naming it (protocol.refusal)."""
-        return validate(model, self.values, from_form=self.from_form)  # type: ignore[no-any-return]
+        """The body as `model`; a field of the wrong type or value is a 400 naming it (protocol.refusal), or
+        what the dialect answers instead."""
+        try:
+            return validate(model, self.values, from_form=self.from_form)  # type: ignore[no-any-return]
+        except ValidationError as exc:
+            if self.dialect is None:
+                raise
+            raise self.dialect.invalid_body(exc, self.from_form) from None
 
 
 async def _read_form(request: Request, content_type: str, body_limit: int, max_bytes: int) -> dict[str, Any]:

@@ -54,8 +54,11 @@ EXPIRY_SWEEP_SECONDS = 30
 
 def create_app(settings: Settings, renderer: Engine | None = None) -> FastAPI:
     """The app. `renderer` defaults to the engine `settings.engine` names, built here (a model loads now)."""
-    engine = renderer or create_engine(settings)
     dialect = DIALECTS[settings.dialect]
+    if settings.models is None and settings.engine == "previz" and dialect.served_models:
+        # Served under the model id that server would name, not Sora's (`--models` still names others).
+        settings = settings.model_copy(update={"models": dict(dialect.served_models)})
+    engine = renderer or create_engine(settings)
     store = Store(settings.data_dir)
     job_queue = JobQueue(settings, store, engine)
     limiter = RateLimiter(settings.rate_limit, settings.rate_window)

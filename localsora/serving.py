@@ -22,12 +22,12 @@ from starlette.datastructures import UploadFile
 
 from localsora import api_errors
 from localsora.api_errors import APIError
-from localsora.catalog import FREE_SECONDS_MAX, FREE_SIDE_MAX, FREE_SIDE_MIN
+from localsora.catalog import FREE_FRAMES_MAX, FREE_SECONDS_MAX, FREE_SIDE_MAX, FREE_SIDE_MIN
 from localsora.config import Settings
 from localsora.engines.base import Engine, RenderRequest, RequestRefused
 from localsora.imitation import Dialect
 from localsora.job_queue import SOURCE_NAME, JobQueue
-from localsora.media import InvalidMedia, probe_image, probe_video, probe_whole_mp4
+from localsora.media import InvalidMedia, first_frame_png, probe_image, probe_video, probe_whole_mp4
 from localsora.protocol import (
     Character,
     CreateCharacter,
@@ -57,6 +57,7 @@ class MediaFile:
     path: Path
     media_type: str
     filename: str
+    disposition: str = "inline"
 
 
 class VideoService:
@@ -99,12 +100,10 @@ class VideoService:
                 params[name] = parameter.parse(raw)
             except RequestRefused as exc:
                 raise refused(exc) from None
-        if getattr(request, "extra_params", None):  # vLLM-Omni's model-specific arguments: none apply here
-            raise api_errors.bad_request(
-                f"'extra_params' holds model-specific arguments, and {caps.serving} takes none; use the named "
-                f"fields: {', '.join(p.name for p in caps.parameters) or 'none'}.",
-                param="extra_params", code="unsupported_parameter",
-            )
+        if getattr(request, "extra_params", None):
+            # vLLM-Omni's model-specific arguments, which it hands to the model as they are: kept with the job
+            # (/_localsora/videos/{id}/request shows them); no localsora engine reads them.
+            params["extra_params"] = request.extra_params  # type: ignore[attr-defined]
         # A random seed, so variants differ and each can be made again (SGLang uses a fixed one instead).
         params.setdefault("seed", secrets.randbelow(2**32) if dialect.default_seed is None else dialect.default_seed)
         return params
@@ -134,7 +133,7 @@ class VideoService:
         """Any WxH and whole seconds (their form checked by CreateVideoAnySize), as vLLM-Omni and SGLang take
         them; width and height stand in for size."""
         caps = self.capabilities
-        model = request.model or caps.default_model
+        model = request.model or self.dialect.model_when_omitted or caps.default_model
         if self.dialect.checks_model and caps.sizes(model) is None:
             raise api_errors.bad_request(f"Model mismatch: request specifies '{model}' but server is running "
                                          f"'{caps.default_model}'.", param="model")
@@ -149,7 +148,7 @@ class VideoService:
             raise api_errors.bad_request(f"localsora renders even sizes from {FREE_SIDE_MIN} to {FREE_SIDE_MAX} "
                                          f"pixels a side; got {size[:40]}.", param="size")
         seconds = request.seconds or "4"
-        if len(seconds) > len(str(FREE_SECONDS_MAX)) or int(seconds) > FREE_SECONDS_MAX:
+        if len(seconds) > len(str(FREE_SECONDS_MAX)) or not 1 <= int(seconds) <= FREE_SECONDS_MAX:
             raise api_errors.bad_request(
                 f"'seconds' must be a whole number from 1 to {FREE_SECONDS_MAX}; got '{seconds[:40]}'.",
                 param="seconds")
@@ -161,7 +160,8 @@ class VideoService:
         request = RenderRequest(
             job.prompt, width, height, job.render_seconds, mode=job.kind,
             reference_image=Path("input_reference") if reference else None,
-            source_video=Path(SOURCE_NAME) if job.kind != "generate" else None, **(job.params or {}),
+            source_video=Path(SOURCE_NAME) if job.kind != "generate" else None,
+            **RenderRequest.taken(job.params or {}),
         )
         try:
             self.engine.check(request)
@@ -253,32 +253,42 @@ class VideoService:
         prompt = self.check_prompt(create.prompt)
         params = self.read_params(create)
         model, size, seconds = self.shape(create, params)
-        upload = create.input_reference
-        # {"image_url": ...} or {"file_id": ...}, in JSON or as input_reference[...] form fields: never ignored.
-        if upload is not None and not isinstance(upload, UploadFile):
-            raise api_errors.bad_request(
-                "localsora runs offline: it does not fetch image URLs or files by id. Upload the image itself as "
-                "input_reference (a JPEG, PNG or WebP file).",
-                param="input_reference", code="unsupported_value",
-            )
+        dialect = self.dialect
+        reference = dialect.reference(create)
+        reported_seconds = dialect.frames(create, params, seconds)
+        check_frames(params, seconds)
+        failure = dialect.read_in_job(create, params, self.capabilities)
         self.check_capacity()
         job = self.new_job("generate", model, prompt, size, float(seconds), float(seconds), params)
+        job.seconds = reported_seconds
+        if failure is not None:  # taken, and failed when its turn comes, as the server it imitates does
+            job.error_code, job.error_message = "invalid_request", failure
         with removed_unless_done(self.store.job_dir(job.id)):
-            self.check_request(job, reference=upload is not None)
-            if upload is not None:
-                await self.save_reference(job, upload)
+            self.check_request(job, reference=reference is not None)
+            if reference is not None:
+                await self.save_reference(job, reference)
             return self.enqueue(job)
 
-    async def save_reference(self, job: Job, upload: UploadFile) -> None:
-        """Keep the reference image in the job's folder, once it is known to be an image of the job's size."""
-        data = await upload.read()
+    async def save_reference(self, job: Job, reference: UploadFile | bytes) -> None:
+        """Keep the reference image in the job's folder, once it is known to be an image of the job's size (or,
+        where the dialect takes a video, the first frame of one)."""
+        data = reference if isinstance(reference, bytes) else await reference.read()
         try:
             width, height, mime = await run_in_threadpool(probe_image, data)
         except InvalidMedia as exc:
-            raise api_errors.bad_request(
-                f"Invalid input_reference: {exc} Upload a JPEG, PNG or WebP image.",
-                param="input_reference", code="invalid_image",
-            ) from None
+            if not self.dialect.takes_video_reference():
+                raise api_errors.bad_request(
+                    f"Invalid input_reference: {exc} Upload a JPEG, PNG or WebP image.",
+                    param="input_reference", code="invalid_image",
+                ) from None
+            try:
+                data = await run_in_threadpool(first_frame_png, data)
+                width, height, mime = await run_in_threadpool(probe_image, data)
+            except InvalidMedia:
+                raise api_errors.bad_request(
+                    "Invalid input_reference: provided content is not a valid image or video.",
+                    param="input_reference", code="invalid_image",
+                ) from None
         if f"{width}x{height}" != job.size and not self.dialect.free_sizes:  # those servers fit it themselves
             raise api_errors.bad_request(
                 f"Inpaint image must match the requested width and height: the image is {width}x{height}, "
@@ -336,12 +346,10 @@ class VideoService:
 
     def list_page(self, after: str | None, limit: int | None, order: str) -> tuple[list[Job], bool]:
         """GET /v1/videos: one page of jobs, and whether more follow."""
+        limit, order = self.dialect.list_query(limit, order)
         limit = self.dialect.default_limit() if limit is None else limit
         if limit is None:  # this dialect lists everything when no limit is given
             limit = max(1, self.store.count())
-        elif not 0 <= limit <= 100:
-            raise api_errors.bad_request(f"Invalid 'limit': {limit}. It must be between 0 and 100.", param="limit")
-        one_of("order", order, ("asc", "desc"))
         page = self.store.page(after=after, limit=limit, order=order)
         if page is None:
             raise api_errors.bad_request(f"No video found with id '{(after or '')[:80]}' for 'after'.", param="after")
@@ -366,6 +374,8 @@ class VideoService:
         path = self.store.media_path(job.id, variant)
         if not path.exists():
             raise api_errors.not_found(f"Video '{video_id}' has no {variant}.", code="not_found")
+        if self.dialect.attachment_downloads:  # Starlette's FileResponse, as those servers send the MP4
+            return MediaFile(path, MEDIA_TYPES[variant], f"{job.id}.mp4", "attachment")
         return MediaFile(path, MEDIA_TYPES[variant], f"{job.id}_{path.name}")
 
     def received_request(self, video_id: str) -> ReceivedRequest:
@@ -432,6 +442,16 @@ class VideoService:
     def health(self) -> Health:
         caps = self.capabilities
         return Health(engine=caps.engine, renderer=caps.serving, active_jobs=self.store.count_active())
+
+
+def check_frames(params: dict[str, Any], seconds: str) -> None:
+    """A bound on the frames one clip asks for, whatever mix of seconds, fps and num_frames asks for them."""
+    if "num_frames" not in params and "fps" not in params:
+        return  # seconds alone are bounded where they are checked
+    frames = params.get("num_frames") or int(seconds) * (params.get("fps") or 24)
+    if frames > FREE_FRAMES_MAX:
+        raise api_errors.bad_request(f"localsora renders at most {FREE_FRAMES_MAX:,} frames a clip; this asks for "
+                                     f"{frames:,}.", param="num_frames")
 
 
 def refused(exc: RequestRefused) -> APIError:

@@ -77,7 +77,8 @@ class Job:
 
     def to_api(self) -> dict[str, Any]:
         """The contract's `Video` object."""
-        error = {"code": self.error_code, "message": self.error_message or ""} if self.error_code else None
+        failed = self.status == "failed" and self.error_code
+        error = {"code": self.error_code, "message": self.error_message or ""} if failed else None
         return {
             "id": self.id,
             "object": "video",

@@ -21,6 +21,7 @@ class DecodedVideo:
     audio_codec: str | None
     frames: int
     frame_means: list[float]  # mean luma of sampled frames
+    fps: float  # the stream's average frame rate
 
 
 def decode_mp4(source: bytes | Path, samples: int = 8) -> DecodedVideo:
@@ -40,6 +41,7 @@ def decode_mp4(source: bytes | Path, samples: int = 8) -> DecodedVideo:
             audio_codec=audio.codec_context.name if audio else None,
             frames=len(decoded),
             frame_means=[float(np.mean(f)) for f in decoded[::step]],
+            fps=float(video.average_rate or 0),
         )
 
 
@@ -84,3 +86,16 @@ def encode_image(image: Image.Image, fmt: str = "PNG", **options: object) -> byt
 def png_bytes(width: int, height: int, color: tuple[int, int, int] = (200, 60, 40), fmt: str = "PNG") -> bytes:
     """A plain one-colour picture, as a PNG unless `fmt` says otherwise."""
     return encode_image(Image.new("RGB", (width, height), color), fmt)
+
+
+def mp4_bytes(width: int, height: int, frames: int, color: tuple[int, int, int] = (40, 120, 200)) -> bytes:
+    """A short one-colour H.264 MP4 at 24 fps, in memory."""
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        picture = np.full((height, width, 3), color, dtype=np.uint8)
+        for _ in range(frames):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        container.mux(stream.encode(None))
+    return buffer.getvalue()

@@ -197,7 +197,7 @@ def test_the_secrets_snippet_has_a_placeholder_never_the_key() -> None:
 
 def test_a_404_on_remix_marks_it_absent_for_that_server_and_a_restart_remembers(start_threaded,
                                                                                 tmp_path: Path) -> None:
-    server = start_threaded("--dialect", "vllm-omni")
+    server = start_threaded("--dialect", "vllm-omni", "--models", "sora-2=1280x720")  # the request's model
     library = Library(tmp_path / "data")
     provider = compatible(server.root_url)
     jobs = Jobs(provider, library)

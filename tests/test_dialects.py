@@ -100,11 +100,13 @@ def test_vllm_omni_jobs_look_like_vllm_omni_jobs(start_app: Start) -> None:
 
 def test_vllm_omni_extra_params_are_typed_and_never_silently_dropped(start_app: Start) -> None:
     server, client = serve(start_app, "vllm-omni")
-    # vLLM-Omni takes extra_params as JSON text of an object in its form. Empty, there is nothing to apply.
+    # vLLM-Omni takes extra_params as JSON text of an object in its form, for the model: kept with the job.
     empty = client.videos.create(prompt="A kite", seconds="1", extra_body={"extra_params": "{}"})  # type: ignore[arg-type]
     assert received(server, empty.id)["prompt"] == "A kite"
-    for value, says in (('{"flow_shift": 3}', "takes none"), ("not json", "not JSON text"),
-                        ("[1, 2]", "must be an object")):
+    shifted = client.videos.create(prompt="A kite", seconds="1",  # type: ignore[arg-type]
+                                   extra_body={"extra_params": '{"flow_shift": 3}'})
+    assert received(server, shifted.id)["params"]["extra_params"] == {"flow_shift": 3}
+    for value, says in (("not json", "Invalid JSON in form field"), ("[1, 2]", "expected dict, got list")):
         answer = server.http.post("/v1/videos", data={"prompt": "A kite", "extra_params": value})
         error = answer.json()["error"]
         assert answer.status_code == 400 and error["param"] == "body.extra_params", (value, error)
@@ -127,14 +129,14 @@ def test_vllm_omni_takes_forms_only_and_answers_in_vllms_envelope(start_app: Sta
         client.videos.create(prompt="A kite", model="wan-2", seconds="4")  # type: ignore[arg-type]
 
 
-def test_vllm_omni_a_failed_job_is_retrieved_with_a_500(start_app: Start) -> None:
+def test_vllm_omni_a_failed_job_is_retrieved_with_its_errors_code(start_app: Start) -> None:
     server, client = serve(start_app, "vllm-omni", "--blocked-words", "gore")
     created = client.videos.create(prompt="gore everywhere", seconds="4")
     assert finished(server, created.id)[-1][0] == "failed"
-    with pytest.raises(openai.InternalServerError) as failed:
+    with pytest.raises(openai.BadRequestError) as failed:  # a blocked prompt is the request's fault: 400
         client.videos.retrieve(created.id)
     body = failed.value.response.json()  # the job itself, its error's code as the HTTP status
-    assert body["id"] == created.id and body["status"] == "failed" and body["error"]["code"] == 500
+    assert body["id"] == created.id and body["status"] == "failed" and body["error"]["code"] == 400
     content = server.http.get(f"/v1/videos/{created.id}/content")
     assert content.status_code == 422 and content.json()["error"]["code"] == 422
 

@@ -721,7 +721,7 @@ def test_test_connection_never_shows_the_key(data_dir: Path, keyed_localsora: Lo
 def test_remix_that_answered_404_is_no_longer_offered(data_dir: Path, library: Library, start_threaded,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     # localsora as vLLM-Omni, behind the local profile: its models list offers remix, its remix route is missing.
-    server = start_threaded("--dialect", "vllm-omni")
+    server = start_threaded("--dialect", "vllm-omni", "--models", "sora-2=1280x720")  # the local profile's model
     monkeypatch.setenv("LOCALSORA_URL", server.root_url)
     source = make_finished(library, server, "A lighthouse before the storm")
     app = open_page(new_session(), "app_pages/remix.py", video=source.video_id)
@@ -848,6 +848,8 @@ def test_advanced_fields_on_a_vllm_omni_server_go_on_the_wire(data_dir: Path, li
     [record] = library.page().records
     wire = httpx.get(f"{server.root_url}/_localsora/videos/{record.video_id}/request").json()
     assert wire["size"] == "832x480" and wire["prompt"] == "A kite over dunes"
+    # No SORA_STUDIO_MODELS: the model is the one the server lists, which vLLM-Omni insists on.
+    assert wire["model"] == record.model == "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"
     assert wire["params"] == {"seed": 99, "num_inference_steps": 30, "guidance_scale": 6.5, "negative_prompt": "blurry"}
 
 

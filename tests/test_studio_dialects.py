@@ -31,6 +31,11 @@ def studio_on(start_threaded: Callable[..., LocalsoraProcess], tmp_path: Path, d
     return Jobs(discover_server(provider["compatible"], keep_models=False), library), library
 
 
+def served(jobs: Jobs) -> str:
+    """The model the server lists, which the studio took from /v1/models (vLLM-Omni refuses any other name)."""
+    return jobs.provider.capabilities.models[0]
+
+
 def made_elsewhere(jobs: Jobs, prompt: str) -> str:
     """A video another client made on the same server, which only the list can tell the studio about."""
     return jobs.provider.client(creating=True).videos.create(prompt=prompt, seconds="4").id
@@ -45,7 +50,7 @@ def until_done(jobs: Jobs, video_id: str, deadline: float = 90) -> VideoRecord:
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_create_poll_download_list_and_delete(start_threaded, tmp_path: Path, dialect: str) -> None:
     jobs, library = studio_on(start_threaded, tmp_path, dialect)
-    [record] = jobs.submit(VideoRequest(prompt="A lighthouse at dusk, slow pan right", model="sora-2",
+    [record] = jobs.submit(VideoRequest(prompt="A lighthouse at dusk, slow pan right", model=served(jobs),
                                         size="1280x720", seconds="4"))
     done = until_done(jobs, record.video_id)
     assert done.status == "completed" and done.is_archived
@@ -67,7 +72,7 @@ def test_create_poll_download_list_and_delete(start_threaded, tmp_path: Path, di
 def test_an_image_reference_becomes_a_video(start_threaded, tmp_path: Path, dialect: str) -> None:
     jobs, library = studio_on(start_threaded, tmp_path, dialect)
     reference = fit(png_bytes(900, 600), "1280x720")
-    [record] = jobs.submit(VideoRequest(prompt="The photo comes alive", model="sora-2", size="1280x720",
+    [record] = jobs.submit(VideoRequest(prompt="The photo comes alive", model=served(jobs), size="1280x720",
                                         kind="image", reference=reference))
     assert until_done(jobs, record.video_id).status == "completed"
 
@@ -75,7 +80,7 @@ def test_an_image_reference_becomes_a_video(start_threaded, tmp_path: Path, dial
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_a_failed_job_says_why_and_is_not_polled_forever(start_threaded, tmp_path: Path, dialect: str) -> None:
     jobs, library = studio_on(start_threaded, tmp_path, dialect, "--blocked-words", "gore")
-    [record] = jobs.submit(VideoRequest(prompt="gore everywhere", model="sora-2", size="1280x720"))
+    [record] = jobs.submit(VideoRequest(prompt="gore everywhere", model=served(jobs), size="1280x720"))
     failed = until_done(jobs, record.video_id)
     assert failed.status == "failed"
     problem = jobs.failure(failed)
@@ -86,11 +91,11 @@ def test_a_failed_job_says_why_and_is_not_polled_forever(start_threaded, tmp_pat
 def test_a_mode_the_server_lacks_is_refused_plainly_and_then_hidden(start_threaded, tmp_path: Path,
                                                                     dialect: str) -> None:
     jobs, library = studio_on(start_threaded, tmp_path, dialect)
-    [record] = jobs.submit(VideoRequest(prompt="A kite", model="sora-2", size="1280x720"))
+    [record] = jobs.submit(VideoRequest(prompt="A kite", model=served(jobs), size="1280x720"))
     until_done(jobs, record.video_id)
     with pytest.raises(errors.StudioError, match="does not offer remix"):
         jobs.submit(VideoRequest(prompt="A kite at night", kind="remix", source_video_id=record.video_id,
-                                 model="sora-2", size="1280x720"))
+                                 model=served(jobs), size="1280x720"))
     # Known from the dialect (vLLM-Omni) or learned from the 404 (SGLang): either way no longer offered.
     known = "remix" not in jobs.provider.capabilities.actions()
     assert known or "remix" in library.absent_modes(jobs.provider.base_url)
@@ -99,7 +104,21 @@ def test_a_mode_the_server_lacks_is_refused_plainly_and_then_hidden(start_thread
 @pytest.mark.parametrize("dialect", ["vllm-omni", "sglang"])
 def test_fields_beyond_openais_reach_the_library(start_threaded, tmp_path: Path, dialect: str) -> None:
     jobs, library = studio_on(start_threaded, tmp_path, dialect)
-    [record] = jobs.submit(VideoRequest(prompt="A kite", model="sora-2", size="832x480", seconds="4"))
+    [record] = jobs.submit(VideoRequest(prompt="A kite", model=served(jobs), size="832x480", seconds="4"))
     kept = until_done(jobs, record.video_id)
     assert isinstance(kept.extra.get("inference_time_s"), float) and kept.extra.get("peak_memory_mb")
     assert Library(tmp_path / "library").get(record.video_id).extra == kept.extra  # kept, not dropped
+
+
+def test_the_compatible_profile_takes_the_model_the_server_lists(start_threaded, tmp_path: Path) -> None:
+    """vLLM-Omni refuses any model name but the one it serves ("Model mismatch"). With no SORA_STUDIO_MODELS and
+    no dialect set, the studio reads that name from /v1/models and its video completes under it."""
+    server = start_threaded("--dialect", "vllm-omni", "--poll-after-ms", "100")
+    config = {"SORA_STUDIO_COMPATIBLE_URL": server.base_url}
+    provider = discover_server(load_providers(config)["compatible"], keep_models="SORA_STUDIO_MODELS" in config)
+    assert provider.capabilities.models == ("Wan-AI/Wan2.1-T2V-1.3B-Diffusers",)
+    jobs = Jobs(provider, Library(tmp_path / "library"))
+    [record] = jobs.submit(VideoRequest(prompt="A kite", model=provider.capabilities.models[0], size="832x480",
+                                        seconds="4"))
+    done = until_done(jobs, record.video_id)
+    assert done.status == "completed" and done.model == "Wan-AI/Wan2.1-T2V-1.3B-Diffusers"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +186,12 @@ class RenderRequest:
     num_frames: int | None = None
     strength: float | None = None  # remix and edits: how far from the source (diffusers' name)
     lora: list[Any] | None = None  # loaded LoRAs picked by name: [name, scale or None] pairs (JSON-stored)
+
+    @classmethod
+    def taken(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """The job's parameters an engine renders with; others (vLLM-Omni's `extra_params`) are only kept."""
+        names = {f.name for f in fields(cls)}
+        return {name: value for name, value in params.items() if name in names}
 
     @property
     def capability(self) -> str:

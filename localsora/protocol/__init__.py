@@ -10,8 +10,10 @@ from localsora.protocol.requests import (
     FaultChange,
     OpenAPIBody,
     RemixVideo,
+    SGLangCreateVideo,
     ValidationError,
     VideoReference,
+    VllmOmniCreateVideo,
     refusal,
     validate,
 )
@@ -51,8 +53,8 @@ __all__ = [
     "Character", "CreateCharacter", "CreateVideo", "CreateVideoAnySize", "DeletedCharacter", "DeletedVideo",
     "DetailError", "EditVideo", "ErrorDetail", "ErrorResponse", "ExtendVideo", "ExtraParameters", "FaultChange",
     "FaultSettings", "Health", "Model", "ModelCapabilities", "ModelList", "OpenAPIBody", "ParameterRange",
-    "ReceivedRequest", "RemixVideo", "SGLangModel", "SGLangModelList", "SGLangVideo", "SGLangVideoError",
-    "SGLangVideoList", "ValidationError", "Video", "VideoError", "VideoList", "VideoReference", "VllmOmniErrorDetail",
-    "VllmOmniErrorResponse", "VllmOmniModel", "VllmOmniModelList", "VllmOmniVideo", "VllmOmniVideoError",
-    "VllmOmniVideoList", "refusal", "validate", "wire_response",
+    "ReceivedRequest", "RemixVideo", "SGLangCreateVideo", "SGLangModel", "SGLangModelList", "SGLangVideo",
+    "SGLangVideoError", "SGLangVideoList", "ValidationError", "Video", "VideoError", "VideoList", "VideoReference",
+    "VllmOmniCreateVideo", "VllmOmniErrorDetail", "VllmOmniErrorResponse", "VllmOmniModel", "VllmOmniModelList",
+    "VllmOmniVideo", "VllmOmniVideoError", "VllmOmniVideoList", "refusal", "validate", "wire_response"
 ]

@@ -29,6 +29,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
     model_validator,
 )
@@ -88,7 +89,27 @@ def _json_object_text(value: object) -> object:
     try:
         return json.loads(value)
     except (ValueError, RecursionError):  # RecursionError: nested thousands deep
-        raise PydanticCustomError("invalid_value", "it is not JSON text of an object") from None
+        raise PydanticCustomError("invalid_value", "Invalid JSON in form field") from None
+
+
+def _form_json_object(value: object) -> object:
+    """JSON text of an object (or the object itself), in vLLM-Omni's words where it is not one."""
+    value = _json_object_text(value)
+    if not isinstance(value, dict):
+        kind = {list: "list", str: "str", int: "int", float: "float", bool: "bool"}.get(type(value), "value")
+        raise PydanticCustomError("invalid_value", "Invalid JSON in form field: expected dict, got {kind}",
+                                  {"kind": kind})
+    return value
+
+
+def _integer_text(value: object) -> object:
+    # SGLang's JSON model is lax: {"seconds": "8"} is 8, as the SDK sends it.
+    return int(value) if isinstance(value, str) and re.fullmatch(r"-?\d{1,9}", value.strip()) else value
+
+
+def _zero_seconds_as_default(value: int) -> str | None:
+    # SGLang reads a multipart `seconds` of 0 as "not given" (its default, 4).
+    return str(value) if value else None
 
 
 def _kind_of_upload(value: object) -> str | None:
@@ -152,7 +173,7 @@ ImageReference = Annotated[
     Discriminator(_kind_of_image, custom_error_type="invalid_type",
                   custom_error_message="an uploaded JPEG, PNG or WebP image"),
 ]
-JsonObject = Annotated[dict[Text, Any], BeforeValidator(_json_object_text)]
+JsonObject = Annotated[dict[Text, Any], BeforeValidator(_form_json_object)]
 # vLLM-Omni's `lora`: an object ({"name", "scale"}) or a list of them; JSON text in a form. The engine checks names.
 LoraChoice = Annotated[dict[Text, Any] | list[dict[Text, Any]], BeforeValidator(_json_object_text)]
 
@@ -218,6 +239,54 @@ class CreateVideoAnySize(CreateVideo):
     width: int | None = None
     height: int | None = None
     extra_params: JsonObject | None = None
+
+
+class VllmOmniCreateVideo(CreateVideoAnySize):
+    """vLLM-Omni's form: besides the upload, a reference as JSON text (`image_reference`, `video_reference`) and a
+    LoRA adapter as JSON text (`lora`: name and path). Which of them may come together, and whether the adapter
+    names both, is the dialect's to say (localsora.imitation)."""
+
+    image_reference: JsonObject | None = Field(None, description='{"image_url": "data:..."}, as JSON text.')
+    video_reference: JsonObject | None = Field(None, description='{"video_url": "data:..."}, as JSON text.')
+    lora: JsonObject | None = Field(None, description='{"name": ..., "path": ..., "scale": ...}, as JSON text.')
+
+    def parameters(self) -> dict[str, Any]:
+        # The adapter object is the dialect's to read (in the job, as vLLM-Omni reads it), not an engine field.
+        return {name: value for name, value in super().parameters().items() if name != "lora"}
+
+
+class SGLangCreateVideo(CreateVideoAnySize):
+    """SGLang Diffusion's request: `seconds` as an integer, a seed or one seed per output, frame interpolation,
+    and `extra_body` (and vLLM-Omni's `extra_params`) folded into the top level as SGLang folds them: a JSON
+    `extra_body` over the top level, a form's as a fallback; `extra_params` always as a fallback."""
+
+    seconds: Annotated[int, BeforeValidator(_integer_text), AfterValidator(_zero_seconds_as_default)] | None = None  # type: ignore[assignment]
+    seed: int | list[int] | None = Field(None, description="A seed, or one per output.")  # type: ignore[assignment]
+    enable_frame_interpolation: bool = False
+    frame_interpolation_exp: Annotated[int, Field(ge=1, le=4)] = 1
+    extra_body: JsonObject | None = None  # folded into the fields above before they are read
+
+    @model_validator(mode="before")
+    @classmethod
+    def _folded(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        from_form = bool(info.context and info.context.get("from_form"))
+        for name, over_top in (("extra_body", not from_form), ("extra_params", False)):
+            try:
+                folded = _form_json_object(data[name]) if name in data else None
+            except PydanticCustomError:
+                continue  # left in place: its field's check names it
+            if isinstance(folded, dict):
+                del data[name]
+                data = {**data, **folded} if over_top else {**folded, **data}
+        return data
+
+    def parameters(self) -> dict[str, Any]:
+        # A list of seeds is the dialect's to check against the outputs (localsora.imitation.SGLang).
+        return {name: value for name, value in super().parameters().items()
+                if not (name == "seed" and isinstance(value, list))}
 
 
 class RemixVideo(ExtraParameters):
@@ -333,7 +402,7 @@ class OpenAPIBody(dict[str, Any]):
 def validate(model: type[BaseModel], values: dict[str, Any], *, from_form: bool) -> Any:
     """`values` as `model`: strict for JSON, lax (text read as numbers) for a form. A ValidationError is left to
     the app's one handler, which answers with `refusal()`."""
-    return model.model_validate(values, strict=not from_form)
+    return model.model_validate(values, strict=not from_form, context={"from_form": from_form})
 
 
 def _shown(value: object) -> str:
@@ -350,4 +419,5 @@ def _printable(text: str) -> str:
 
 
 __all__ = ["CreateCharacter", "CreateVideo", "CreateVideoAnySize", "EditVideo", "ExtendVideo", "ExtraParameters",
-           "FaultChange", "OpenAPIBody", "RemixVideo", "ValidationError", "VideoReference", "refusal", "validate"]
+           "FaultChange", "OpenAPIBody", "RemixVideo", "SGLangCreateVideo", "ValidationError", "VideoReference",
+           "VllmOmniCreateVideo", "refusal", "validate"]

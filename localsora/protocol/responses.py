@@ -330,6 +330,7 @@ class SGLangModelList(_Response):
 
 
 class DetailError(_Response):
-    """FastAPI's own error body, which SGLang answers with (and any server for a route it lacks)."""
+    """FastAPI's own error body, which SGLang answers with (and any server for a route it lacks): a message, or
+    a validation error's list of `{type, loc, msg, input, ctx}`."""
 
-    detail: str
+    detail: str | list[dict[str, Any]]

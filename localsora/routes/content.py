@@ -37,7 +37,7 @@ async def video_content(video_id: str, request: Request, service: Service, varia
     if faults.take_download_cut():
         return cut_download(request, media)
     return FileResponse(media.path, media_type=media.media_type, filename=media.filename,
-                        content_disposition_type="inline")
+                        content_disposition_type=media.disposition)
 
 
 def check_range(header: str, size: int) -> None:

@@ -14,7 +14,7 @@ from localsora.engines.base import (
     ProgressCallback,
     RenderRequest,
 )
-from localsora.engines.previz.render import FPS, render
+from localsora.engines.previz.render import FPS, frame_count, render
 
 __all__ = ["FPS", "PrevizEngine", "render"]
 
@@ -44,6 +44,6 @@ class PrevizEngine(Engine):
 
     def render(self, request: RenderRequest, out_dir: Path, on_progress: ProgressCallback) -> None:
         # The simulated delay is read per job: /_localsora/faults may change it while the server runs.
-        frames = max(1, round(request.seconds * FPS))
+        frames = max(1, frame_count(request))
         delay = self.settings.render_delay / frames if self.settings.render_delay else 0.0
         render(request, out_dir, on_progress=lambda done, total: on_progress(done / total), frame_delay=delay)

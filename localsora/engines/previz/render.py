@@ -46,7 +46,7 @@ def render(
 
     frames = _drawn_ahead(_captioned(plan, overlay))
     try:
-        write_clip(out_dir, frames, plan.total, width=request.width, height=request.height, fps=FPS,
+        write_clip(out_dir, frames, plan.total, width=request.width, height=request.height, fps=plan.fps,
                    audio=plan.audio, on_frame=on_frame)
     finally:
         frames.close()  # stops the drawing thread
@@ -58,52 +58,60 @@ def _check_request(request: RenderRequest) -> None:
         raise ValueError(f"Unknown render mode {request.mode!r}; expected one of {', '.join(RENDER_MODES)}.")
     if request.width < 16 or request.height < 16 or request.width % 2 or request.height % 2:
         raise ValueError(f"The size must be even and at least 16x16; got {request.width}x{request.height}.")
-    if request.mode in ("generate", "extend") and not round(request.seconds * FPS) > 0:
+    if request.mode in ("generate", "extend") and not frame_count(request) > 0:
         raise ValueError(f"The length must be at least one frame; got {request.seconds} s.")
     if request.mode != "generate" and request.source_video is None:
         raise ValueError(f"A {request.mode} render needs a source video.")
+
+
+def frame_count(request: RenderRequest) -> int:
+    """The new frames a request asks for: `num_frames` when given (a new video), else its seconds at its rate."""
+    if request.mode == "generate" and request.num_frames is not None:
+        return request.num_frames
+    return round(request.seconds * (request.fps or FPS))
 
 
 @dataclass
 class _Plan:
     frames: Iterator[Planes]
     total: int
+    fps: int
     captioned_from: int  # frames before this one are kept as they are (the source part of an extension)
     audio: Callable[[], np.ndarray]  # float32 (2, samples), made on the audio thread
 
 
 def _plan(request: RenderRequest, look: Look) -> _Plan:
-    width, height = request.width, request.height
+    width, height, fps = request.width, request.height, request.fps or FPS
     if request.mode == "generate":
-        total = round(request.seconds * FPS)
+        total = frame_count(request)
         if request.reference_image is not None:
             frames = reference_frames(request.reference_image, look.motion, total, width, height)
         else:
             frames = scene_frames(look, total, width, height)
-        return _Plan(frames, total, 0, lambda: synth_audio(look, _samples(total)))
+        return _Plan(frames, total, fps, 0, lambda: synth_audio(look, _samples(total, fps)))
 
     assert request.source_video is not None
     path = request.source_video
     source = probe_video(path)
-    source_total = max(1, round(source.duration * FPS))
+    source_total = max(1, round(source.duration * fps))
     if request.mode in ("remix", "edit"):
-        frames = restyled_frames(path, source_total, look, width, height)
+        frames = restyled_frames(path, source_total, look, width, height, fps)
         return _Plan(
-            frames, source_total, 0, lambda: source_audio(path, source, look, _samples(source_total))
+            frames, source_total, fps, 0, lambda: source_audio(path, source, look, _samples(source_total, fps))
         )
 
-    new_total = round(request.seconds * FPS)
-    frames = extended_frames(path, source_total, new_total, look, width, height)
+    new_total = frame_count(request)
+    frames = extended_frames(path, source_total, new_total, look, width, height, fps)
 
     def audio() -> np.ndarray:
-        first = source_audio(path, source, look, _samples(source_total))
-        return crossfade(first, synth_audio(look, _samples(new_total)))
+        first = source_audio(path, source, look, _samples(source_total, fps))
+        return crossfade(first, synth_audio(look, _samples(new_total, fps)))
 
-    return _Plan(frames, source_total + new_total, source_total, audio)
+    return _Plan(frames, source_total + new_total, fps, source_total, audio)
 
 
-def _samples(frames: int) -> int:
-    return frames * AUDIO_RATE // FPS
+def _samples(frames: int, fps: int) -> int:
+    return frames * AUDIO_RATE // fps
 
 
 def _captioned(plan: _Plan, overlay: FrameOverlay) -> Iterator[Planes]:

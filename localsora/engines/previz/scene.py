@@ -225,17 +225,17 @@ def picture_frames(
         yield frame
 
 
-def restyled_frames(path: Path, total: int, look: Look, width: int, height: int) -> Iterator[Planes]:
+def restyled_frames(path: Path, total: int, look: Look, width: int, height: int, fps: int = FPS) -> Iterator[Planes]:
     grade = Grade(look.palette)
-    for frame in source_frames(path, total, width, height, FPS):
+    for frame in source_frames(path, total, width, height, fps):
         yield grade.apply(frame)
 
 
 def extended_frames(
-    path: Path, source_total: int, new_total: int, look: Look, width: int, height: int
+    path: Path, source_total: int, new_total: int, look: Look, width: int, height: int, fps: int = FPS
 ) -> Iterator[Planes]:
     last = None
-    for last in source_frames(path, source_total, width, height, FPS):
+    for last in source_frames(path, source_total, width, height, fps):
         yield last
     assert last is not None
     canvas = picture_canvas(last)
