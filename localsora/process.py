@@ -41,6 +41,21 @@ def is_healthy(root_url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def end_process(process: subprocess.Popen[bytes], *, kill: bool = False) -> None:
+    """Terminate (or kill) a child process and reap it; one that ignores SIGTERM for 15 s is killed."""
+    if process.poll() is not None:
+        return
+    if kill:
+        process.kill()
+    else:
+        process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class LocalsoraProcess:
     """`python -m localsora` as a child process. `args` are extra flags, e.g. ["--render-delay", "3"]."""
 
@@ -100,18 +115,8 @@ class LocalsoraProcess:
         with self._lock:
             process, self._process = self._process, None
             self._cancelled = process is None and not self._spawned
-        if process is None:
-            return
-        if process.poll() is None:
-            if kill:
-                process.kill()
-            else:
-                process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        if process is not None:
+            end_process(process, kill=kill)
 
     def faults(self, **change: object) -> dict[str, object]:
         """Change injected faults and limits at run time (see `/_localsora/faults`)."""

@@ -222,3 +222,14 @@ def completed_video(localsora: LocalsoraProcess) -> Video:
     done = wait_for_video(client, video.id)
     assert done.status == "completed", done.error
     return done
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, localsora: LocalsoraProcess, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The studio's settings for an AppTest session on the shared `localsora`, with a data dir of its own."""
+    for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("LOCALSORA_URL", localsora.root_url)
+    monkeypatch.setenv("SORA_STUDIO_PROVIDER", "local")
+    monkeypatch.setenv("SORA_STUDIO_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"

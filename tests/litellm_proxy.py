@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from localsora.process import free_port
+from localsora.process import end_process, free_port
 
 REPO = Path(__file__).resolve().parent.parent
 LITELLM_BIN = Path(os.environ.get("LITELLM_BIN", REPO / ".venv-litellm" / "bin" / "litellm"))
@@ -88,14 +88,8 @@ class LiteLLMProxy:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            end_process(process)
 
     def __enter__(self) -> LiteLLMProxy:
         return self.start()

@@ -35,16 +35,6 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, localsora: LocalsoraProcess, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("LOCALSORA_URL", localsora.root_url)
-    monkeypatch.setenv("SORA_STUDIO_PROVIDER", "local")
-    monkeypatch.setenv("SORA_STUDIO_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
-
-
-@pytest.fixture
 def library(data_dir: Path) -> Library:
     return Library(data_dir)
 

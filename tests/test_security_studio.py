@@ -182,17 +182,6 @@ def test_a_base_urls_credentials_are_never_stored(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- a full disk, a killed download
 
 
-@pytest.fixture
-def studio_env(tmp_path: Path, localsora: LocalsoraProcess, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The studio's settings for an AppTest session on `localsora`, and its data dir."""
-    for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("LOCALSORA_URL", localsora.root_url)
-    monkeypatch.setenv("SORA_STUDIO_PROVIDER", "local")
-    monkeypatch.setenv("SORA_STUDIO_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
-
-
 @contextlib.contextmanager
 def full_disk(folder: Path) -> Iterator[Path]:
     """`folder` on a small file system of its own (a tmpfs), filled to the last byte: a real ENOSPC. Yields the
@@ -213,8 +202,8 @@ def full_disk(folder: Path) -> Iterator[Path]:
 
 
 def test_a_full_disk_is_said_with_where_on_the_card_and_sidebar_and_the_download_follows_once_there_is_room(
-        localsora: LocalsoraProcess, studio_env: Path) -> None:
-    jobs = local_jobs(localsora, studio_env)
+        localsora: LocalsoraProcess, data_dir: Path) -> None:
+    jobs = local_jobs(localsora, data_dir)
     [record] = jobs.submit(VideoRequest(prompt="A lighthouse at dusk, slow pan right", size="1280x720"))
     assert wait_for_video(sdk_client(localsora), record.video_id).status == "completed"
     with full_disk(jobs.library.files_dir) as filler:
@@ -306,10 +295,10 @@ def test_a_status_no_one_expected_is_text_in_the_cards_html() -> None:
     assert video_card.badge_markup(make_record(2, status="completed")) == ":green-badge[Ready]"
 
 
-def test_settings_says_20_mb_for_20_mib_as_the_upload_limits_do(studio_env: Path) -> None:
+def test_settings_says_20_mb_for_20_mib_as_the_upload_limits_do(data_dir: Path) -> None:
     """One megabyte everywhere: Settings showed 20 MiB of library as "21.0 MB" while the uploaders call the same
     20 MiB limit "20 MB"."""
-    library = Library(studio_env)
+    library = Library(data_dir)
     folder = library.folder_for("video_big")
     folder.mkdir(parents=True)
     with open(folder / "video.mp4", "wb") as big:
