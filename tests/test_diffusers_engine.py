@@ -769,7 +769,7 @@ def test_the_first_profile_that_matches_the_configs_is_the_checkpoints(layout: L
 
 # name -> (profile, fps, sizes, seconds, trained frames, frame rule, default steps, guidance)
 OTHER_PROFILES: dict[str, tuple[str, int, list[str], list[str], int, str, int, float]] = {
-    "ltx": ("LTX-Video", 24, ["768x512", "512x768", "1216x704", "704x1216"], ["5"], 121, "8k+1", 50, 3.0),
+    "ltx": ("LTX-Video", 24, ["768x512", "512x768", "1216x704", "704x1216"], ["5"], 121, "8k+1", 40, 3.0),
     "cogvideox": ("CogVideoX-2b", 8, ["720x480"], ["6"], 49, "8k+1", 50, 6.0),
     "cogvideox_i2v": ("CogVideoX-5b-I2V", 8, ["720x480"], ["6"], 49, "8k+1", 50, 6.0),
     "cogvideox15": ("CogVideoX1.5-5B", 16, ["1360x768"], ["5"], 81, "16k+1", 50, 6.0),

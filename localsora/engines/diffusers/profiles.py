@@ -10,28 +10,38 @@ served as its family always was (`generic_profile`).
 The idea follows ComfyUI's `comfy/supported_models.py`: one small declaration per model, matched from its configs.
 
 Sources, cited beside the values:
-- [wan21]: Wan2.1 model cards (huggingface.co/Wan-AI/Wan2.1-*-Diffusers) and Wan2.1's `wan/configs/`
-  (shared_config.py: `sample_fps = 16`, `frame_num = 81`, `sample_neg_prompt`; t2v_14B/t2v_1_3B: 50 steps,
-  guidance 5.0; i2v_14B: 40 steps, guidance 5.0).
-- [wan22]: Wan2.2 model cards (huggingface.co/Wan-AI/Wan2.2-*-Diffusers) and Wan2.2's `wan/configs/`
-  (ti2v_5B: 24 fps, 121 frames, 50 steps, guidance 5.0, shift 5.0; t2v_A14B: 40 steps, guidance (low 3.0,
-  high 4.0), shift 12.0, boundary 0.875; i2v_A14B: 40 steps, guidance 3.5 both, shift 5.0, boundary 0.900).
+- [wan21]: Wan-Video/Wan2.1@9737cba: `wan/configs/shared_config.py` (`sample_fps` 16, `sample_neg_prompt`;
+  i2v_14B prefixes that prompt with 镜头晃动, "camera shake"), `generate.py` `_validate_args` (81 frames; 50
+  steps for text-to-video, 40 for image-to-video; `--sample_guide_scale` 5.0; shift 5.0, 3.0 for image-to-video
+  at 480p), `wan/configs/__init__.py` SUPPORTED_SIZES (t2v-1.3B: 480p only), and the README's diffusers example
+  (guidance 5.0, `flow_shift` 5.0 for 720P and 3.0 for 480P, VAE and CLIP image encoder in float32).
+- [wan22]: Wan-Video/Wan2.2@42bf4cf `wan/configs/` (shared_config: 16 fps, 81 frames; ti2v_5B: 24 fps, 121
+  frames, 50 steps, guidance 5.0, shift 5.0; t2v_A14B: 40 steps, guidance (low 3.0, high 4.0), shift 12.0,
+  boundary 0.875; i2v_A14B: 40 steps, guidance 3.5 both, shift 5.0, boundary 0.900; `__init__.py`
+  SUPPORTED_SIZES: A14B 480p and 720p, ti2v-5B 1280x704 and 704x1280). `generate.py` takes each from the
+  config, at every size.
 - [diffusers-wan]: diffusers' Wan docs and pipeline examples (docs/source/en/api/pipelines/wan.md,
   pipelines/wan/pipeline_wan.py): `flow_shift = 5.0  # 5.0 for 720P, 3.0 for 480P` set with
   `UniPCMultistepScheduler.from_config(pipe.scheduler.config, flow_shift=flow_shift)`; the VAE (and Wan2.1
   I2V's CLIP image encoder) loaded in float32 beside a bfloat16 transformer; `num_frames = 4k + 1`.
-- [ltx]: LTX-Video model cards (huggingface.co/Lightricks/LTX-Video: 0.9.0/0.9.1 "24 FPS at 768x512", 0.9.7/0.9.8
-  13B "30 FPS at 1216x704"; width and height multiples of 32, frames 8k+1) and LTX-Video's inference.py
-  (`num_frames` 121 by default).
-- [diffusers-ltx]: diffusers' docs/source/en/api/pipelines/ltx_video.md ("guidance-distilled variants: set
-  `guidance_scale` to 1.0"; "timestep-aware VAE variants (0.9.1 and above): `decode_timestep` 0.05 and noise scale
-  0.025"; the 0.9.7 dev example runs 30 steps, the 0.9.7 distilled one
-  `timesteps=[1000, 993, 987, 981, 975, 909, 725, 0.03]`) and pipeline_ltx.py's `__call__` (guidance_scale 3,
-  50 steps, `frame_rate`, `decode_timestep`, `decode_noise_scale`).
-- [cogvideox]: CogVideoX model cards (huggingface.co/THUDM/CogVideoX-2b, -5b, -5b-I2V: 720x480, 6 s of 49 frames
-  at 8 fps, 50 steps, guidance 6.0; CogVideoX1.5-5B and -I2V: 1360x768, 16 fps, 5 or 10 s = 81 or 161 frames,
-  16N+1) and diffusers' docs/source/en/api/pipelines/cogvideox.md; pipeline_cogvideox.py pads the latent frames to
-  a multiple of the transformer's `patch_size_t` (2 on 1.5) in text-to-video and image-to-video.
+- [ltx]: Lightricks/LTX-Video@5260738: README (width and height multiples of 32, frames 8k+1; 0.9.6 and later
+  default to 1216x704 at 30 fps; distilled models need no CFG or STG and take 8 steps, or fewer),
+  `ltx_video/inference.py` defaults (1216x704, 121 frames, frame_rate 30, negative prompt "worst quality,
+  inconsistent motion, blurry, jittery, distorted"), `configs/ltxv-2b-0.9*.yaml` (40 steps, guidance 3,
+  decode_timestep 0.05, decode_noise_scale 0.025) and `configs/ltxv-13b-0.9.{7,8}-{dev,distilled}.yaml`
+  (multi-scale; dev: 30 steps with a per-step CFG/STG schedule; distilled: guidance 1 and a fixed 7-timestep
+  first pass).
+- [diffusers-ltx]: huggingface/diffusers@01b6b66 docs/source/en/api/pipelines/ltx_video.md (guidance-distilled
+  variants: guidance 1.0, others higher, "like 5.0"; timestep-aware VAE (0.9.1 and above): decode timestep 0.05,
+  noise scale 0.025; the 0.9.7 dev example: 30 steps, guidance 5.0, guidance_rescale 0.7; the 0.9.7 distilled
+  example: 4 to 10 steps, guidance 1.0, timesteps 1000, 993, 987, 981, 975, 909, 725, 0.03; 0.9.8 distilled
+  "similar to the 0.9.7 variant").
+- [cogvideox]: THUDM/CogVideo@e519ece: README's model table (2b, 5b, 5b-I2V: 720x480, 8N+1 frames (49), 6 s,
+  8 fps; 1.5-5B: 1360x768, 1.5-5B-I2V: short side 768, long side up to 1360 and a multiple of 16; 1.5: 16N+1
+  frames (81), 5 or 10 s, 16 fps) and `inference/cli_demo.py` (50 steps, guidance 6.0, 81 frames and 16 fps for
+  1.5; 49 frames at 8 fps for 1.0); diffusers' docs/source/en/api/pipelines/cogvideox.md; pipeline_cogvideox.py
+  pads the latent frames to a multiple of the transformer's `patch_size_t` (2 on 1.5) in text-to-video and
+  image-to-video.
 """
 
 from __future__ import annotations
@@ -157,8 +167,12 @@ WAN_NEGATIVE_PROMPT = (
     "丑陋的，残缺的，多余的手指，画得不好的手部，画得不好的脸部，畸形的，毁容的，形态畸形的肢体，手指融合，"
     "静止不动的画面，杂乱的背景，三条腿，背景人很多，倒着走"
 )
+# [wan21] wan_i2v_14B.py: Wan2.1's image-to-video puts "镜头晃动，" (camera shake) before it; Wan2.2's A14B does not.
+WAN21_I2V_NEGATIVE_PROMPT = "镜头晃动，" + WAN_NEGATIVE_PROMPT
 _480P, _720P = ("832x480", "480x832"), ("1280x720", "720x1280")
-_WAN21_SHIFT = {480: 3.0, 720: 5.0}  # [diffusers-wan] 5.0 for 720P, 3.0 for 480P
+# [wan21] README diffusers example and [diffusers-wan]: 5.0 for 720P, 3.0 for 480P. (Wan2.1's own generate.py keeps
+# 5.0 for text-to-video at 480p too, and suggests 8 to 12 for the 1.3B; the diffusers setting is the one kept.)
+_WAN21_SHIFT = {480: 3.0, 720: 5.0}
 _FP32_VAE = {"vae": "float32"}  # [diffusers-wan] the VAE in float32
 _FP32_VAE_CLIP = {"vae": "float32", "image_encoder": "float32"}  # [diffusers-wan] Wan2.1 I2V example
 _WAN_14B_WIDTH = 5120  # [wan21] t2v_14B/i2v_14B `dim = 5120` (1.3B: 1536)
@@ -174,7 +188,7 @@ WAN_PROFILES = (
     CheckpointProfile(
         "Wan2.2-TI2V-5B", WAN_TI2V,  # text and image-to-video in one checkpoint
         matches=lambda lo: lo.class_name in _WAN_T2V_CLASSES and (lo.expand_timesteps or lo.z_dim == 48),
-        sizes=("1280x704", "704x1280"),  # [wan22] TI2V-5B card: 720P, as 1280x704 or 704x1280
+        sizes=("1280x704", "704x1280"),  # [wan22] SUPPORTED_SIZES ti2v-5B: 720P as 1280x704, 704x1280
         fps=24, frames=121,  # [wan22] ti2v_5B: sample_fps 24, frame_num 121
         steps=50, guidance=5.0,  # [wan22] ti2v_5B: sample_steps 50, sample_guide_scale 5.0
         flow_shift={704: 5.0},  # [wan22] ti2v_5B: sample_shift 5.0
@@ -184,7 +198,7 @@ WAN_PROFILES = (
     CheckpointProfile(
         "Wan2.2-T2V-A14B", _WAN_T2V,
         matches=lambda lo: lo.class_name in _WAN_T2V_CLASSES and lo.two_experts,
-        sizes=_480P + _720P,  # [wan22] A14B cards: 480P and 720P
+        sizes=_480P + _720P,  # [wan22] SUPPORTED_SIZES: 480P and 720P
         fps=16, frames=81,  # [wan22] shared_config: sample_fps 16, frame_num 81
         steps=40, guidance=4.0, guidance_2=3.0,  # [wan22] t2v_A14B: 40 steps, guide (low 3.0, high 4.0)
         flow_shift={480: 12.0, 720: 12.0},  # [wan22] t2v_A14B: sample_shift 12.0
@@ -193,7 +207,7 @@ WAN_PROFILES = (
     CheckpointProfile(
         "Wan2.2-I2V-A14B", _WAN_I2V,
         matches=lambda lo: lo.class_name == "WanImageToVideoPipeline" and lo.two_experts,
-        sizes=_480P + _720P,  # [wan22] A14B cards: 480P and 720P
+        sizes=_480P + _720P,  # [wan22] SUPPORTED_SIZES: 480P and 720P
         fps=16, frames=81,  # [wan22] shared_config: sample_fps 16, frame_num 81
         steps=40, guidance=3.5, guidance_2=3.5,  # [wan22] i2v_A14B: 40 steps, guide (3.5, 3.5)
         flow_shift={480: 5.0, 720: 5.0},  # [wan22] i2v_A14B: sample_shift 5.0
@@ -202,17 +216,17 @@ WAN_PROFILES = (
     CheckpointProfile(
         "Wan2.1-T2V-14B", _WAN_T2V,
         matches=lambda lo: _wan21_t2v(lo) and lo.width >= _WAN_14B_WIDTH,
-        sizes=_480P + _720P,  # [wan21] T2V-14B card: 480P and 720P
-        fps=16, frames=81,  # [wan21] shared_config: sample_fps 16, frame_num 81
-        steps=50, guidance=5.0,  # [wan21] t2v_14B: sample_steps 50, sample_guide_scale 5.0
+        sizes=_480P + _720P,  # [wan21] SUPPORTED_SIZES t2v-14B: 480P and 720P
+        fps=16, frames=81,  # [wan21] shared_config: sample_fps 16; generate.py: 81 frames
+        steps=50, guidance=5.0,  # [wan21] generate.py: 50 steps for t2v, guide scale 5.0
         flow_shift=_WAN21_SHIFT, dtypes=_FP32_VAE, negative_prompt=WAN_NEGATIVE_PROMPT,
     ),
     CheckpointProfile(
         "Wan2.1-T2V-1.3B", _WAN_T2V,
         matches=lambda lo: _wan21_t2v(lo) and 0 < lo.width < _WAN_14B_WIDTH,
-        sizes=_480P,  # [wan21] T2V-1.3B card: 480P (720P is less stable, little trained at it)
-        fps=16, frames=81,  # [wan21] shared_config: sample_fps 16, frame_num 81
-        steps=50, guidance=5.0,  # [wan21] t2v_1_3B: sample_steps 50, sample_guide_scale 5.0
+        sizes=_480P,  # [wan21] SUPPORTED_SIZES t2v-1.3B: 480p (README: 720P less stable, little trained at it)
+        fps=16, frames=81,  # [wan21] shared_config: sample_fps 16; generate.py: 81 frames
+        steps=50, guidance=5.0,  # [wan21] generate.py and README diffusers example (README suggests 6 for 1.3B)
         flow_shift=_WAN21_SHIFT, dtypes=_FP32_VAE, negative_prompt=WAN_NEGATIVE_PROMPT,
     ),
     # Wan2.1-I2V-14B (-480P and -720P repos share a layout): one transformer and a CLIP image encoder.
@@ -220,10 +234,11 @@ WAN_PROFILES = (
         "Wan2.1-I2V-14B", _WAN_I2V,
         matches=lambda lo: (lo.class_name == "WanImageToVideoPipeline" and not lo.two_experts
                             and "image_encoder" in lo.components),
-        sizes=_480P + _720P,  # [wan21] I2V-14B-480P and I2V-14B-720P
-        fps=16, frames=81,  # [wan21] shared_config: sample_fps 16, frame_num 81
-        steps=40, guidance=5.0,  # [wan21] i2v_14B: sample_steps 40, sample_guide_scale 5.0
-        flow_shift=_WAN21_SHIFT, dtypes=_FP32_VAE_CLIP, negative_prompt=WAN_NEGATIVE_PROMPT,
+        sizes=_480P + _720P,  # [wan21] SUPPORTED_SIZES i2v-14B (the -480P and -720P repos)
+        fps=16, frames=81,  # [wan21] shared_config: sample_fps 16; generate.py: 81 frames
+        steps=40, guidance=5.0,  # [wan21] generate.py: 40 steps for i2v, guide scale 5.0
+        flow_shift=_WAN21_SHIFT,  # [wan21] generate.py: i2v 3.0 at 480p, 5.0 at 720p
+        dtypes=_FP32_VAE_CLIP, negative_prompt=WAN21_I2V_NEGATIVE_PROMPT,
     ),
 )
 
@@ -232,8 +247,13 @@ WAN_PROFILES = (
 _LTX = FAMILIES["LTXPipeline"]
 _LTX_CLASSES = {"LTXPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline"}
 _LTX_13B_WIDTH = 4096  # 0.9.7/0.9.8 13B transformer: 32 heads x 128 (the 2B models: 32 x 64)
-_LTX_DECODE = {"decode_timestep": 0.05, "decode_noise_scale": 0.025}  # [diffusers-ltx] timestep-aware VAE (0.9.1+)
-# [diffusers-ltx] 0.9.7 distilled example's own schedule; guidance 1.0 (guidance-distilled).
+# [ltx] every configs/ltxv-*.yaml and [diffusers-ltx]: the timestep-aware VAE's (0.9.1 and later) decode settings.
+_LTX_DECODE = {"decode_timestep": 0.05, "decode_noise_scale": 0.025}
+# [ltx] inference.py has a default negative prompt (diffusers' LTX examples pass it too); it is not applied here
+# yet: with it, the tiny LTX pipeline's remix at strength 0.02 no longer stays near its source, even at guidance 1
+# (tests/test_diffusers_engine.py::test_remix_follows_the_source_as_far_as_strength_says[ltx]), not yet explained.
+# [diffusers-ltx] the 0.9.7 distilled example's first-pass schedule (the maker's configs: 1.0, 0.9937, 0.9875,
+# 0.9812, 0.975, 0.9094, 0.725, as sigmas, then the VAE's own final step).
 LTX_DISTILLED_TIMESTEPS = (1000, 993, 987, 981, 975, 909, 725, 0.03)
 
 
@@ -244,28 +264,32 @@ def _ltx(layout: Layout) -> bool:
 LTX_PROFILES = (
     CheckpointProfile(
         "LTX-Video-13B", _LTX, matches=lambda lo: _ltx(lo) and lo.width >= _LTX_13B_WIDTH,
-        sizes=("1216x704", "704x1216", "768x512", "512x768"),  # [ltx] 0.9.7 card: 1216x704; multiples of 32
-        fps=30, frames=121,  # [ltx] 0.9.7 card: 30 fps; inference.py num_frames 121
-        steps=30, guidance=3.0,  # [diffusers-ltx] 0.9.7 dev example: 30 steps; __call__ guidance_scale 3
-        call=_LTX_DECODE,
+        sizes=("1216x704", "704x1216", "768x512", "512x768"),  # [ltx] inference.py: 1216x704; any multiple of 32
+        fps=30, frames=121,  # [ltx] inference.py: 1216x704, 121 frames, frame_rate 30
+        # [diffusers-ltx] 0.9.7 dev example: 30 steps, guidance 5.0 with guidance_rescale 0.7 (diffusers has no STG,
+        # which the maker's 13B dev configs mix with a CFG of 1 to 8 per step); [ltx] 13B dev configs: 30 steps.
+        steps=30, guidance=5.0,
+        call={**_LTX_DECODE, "guidance_rescale": 0.7},
     ),
     CheckpointProfile(
         "LTX-Video", _LTX, matches=lambda lo: _ltx(lo) and 0 < lo.width < _LTX_13B_WIDTH,
-        sizes=("768x512", "512x768", "1216x704", "704x1216"),  # [ltx] 0.9.0 card: 768x512; multiples of 32
-        fps=24, frames=121,  # [ltx] 0.9.0/0.9.1 card: 24 fps; inference.py num_frames 121
-        steps=50, guidance=3.0,  # [diffusers-ltx] __call__: 50 steps, guidance_scale 3
+        sizes=("768x512", "512x768", "1216x704", "704x1216"),  # [diffusers-ltx] 768x512; any multiple of 32
+        fps=24, frames=121,  # [diffusers-ltx] 768x512 at 24 fps (0.9.0 to 0.9.5; 0.9.6 moved to 30); [ltx] 121 frames
+        steps=40, guidance=3.0,  # [ltx] configs/ltxv-2b-0.9.yaml, -0.9.1, -0.9.5, -0.9.6-dev: 40 steps, guidance 3
         call=_LTX_DECODE,
     ),
 )
 
 # LTX-Video 0.9.7/0.9.8 distilled: the same transformer, VAE and scheduler configs as the dev checkpoints
-# (distillation changes weights, not configs), so no layout tells it from dev and it is matched by none: a
-# distilled folder is served as LTX-Video-13B. Declared here for when a flag or a LoRA names it.
+# (distillation changes weights, not configs; not confirmed against the published diffusers repos' files), so no
+# layout tells it from dev and it is matched by none: a distilled folder is served as LTX-Video-13B. Declared here
+# for when a flag or a LoRA names it.
 LTX_DISTILLED = CheckpointProfile(
     "LTX-Video-13B-distilled", _LTX, matches=lambda lo: False,
     sizes=("1216x704", "704x1216", "768x512", "512x768"),  # [ltx] as the 13B dev
     fps=30, frames=121,  # [ltx] as the 13B dev
-    steps=len(LTX_DISTILLED_TIMESTEPS), guidance=1.0,  # [diffusers-ltx] guidance-distilled: 1.0, 8 timesteps
+    # [diffusers-ltx] guidance 1.0, 4 to 10 steps, these 8 timesteps; [ltx] README: 8 steps recommended, no CFG.
+    steps=len(LTX_DISTILLED_TIMESTEPS), guidance=1.0,
     call={**_LTX_DECODE, "timesteps": list(LTX_DISTILLED_TIMESTEPS)},
 )
 
@@ -284,39 +308,39 @@ def _cog15(layout: Layout) -> bool:
 COGVIDEOX_PROFILES = (
     CheckpointProfile(
         "CogVideoX1.5-5B", _COG_T2V, matches=lambda lo: lo.class_name in _COG_T2V_CLASSES and _cog15(lo),
-        sizes=("1360x768",),  # [cogvideox] 1.5-5B card: 1360 x 768
-        fps=16, frames=81, frame_step=16,  # [cogvideox] 1.5 card: 16 fps, 5 s = 81 frames, 16N+1
-        steps=50, guidance=6.0,  # [cogvideox] card example: 50 steps, guidance_scale 6
+        sizes=("1360x768",),  # [cogvideox] README: 1.5-5B makes 1360x768
+        fps=16, frames=81, frame_step=16,  # [cogvideox] README: 16 fps, 16N+1, default 81 (5 s)
+        steps=50, guidance=6.0,  # [cogvideox] cli_demo.py: 50 steps, guidance 6.0
     ),
     CheckpointProfile(
         "CogVideoX1.5-5B-I2V", _COG_I2V,
         matches=lambda lo: lo.class_name == "CogVideoXImageToVideoPipeline" and _cog15(lo),
-        sizes=("1360x768", "768x1360"),  # [cogvideox] 1.5-I2V card: min side 768, max up to 1360
-        fps=16, frames=81, frame_step=16,  # [cogvideox] 1.5 card: 16 fps, 5 s = 81 frames, 16N+1
-        steps=50, guidance=6.0,  # [cogvideox] card example
+        sizes=("1360x768", "768x1360"),  # [cogvideox] README: short side 768, long up to 1360
+        fps=16, frames=81, frame_step=16,  # [cogvideox] README: 16 fps, 16N+1, default 81 (5 s)
+        steps=50, guidance=6.0,  # [cogvideox] cli_demo.py: 50 steps, guidance 6.0
     ),
     # CogVideoX-5b-I2V: a learned positional embedding for 49 frames at 720x480 (`use_learned_positional_embeddings`
     # in its transformer config); diffusers silently drops it at any other frame count.
     CheckpointProfile(
         "CogVideoX-5b-I2V", _COG_I2V,
         matches=lambda lo: lo.class_name == "CogVideoXImageToVideoPipeline" and not _cog15(lo),
-        sizes=("720x480",),  # [cogvideox] 5b-I2V card: 720 x 480 only
-        fps=8, frames=49, frame_step=8,  # [cogvideox] card: 6 s, 49 frames, 8 fps
-        steps=50, guidance=6.0, fixed=True,  # [cogvideox] card example: 50 steps, guidance_scale 6
+        sizes=("720x480",),  # [cogvideox] README: 720x480 only
+        fps=8, frames=49, frame_step=8,  # [cogvideox] README: 8N+1, default 49, 6 s at 8 fps
+        steps=50, guidance=6.0, fixed=True,  # [cogvideox] cli_demo.py: 50 steps, guidance 6.0
     ),
     CheckpointProfile(
         "CogVideoX-5b", _COG_T2V,
         matches=lambda lo: lo.class_name in _COG_T2V_CLASSES and bool(
             lo.transformer.get("use_rotary_positional_embeddings")),  # 5b: rotary; 2b: sincos
-        sizes=("720x480",),  # [cogvideox] 5b card: 720 x 480
-        fps=8, frames=49, frame_step=8,  # [cogvideox] card: 6 s, 49 frames, 8 fps
-        steps=50, guidance=6.0,  # [cogvideox] card example
+        sizes=("720x480",),  # [cogvideox] README: 720x480
+        fps=8, frames=49, frame_step=8,  # [cogvideox] README: 8N+1, default 49, 6 s at 8 fps
+        steps=50, guidance=6.0,  # [cogvideox] cli_demo.py: 50 steps, guidance 6.0
     ),
     CheckpointProfile(
         "CogVideoX-2b", _COG_T2V, matches=lambda lo: lo.class_name in _COG_T2V_CLASSES,
-        sizes=("720x480",),  # [cogvideox] 2b card: 720 x 480
-        fps=8, frames=49, frame_step=8,  # [cogvideox] card: 6 s, 49 frames, 8 fps
-        steps=50, guidance=6.0,  # [cogvideox] card example
+        sizes=("720x480",),  # [cogvideox] README: 720x480 (2b: FP16 recommended)
+        fps=8, frames=49, frame_step=8,  # [cogvideox] README: 8N+1, default 49, 6 s at 8 fps
+        steps=50, guidance=6.0,  # [cogvideox] cli_demo.py: 50 steps, guidance 6.0
     ),
 )
 
