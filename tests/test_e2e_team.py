@@ -26,6 +26,7 @@ from tests.waiting import wait_until
 pytestmark = pytest.mark.e2e
 SETTLE = 120.0  # s: the longest a slowed local render may take on a loaded machine before a test gives up
 VIDEO_READY = 120_000  # ms, the same for the browser's waits
+HELD = 600.0  # s: a render delay that holds a job rendering until the test sets it back to 0 (read per frame)
 
 
 @pytest.fixture
@@ -101,11 +102,12 @@ def test_a_restarted_server_resumes_a_job_with_no_tab_ever_opened(browsers: Call
                                                                   server: LocalsoraProcess) -> None:
     page = browsers()
     prompt = "A night train nobody waits for, slow dolly in"
-    start_slow_job(page, server, prompt, render_delay=10)
+    start_slow_job(page, server, prompt, render_delay=HELD)
     page.context.close()
     studio.stop()  # the server goes down mid-job...
     started = record_for(studio, prompt)
     assert started is not None and started.is_active, "the job ended before the server stopped"
+    server.faults(render_delay=0)  # ...and the job finishes on the provider while no studio runs
     restarted = StudioApp(studio.data_dir, server, studio.log_path).start()  # ...and comes back; no browser opens
     try:
         done = wait_until(lambda: record_for(studio, prompt), lambda r: r is not None and r.is_archived,
@@ -119,7 +121,7 @@ def test_a_restarted_server_resumes_a_job_with_no_tab_ever_opened(browsers: Call
 def test_two_people_see_their_own_jobs_and_everyone_in_the_gallery(browsers: Callable[[], Page],
                                                                    studio: StudioApp,
                                                                    server: LocalsoraProcess) -> None:
-    server.faults(render_delay=15)
+    server.faults(render_delay=HELD)  # Ana's job renders until Ben's tab is open and his job started
     ana_prompt, ben_prompt = "A red kite made by Ana", "A blue boat made by Ben"
     ana = browsers()
     give_name(ana, "Ana")
@@ -129,6 +131,8 @@ def test_two_people_see_their_own_jobs_and_everyone_in_the_gallery(browsers: Cal
     give_name(ben, "Ben")
     assert record_for(studio, ana_prompt).is_active, "Ana's job ended before Ben's tab opened"
     generate(ben, ben_prompt)
+    wait_until(lambda: record_for(studio, ben_prompt), lambda r: r is not None, what="Ben's job", deadline=SETTLE)
+    server.faults(render_delay=0)  # let both finish
     for page in (ana, ben):
         expect(page.locator("video").first).to_be_attached(timeout=VIDEO_READY)
         wait_idle(page)

@@ -307,6 +307,9 @@ def test_frame_delay_slows_the_render(tmp_path: Path, monkeypatch: pytest.Monkey
     slept.clear()
     render(RenderRequest("fast", 64, 64, 0.5), tmp_path / "fast", frame_delay=0)
     assert slept == [], "no delay asked, none taken"
+    delays = iter([0.5] * 4 + [0.0] * 8)  # asked at each frame: a held job let go after its fourth frame
+    render(RenderRequest("held", 64, 64, 0.5), tmp_path / "held", frame_delay=lambda: next(delays))
+    assert slept == [0.5] * 4, "the delay as it is at each frame"
 
 
 def test_rejects_odd_sizes_and_missing_sources(tmp_path: Path) -> None:

@@ -43,7 +43,8 @@ class PrevizEngine(Engine):
         return self._capabilities
 
     def render(self, request: RenderRequest, out_dir: Path, on_progress: ProgressCallback) -> None:
-        # The simulated delay is read per job: /_localsora/faults may change it while the server runs.
+        # The simulated delay is read per frame: /_localsora/faults may change it while a job renders, so a test
+        # can hold a job rendering for as long as it needs, then let it finish.
         frames = max(1, frame_count(request))
-        delay = self.settings.render_delay / frames if self.settings.render_delay else 0.0
-        render(request, out_dir, on_progress=lambda done, total: on_progress(done / total), frame_delay=delay)
+        render(request, out_dir, on_progress=lambda done, total: on_progress(done / total),
+               frame_delay=lambda: self.settings.render_delay / frames)

@@ -28,9 +28,10 @@ def render(
     request: RenderRequest,
     out_dir: Path,
     on_progress: Callable[[int, int], None] | None = None,
-    frame_delay: float = 0.0,
+    frame_delay: float | Callable[[], float] = 0.0,
 ) -> int:
-    """Render the request into `out_dir`; returns the number of frames. `on_progress(done, total)`."""
+    """Render the request into `out_dir`; returns the number of frames. `on_progress(done, total)`. A callable
+    `frame_delay` is asked at each frame, so a slowed job can be sped up (or held) while it renders."""
     _check_request(request)
     look = read_look(request.prompt, request.seed)
     plan = _plan(request, look)
@@ -39,8 +40,9 @@ def render(
     report_every = max(1, plan.total // 20)
 
     def on_frame(done: int) -> None:
-        if frame_delay > 0:
-            time.sleep(frame_delay)
+        delay = frame_delay() if callable(frame_delay) else frame_delay
+        if delay > 0:
+            time.sleep(delay)
         if on_progress and (done == plan.total or done % report_every == 0):
             on_progress(done, plan.total)
 
