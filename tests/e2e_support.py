@@ -230,8 +230,17 @@ def generate(page: Page, prompt: str) -> None:
     page.get_by_role("button", name="Generate").click()
 
 
-def start_slow_job(page: Page, server: LocalsoraProcess, prompt: str, render_delay: float) -> None:
-    """A job that takes `render_delay` seconds, seen rendering in the job panel."""
+HELD = 600.0  # s: a render delay that holds a job rendering until the test lets it go (previz reads it per frame)
+
+
+def let_jobs_finish(server: LocalsoraProcess) -> None:
+    """Release held jobs: the rest of their frames render at full speed."""
+    server.faults(render_delay=0)
+
+
+def start_slow_job(page: Page, server: LocalsoraProcess, prompt: str, render_delay: float = HELD) -> None:
+    """A job that takes `render_delay` seconds (held until `let_jobs_finish`, by default), seen rendering in the
+    job panel."""
     server.faults(render_delay=render_delay)
     go_to(page, "Text to video")
     generate(page, prompt)

@@ -28,6 +28,7 @@ from tests.e2e_support import (
     finished_video,
     generate,
     go_to,
+    let_jobs_finish,
     open_card_menu,
     open_studio,
     playing_video,
@@ -196,12 +197,13 @@ def test_gallery_play_favourite_filter_delete(page: Page, shots: Screenshots, se
 
 
 def test_refresh_mid_job_keeps_the_job(page: Page, shots: Screenshots, server: LocalsoraProcess) -> None:
-    start_slow_job(page, server, "A slow dolly through a misty pine forest at dawn", render_delay=8)
+    start_slow_job(page, server, "A slow dolly through a misty pine forest at dawn")
     page.reload()
     wait_idle(page)
     go_to(page, "Text to video")
     expect(page.get_by_text("In progress")).to_be_visible()
     shots.take(page, "refresh_mid_job")
+    let_jobs_finish(server)
     video = playing_video(page)
     assert (video["width"], video["height"]) == (720, 1280) and abs(video["duration"] - 4.0) <= 0.2
     # The refresh neither lost the job nor sent it twice: one video on the provider, the one that plays.
@@ -247,8 +249,8 @@ def test_backend_unreachable_then_recovers(playwright: Playwright, stoppable_stu
                                            shots: Screenshots) -> None:
     server = stoppable_studio.localsora
     context, page = open_studio(playwright, stoppable_studio.url, watch)
-    start_slow_job(page, server, "An orbit around a glowing violet sculpture", render_delay=6)
-    server.stop()
+    start_slow_job(page, server, "An orbit around a glowing violet sculpture")
+    server.stop()  # the held job is resumed by the restarted server, which starts with no delay
     unreachable = page.get_by_text(re.compile("Backend unreachable")).first
     expect(unreachable).to_be_visible(timeout=30_000)
     shots.take(page, "backend_unreachable", readme=True)

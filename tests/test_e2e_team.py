@@ -12,10 +12,12 @@ from playwright.sync_api import BrowserContext, Locator, Page, Playwright, expec
 from localsora.process import LocalsoraProcess
 from studio.library import Filters, Library, VideoRecord
 from tests.e2e_support import (
+    HELD,
     PageWatch,
     StudioApp,
     assert_no_exception_box,
     generate,
+    let_jobs_finish,
     open_studio,
     start_slow_job,
     wait_idle,
@@ -26,7 +28,6 @@ from tests.waiting import wait_until
 pytestmark = pytest.mark.e2e
 SETTLE = 120.0  # s: the longest a slowed local render may take on a loaded machine before a test gives up
 VIDEO_READY = 120_000  # ms, the same for the browser's waits
-HELD = 600.0  # s: a render delay that holds a job rendering until the test sets it back to 0 (read per frame)
 
 
 @pytest.fixture
@@ -87,10 +88,11 @@ def test_a_job_finishes_and_is_archived_with_every_tab_closed(browsers: Callable
                                                               server: LocalsoraProcess) -> None:
     page = browsers()
     prompt = "A lighthouse nobody is watching, slow pan right"
-    start_slow_job(page, server, prompt, render_delay=6)
+    start_slow_job(page, server, prompt)
     page.context.close()  # every browser is gone now
     started = record_for(studio, prompt)
     assert started is not None and started.is_active, "the tab closed before the job ended"
+    let_jobs_finish(server)
     done = wait_until(lambda: record_for(studio, prompt), lambda r: r is not None and r.is_archived,
                       what="the video in the library", deadline=SETTLE, interval=0.1)
     assert done.status == "completed" and done.video_id == started.video_id
@@ -102,12 +104,12 @@ def test_a_restarted_server_resumes_a_job_with_no_tab_ever_opened(browsers: Call
                                                                   server: LocalsoraProcess) -> None:
     page = browsers()
     prompt = "A night train nobody waits for, slow dolly in"
-    start_slow_job(page, server, prompt, render_delay=HELD)
+    start_slow_job(page, server, prompt)
     page.context.close()
     studio.stop()  # the server goes down mid-job...
     started = record_for(studio, prompt)
     assert started is not None and started.is_active, "the job ended before the server stopped"
-    server.faults(render_delay=0)  # ...and the job finishes on the provider while no studio runs
+    let_jobs_finish(server)  # ...and the job finishes on the provider while no studio runs
     restarted = StudioApp(studio.data_dir, server, studio.log_path).start()  # ...and comes back; no browser opens
     try:
         done = wait_until(lambda: record_for(studio, prompt), lambda r: r is not None and r.is_archived,
@@ -132,7 +134,7 @@ def test_two_people_see_their_own_jobs_and_everyone_in_the_gallery(browsers: Cal
     assert record_for(studio, ana_prompt).is_active, "Ana's job ended before Ben's tab opened"
     generate(ben, ben_prompt)
     wait_until(lambda: record_for(studio, ben_prompt), lambda r: r is not None, what="Ben's job", deadline=SETTLE)
-    server.faults(render_delay=0)  # let both finish
+    let_jobs_finish(server)
     for page in (ana, ben):
         expect(page.locator("video").first).to_be_attached(timeout=VIDEO_READY)
         wait_idle(page)
