@@ -36,7 +36,7 @@ from localsora.engines.diffusers.profiles import WAN_NEGATIVE_PROMPT, Layout, pr
 from localsora.process import LocalsoraProcess
 from tests.conftest import create_with_keyframes, wait_for_video
 from tests.in_process import InProcessLocalsora, settings_for
-from tests.media import decode_mp4, image_format, mp4_bytes, png_bytes
+from tests.media import decode_mp4, decoded_frames, image_format, mp4_bytes, png_bytes
 from tests.tiny_pipelines import (
     save_tiny_cogvideox,
     save_tiny_cogvideox15,
@@ -118,11 +118,6 @@ def finished(client: OpenAI, video: openai.types.Video) -> openai.types.Video:
 
 def content(client: OpenAI, video_id: str, variant: str = "video") -> bytes:
     return client.videos.download_content(video_id, variant=variant).read()  # type: ignore[arg-type]
-
-
-def decoded_frames(data: bytes) -> list[np.ndarray]:
-    with av.open(io.BytesIO(data)) as container:
-        return [f.to_ndarray(format="rgb24").astype(np.int16) for f in container.decode(video=0)]
 
 
 def frame_checksums(data: bytes) -> list[str]:
@@ -408,6 +403,32 @@ def test_a_first_and_a_last_image_interpolate_at_the_exact_size_and_length(serve
     video = finished(client, create_with_keyframes(client, FIRST_AND_LAST, FIRST_AND_LAST_FILES, prompt="a box",
                                                    model="tiny", size="96x64", seconds="2", **STEPS))
     assert_clip(client, video.id, "96x64", 2, FPS[family])
+
+
+@pytest.mark.parametrize("family", ["wan_i2v", "ltx"])
+def test_the_first_and_last_images_reach_the_pipeline_at_its_first_and_last_frames(
+        tiny_models: dict[str, Path], tmp_path: Path, device: str, family: str) -> None:
+    """A tiny random model's picture barely follows its conditions (below one 8-bit step), so what the pipeline is
+    handed is checked here: each image, fitted, at the model's own first and last frame."""
+    red, blue = (220, 40, 40), (40, 40, 220)
+    (tmp_path / "first.png").write_bytes(png_bytes(64, 64, red))
+    (tmp_path / "last.png").write_bytes(png_bytes(64, 64, blue))
+    placed = [{"frame_index": 0, "type": "image", "file": str(tmp_path / "first.png"), "crop": None},
+              {"frame_index": 15, "type": "image", "file": str(tmp_path / "last.png"), "crop": None, "item": 1}]
+    request = RenderRequest("a box", 64, 64, 1.0, keyframes=placed, fps=16)
+    call = tiny_engine(tiny_models[family], device)._keyframe_call(request, count=17, delivered=16, width=64,
+                                                                   height=64, fps=16)
+
+    def colour(image: Image.Image) -> tuple[int, ...]:
+        return tuple(int(v) for v in np.asarray(image).reshape(-1, 3).mean(axis=0).round())
+
+    if family == "wan_i2v":
+        assert np.allclose(colour(call["image"]), red, atol=3) and np.allclose(colour(call["last_image"]), blue,
+                                                                               atol=3)
+    else:
+        first, last = call["conditions"]
+        assert (first.frame_index, last.frame_index) == (0, 16), "the model's first and last of its 17 frames"
+        assert np.allclose(colour(first.image), red, atol=3) and np.allclose(colour(last.image), blue, atol=3)
 
 
 def test_ltx_places_an_image_and_a_clip_at_middle_frames(servers: dict[str, OpenAI]) -> None:

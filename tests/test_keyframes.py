@@ -4,11 +4,9 @@ tests/test_diffusers_keyframes.py."""
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
-import av
 import numpy as np
 import openai
 import pytest
@@ -17,7 +15,7 @@ from PIL import Image
 
 from tests.conftest import create_with_keyframes as with_keyframes
 from tests.conftest import sdk_client, wait_for_video
-from tests.media import decode_mp4, encode_image, mp4_bytes, png_bytes
+from tests.media import decode_mp4, decoded_frames, encode_image, mp4_bytes, png_bytes
 
 SIZE = "1280x720"  # a size the SDK's Video type takes; 4 s at 24 frames a second: 96 frames
 
@@ -25,11 +23,6 @@ SIZE = "1280x720"  # a size the SDK's Video type takes; 4 s at 24 frames a secon
 def create_with_keyframes(client: OpenAI, items: list[dict[str, Any]] | str,
                           files: list[tuple[str, bytes, str]], **fields: Any) -> openai.types.Video:
     return with_keyframes(client, items, files, prompt="A quiet harbour at dawn", size=SIZE, seconds="4", **fields)
-
-
-def frames_rgb(data: bytes) -> list[np.ndarray]:
-    with av.open(io.BytesIO(data)) as container:
-        return [frame.to_ndarray(format="rgb24").astype(np.int16) for frame in container.decode(video=0)]
 
 
 def distance(frame: np.ndarray, rgb: tuple[int, int, int]) -> float:
@@ -44,7 +37,7 @@ def client(start_app) -> OpenAI:
 def completed_frames(client: OpenAI, video: openai.types.Video) -> list[np.ndarray]:
     done = wait_for_video(client, video.id)
     assert done.status == "completed", done.error
-    return frames_rgb(client.videos.download_content(video.id).read())
+    return decoded_frames(client.videos.download_content(video.id).read())
 
 
 def test_previz_shows_a_placed_image_at_its_frame_and_the_last_one_at_the_end(client: OpenAI) -> None:
