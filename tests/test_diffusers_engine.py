@@ -145,7 +145,7 @@ def test_models_lists_what_the_loaded_model_can_do(servers: dict[str, OpenAI], s
     every = ["text", "image", "remix", "edit", "extend"]
     text = ["text", "remix", "edit"]
     expected = {"wan": text, "wan_i2v": ["image", "extend", "keyframes"], "ltx": [*every, "keyframes"],
-                "wan_vace": every, "cogvideox": text, "wan_ti2v": every, "wan_a14b": text}
+                "wan_vace": [*every, "keyframes"], "cogvideox": text, "wan_ti2v": every, "wan_a14b": text}
     common = {"seed", "negative_prompt", "num_inference_steps", "guidance_scale", "fps", "num_frames"}
     for name, modes in expected.items():
         (model,) = servers[name].models.list().data
@@ -395,7 +395,7 @@ FIRST_AND_LAST_FILES = [("first.png", png_bytes(96, 64, (220, 40, 40)), "image/p
                         ("last.png", png_bytes(300, 200, (40, 40, 220)), "image/png")]
 
 
-@pytest.mark.parametrize("family", ["wan_i2v", "ltx"])
+@pytest.mark.parametrize("family", ["wan_i2v", "ltx", "wan_vace"])
 def test_a_first_and_a_last_image_interpolate_at_the_exact_size_and_length(servers: dict[str, OpenAI],
                                                                             family: str) -> None:
     """Wan's first-and-last-frame (`last_image`) on an image-to-video checkpoint; LTX's conditions."""
@@ -405,7 +405,7 @@ def test_a_first_and_a_last_image_interpolate_at_the_exact_size_and_length(serve
     assert_clip(client, video.id, "96x64", 2, FPS[family])
 
 
-@pytest.mark.parametrize("family", ["wan_i2v", "ltx"])
+@pytest.mark.parametrize("family", ["wan_i2v", "ltx", "wan_vace"])
 def test_the_first_and_last_images_reach_the_pipeline_at_its_first_and_last_frames(
         tiny_models: dict[str, Path], tmp_path: Path, device: str, family: str) -> None:
     """A tiny random model's picture barely follows its conditions (below one 8-bit step), so what the pipeline is
@@ -425,6 +425,11 @@ def test_the_first_and_last_images_reach_the_pipeline_at_its_first_and_last_fram
     if family == "wan_i2v":
         assert np.allclose(colour(call["image"]), red, atol=3) and np.allclose(colour(call["last_image"]), blue,
                                                                                atol=3)
+    elif family == "wan_vace":
+        known = [index for index, mask in enumerate(call["mask"]) if not np.asarray(mask).any()]
+        assert known == [0, 16], "VACE keeps the model's first and last of its 17 frames, and makes the rest"
+        assert np.allclose(colour(call["video"][0]), red, atol=3) and np.allclose(colour(call["video"][16]), blue,
+                                                                                  atol=3)
     else:
         first, last = call["conditions"]
         assert (first.frame_index, last.frame_index) == (0, 16), "the model's first and last of its 17 frames"

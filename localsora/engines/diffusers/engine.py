@@ -349,16 +349,23 @@ class DiffusersEngine(Engine):
             if last is not None:
                 arguments["last_image"] = picture(load_picture(last.file, request.width, request.height))
             return arguments
+        known: dict[int, Image.Image] = {}  # VACE: the model's frames that are given, by index
         conditions = []
         for keyframe in placed:
             index = int(at[keyframe.frame_index])
             if keyframe.type == "image":
-                image = picture(load_picture(keyframe.file, request.width, request.height))
-                conditions.append(LTXVideoCondition(image=image, frame_index=index))
+                pictures = [picture(load_picture(keyframe.file, request.width, request.height))]
             else:
-                frames = placed_clip_frames(keyframe.file, keyframe.crop, keyframe.covered(delivered, fps),
-                                            request.width, request.height, fps)
-                conditions.append(LTXVideoCondition(video=[picture(f) for f in frames], frame_index=index))
+                pictures = [picture(f) for f in placed_clip_frames(
+                    keyframe.file, keyframe.crop, keyframe.covered(delivered, fps), request.width, request.height, fps)]
+            if self.family.vace:  # a clip's frames at the made frames its delivered ones show
+                known.update({int(at[min(keyframe.frame_index + n, delivered - 1)]): p for n, p in enumerate(pictures)})
+            elif keyframe.type == "image":
+                conditions.append(LTXVideoCondition(image=pictures[0], frame_index=index))
+            else:
+                conditions.append(LTXVideoCondition(video=pictures, frame_index=index))
+        if self.family.vace:
+            return _vace_keyframes(known, count, width, height)
         return {"conditions": conditions}
 
     def _extend_context(self, source_count: int) -> int:
@@ -518,6 +525,15 @@ def _vace_context(known: list[Image.Image], count: int, keep: int | None = None)
     grey = Image.new("RGB", (width, height), (128, 128, 128))
     video = known[:count] + [grey] * (count - len(known))
     masks = [Image.new("L", (width, height), 0 if i < keep else 255) for i in range(count)]
+    return {"video": video, "mask": masks}
+
+
+def _vace_keyframes(known: dict[int, Image.Image], count: int, width: int, height: int) -> dict[str, Any]:
+    """VACE's conditioning for placed frames: each known frame at its index, grey elsewhere, and a mask that keeps
+    the known ones and generates the rest."""
+    grey = Image.new("RGB", (width, height), (128, 128, 128))
+    video = [known.get(index, grey) for index in range(count)]
+    masks = [Image.new("L", (width, height), 0 if index in known else 255) for index in range(count)]
     return {"video": video, "mask": masks}
 
 

@@ -8,7 +8,8 @@ How the contract maps onto them:
 - remix and edits: video-to-video from the source's VAE latents, noised to the request's `strength`
   (`VIDEO_TO_VIDEO_STRENGTH` when left out), then denoised with the new prompt. `source_as` says who does it.
 - keyframes (`inpaint_items`): images (and clips) placed at frames; a first and a last image make the model
-  interpolate between them (Wan's first-and-last-frame through `last_image`, LTX's conditions at frame indexes).
+  interpolate between them (Wan's first-and-last-frame through `last_image`, LTX's conditions at frame indexes,
+  VACE's known frames under its mask).
 - extensions: conditioned on the source's last frames (one, as image-to-video's first frame, unless the family
   takes more); the new frames are joined to the source.
 Wan VACE does all of these in one pipeline: the reference or the source's last frames are known frames under
@@ -86,7 +87,8 @@ _WAN_I2V = Family("Wan", 16, _WAN_SIZES, image="WanImageToVideoPipeline", keyfra
                   keyframes_at_ends=True)
 # VACE marks known frames per pixel frame; 4k+1 of them are whole latent frames.
 _WAN_VACE = Family("Wan VACE", 16, _WAN_SIZES, text="WanVACEPipeline", image="WanVACEPipeline",
-                   video="WanVACEPipeline", vace=True, extend_context=5)
+                   video="WanVACEPipeline", vace=True, extend_context=5, keyframes="WanVACEPipeline",
+                   keyframe_types=("image", "video"))
 # LTXConditionPipeline also extends: the source's last 9 frames (two latent frames) as a video condition.
 _LTX = Family("LTX-Video", 24, ("768x512", "512x768", "1216x704", "704x1216"), text="LTXPipeline",
               image="LTXImageToVideoPipeline", video="LTXConditionPipeline", source_as="latents",
