@@ -68,7 +68,9 @@ def test_a_crop_keeps_only_the_part_of_the_image_it_names(client: OpenAI) -> Non
 
 def test_a_placed_clip_plays_from_its_frame(client: OpenAI) -> None:
     orange = (230, 140, 20)
-    video = create_with_keyframes(client, [{"frame_index": 12, "type": "video", "file_name": "clip.mp4"}],
+    crop = {"left_fraction": 0.25, "top_fraction": 0.25, "right_fraction": 0.75, "bottom_fraction": 0.75}
+    video = create_with_keyframes(client, [{"frame_index": 12, "type": "video", "file_name": "clip.mp4",
+                                            "crop_bounds": crop}],
                                   [("clip.mp4", mp4_bytes(160, 120, 6, orange), "video/mp4")])
     frames = completed_frames(client, video)
     assert all(distance(frames[i], orange) < 8 for i in range(12, 18)), "its 6 frames from frame 12"
