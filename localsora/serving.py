@@ -322,7 +322,7 @@ class VideoService:
         reported_seconds = dialect.frames(create, params, seconds)
         check_frames(params, seconds)
         failure = dialect.read_in_job(create, params, self.capabilities)
-        items, files = create.inpaint_items, create.files or []
+        items, files = (create.inpaint_items, create.files or []) if dialect.places_keyframes else (None, [])
         if items is None and files:
             raise api_errors.bad_request("'files' are the files of 'inpaint_items'; this request places none.",
                                          param="files")

@@ -132,3 +132,13 @@ def test_loop_is_one_request_from_the_clips_last_frame_back_to_its_first(client:
     assert float(np.mean(np.abs(frames[0] - source_frames[-1]))) < 6, "it starts where the clip ends"
     assert float(np.mean(np.abs(frames[-1] - source_frames[0]))) < 6, "and ends where the clip starts"
     assert decode_mp4(client.videos.download_content(bridge.id).read()).width == 320
+
+
+def test_a_server_without_keyframes_ignores_them_as_it_ignores_any_unknown_field(start_app) -> None:
+    """vLLM-Omni's form takes no `inpaint_items`: a job there is made from the prompt alone, as that server makes it."""
+    green = (20, 200, 40)
+    client = start_app("--dialect", "vllm-omni").client(_strict_response_validation=False)
+    video = with_keyframes(client, [{"frame_index": 0, "type": "image", "file_name": "a.png"}],
+                           [("a.png", png_bytes(320, 240, green), "image/png")], prompt="a lamp", size="320x240",
+                           seconds="1")
+    assert distance(completed_frames(client, video)[0], green) > 30
