@@ -84,6 +84,9 @@ class Dialect:
     served_models: ClassVar[dict[str, tuple[str, ...]] | None] = None  # served when --models names none (previz)
     model_when_omitted: str | None = None  # a job's model when the request names none; None: the served one
     attachment_downloads = False  # the MP4 as `attachment; filename="<id>.mp4"`, not inline
+    # Sora 1's `inpaint_items` (keyframes), a localsora extension of the contract; servers without them ignore the
+    # form fields, as they ignore any field they do not know.
+    places_keyframes = True
     # The response models this dialect answers with in place of the contract's, for /openapi.json.
     answers: ClassVar[dict[type[BaseModel], type[BaseModel]]] = {}
 
@@ -233,6 +236,7 @@ class VllmOmni(Dialect):
     poll_header = False
     honest_progress = False
     free_sizes = True
+    places_keyframes = False
     create_request: type[CreateVideo] = VllmOmniCreateVideo
     served_models = SERVED_MODELS
     attachment_downloads = True
@@ -357,6 +361,7 @@ class SGLang(Dialect):
     poll_header = False
     honest_progress = False
     free_sizes = True
+    places_keyframes = False
     create_request: type[CreateVideo] = SGLangCreateVideo
     checks_model = False
     served_models = SERVED_MODELS

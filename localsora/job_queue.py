@@ -181,6 +181,8 @@ def job_request(job: Job, job_dir: Path) -> RenderRequest | None:
     """The render request a stored job stands for; None when its source clip is gone."""
     width, height = (int(v) for v in job.size.split("x"))
     params = RenderRequest.taken(job.params or {})
+    if params.get("keyframes"):  # their files, by name in the job's folder
+        params["keyframes"] = [{**item, "file": str(job_dir / item["file"])} for item in params["keyframes"]]
     if job.kind == "generate":
         reference = next((job_dir / n for n in REFERENCE_NAMES if (job_dir / n).exists()), None)
         return RenderRequest(job.prompt, width, height, job.render_seconds, reference_image=reference, **params)

@@ -121,20 +121,58 @@ def first_frame_png(data: bytes) -> bytes:
     return buffer.getvalue()
 
 
+Crop = tuple[float, float, float, float]  # left, top, right, bottom, as fractions of the width and height
+
+
 def load_picture(path: Path, width: int, height: int) -> Planes:
     """The image cover-fitted to width x height."""
+    return _planes(_fitted(_opened_rgb(path), None, width, height))
+
+
+def placed_picture(data: bytes, crop: Crop | None, width: int, height: int) -> bytes:
+    """A placed image (`inpaint_items`) as a PNG of the clip's size: cropped to `crop`, then cover-fitted."""
+    buffer = io.BytesIO()
+    _fitted(_opened_rgb(io.BytesIO(data)), crop, width, height).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def placed_clip_frames(path: Path, crop: Crop | None, total: int, width: int, height: int,
+                       fps: float) -> Iterator[Planes]:
+    """A placed clip's first `total` frames at `fps`, cropped to `crop` and cover-fitted to width x height."""
+    if crop is None:
+        yield from source_frames(path, total, width, height, fps)
+        return
+    info = probe_video(path)
+    for frame in source_frames(path, total, info.width - info.width % 2, info.height - info.height % 2, fps):
+        picture = frame.video_frame().to_image()
+        yield _planes(_fitted(picture, crop, width, height))
+
+
+def _opened_rgb(source: Path | io.BytesIO) -> Image.Image:
     try:
-        with Image.open(path, formats=tuple(IMAGE_MIMES)) as opened:
+        with Image.open(source, formats=tuple(IMAGE_MIMES)) as opened:
             if opened.width * opened.height > MAX_IMAGE_PIXELS:
-                raise InvalidMedia(f"The reference image is too large ({opened.width}x{opened.height}).")
+                raise InvalidMedia(f"The image is too large ({opened.width}x{opened.height}).")
             image = ImageOps.exif_transpose(opened).convert("RGBA")
     except InvalidMedia:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise InvalidMedia(f"The reference image cannot be decoded ({exc}).") from exc
+        raise InvalidMedia(f"The image cannot be decoded ({exc}).") from exc
     backdrop = Image.new("RGBA", image.size, (24, 24, 28, 255))  # transparent parts become dark grey
-    fitted = ImageOps.fit(Image.alpha_composite(backdrop, image).convert("RGB"), (width, height))
-    frame = av.VideoFrame.from_image(fitted).reformat(
+    return Image.alpha_composite(backdrop, image).convert("RGB")
+
+
+def _fitted(image: Image.Image, crop: Crop | None, width: int, height: int) -> Image.Image:
+    if crop is not None:
+        left, top, right, bottom = crop
+        box = (round(left * image.width), round(top * image.height), round(right * image.width),
+               round(bottom * image.height))
+        image = image.crop((box[0], box[1], max(box[2], box[0] + 1), max(box[3], box[1] + 1)))
+    return ImageOps.fit(image, (width, height))
+
+
+def _planes(picture: Image.Image) -> Planes:
+    frame = av.VideoFrame.from_image(picture).reformat(
         format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=LIMITED_RANGE
     )
     return frame_planes(frame).copy()

@@ -25,6 +25,9 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 MULTIPART_OVERHEAD = 1024 * 1024  # room for a form's boundaries and text fields beside the upload limit
 # A form field named like `video[id]` is the SDK's encoding of {"video": {"id": ...}}.
 NESTED_FIELD = re.compile(r"^([^\[\]]+)\[([^\[\]]+)\]$")
+# Fields a form may repeat, each part one more item: the files of `inpaint_items`.
+LIST_FIELDS = ("files",)
+MAX_FORM_FILES = 10  # input_reference, and up to 8 placed files with room for one more
 
 
 class Body:
@@ -75,7 +78,7 @@ async def _read_form(request: Request, content_type: str, body_limit: int, max_b
     stream = stream_limited(request, body_limit, max_bytes)
     parser: MultiPartParser | FormParser
     if content_type.startswith("multipart/form-data"):
-        parser = MultiPartParser(request.headers, stream, max_files=4, max_fields=32)
+        parser = MultiPartParser(request.headers, stream, max_files=MAX_FORM_FILES, max_fields=32)
     else:
         parser = FormParser(request.headers, stream)
     try:
@@ -94,7 +97,9 @@ async def _read_form(request: Request, content_type: str, body_limit: int, max_b
         if value == "":
             continue  # a form field left empty is a field not given
         nested = NESTED_FIELD.match(key)
-        if nested is None:
+        if key in LIST_FIELDS:
+            values.setdefault(key, []).append(value)
+        elif nested is None:
             values[key] = value
         elif isinstance(values.setdefault(nested[1], {}), dict):
             values[nested[1]][nested[2]] = value

@@ -27,7 +27,14 @@ from localsora.config import Settings
 from localsora.engines.base import Engine, RenderRequest, RequestRefused
 from localsora.imitation import Dialect
 from localsora.job_queue import SOURCE_NAME, JobQueue
-from localsora.media import InvalidMedia, first_frame_png, probe_image, probe_video, probe_whole_mp4
+from localsora.media import (
+    InvalidMedia,
+    first_frame_png,
+    placed_picture,
+    probe_image,
+    probe_video,
+    probe_whole_mp4,
+)
 from localsora.protocol import (
     Character,
     CreateCharacter,
@@ -37,6 +44,7 @@ from localsora.protocol import (
     ExtendVideo,
     ExtraParameters,
     Health,
+    InpaintItem,
     ModelCapabilities,
     ParameterRange,
     ReceivedRequest,
@@ -156,17 +164,73 @@ class VideoService:
 
     def check_request(self, job: Job, reference: bool = False) -> None:
         """The engine's own checks (mode, sizes, frame counts, parameters): a 400 now, not a failed job later."""
+        try:
+            self.engine.check(self.render_request(job, reference))
+        except RequestRefused as exc:
+            raise refused(exc) from None
+
+    def render_request(self, job: Job, reference: bool = False) -> RenderRequest:
+        """The job as the engine will see it, its files named but not yet there."""
         width, height = (int(v) for v in job.size.split("x"))
-        request = RenderRequest(
+        return RenderRequest(
             job.prompt, width, height, job.render_seconds, mode=job.kind,
             reference_image=Path("input_reference") if reference else None,
             source_video=Path(SOURCE_NAME) if job.kind != "generate" else None,
             **RenderRequest.taken(job.params or {}),
         )
-        try:
-            self.engine.check(request)
-        except RequestRefused as exc:
-            raise refused(exc) from None
+
+    def plan_keyframes(self, items: list[InpaintItem], job: Job) -> list[dict[str, Any]]:
+        """`inpaint_items` as the job keeps them: each index counted from 0 (-1 is the last frame of the MP4), each
+        file named as it will be in the job's folder."""
+        total = self.engine.delivered_frames(self.render_request(job))
+        planned = []
+        for number, item in enumerate(items):
+            crop = item.crop_bounds
+            planned.append({
+                "frame_index": item.frame_index + total if item.frame_index < 0 else item.frame_index,
+                "type": item.type, "file": f"keyframe-{number}.{'png' if item.type == 'image' else 'mp4'}",
+                "crop": None if crop is None else [crop.left_fraction, crop.top_fraction, crop.right_fraction,
+                                                   crop.bottom_fraction],
+                "item": number,
+            })
+        return planned
+
+    async def save_keyframes(self, job: Job, items: list[InpaintItem], files: list[UploadFile]) -> None:
+        """Keep each placed file in the job's folder: an image cropped and fitted to the job's size, a clip as it
+        came, once it is known to decode."""
+        by_name = {upload.filename: upload for upload in files}
+        named = {item.file_name for item in items}
+        unused = [name for name in by_name if name not in named]
+        if unused:
+            raise api_errors.bad_request(f"The file '{str(unused[0])[:80]}' is named by no item of 'inpaint_items'.",
+                                         param="files")
+        width, height = (int(v) for v in job.size.split("x"))
+        job_dir = self.store.job_dir(job.id)
+        job_dir.mkdir(parents=True, exist_ok=True)
+        for planned, item in zip(job.params["keyframes"], items, strict=True):
+            param = f"inpaint_items[{planned['item']}].file_name"
+            upload = by_name.get(item.file_name)
+            if upload is None:
+                raise api_errors.bad_request(
+                    f"'{param}' is '{item.file_name[:80]}', but no 'files' part has that file name.", param=param)
+            target = job_dir / planned["file"]
+            await upload.seek(0)  # two items may place one file
+            try:
+                if item.type == "image":
+                    picture = await run_in_threadpool(placed_picture, await upload.read(), planned["crop"], width,
+                                                      height)
+                    target.write_bytes(picture)
+                    continue
+                await run_in_threadpool(_save_upload, upload, target)
+                info = await run_in_threadpool(probe_video, target)
+            except InvalidMedia as exc:
+                kind = "a JPEG, PNG or WebP image" if item.type == "image" else "an MP4 video"
+                raise api_errors.bad_request(f"Invalid file for '{param}': {exc} Upload {kind}.", param=param,
+                                             code=f"invalid_{item.type}") from None
+            if info.duration > self.settings.max_source_seconds:
+                raise api_errors.bad_request(
+                    f"The clip for '{param}' is {info.duration:.1f} s; the limit is "
+                    f"{self.settings.max_source_seconds:g} s.", param=param, code="invalid_video")
 
     def check_capacity(self) -> None:
         limit = self.settings.max_active_jobs
@@ -258,15 +322,26 @@ class VideoService:
         reported_seconds = dialect.frames(create, params, seconds)
         check_frames(params, seconds)
         failure = dialect.read_in_job(create, params, self.capabilities)
+        items, files = (create.inpaint_items, create.files or []) if dialect.places_keyframes else (None, [])
+        if items is None and files:
+            raise api_errors.bad_request("'files' are the files of 'inpaint_items'; this request places none.",
+                                         param="files")
+        if items is not None and reference is not None:
+            raise api_errors.bad_request("Send either 'input_reference' or 'inpaint_items': an image placed at "
+                                         "frame 0 is an input reference.", param="inpaint_items")
         self.check_capacity()
         job = self.new_job("generate", model, prompt, size, float(seconds), float(seconds), params)
         job.seconds = reported_seconds
+        if items is not None:
+            params["keyframes"] = self.plan_keyframes(items, job)
         if failure is not None:  # taken, and failed when its turn comes, as the server it imitates does
             job.error_code, job.error_message = "invalid_request", failure
         with removed_unless_done(self.store.job_dir(job.id)):
             self.check_request(job, reference=reference is not None)
             if reference is not None:
                 await self.save_reference(job, reference)
+            if items is not None:
+                await self.save_keyframes(job, items, files)
             return self.enqueue(job)
 
     async def save_reference(self, job: Job, reference: UploadFile | bytes) -> None:

@@ -4,9 +4,11 @@ its own session fixtures, ports from `free_port()` and folders from `tmp_path_fa
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,6 +75,15 @@ def sdk_client(server: LocalsoraProcess | InProcessLocalsora, api_key: str = "lo
     if isinstance(server, InProcessLocalsora):
         options.setdefault("http_client", server.http_client())
     return OpenAI(base_url=server.base_url, api_key=api_key, _strict_response_validation=True, **options)
+
+
+def create_with_keyframes(client: OpenAI, items: list[dict[str, Any]] | str, files: list[tuple[str, bytes, str]],
+                          **body: Any) -> Video:
+    """POST /v1/videos with placed frames, as the README shows it: `inpaint_items` as JSON text (or text as given),
+    each file a `files` part named by its file name; `body` the other fields."""
+    body["inpaint_items"] = items if isinstance(items, str) else json.dumps(items)
+    return client.post("/videos", cast_to=Video, body=body, files=[("files", file) for file in files],
+                       options={"headers": {"Content-Type": "multipart/form-data"}})
 
 
 def wait_for_video(client: OpenAI, video_id: str, *, deadline: float = 120.0) -> Video:

@@ -45,6 +45,12 @@ def decode_mp4(source: bytes | Path, samples: int = 8) -> DecodedVideo:
         )
 
 
+def decoded_frames(data: bytes) -> list[np.ndarray]:
+    """Every frame of an MP4's bytes as RGB, int16 so that frames can be subtracted."""
+    with av.open(io.BytesIO(data)) as container:
+        return [f.to_ndarray(format="rgb24").astype(np.int16) for f in container.decode(video=0)]
+
+
 def frames_differ(source: bytes | Path) -> bool:
     """True when the first and last frames are visibly different pictures."""
     file = io.BytesIO(source) if isinstance(source, bytes) else str(source)

@@ -34,9 +34,9 @@ from localsora.engines.base import JobFailed, RenderCancelled, RenderRequest
 from localsora.engines.diffusers.engine import DENOISE_SHARE, DiffusersEngine
 from localsora.engines.diffusers.profiles import WAN_NEGATIVE_PROMPT, Layout, profile_for
 from localsora.process import LocalsoraProcess
-from tests.conftest import wait_for_video
+from tests.conftest import create_with_keyframes, wait_for_video
 from tests.in_process import InProcessLocalsora, settings_for
-from tests.media import decode_mp4, image_format, png_bytes
+from tests.media import decode_mp4, decoded_frames, image_format, mp4_bytes, png_bytes
 from tests.tiny_pipelines import (
     save_tiny_cogvideox,
     save_tiny_cogvideox15,
@@ -120,11 +120,6 @@ def content(client: OpenAI, video_id: str, variant: str = "video") -> bytes:
     return client.videos.download_content(video_id, variant=variant).read()  # type: ignore[arg-type]
 
 
-def decoded_frames(data: bytes) -> list[np.ndarray]:
-    with av.open(io.BytesIO(data)) as container:
-        return [f.to_ndarray(format="rgb24").astype(np.int16) for f in container.decode(video=0)]
-
-
 def frame_checksums(data: bytes) -> list[str]:
     with av.open(io.BytesIO(data)) as container:
         return [hashlib.sha256(f.to_ndarray(format="rgb24").tobytes()).hexdigest()
@@ -149,8 +144,8 @@ def assert_clip(client: OpenAI, video_id: str, size: str, seconds: float, fps: i
 def test_models_lists_what_the_loaded_model_can_do(servers: dict[str, OpenAI], served_on: str) -> None:
     every = ["text", "image", "remix", "edit", "extend"]
     text = ["text", "remix", "edit"]
-    expected = {"wan": text, "wan_i2v": ["image", "extend"], "ltx": every, "wan_vace": every, "cogvideox": text,
-                "wan_ti2v": every, "wan_a14b": text}
+    expected = {"wan": text, "wan_i2v": ["image", "extend", "keyframes"], "ltx": [*every, "keyframes"],
+                "wan_vace": [*every, "keyframes"], "cogvideox": text, "wan_ti2v": every, "wan_a14b": text}
     common = {"seed", "negative_prompt", "num_inference_steps", "guidance_scale", "fps", "num_frames"}
     for name, modes in expected.items():
         (model,) = servers[name].models.list().data
@@ -390,6 +385,85 @@ def test_a_mode_the_model_lacks_is_a_400_naming_the_model(servers: dict[str, Ope
     with pytest.raises(openai.BadRequestError, match="cannot do text-to-video"):
         servers["wan_i2v"].videos.create(prompt="a lamp", model="tiny", size="64x64", seconds="1")
     assert all(v.prompt != "a lamp" for v in servers["wan"].videos.list().data)  # no job was made
+
+
+# ---------------------------------------------------------------------------------------------- keyframes
+
+FIRST_AND_LAST = [{"frame_index": 0, "type": "image", "file_name": "first.png"},
+                  {"frame_index": -1, "type": "image", "file_name": "last.png"}]
+FIRST_AND_LAST_FILES = [("first.png", png_bytes(96, 64, (220, 40, 40)), "image/png"),
+                        ("last.png", png_bytes(300, 200, (40, 40, 220)), "image/png")]
+
+
+@pytest.mark.parametrize("family", ["wan_i2v", "ltx", "wan_vace"])
+def test_a_first_and_a_last_image_interpolate_at_the_exact_size_and_length(servers: dict[str, OpenAI],
+                                                                            family: str) -> None:
+    """Wan's first-and-last-frame (`last_image`) on an image-to-video checkpoint; LTX's conditions."""
+    client = servers[family]
+    video = finished(client, create_with_keyframes(client, FIRST_AND_LAST, FIRST_AND_LAST_FILES, prompt="a box",
+                                                   model="tiny", size="96x64", seconds="2", **STEPS))
+    assert_clip(client, video.id, "96x64", 2, FPS[family])
+
+
+@pytest.mark.parametrize("family", ["wan_i2v", "ltx", "wan_vace"])
+def test_the_first_and_last_images_reach_the_pipeline_at_its_first_and_last_frames(
+        tiny_models: dict[str, Path], tmp_path: Path, device: str, family: str) -> None:
+    """A tiny random model's picture barely follows its conditions (below one 8-bit step), so what the pipeline is
+    handed is checked here: each image, fitted, at the model's own first and last frame."""
+    red, blue = (220, 40, 40), (40, 40, 220)
+    (tmp_path / "first.png").write_bytes(png_bytes(64, 64, red))
+    (tmp_path / "last.png").write_bytes(png_bytes(64, 64, blue))
+    placed = [{"frame_index": 0, "type": "image", "file": str(tmp_path / "first.png"), "crop": None},
+              {"frame_index": 15, "type": "image", "file": str(tmp_path / "last.png"), "crop": None, "item": 1}]
+    request = RenderRequest("a box", 64, 64, 1.0, keyframes=placed, fps=16)
+    call = tiny_engine(tiny_models[family], device)._keyframe_call(request, count=17, delivered=16, width=64,
+                                                                   height=64, fps=16)
+
+    def colour(image: Image.Image) -> tuple[int, ...]:
+        return tuple(int(v) for v in np.asarray(image).reshape(-1, 3).mean(axis=0).round())
+
+    if family == "wan_i2v":
+        assert np.allclose(colour(call["image"]), red, atol=3) and np.allclose(colour(call["last_image"]), blue,
+                                                                               atol=3)
+    elif family == "wan_vace":
+        known = [index for index, mask in enumerate(call["mask"]) if not np.asarray(mask).any()]
+        assert known == [0, 16], "VACE keeps the model's first and last of its 17 frames, and makes the rest"
+        assert np.allclose(colour(call["video"][0]), red, atol=3) and np.allclose(colour(call["video"][16]), blue,
+                                                                                  atol=3)
+    else:
+        first, last = call["conditions"]
+        assert (first.frame_index, last.frame_index) == (0, 16), "the model's first and last of its 17 frames"
+        assert np.allclose(colour(first.image), red, atol=3) and np.allclose(colour(last.image), blue, atol=3)
+
+
+def test_ltx_places_an_image_and_a_clip_at_middle_frames(servers: dict[str, OpenAI]) -> None:
+    client = servers["ltx"]
+    items = [{"frame_index": 8, "type": "image", "file_name": "mid.png"},
+             {"frame_index": 16, "type": "video", "file_name": "clip.mp4"}]
+    files = [("mid.png", png_bytes(96, 64), "image/png"), ("clip.mp4", mp4_bytes(96, 64, 5), "video/mp4")]
+    video = finished(client, create_with_keyframes(client, items, files, prompt="a box", model="tiny",
+                                                   size="96x64", seconds="1", **STEPS))
+    assert_clip(client, video.id, "96x64", 1, FPS["ltx"])
+
+
+@pytest.mark.parametrize(("family", "items", "param", "says"), [
+    ("wan", FIRST_AND_LAST, "inpaint_items", "cannot place frames (inpaint_items); it can do: text, remix, edit"),
+    ("wan_i2v", [FIRST_AND_LAST[0], {"frame_index": 5, "type": "image", "file_name": "last.png"}],
+     "inpaint_items[1].frame_index", "at frame 0 and at frame 15 (-1) only"),
+    ("wan_i2v", FIRST_AND_LAST[1:], "inpaint_items", "place an image at frame 0 too"),
+    ("wan_i2v", [{**FIRST_AND_LAST[0], "type": "video"}], "inpaint_items[0].type", "places only images"),
+    ("ltx", [{**FIRST_AND_LAST[0], "frame_index": 24}], "inpaint_items[0].frame_index", "it has 24 frames"),
+])
+def test_a_placement_the_model_cannot_make_is_a_400_naming_the_field(servers: dict[str, OpenAI], family: str,
+                                                                     items: list[dict[str, Any]], param: str,
+                                                                     says: str) -> None:
+    client = servers[family]
+    with pytest.raises(openai.BadRequestError) as refused:
+        named = {item["file_name"] for item in items}
+        create_with_keyframes(client, items, [file for file in FIRST_AND_LAST_FILES if file[0] in named],
+                              prompt="a lamp", model="tiny", size="96x64", seconds="1")
+    assert refused.value.body["param"] == param  # type: ignore[index]
+    assert says in refused.value.body["message"]  # type: ignore[index]
 
 
 @pytest.mark.parametrize(("field", "value", "says"), [

@@ -392,7 +392,7 @@ def test_models_lists_the_previz_models_and_what_they_can_do(client: OpenAI) -> 
     assert list(models) == ["sora-2", "sora-2-pro"]
     capabilities = models["sora-2-pro"].model_extra["capabilities"]  # type: ignore[index]
     assert capabilities["engine"] == "previz" and capabilities["audio"] is True
-    assert capabilities["modes"] == ["text", "image", "remix", "edit", "extend"]
+    assert capabilities["modes"] == ["text", "image", "remix", "edit", "extend", "keyframes"]
     assert capabilities["sizes"] == ["720x1280", "1280x720", "1024x1792", "1792x1024"]
     assert capabilities["seconds"] == ["4", "8", "12"] and list(capabilities["parameters"]) == ["seed"]
     assert client.models.retrieve("sora-2").id == "sora-2"

@@ -14,8 +14,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-# The contract's job kinds, as a capability: create without and with a reference image, remix, edit, extend.
-MODES = ("text", "image", "remix", "edit", "extend")
+from localsora.media import probe_video
+
+# The contract's job kinds, as a capability: create without and with a reference image, remix, edit, extend;
+# and keyframes: a create with images or clips placed at frames (`inpaint_items`).
+MODES = ("text", "image", "remix", "edit", "extend", "keyframes")
 
 ProgressCallback = Callable[[float], None]  # the share done, 0..1; raising from it stops the render
 
@@ -186,6 +189,9 @@ class RenderRequest:
     num_frames: int | None = None
     strength: float | None = None  # remix and edits: how far from the source (diffusers' name)
     lora: list[Any] | None = None  # loaded LoRAs picked by name: [name, scale or None] pairs (JSON-stored)
+    # Placed images and clips (a create's `inpaint_items`), JSON-stored: {"frame_index", "type", "file", "crop"}
+    # each, the index counted from 0, the file named in the job's folder (a path once the job runs).
+    keyframes: list[Any] | None = None
 
     @classmethod
     def taken(cls, params: dict[str, Any]) -> dict[str, Any]:
@@ -197,8 +203,41 @@ class RenderRequest:
     def capability(self) -> str:
         """The entry of MODES this request needs."""
         if self.mode == "generate":
+            if self.keyframes:
+                return "keyframes"
             return "image" if self.reference_image is not None else "text"
         return self.mode
+
+    def placed(self) -> list[Keyframe]:
+        """The placed images and clips, by frame."""
+        return sorted((Keyframe.from_stored(item) for item in self.keyframes or ()), key=lambda k: k.frame_index)
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """An image or clip placed at a frame of the delivered clip. An image is stored already cropped and fitted to
+    the clip's size; a clip is cropped (`crop`: left, top, right, bottom fractions) and fitted as it is read."""
+
+    frame_index: int
+    type: str  # image | video
+    file: Path
+    crop: tuple[float, float, float, float] | None = None
+    item: int = 0  # its place in the request's `inpaint_items`, for a 400 that names it
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> Keyframe:
+        crop = stored.get("crop")
+        return cls(int(stored["frame_index"]), str(stored["type"]), Path(stored["file"]),
+                   None if crop is None else tuple(crop), int(stored.get("item", 0)))  # type: ignore[arg-type]
+
+    @property
+    def param(self) -> str:
+        return f"inpaint_items[{self.item}]"
+
+    def covered(self, total: int, fps: int) -> int:
+        """The frames it covers in a clip of `total`: one for an image, a clip's length up to the end."""
+        count = 1 if self.type == "image" else max(1, round(probe_video(self.file).duration * fps))
+        return min(count, total - self.frame_index)
 
 
 class Engine(abc.ABC):
@@ -211,15 +250,37 @@ class Engine(abc.ABC):
     def check(self, request: RenderRequest) -> None:
         """Refuse, with a RequestRefused naming the field, what this engine cannot render."""
         caps = self.capabilities
+        if request.capability == "keyframes" and "keyframes" not in caps.modes:
+            raise RequestRefused(f"{caps.serving} cannot place frames (inpaint_items); it can do: "
+                                 f"{', '.join(caps.modes) or 'nothing'}.", param="inpaint_items",
+                                 code="unsupported_mode")
         if request.capability not in caps.modes:
             names = {"text": "text-to-video", "image": "image-to-video (input_reference)", "remix": "remix",
-                     "edit": "edits", "extend": "extensions"}
+                     "edit": "edits", "extend": "extensions", "keyframes": "keyframes (inpaint_items)"}
             offered = ", ".join(names[m] for m in caps.modes) or "nothing"
             raise RequestRefused(
                 f"{caps.serving} cannot do {names[request.capability]}; it offers: {offered}.",
                 param="input_reference" if request.capability == "image" else None,
                 code="unsupported_mode",
             )
+        if request.capability == "keyframes":
+            total = self.delivered_frames(request)
+            placed = request.placed()
+            for keyframe in placed:
+                if not 0 <= keyframe.frame_index < total:
+                    raise RequestRefused(
+                        f"'{keyframe.param}.frame_index' is past the clip: it has {total} frames (0 to {total - 1}, "
+                        f"or -1 for the last).", param=f"{keyframe.param}.frame_index")
+            self.check_keyframes(placed, total)
+
+    def delivered_frames(self, request: RenderRequest) -> int:
+        """How many frames the MP4 of a new video has: what `inpaint_items`' frame_index counts."""
+        return max(1, round(request.seconds * (request.fps or self.capabilities.fps)))
+
+    def check_keyframes(self, placed: list[Keyframe], total: int) -> None:
+        """Refuse placements this engine cannot honour (a type, a frame); every engine with the mode takes images
+        at any frame unless it says otherwise."""
+        return None
 
     @abc.abstractmethod
     def render(self, request: RenderRequest, out_dir: Path, on_progress: ProgressCallback) -> None:

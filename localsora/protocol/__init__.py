@@ -4,10 +4,12 @@ from localsora.protocol.requests import (
     CreateCharacter,
     CreateVideo,
     CreateVideoAnySize,
+    CropBounds,
     EditVideo,
     ExtendVideo,
     ExtraParameters,
     FaultChange,
+    InpaintItem,
     OpenAPIBody,
     RemixVideo,
     SGLangCreateVideo,
@@ -50,11 +52,12 @@ from localsora.protocol.responses import (
 )
 
 __all__ = [
-    "Character", "CreateCharacter", "CreateVideo", "CreateVideoAnySize", "DeletedCharacter", "DeletedVideo",
-    "DetailError", "EditVideo", "ErrorDetail", "ErrorResponse", "ExtendVideo", "ExtraParameters", "FaultChange",
-    "FaultSettings", "Health", "Model", "ModelCapabilities", "ModelList", "OpenAPIBody", "ParameterRange",
-    "ReceivedRequest", "RemixVideo", "SGLangCreateVideo", "SGLangModel", "SGLangModelList", "SGLangVideo",
-    "SGLangVideoError", "SGLangVideoList", "ValidationError", "Video", "VideoError", "VideoList", "VideoReference",
-    "VllmOmniCreateVideo", "VllmOmniErrorDetail", "VllmOmniErrorResponse", "VllmOmniModel", "VllmOmniModelList",
-    "VllmOmniVideo", "VllmOmniVideoError", "VllmOmniVideoList", "refusal", "validate", "wire_response"
+    "Character", "CreateCharacter", "CreateVideo", "CreateVideoAnySize", "CropBounds", "DeletedCharacter",
+    "DeletedVideo", "DetailError", "EditVideo", "ErrorDetail", "ErrorResponse", "ExtendVideo", "ExtraParameters",
+    "FaultChange", "FaultSettings", "Health", "InpaintItem", "Model", "ModelCapabilities", "ModelList",
+    "OpenAPIBody", "ParameterRange", "ReceivedRequest", "RemixVideo", "SGLangCreateVideo", "SGLangModel",
+    "SGLangModelList", "SGLangVideo", "SGLangVideoError", "SGLangVideoList", "ValidationError", "Video",
+    "VideoError", "VideoList", "VideoReference", "VllmOmniCreateVideo", "VllmOmniErrorDetail",
+    "VllmOmniErrorResponse", "VllmOmniModel", "VllmOmniModelList", "VllmOmniVideo", "VllmOmniVideoError",
+    "VllmOmniVideoList", "refusal", "validate", "wire_response"
 ]

@@ -102,6 +102,16 @@ def _form_json_object(value: object) -> object:
     return value
 
 
+def _json_array_text(value: object) -> object:
+    """`inpaint_items` as JSON text of an array in a form (or the array itself in JSON); decode it, or say why not."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except (ValueError, RecursionError):
+        raise PydanticCustomError("invalid_value", "it must be JSON text of an array of items") from None
+
+
 def _integer_text(value: object) -> object:
     # SGLang's JSON model is lax: {"seconds": "8"} is 8, as the SDK sends it.
     return int(value) if isinstance(value, str) and re.fullmatch(r"-?\d{1,9}", value.strip()) else value
@@ -178,6 +188,37 @@ JsonObject = Annotated[dict[Text, Any], BeforeValidator(_form_json_object)]
 LoraChoice = Annotated[dict[Text, Any] | list[dict[Text, Any]], BeforeValidator(_json_object_text)]
 
 
+class CropBounds(_Strict):
+    """The part of a placed image or clip to keep, as fractions of its width and height (Sora 1's shape)."""
+
+    left_fraction: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
+    top_fraction: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
+    right_fraction: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 1.0
+    bottom_fraction: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 1.0
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> CropBounds:
+        if self.left_fraction >= self.right_fraction or self.top_fraction >= self.bottom_fraction:
+            raise PydanticCustomError("invalid_value", "left must be below right and top below bottom")
+        return self
+
+
+class InpaintItem(_Strict):
+    """An image or clip placed at a frame of the new video (Sora 1's `inpaint_items`); its file is the `files`
+    part of that file name."""
+
+    frame_index: int = Field(description="The frame of the delivered MP4 it is placed at; negative counts from "
+                                         "the end (-1: the last frame).")
+    type: Literal["image", "video"]
+    file_name: Annotated[Text, Field(min_length=1, max_length=255)]
+    crop_bounds: CropBounds | None = None
+
+
+MAX_INPAINT_ITEMS = 8
+InpaintItems = Annotated[list[InpaintItem], BeforeValidator(_json_array_text),
+                         Field(min_length=1, max_length=MAX_INPAINT_ITEMS)]
+
+
 class _Request(BaseModel):
     """Fields beyond an operation's own are ignored (clients send more, such as `user`); every field it has is
     type-checked, and every field name must be valid Unicode."""
@@ -226,6 +267,9 @@ class CreateVideo(ExtraParameters):
     size: Text | None = None
     seconds: Seconds | None = None
     input_reference: ImageReference | None = None
+    inpaint_items: InpaintItems | None = Field(None, description="Images or clips placed at frames (keyframes); "
+                                                                 "JSON text of an array in a form.")
+    files: list[UploadedFile] | None = Field(None, description="The files of `inpaint_items`, by file name.")
 
 
 class CreateVideoAnySize(CreateVideo):
@@ -357,10 +401,11 @@ def refusal(details: Sequence[ErrorDetails] | Sequence[dict[str, Any]]) -> APIEr
     """The 400 for the first thing wrong with a request, naming its field: for localsora's own models and for
     FastAPI's query-parameter checks alike."""
     first = details[0] if details else {"type": "value_error", "loc": (), "msg": "invalid"}
-    path = [_printable(str(part)) for part in first["loc"] if part not in ("body", "query", "path", "header")]
+    path = [part if isinstance(part, int) else _printable(str(part))
+            for part in first["loc"] if part not in ("body", "query", "path", "header")]
     if len(path) > 2 and path[1] in _UNION_TAGS:  # ("video", "id", "id"): the tag says which form was sent
         del path[1]
-    param = ".".join(path) or None  # "prompt", "video.id", "inject.count"; None: the body as a whole
+    param = field_path(*path)  # "prompt", "video.id", "inject.count"; None: the body as a whole
     named = f"'{param}'" if param else "The body"
     kind = first["type"]
     if kind in ("missing", "missing_required_parameter"):
@@ -405,6 +450,14 @@ def validate(model: type[BaseModel], values: dict[str, Any], *, from_form: bool)
     return model.model_validate(values, strict=not from_form, context={"from_form": from_form})
 
 
+def field_path(*parts: str | int) -> str | None:
+    """A field's name as the 400 gives it: "video.id", "inpaint_items[0].frame_index"; None for the body."""
+    named = ""
+    for part in parts:
+        named += f"[{part}]" if isinstance(part, int) else f".{part}" if named else part
+    return named or None
+
+
 def _shown(value: object) -> str:
     if isinstance(value, str):
         return f"the string {_printable(value[:40])!r}"
@@ -418,6 +471,8 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-__all__ = ["CreateCharacter", "CreateVideo", "CreateVideoAnySize", "EditVideo", "ExtendVideo", "ExtraParameters",
-           "FaultChange", "OpenAPIBody", "RemixVideo", "SGLangCreateVideo", "ValidationError", "VideoReference",
-           "VllmOmniCreateVideo", "refusal", "validate"]
+__all__ = [
+    "CreateCharacter", "CreateVideo", "CreateVideoAnySize", "CropBounds", "EditVideo", "ExtendVideo",
+    "ExtraParameters", "FaultChange", "InpaintItem", "OpenAPIBody", "RemixVideo", "SGLangCreateVideo",
+    "ValidationError", "VideoReference", "VllmOmniCreateVideo", "refusal", "validate"
+]

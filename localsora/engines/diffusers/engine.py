@@ -39,6 +39,7 @@ from localsora.engines.base import (
     Capabilities,
     Engine,
     JobFailed,
+    Keyframe,
     ProgressCallback,
     RenderRequest,
     RequestRefused,
@@ -48,7 +49,7 @@ from localsora.engines.diffusers.families import FAMILIES, VIDEO_TO_VIDEO_STRENG
 from localsora.engines.diffusers.memory import quantized_load
 from localsora.engines.diffusers.profiles import CheckpointProfile, profile_for, read_layout
 from localsora.frames import Planes, planes_from_rgb, rgb_from_planes
-from localsora.media import load_picture, probe_video, source_frames
+from localsora.media import load_picture, placed_clip_frames, probe_video, source_frames
 
 LTXVideoCondition = diffusers.pipelines.ltx.pipeline_ltx_condition.LTXVideoCondition
 
@@ -179,6 +180,25 @@ class DiffusersEngine(Engine):
                 f"seconds {seconds} at {profile.fps} fps, or num_frames {profile.frames}; this request needs "
                 f"{count}.", param="num_frames" if request.num_frames is not None else "seconds")
 
+    def check_keyframes(self, placed: list[Keyframe], total: int) -> None:
+        family = self.family
+        for keyframe in placed:
+            if keyframe.type not in family.keyframe_types:
+                raise RequestRefused(f"{self._capabilities.serving} places only {' and '.join(family.keyframe_types)}s "
+                                     f"at frames; '{keyframe.param}.type' is {keyframe.type!r}.",
+                                     param=f"{keyframe.param}.type")
+            if family.keyframes_at_ends and keyframe.frame_index not in (0, total - 1):
+                raise RequestRefused(
+                    f"{family.name} interpolates from a first frame to a last: it places images at frame 0 and at "
+                    f"frame {total - 1} (-1) only; '{keyframe.param}.frame_index' is {keyframe.frame_index}.",
+                    param=f"{keyframe.param}.frame_index")
+        if family.keyframes_at_ends and len({k.frame_index for k in placed}) < len(placed):
+            raise RequestRefused(f"{family.name} takes one image at each end; two are placed at one frame.",
+                                 param="inpaint_items")
+        if family.keyframes_at_ends and placed[0].frame_index != 0:
+            raise RequestRefused(f"{family.name} starts from a first frame: place an image at frame 0 too.",
+                                 param="inpaint_items")
+
     def _valid_frames(self, count: int) -> bool:
         return count >= 1 and (count - 1) % self.frame_step == 0
 
@@ -258,6 +278,13 @@ class DiffusersEngine(Engine):
             for rgb in generated:
                 yield planes_from_rgb(rgb, request.width, request.height)
 
+        if request.capability == "keyframes":
+            count = request.num_frames or self._frames_for(delivered)
+            call["num_frames"] = count
+            call.update(self._keyframe_call(request, count, delivered, width, height, fps))
+            generated = self._run("keyframes", call)
+            return list(to_planes(generated[_stretched(len(generated), delivered)])), delivered
+
         if request.mode == "generate":
             count = request.num_frames or self._frames_for(delivered)
             call["num_frames"] = count
@@ -304,6 +331,43 @@ class DiffusersEngine(Engine):
         new = _timed(generated[kept:], delivered, spread=request.num_frames is not None)
         return source + list(to_planes(new)), source_count + delivered
 
+    def _keyframe_call(self, request: RenderRequest, count: int, delivered: int, width: int, height: int,
+                       fps: int) -> dict[str, Any]:
+        """The pipeline arguments that place the request's images and clips. The model makes `count` frames and the
+        MP4 shows `delivered` of them spread over all of them (`_stretched`), so the first and last frames land on
+        the model's own first and last."""
+        at = _stretched(count, delivered)
+
+        def picture(frame: Planes) -> Image.Image:
+            return Image.fromarray(rgb_from_planes(frame)).resize((width, height), Image.Resampling.LANCZOS)
+
+        placed = request.placed()
+        if self.family.keyframes_at_ends:  # Wan: the first image, and the last where one is given
+            first = placed[0]
+            last = placed[-1] if len(placed) > 1 else None
+            arguments: dict[str, Any] = {"image": picture(load_picture(first.file, request.width, request.height))}
+            if last is not None:
+                arguments["last_image"] = picture(load_picture(last.file, request.width, request.height))
+            return arguments
+        known: dict[int, Image.Image] = {}  # VACE: the model's frames that are given, by index
+        conditions = []
+        for keyframe in placed:
+            index = int(at[keyframe.frame_index])
+            if keyframe.type == "image":
+                pictures = [picture(load_picture(keyframe.file, request.width, request.height))]
+            else:
+                pictures = [picture(f) for f in placed_clip_frames(
+                    keyframe.file, keyframe.crop, keyframe.covered(delivered, fps), request.width, request.height, fps)]
+            if self.family.vace:  # a clip's frames at the made frames its delivered ones show
+                known.update({int(at[min(keyframe.frame_index + n, delivered - 1)]): p for n, p in enumerate(pictures)})
+            elif keyframe.type == "image":
+                conditions.append(LTXVideoCondition(image=pictures[0], frame_index=index))
+            else:
+                conditions.append(LTXVideoCondition(video=pictures, frame_index=index))
+        if self.family.vace:
+            return _vace_keyframes(known, count, width, height)
+        return {"conditions": conditions}
+
     def _extend_context(self, source_count: int) -> int:
         """The source frames an extension is conditioned on: the family's most, as whole latent frames (tk+1)."""
         most = min(self.family.extend_context, source_count)
@@ -338,7 +402,7 @@ class DiffusersEngine(Engine):
     def _pipeline(self, mode: str, width: int, height: int) -> Any:
         """The pipeline for `mode`, its scheduler set for this size."""
         class_name = {"text": self.family.text, "image": self.family.image, "extend": self.family.extend_with,
-                      "remix": self.family.video, "edit": self.family.video}[mode]
+                      "remix": self.family.video, "edit": self.family.video, "keyframes": self.family.keyframes}[mode]
         assert class_name is not None  # check() refused modes the family lacks
         pipe = self._companion(class_name)
         self._set_flow_shift(pipe, width, height)
@@ -464,6 +528,15 @@ def _vace_context(known: list[Image.Image], count: int, keep: int | None = None)
     return {"video": video, "mask": masks}
 
 
+def _vace_keyframes(known: dict[int, Image.Image], count: int, width: int, height: int) -> dict[str, Any]:
+    """VACE's conditioning for placed frames: each known frame at its index, grey elsewhere, and a mask that keeps
+    the known ones and generates the rest."""
+    grey = Image.new("RGB", (width, height), (128, 128, 128))
+    video = [known.get(index, grey) for index in range(count)]
+    masks = [Image.new("L", (width, height), 0 if index in known else 255) for index in range(count)]
+    return {"video": video, "mask": masks}
+
+
 def _timed(generated: np.ndarray, delivered: int, *, spread: bool) -> np.ndarray:
     """`delivered` frames from what the model made: the first ones, or, when the user chose num_frames,
     spread evenly over the clip (each frame held a little longer)."""
@@ -473,6 +546,11 @@ def _timed(generated: np.ndarray, delivered: int, *, spread: bool) -> np.ndarray
     if len(generated) < delivered:
         raise JobFailed("internal_error", f"The model made {len(generated)} frames; {delivered} were needed.")
     return generated[:delivered]
+
+
+def _stretched(made: int, delivered: int) -> np.ndarray:
+    """For each delivered frame, the made frame it shows: spread evenly, first on first and last on last."""
+    return np.rint(np.arange(delivered) * (made - 1) / max(1, delivered - 1)).astype(int)
 
 
 def _step_callback(on_progress: ProgressCallback) -> Any:

@@ -7,6 +7,9 @@ How the contract maps onto them:
 - create: text-to-video; with `input_reference`, image-to-video with the image as the first frame.
 - remix and edits: video-to-video from the source's VAE latents, noised to the request's `strength`
   (`VIDEO_TO_VIDEO_STRENGTH` when left out), then denoised with the new prompt. `source_as` says who does it.
+- keyframes (`inpaint_items`): images (and clips) placed at frames; a first and a last image make the model
+  interpolate between them (Wan's first-and-last-frame through `last_image`, LTX's conditions at frame indexes,
+  VACE's known frames under its mask).
 - extensions: conditioned on the source's last frames (one, as image-to-video's first frame, unless the family
   takes more); the new frames are joined to the source.
 Wan VACE does all of these in one pipeline: the reference or the source's last frames are known frames under
@@ -47,6 +50,11 @@ class Family:
     # One VACE pipeline does every mode: known frames and a mask say what to keep and what to make.
     vace: bool = False
     vram: str = ""  # published figures, for the README and /v1/models notes
+    # Keyframes (`inpaint_items`): the pipeline class that places images (and, where `keyframe_types` says, clips)
+    # at frames; `keyframes_at_ends` when it takes only a first and a last frame (Wan's first-and-last-frame).
+    keyframes: str | None = None
+    keyframe_types: tuple[str, ...] = ("image",)
+    keyframes_at_ends: bool = False
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -59,6 +67,8 @@ class Family:
             modes += ["remix", "edit"]
         if self.extend_with:
             modes.append("extend")
+        if self.keyframes:
+            modes.append("keyframes")
         return tuple(modes)
 
     @property
@@ -72,14 +82,18 @@ _WAN_T2V = Family("Wan", 16, _WAN_SIZES, text="WanPipeline", video="WanPipeline"
 # image's latents in the first latent frame (no CLIP encoder, no extra channels). Its profile picks this family.
 WAN_TI2V = Family("Wan", 24, _WAN_SIZES, text="WanPipeline", image="WanImageToVideoPipeline", video="WanPipeline",
                   source_as="noised_latents")
-_WAN_I2V = Family("Wan", 16, _WAN_SIZES, image="WanImageToVideoPipeline")
+# Its `last_image` makes the first-and-last-frame interpolation (FLF2V) on an image-to-video checkpoint too.
+_WAN_I2V = Family("Wan", 16, _WAN_SIZES, image="WanImageToVideoPipeline", keyframes="WanImageToVideoPipeline",
+                  keyframes_at_ends=True)
 # VACE marks known frames per pixel frame; 4k+1 of them are whole latent frames.
 _WAN_VACE = Family("Wan VACE", 16, _WAN_SIZES, text="WanVACEPipeline", image="WanVACEPipeline",
-                   video="WanVACEPipeline", vace=True, extend_context=5)
+                   video="WanVACEPipeline", vace=True, extend_context=5, keyframes="WanVACEPipeline",
+                   keyframe_types=("image", "video"))
 # LTXConditionPipeline also extends: the source's last 9 frames (two latent frames) as a video condition.
 _LTX = Family("LTX-Video", 24, ("768x512", "512x768", "1216x704", "704x1216"), text="LTXPipeline",
               image="LTXImageToVideoPipeline", video="LTXConditionPipeline", source_as="latents",
-              extend="LTXConditionPipeline", extend_context=9)
+              extend="LTXConditionPipeline", extend_context=9, keyframes="LTXConditionPipeline",
+              keyframe_types=("image", "video"))
 _COG_T2V = Family("CogVideoX", 8, ("720x480",), text="CogVideoXPipeline", video="CogVideoXVideoToVideoPipeline",
                   frame_step=8)
 _COG_I2V = Family("CogVideoX", 8, ("720x480",), image="CogVideoXImageToVideoPipeline", frame_step=8)

@@ -42,6 +42,9 @@ class PrevizEngine(Engine):
     def capabilities(self) -> Capabilities:
         return self._capabilities
 
+    def delivered_frames(self, request: RenderRequest) -> int:
+        return max(1, frame_count(request))
+
     def render(self, request: RenderRequest, out_dir: Path, on_progress: ProgressCallback) -> None:
         # The simulated delay is read per frame: /_localsora/faults may change it while a job renders, so a test
         # can hold a job rendering for as long as it needs, then let it finish.

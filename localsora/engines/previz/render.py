@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from localsora.encode import AUDIO_RATE, write_clip
-from localsora.engines.base import RenderRequest
+from localsora.engines.base import Keyframe, RenderRequest
 from localsora.engines.previz.audio import crossfade, source_audio, synth_audio
 from localsora.engines.previz.look import Look, read_look
 from localsora.engines.previz.overlay import FrameOverlay
 from localsora.engines.previz.scene import FPS, extended_frames, reference_frames, restyled_frames, scene_frames
 from localsora.frames import Planes
-from localsora.media import probe_video
+from localsora.media import load_picture, placed_clip_frames, probe_video
 
 RENDER_MODES = ("generate", "remix", "edit", "extend")
 
@@ -80,6 +80,7 @@ class _Plan:
     fps: int
     captioned_from: int  # frames before this one are kept as they are (the source part of an extension)
     audio: Callable[[], np.ndarray]  # float32 (2, samples), made on the audio thread
+    kept: frozenset[int] = frozenset()  # placed frames (inpaint_items), shown as they are
 
 
 def _plan(request: RenderRequest, look: Look) -> _Plan:
@@ -90,7 +91,12 @@ def _plan(request: RenderRequest, look: Look) -> _Plan:
             frames = reference_frames(request.reference_image, look.motion, total, width, height)
         else:
             frames = scene_frames(look, total, width, height)
-        return _Plan(frames, total, fps, 0, lambda: synth_audio(look, _samples(total, fps)))
+        spans = [(keyframe, keyframe.covered(total, fps)) for keyframe in request.placed()]
+        if spans:
+            frames = _with_placed(frames, spans, width, height, fps)
+        kept = frozenset(index for keyframe, count in spans for index in range(keyframe.frame_index,
+                                                                               keyframe.frame_index + count))
+        return _Plan(frames, total, fps, 0, lambda: synth_audio(look, _samples(total, fps)), kept)
 
     assert request.source_video is not None
     path = request.source_video
@@ -112,6 +118,23 @@ def _plan(request: RenderRequest, look: Look) -> _Plan:
     return _Plan(frames, source_total + new_total, fps, source_total, audio)
 
 
+def _with_placed(drawn: Iterator[Planes], spans: list[tuple[Keyframe, int]], width: int, height: int,
+                 fps: int) -> Iterator[Planes]:
+    """The drawn frames with the placed ones in their place; where placements overlap, the later one shows."""
+    sources = [
+        (keyframe.frame_index, count,
+         iter([load_picture(keyframe.file, width, height)]) if keyframe.type == "image" else
+         placed_clip_frames(keyframe.file, keyframe.crop, count, width, height, fps))
+        for keyframe, count in spans
+    ]
+    for index, frame in enumerate(drawn):
+        shown = frame
+        for start, count, frames in sources:
+            if start <= index < start + count:
+                shown = next(frames)  # every covering source moves on, so each stays on its own frame
+        yield shown
+
+
 def _samples(frames: int, fps: int) -> int:
     return frames * AUDIO_RATE // fps
 
@@ -120,7 +143,7 @@ def _captioned(plan: _Plan, overlay: FrameOverlay) -> Iterator[Planes]:
     """Caption the new frames, on the drawing thread."""
     new_frames = plan.total - plan.captioned_from
     for index, frame in enumerate(plan.frames):
-        if index >= plan.captioned_from:
+        if index >= plan.captioned_from and index not in plan.kept:
             overlay.apply(frame, (index - plan.captioned_from) / max(1, new_frames - 1))
         yield frame
 
