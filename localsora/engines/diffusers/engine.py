@@ -9,6 +9,7 @@ duration asked for.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import inspect
 import json
@@ -26,7 +27,7 @@ import torch
 from PIL import Image
 
 from localsora.config import Settings
-from localsora.encode import write_clip
+from localsora.encode import clip_samples, fitted_audio, write_clip
 from localsora.engines import EngineUnavailable
 from localsora.engines.base import (
     FPS,
@@ -57,6 +58,8 @@ log = logging.getLogger("localsora.diffusers")
 # Shares of a job's progress: the denoising steps, then the VAE decode (inside the pipeline), then the encode.
 DENOISE_SHARE, DECODE_SHARE = 0.9, 0.02
 # Arguments only some pipelines take: passed where the pipeline's __call__ names them.
+# Text-to-audio pipelines --audio-model takes: they make `audios` for `audio_end_in_s` seconds from a prompt.
+_AUDIO_PIPELINES = ("StableAudioPipeline",)
 _OPTIONAL = {"guidance_scale_2", "frame_rate", "decode_timestep", "decode_noise_scale", "timesteps"}
 
 
@@ -96,6 +99,8 @@ class DiffusersEngine(Engine):
         self.spatial_multiple, self.latent_temporal = _latent_grid(self.pipe)  # pixels and frames per latent cell
         self.frame_step = self.profile.frame_step or self.latent_temporal
         self.fps = self.profile.fps
+        self.soundtrack = _soundtrack(settings, self.device, self.dtype) if not family.sound else None
+        self._sound: _Sound | None = None  # what the last pipeline call made besides frames (LTX-2's audio)
         name = _display_name(location)
         durations = self._durations(settings, "durations")
         extension_durations = self._durations(settings, "extension_durations")
@@ -107,12 +112,11 @@ class DiffusersEngine(Engine):
             durations=durations,
             extension_durations=extension_durations,
             fps=self.fps,
-            audio=False,
+            audio=family.sound or self.soundtrack is not None,
             parameters=(SEED, NEGATIVE_PROMPT, STEPS, GUIDANCE, FPS, NUM_FRAMES,
                         *((STRENGTH,) if family.video and not family.vace else ()), *self.accelerated.parameters),
             max_parallel=1,
-            notes=(f"{_profile_notes(self.profile, class_name)} These models make no sound: the MP4s have no "
-                   f"audio track. {_mode_notes(family)}"),
+            notes=f"{_profile_notes(self.profile, class_name)} {self._sound_notes()} {_mode_notes(family)}",
             profile=self.profile.summary(self.frame_step),
             acceleration=self.accelerated.summary(),
         )
@@ -131,6 +135,15 @@ class DiffusersEngine(Engine):
                         f"{self.frame_step}k+1 frames, from 1 to {NUM_FRAMES.maximum:.0f}.")
             return tuple(chosen)
         return self.profile.seconds
+
+    def _sound_notes(self) -> str:
+        if self.family.sound:
+            return ("The model makes sound with the video: a generated clip carries it as an AAC track of the "
+                    "clip's length.")
+        if self.soundtrack is not None:
+            return ("A soundtrack from --audio-model, made from the prompt, goes into every clip as an AAC track "
+                    "of the clip's length.")
+        return "This model makes no sound: the MP4s have no audio track."
 
     @property
     def capabilities(self) -> Capabilities:
@@ -209,7 +222,9 @@ class DiffusersEngine(Engine):
         with self._device_lock:
             try:
                 self.accelerated.before_job(request)
+                self._sound = None
                 frames, total = self._frames(request, fps, on_progress)
+                sound = self._clip_sound(request, total / fps)
             except torch.OutOfMemoryError as exc:
                 _free_memory(self.device)
                 raise self._out_of_memory(request) from exc
@@ -220,8 +235,23 @@ class DiffusersEngine(Engine):
                 raise self._out_of_memory(request) from exc
         on_progress(DENOISE_SHARE + DECODE_SHARE)
         encode_from = DENOISE_SHARE + DECODE_SHARE
-        write_clip(out_dir, frames, total, width=request.width, height=request.height, fps=fps, audio=None,
+        audio = None if sound is None else lambda: fitted_audio(sound.wave, sound.rate, clip_samples(total, fps))
+        write_clip(out_dir, frames, total, width=request.width, height=request.height, fps=fps, audio=audio,
                    on_frame=lambda done: on_progress(encode_from + (1 - encode_from) * done / total))
+
+    def _clip_sound(self, request: RenderRequest, seconds: float) -> _Sound | None:
+        """The clip's sound: what the model made with a generated clip (its other modes make new frames for part of
+        a clip, or anew over a source, so their sound would not fit the whole), else the --audio-model's."""
+        if self.family.sound:
+            return self._sound if request.mode == "generate" else None
+        if self.soundtrack is None:
+            return None
+        output = self.soundtrack(
+            prompt=request.prompt, audio_end_in_s=seconds,
+            generator=torch.Generator("cpu").manual_seed(request.seed or 0),
+            **({} if request.num_inference_steps is None else {"num_inference_steps": request.num_inference_steps}),
+        )
+        return _Sound(_numpy(output.audios[0]), int(self.soundtrack.vae.sampling_rate))
 
     def _out_of_memory(self, request: RenderRequest) -> JobFailed:
         return JobFailed(
@@ -333,7 +363,8 @@ class DiffusersEngine(Engine):
     def _call(self, pipe: Any, call: dict[str, Any]) -> np.ndarray:
         """`pipe` run on `call`, with this server's step cache and VAE tiling set for the clip first."""
         self.accelerated.before_call(pipe, call)
-        return _called(pipe, call)
+        frames, self._sound = _called(pipe, call)
+        return frames
 
     def _pipeline(self, mode: str, width: int, height: int) -> Any:
         """The pipeline for `mode`, its scheduler set for this size."""
@@ -374,13 +405,43 @@ class DiffusersEngine(Engine):
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def _called(pipe: Any, call: dict[str, Any]) -> np.ndarray:
+@dataclasses.dataclass(frozen=True)
+class _Sound:
+    wave: np.ndarray  # (channels, samples) float
+    rate: int
+
+
+def _called(pipe: Any, call: dict[str, Any]) -> tuple[np.ndarray, _Sound | None]:
     """`pipe` run with the arguments of `call` it takes (the optional ones only where its __call__ names them);
-    the frames as (frames, H, W, 3) uint8."""
+    the frames as (frames, H, W, 3) uint8, and the sound it made with them, if any (LTX-2's, at its vocoder's rate)."""
     takes = inspect.signature(pipe.__call__).parameters
     output = pipe(**{name: value for name, value in call.items() if name not in _OPTIONAL or name in takes})
     frames = np.asarray(output.frames[0])
-    return (np.clip(frames, 0, 1) * 255 + 0.5).astype(np.uint8)
+    audio = getattr(output, "audio", None)
+    sound = None if audio is None else _Sound(_numpy(audio[0]), int(pipe.vocoder.config.output_sampling_rate))
+    return (np.clip(frames, 0, 1) * 255 + 0.5).astype(np.uint8), sound
+
+
+def _numpy(wave: Any) -> np.ndarray:
+    return wave.float().cpu().numpy() if isinstance(wave, torch.Tensor) else np.asarray(wave, np.float32)
+
+
+def _soundtrack(settings: Settings, device: str, dtype: torch.dtype) -> Any:
+    """The --audio-model's text-to-audio pipeline, on the video model's device, or None without the flag."""
+    if not settings.audio_model:
+        return None
+    folder, index = _model_index(settings.audio_model)
+    class_name = str(index.get("_class_name"))
+    if class_name not in _AUDIO_PIPELINES:
+        raise EngineUnavailable(
+            f"--audio-model {settings.audio_model} holds a {class_name}; it takes a text-to-audio pipeline: "
+            f"{', '.join(_AUDIO_PIPELINES)}.")
+    try:
+        pipe = getattr(diffusers, class_name).from_pretrained(folder, dtype=dtype).to(device)
+    except (OSError, ValueError, RuntimeError, ImportError) as exc:
+        raise EngineUnavailable(f"Could not load the audio pipeline in {settings.audio_model}: {exc}") from exc
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
 
 
 def _source_latents(pipe: Any, clip: list[Image.Image], width: int, height: int) -> torch.Tensor:

@@ -28,6 +28,9 @@ Sources, cited beside the values:
   0.025"; the 0.9.7 dev example runs 30 steps, the 0.9.7 distilled one
   `timesteps=[1000, 993, 987, 981, 975, 909, 725, 0.03]`) and pipeline_ltx.py's `__call__` (guidance_scale 3,
   50 steps, `frame_rate`, `decode_timestep`, `decode_noise_scale`).
+- [diffusers-ltx2]: diffusers' pipelines/ltx2/pipeline_ltx2.py, its example (Lightricks/LTX-2: 768x512, 121 frames at
+  `frame_rate = 24.0`, 30 steps, guidance_scale 3.0, the negative prompt below) and `__call__` defaults (the same
+  steps and guidance); the LTX-2 model card's tips: width and height divisible by 32, frames 8k+1.
 - [cogvideox]: CogVideoX model cards (huggingface.co/THUDM/CogVideoX-2b, -5b, -5b-I2V: 720x480, 6 s of 49 frames
   at 8 fps, 50 steps, guidance 6.0; CogVideoX1.5-5B and -I2V: 1360x768, 16 fps, 5 or 10 s = 81 or 161 frames,
   16N+1) and diffusers' docs/source/en/api/pipelines/cogvideox.md; pipeline_cogvideox.py pads the latent frames to
@@ -269,6 +272,21 @@ LTX_DISTILLED = CheckpointProfile(
     call={**_LTX_DECODE, "timesteps": list(LTX_DISTILLED_TIMESTEPS)},
 )
 
+# ---------------------------------------------------------------------------------------------- LTX-2
+
+_LTX2 = FAMILIES["LTX2Pipeline"]
+_LTX2_CLASSES = {"LTX2Pipeline", "LTX2ImageToVideoPipeline"}
+
+LTX2_PROFILES = (
+    CheckpointProfile(
+        "LTX-2", _LTX2, matches=lambda lo: lo.class_name in _LTX2_CLASSES,
+        sizes=_LTX2.sizes,  # [diffusers-ltx2] example 768x512; multiples of 32
+        fps=24, frames=121, frame_step=8,  # [diffusers-ltx2] example: 121 frames at 24 fps; 8k+1
+        steps=30, guidance=3.0,  # [diffusers-ltx2] example and __call__: 30 steps, guidance_scale 3.0
+        negative_prompt="worst quality, inconsistent motion, blurry, jittery, distorted",  # [diffusers-ltx2] example
+    ),
+)
+
 # ---------------------------------------------------------------------------------------------- CogVideoX
 
 _COG_T2V = FAMILIES["CogVideoXPipeline"]
@@ -321,7 +339,7 @@ COGVIDEOX_PROFILES = (
 )
 
 # Every known checkpoint; the first that matches a layout is its profile (more specific ones first).
-PROFILES: tuple[CheckpointProfile, ...] = WAN_PROFILES + LTX_PROFILES + COGVIDEOX_PROFILES
+PROFILES: tuple[CheckpointProfile, ...] = WAN_PROFILES + LTX_PROFILES + LTX2_PROFILES + COGVIDEOX_PROFILES
 
 
 def profile_for(layout: Layout) -> CheckpointProfile:
