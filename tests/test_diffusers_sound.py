@@ -11,14 +11,18 @@ import io
 import os
 from collections.abc import Iterator
 from fractions import Fraction
+from pathlib import Path
 
 import av
+import openai
 import pytest
 from openai import OpenAI
 
+from localsora.engines import EngineUnavailable
+from localsora.engines.diffusers.engine import DiffusersEngine
 from tests.conftest import wait_for_video
 from tests.in_process import InProcessLocalsora, settings_for
-from tests.tiny_pipelines import save_tiny_ltx2
+from tests.tiny_pipelines import save_tiny_ltx2, save_tiny_stable_audio
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # no hub is reachable, and none may be asked
 FAST = {"num_inference_steps": 2}
@@ -41,9 +45,9 @@ def tracks(data: bytes) -> tuple[float, int, float | None, str | None]:
         return video_seconds, frames, samples / audio.codec_context.sample_rate, audio.codec_context.name
 
 
-def render(client: OpenAI, **fields: object) -> bytes:
-    video = client.videos.create(model="tiny", prompt="rain on a red car", size="96x64", seconds="1",
-                                 extra_body={**FAST, **fields.pop("extra_body", {})}, **fields)  # type: ignore[arg-type]
+def render(client: OpenAI, seconds: str = "1", extra_body: dict[str, object] | None = None) -> bytes:
+    video = client.videos.create(model="tiny", prompt="rain on a red car", size="96x64",  # type: ignore[arg-type]
+                                 seconds=seconds, extra_body={**FAST, **(extra_body or {})})  # type: ignore[arg-type]
     done = wait_for_video(client, video.id)
     assert done.status == "completed", done.error
     return client.videos.download_content(video.id).read()
@@ -75,3 +79,49 @@ def test_models_says_ltx2_makes_sound(ltx2: InProcessLocalsora) -> None:
     assert capabilities["modes"] == ["text", "image", "extend"]
     assert capabilities["profile"]["checkpoint"] == "LTX-2"
     assert "makes sound" in capabilities["notes"]
+
+
+@pytest.fixture(scope="module")
+def soundtracked(tiny_wan_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessLocalsora]:
+    """A silent tiny Wan with a tiny Stable Audio as its --audio-model."""
+    audio_model = save_tiny_stable_audio(tmp_path_factory.mktemp("models") / "tiny-stable-audio")
+    settings = settings_for(tmp_path_factory.mktemp("soundtrack-data"), [
+        "--engine", "diffusers", "--model", str(tiny_wan_model), "--models", "tiny=96x64", "--durations", "1,2",
+        "--poll-after-ms", "50", "--device", "cpu", "--audio-model", str(audio_model)])
+    app = InProcessLocalsora(settings).start()
+    yield app
+    app.stop()
+
+
+def test_audio_model_gives_a_silent_model_a_soundtrack_of_the_clips_length(soundtracked: InProcessLocalsora) -> None:
+    client = soundtracked.client(_strict_response_validation=False)
+    video_seconds, frames, audio_seconds, codec = tracks(render(client, seconds="2"))
+    assert frames == 32  # 2 s at Wan's 16 fps
+    assert codec == "aac"
+    assert audio_seconds is not None and abs(audio_seconds - video_seconds) <= float(Fraction(1, 16))
+    (model,) = client.models.list().data
+    capabilities = model.model_extra["capabilities"]  # type: ignore[index]
+    assert capabilities["audio"] is True and "--audio-model" in capabilities["notes"]
+    assert capabilities["parameters"]["sound"]["type"] == "boolean"
+
+
+def test_sound_false_leaves_the_clip_silent_and_audio_prompt_is_taken(soundtracked: InProcessLocalsora) -> None:
+    client = soundtracked.client(_strict_response_validation=False)
+    *_, codec = tracks(render(client, extra_body={"sound": False}))
+    assert codec is None
+    *_, codec = tracks(render(client, extra_body={"audio_prompt": "rain on a tin roof"}))
+    assert codec == "aac"
+
+
+def test_sound_must_be_true_or_false(soundtracked: InProcessLocalsora) -> None:
+    client = soundtracked.client(_strict_response_validation=False)
+    with pytest.raises(openai.BadRequestError) as refused:
+        client.videos.create(model="tiny", prompt="rain", size="96x64", seconds="1", extra_body={"sound": "loud"})
+    assert "sound" in str(refused.value)
+
+
+def test_audio_model_must_be_a_text_to_audio_pipeline(tiny_wan_model: Path, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, ["--engine", "diffusers", "--model", str(tiny_wan_model), "--device", "cpu",
+                                       "--audio-model", str(tiny_wan_model)])
+    with pytest.raises(EngineUnavailable, match="--audio-model .* holds a WanPipeline; it takes a text-to-audio"):
+        DiffusersEngine(settings)

@@ -462,3 +462,38 @@ def save_tiny_ltx2(folder: Path) -> Path:
                         text_encoder=text_encoder, tokenizer=tokenizer, connectors=connectors, transformer=transformer,
                         vocoder=vocoder)
     return _save(pipe, folder)
+
+
+def save_tiny_stable_audio(folder: Path) -> Path:
+    """Stable Audio Open-style text-to-audio (StableAudioPipeline), for `--audio-model`: the T5 text encoder, the
+    projection of text and seconds, the DiT and the Oobleck VAE, as diffusers' tests/pipelines/stable_audio lays them
+    out. The VAE runs at 8 samples a second and the DiT's 16 latent samples (2 waveform samples each) hold 4 s, so a
+    clip of up to 4 s gets sound of its own length; the engine resamples it to the MP4's rate."""
+    import torch
+    from diffusers import (
+        AutoencoderOobleck,
+        CosineDPMSolverMultistepScheduler,
+        StableAudioDiTModel,
+        StableAudioPipeline,
+        StableAudioProjectionModel,
+    )
+
+    tokenizer = _tokenizer()
+    tokenizer.model_max_length = 32  # the pipeline pads prompts to it (Stable Audio Open's T5: 128)
+    torch.manual_seed(0)
+    transformer = StableAudioDiTModel(
+        sample_size=16, in_channels=3, num_layers=2, attention_head_dim=4, num_key_value_attention_heads=2,
+        out_channels=3, cross_attention_dim=4, time_proj_dim=8, global_states_input_dim=8, cross_attention_input_dim=4,
+    )
+    # Stable Audio Open's scheduler: its Brownian noise comes from torchsde (requirements-diffusers.txt).
+    scheduler = CosineDPMSolverMultistepScheduler(solver_order=2, prediction_type="v_prediction", sigma_data=1.0,
+                                                  sigma_schedule="exponential")
+    torch.manual_seed(0)
+    vae = AutoencoderOobleck(encoder_hidden_size=6, downsampling_ratios=[1, 2], decoder_channels=3,
+                             decoder_input_channels=3, audio_channels=2, channel_multiples=[2, 4], sampling_rate=8)
+    torch.manual_seed(0)
+    projection_model = StableAudioProjectionModel(text_encoder_dim=_TEXT_DIM, conditioning_dim=4, min_value=0,
+                                                  max_value=32)
+    pipe = StableAudioPipeline(vae=vae, text_encoder=_t5_encoder(len(tokenizer)), projection_model=projection_model,
+                               tokenizer=tokenizer, transformer=transformer, scheduler=scheduler)
+    return _save(pipe, folder)

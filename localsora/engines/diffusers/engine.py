@@ -30,11 +30,13 @@ from localsora.config import Settings
 from localsora.encode import clip_samples, fitted_audio, write_clip
 from localsora.engines import EngineUnavailable
 from localsora.engines.base import (
+    AUDIO_PROMPT,
     FPS,
     GUIDANCE,
     NEGATIVE_PROMPT,
     NUM_FRAMES,
     SEED,
+    SOUND,
     STEPS,
     STRENGTH,
     Capabilities,
@@ -114,7 +116,8 @@ class DiffusersEngine(Engine):
             fps=self.fps,
             audio=family.sound or self.soundtrack is not None,
             parameters=(SEED, NEGATIVE_PROMPT, STEPS, GUIDANCE, FPS, NUM_FRAMES,
-                        *((STRENGTH,) if family.video and not family.vace else ()), *self.accelerated.parameters),
+                        *((STRENGTH,) if family.video and not family.vace else ()), *self.accelerated.parameters,
+                        *((SOUND,) if family.sound else (SOUND, AUDIO_PROMPT) if self.soundtrack else ())),
             max_parallel=1,
             notes=f"{_profile_notes(self.profile, class_name)} {self._sound_notes()} {_mode_notes(family)}",
             profile=self.profile.summary(self.frame_step),
@@ -241,13 +244,19 @@ class DiffusersEngine(Engine):
 
     def _clip_sound(self, request: RenderRequest, seconds: float) -> _Sound | None:
         """The clip's sound: what the model made with a generated clip (its other modes make new frames for part of
-        a clip, or anew over a source, so their sound would not fit the whole), else the --audio-model's."""
+        a clip, or anew over a source, so their sound would not fit the whole), else the --audio-model's; none
+        where the request says `sound: false`."""
+        if request.sound is False:
+            return None
         if self.family.sound:
             return self._sound if request.mode == "generate" else None
         if self.soundtrack is None:
             return None
+        # The model makes at most what its DiT holds (Stable Audio Open: 47 s); the writer pads a longer clip's rest.
+        longest = (self.soundtrack.transformer.config.sample_size * self.soundtrack.vae.hop_length
+                   / self.soundtrack.vae.sampling_rate)
         output = self.soundtrack(
-            prompt=request.prompt, audio_end_in_s=seconds,
+            prompt=request.audio_prompt or request.prompt, audio_end_in_s=min(seconds, longest),
             generator=torch.Generator("cpu").manual_seed(request.seed or 0),
             **({} if request.num_inference_steps is None else {"num_inference_steps": request.num_inference_steps}),
         )
