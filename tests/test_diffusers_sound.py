@@ -22,6 +22,7 @@ from localsora.engines import EngineUnavailable
 from localsora.engines.diffusers.engine import DiffusersEngine
 from tests.conftest import wait_for_video
 from tests.in_process import InProcessLocalsora, settings_for
+from tests.media import png_bytes
 from tests.tiny_pipelines import save_tiny_ltx2, save_tiny_stable_audio
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # no hub is reachable, and none may be asked
@@ -45,9 +46,9 @@ def tracks(data: bytes) -> tuple[float, int, float | None, str | None]:
         return video_seconds, frames, samples / audio.codec_context.sample_rate, audio.codec_context.name
 
 
-def render(client: OpenAI, seconds: str = "1", extra_body: dict[str, object] | None = None) -> bytes:
+def render(client: OpenAI, seconds: str = "1", extra_body: dict[str, object] | None = None, **more: object) -> bytes:
     video = client.videos.create(model="tiny", prompt="rain on a red car", size="96x64",  # type: ignore[arg-type]
-                                 seconds=seconds, extra_body={**FAST, **(extra_body or {})})  # type: ignore[arg-type]
+                                 seconds=seconds, extra_body={**FAST, **(extra_body or {})}, **more)  # type: ignore[arg-type]
     done = wait_for_video(client, video.id)
     assert done.status == "completed", done.error
     return client.videos.download_content(video.id).read()
@@ -70,6 +71,16 @@ def test_ltx2_text_to_video_carries_its_sound_for_the_whole_clip(ltx2: InProcess
     assert frames == 24  # 1 s at LTX-2's 24 fps
     assert codec == "aac"
     assert audio_seconds is not None and abs(audio_seconds - video_seconds) <= float(Fraction(1, 24))
+
+
+def test_ltx2_image_to_video_carries_its_sound_and_sound_false_drops_it(ltx2: InProcessLocalsora) -> None:
+    client = ltx2.client(_strict_response_validation=False)
+    reference = ("first.png", png_bytes(96, 64), "image/png")
+    video_seconds, frames, audio_seconds, codec = tracks(render(client, input_reference=reference))
+    assert frames == 24 and codec == "aac"
+    assert audio_seconds is not None and abs(audio_seconds - video_seconds) <= float(Fraction(1, 24))
+    *_, codec = tracks(render(client, extra_body={"sound": False}))
+    assert codec is None
 
 
 def test_models_says_ltx2_makes_sound(ltx2: InProcessLocalsora) -> None:
