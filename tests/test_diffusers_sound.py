@@ -59,7 +59,7 @@ def ltx2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessLocalsor
     model = save_tiny_ltx2(tmp_path_factory.mktemp("models") / "tiny-ltx2")
     settings = settings_for(tmp_path_factory.mktemp("ltx2-data"), [
         "--engine", "diffusers", "--model", str(model), "--models", "tiny=96x64", "--durations", "1",
-        "--poll-after-ms", "50", "--device", "cpu"])
+        "--extension-durations", "1", "--poll-after-ms", "50", "--device", "cpu"])
     app = InProcessLocalsora(settings).start()
     yield app
     app.stop()
@@ -81,6 +81,19 @@ def test_ltx2_image_to_video_carries_its_sound_and_sound_false_drops_it(ltx2: In
     assert audio_seconds is not None and abs(audio_seconds - video_seconds) <= float(Fraction(1, 24))
     *_, codec = tracks(render(client, extra_body={"sound": False}))
     assert codec is None
+
+
+def test_ltx2_extension_keeps_the_sources_sound_under_the_whole_clip(ltx2: InProcessLocalsora) -> None:
+    client = ltx2.client(_strict_response_validation=False)
+    source = client.videos.create(model="tiny", prompt="rain", size="96x64", seconds="1", extra_body=FAST)
+    assert wait_for_video(client, source.id).status == "completed"
+    extension = client.videos.extend(prompt="the rain stops", seconds="1", video=openai.omit,
+                                     extra_body={"video": {"id": source.id}, **FAST})
+    done = wait_for_video(client, extension.id)
+    assert done.status == "completed", done.error
+    video_seconds, frames, audio_seconds, codec = tracks(client.videos.download_content(extension.id).read())
+    assert frames == 48 and codec == "aac"
+    assert audio_seconds is not None and abs(audio_seconds - video_seconds) <= float(Fraction(1, 24))
 
 
 def test_models_says_ltx2_makes_sound(ltx2: InProcessLocalsora) -> None:

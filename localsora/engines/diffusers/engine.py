@@ -27,7 +27,7 @@ import torch
 from PIL import Image
 
 from localsora.config import Settings
-from localsora.encode import clip_samples, fitted_audio, write_clip
+from localsora.encode import AUDIO_RATE, clip_samples, fitted_audio, write_clip
 from localsora.engines import EngineUnavailable
 from localsora.engines.base import (
     AUDIO_PROMPT,
@@ -51,7 +51,7 @@ from localsora.engines.diffusers.families import FAMILIES, VIDEO_TO_VIDEO_STRENG
 from localsora.engines.diffusers.memory import quantized_load
 from localsora.engines.diffusers.profiles import CheckpointProfile, profile_for, read_layout
 from localsora.frames import Planes, planes_from_rgb, rgb_from_planes
-from localsora.media import load_picture, probe_video, source_frames
+from localsora.media import decoded_audio, load_picture, probe_video, source_frames
 
 LTXVideoCondition = diffusers.pipelines.ltx.pipeline_ltx_condition.LTXVideoCondition
 
@@ -142,7 +142,7 @@ class DiffusersEngine(Engine):
     def _sound_notes(self) -> str:
         if self.family.sound:
             return ("The model makes sound with the video: a generated clip carries it as an AAC track of the "
-                    "clip's length.")
+                    "clip's length; an extension keeps the source's sound.")
         if self.soundtrack is not None:
             return ("A soundtrack from --audio-model, made from the prompt, goes into every clip as an AAC track "
                     "of the clip's length.")
@@ -244,11 +244,15 @@ class DiffusersEngine(Engine):
 
     def _clip_sound(self, request: RenderRequest, seconds: float) -> _Sound | None:
         """The clip's sound: what the model made with a generated clip (its other modes make new frames for part of
-        a clip, or anew over a source, so their sound would not fit the whole), else the --audio-model's; none
+        a clip, or anew over a source, so their sound would not fit the whole; an extension keeps the source's),
+        else the --audio-model's; none
         where the request says `sound: false`."""
         if request.sound is False:
             return None
         if self.family.sound:
+            if request.mode == "extend":  # the source's own sound, then silence under the new part
+                assert request.source_video is not None
+                return _Sound(decoded_audio(request.source_video, AUDIO_RATE), AUDIO_RATE)
             return self._sound if request.mode == "generate" else None
         if self.soundtrack is None:
             return None

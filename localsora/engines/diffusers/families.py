@@ -87,7 +87,7 @@ _COG_T2V = Family("CogVideoX", 8, ("720x480",), text="CogVideoXPipeline", video=
                   frame_step=8)
 _COG_I2V = Family("CogVideoX", 8, ("720x480",), image="CogVideoXImageToVideoPipeline", frame_step=8)
 # LTX-2: audio and video in one denoising pass, through an audio VAE and a vocoder. Extensions continue from the
-# source's last frame as image-to-video does; only a generated clip carries the generated sound.
+# source's last frame as image-to-video does, under the source's own sound.
 _LTX2 = Family("LTX-2", 24, ("768x512", "512x768", "1280x704", "704x1280"), text="LTX2Pipeline",
                image="LTX2ImageToVideoPipeline", sound=True)
 
