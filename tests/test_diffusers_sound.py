@@ -23,7 +23,7 @@ from localsora.engines.diffusers.engine import DiffusersEngine
 from tests.conftest import wait_for_video
 from tests.in_process import InProcessLocalsora, settings_for
 from tests.media import png_bytes
-from tests.tiny_pipelines import save_tiny_ltx2, save_tiny_stable_audio
+from tests.tiny_pipelines import save_tiny_ltx2, save_tiny_stable_audio, write_not_a_model
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # no hub is reachable, and none may be asked
 FAST = {"num_inference_steps": 2}
@@ -158,4 +158,12 @@ def test_audio_model_must_be_a_text_to_audio_pipeline(tiny_wan_model: Path, tmp_
     settings = settings_for(tmp_path, ["--engine", "diffusers", "--model", str(tiny_wan_model), "--device", "cpu",
                                        "--audio-model", str(tiny_wan_model)])
     with pytest.raises(EngineUnavailable, match="--audio-model .* holds a WanPipeline; it takes a text-to-audio"):
+        DiffusersEngine(settings)
+
+
+def test_audio_model_that_is_no_pipeline_is_named_by_its_flag(tiny_wan_model: Path, tmp_path: Path) -> None:
+    settings = settings_for(tmp_path / "data", ["--engine", "diffusers", "--model", str(tiny_wan_model),
+                                                "--device", "cpu", "--audio-model",
+                                                str(write_not_a_model(tmp_path / "holiday"))])
+    with pytest.raises(EngineUnavailable, match="no model_index.json. Point --audio-model at"):
         DiffusersEngine(settings)

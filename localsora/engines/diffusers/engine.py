@@ -101,6 +101,8 @@ class DiffusersEngine(Engine):
         self.spatial_multiple, self.latent_temporal = _latent_grid(self.pipe)  # pixels and frames per latent cell
         self.frame_step = self.profile.frame_step or self.latent_temporal
         self.fps = self.profile.fps
+        if family.sound and settings.audio_model:
+            log.info("%s makes its own sound; --audio-model %s is not loaded", self.profile.name, settings.audio_model)
         self.soundtrack = _soundtrack(settings, self.device, self.dtype) if not family.sound else None
         self._sound: _Sound | None = None  # what the last pipeline call made besides frames (LTX-2's audio)
         name = _display_name(location)
@@ -443,7 +445,7 @@ def _soundtrack(settings: Settings, device: str, dtype: torch.dtype) -> Any:
     """The --audio-model's text-to-audio pipeline, on the video model's device, or None without the flag."""
     if not settings.audio_model:
         return None
-    folder, index = _model_index(settings.audio_model)
+    folder, index = _model_index(settings.audio_model, "--audio-model", "stable-audio-open-1.0")
     class_name = str(index.get("_class_name"))
     if class_name not in _AUDIO_PIPELINES:
         raise EngineUnavailable(
@@ -558,8 +560,9 @@ def _step_callback(on_progress: ProgressCallback) -> Any:
     return on_step_end
 
 
-def _model_index(location: str) -> tuple[Path, dict[str, Any]]:
-    """The pipeline's folder (a folder given, or the model's snapshot in the local cache) and its
+def _model_index(location: str, flag: str = "--model",
+                 example: str = "Wan2.1-T2V-1.3B-Diffusers") -> tuple[Path, dict[str, Any]]:
+    """The pipeline's folder (a folder given to `flag`, or the model's snapshot in the local cache) and its
     model_index.json."""
     path = Path(location).expanduser()
     if not path.exists():
@@ -568,13 +571,13 @@ def _model_index(location: str) -> tuple[Path, dict[str, Any]]:
         except (OSError, ValueError) as exc:
             raise EngineUnavailable(
                 f"No model at {location!r}: it is not a folder here, and not a model in the local cache. "
-                "Download the weights first, then pass their folder to --model."
+                f"Download the weights first, then pass their folder to {flag}."
             ) from exc
     index = path / "model_index.json"
     if not index.is_file():
         raise EngineUnavailable(
-            f"{location} is not a diffusers pipeline folder: it has no model_index.json. Point --model at "
-            "the folder of a '-Diffusers' model (for example Wan2.1-T2V-1.3B-Diffusers)."
+            f"{location} is not a diffusers pipeline folder: it has no model_index.json. Point {flag} at "
+            f"the folder of a diffusers model (for example {example})."
         )
     try:
         config = json.loads(index.read_text())
