@@ -2,7 +2,8 @@
 model, on tiny random pipelines loaded by path, driven through the official SDK against the app in process.
 
 The sound is noise (the weights are random); what is checked is that it is there, AAC, as long as the video to a
-frame, and absent where a model makes none.
+frame, and absent where a model makes none. `pytest --device cuda` renders on a GPU, as for
+test_diffusers_engine.py.
 """
 
 from __future__ import annotations
@@ -55,11 +56,11 @@ def render(client: OpenAI, seconds: str = "1", extra_body: dict[str, object] | N
 
 
 @pytest.fixture(scope="module")
-def ltx2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessLocalsora]:
+def ltx2(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config) -> Iterator[InProcessLocalsora]:
     model = save_tiny_ltx2(tmp_path_factory.mktemp("models") / "tiny-ltx2")
     settings = settings_for(tmp_path_factory.mktemp("ltx2-data"), [
         "--engine", "diffusers", "--model", str(model), "--models", "tiny=96x64", "--durations", "1",
-        "--extension-durations", "1", "--poll-after-ms", "50", "--device", "cpu"])
+        "--extension-durations", "1", "--poll-after-ms", "50", "--device", pytestconfig.getoption("device")])
     app = InProcessLocalsora(settings).start()
     yield app
     app.stop()
@@ -106,12 +107,13 @@ def test_models_says_ltx2_makes_sound(ltx2: InProcessLocalsora) -> None:
 
 
 @pytest.fixture(scope="module")
-def soundtracked(tiny_wan_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessLocalsora]:
+def soundtracked(tiny_wan_model: Path, tmp_path_factory: pytest.TempPathFactory,
+                 pytestconfig: pytest.Config) -> Iterator[InProcessLocalsora]:
     """A silent tiny Wan with a tiny Stable Audio as its --audio-model."""
     audio_model = save_tiny_stable_audio(tmp_path_factory.mktemp("models") / "tiny-stable-audio")
     settings = settings_for(tmp_path_factory.mktemp("soundtrack-data"), [
         "--engine", "diffusers", "--model", str(tiny_wan_model), "--models", "tiny=96x64", "--durations", "1,2",
-        "--poll-after-ms", "50", "--device", "cpu", "--audio-model", str(audio_model)])
+        "--poll-after-ms", "50", "--device", pytestconfig.getoption("device"), "--audio-model", str(audio_model)])
     app = InProcessLocalsora(settings).start()
     yield app
     app.stop()
