@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     model: str | None = Field(
         None, description="For `--engine diffusers`: a pipeline folder with `model_index.json`, or a hub id "
                           "already downloaded.")
+    audio_model: str | None = Field(
+        None, description="For `--engine diffusers`: a text-to-audio pipeline folder (`StableAudioPipeline`) whose "
+                          "sound, made from the prompt, goes into every clip of a silent model. A model that makes "
+                          "its own sound (LTX-2) keeps that.")
     device: str = Field("auto", description="For `--engine diffusers`: `auto`, `cuda`, `cuda:N`, `mps` or `cpu`.")
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
         "auto", description="For `--engine diffusers`: the weights' precision; `auto` is bfloat16 on CUDA, float16 "

@@ -77,6 +77,29 @@ def write_clip(
         raise
 
 
+def clip_samples(frames: int, fps: int) -> int:
+    """The audio samples, at AUDIO_RATE, that last exactly as long as `frames` frames at `fps`."""
+    return frames * AUDIO_RATE // fps
+
+
+def fitted_audio(waveform: np.ndarray, rate: int, samples: int) -> np.ndarray:
+    """A model's waveform ((channels, n) or (n,), at `rate`) as the writer takes it: float32 stereo (2, samples)
+    at AUDIO_RATE, resampled linearly, then cut or padded with silence to `samples`, so the track ends with the
+    video."""
+    wave = np.asarray(waveform, np.float32)
+    wave = wave.reshape(1, -1) if wave.ndim == 1 else wave.reshape(wave.shape[-2], wave.shape[-1])
+    if wave.shape[0] != 2:  # mono to both sides; more channels folded to their mean
+        wave = np.repeat(wave.mean(axis=0, keepdims=True), 2, axis=0)
+    length = round(wave.shape[1] * AUDIO_RATE / rate)
+    if length != wave.shape[1] and wave.shape[1] > 1:
+        times = np.arange(length) * (rate / AUDIO_RATE)
+        wave = np.stack([np.interp(times, np.arange(wave.shape[1]), side) for side in wave]).astype(np.float32)
+    out = np.zeros((2, samples), np.float32)
+    kept = min(samples, wave.shape[1])
+    out[:, :kept] = np.clip(wave[:, :kept], -1.0, 1.0)
+    return out
+
+
 class Mp4Writer:
     """H.264 + AAC into a faststart MP4. The audio is made and encoded on a thread of its own."""
 

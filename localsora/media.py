@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import numpy as np
 from av.video.reformatter import Colorspace
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -86,6 +87,22 @@ def _decoded_duration(
     if first.time is None or last_time is None:
         return count / rate
     return last_time - first.time + 1 / rate
+
+
+def decoded_audio(path: Path, rate: int) -> np.ndarray:
+    """A video's sound as float32 stereo (2, samples) at `rate`; (2, 0) where it has none."""
+    resampler = av.AudioResampler(format="fltp", layout="stereo", rate=rate)
+    chunks: list[np.ndarray] = [np.zeros((2, 0), np.float32)]
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                return chunks[0]
+            for frame in container.decode(audio=0):
+                chunks.extend(f.to_ndarray() for f in resampler.resample(frame))
+            chunks.extend(f.to_ndarray() for f in resampler.resample(None))
+    except av.FFmpegError as exc:
+        raise InvalidMedia(f"The source video's sound cannot be decoded ({exc}).") from exc
+    return np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
 
 
 def probe_image(data: bytes) -> tuple[int, int, str]:

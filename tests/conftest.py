@@ -35,7 +35,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # Tests on the diffusers engine share its tiny models and are heavy on memory: one worker runs them all.
-DIFFUSERS_MODULES = {"test_diffusers_engine.py", "test_diffusers_acceleration.py"}
+DIFFUSERS_MODULES = {"test_diffusers_engine.py", "test_diffusers_acceleration.py", "test_diffusers_sound.py"}
 DIFFUSERS_FIXTURES = {"tiny_models", "tiny_wan_model", "tiny_wan"}
 
 

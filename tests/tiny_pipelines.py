@@ -378,3 +378,122 @@ def write_unknown_class(folder: Path) -> Path:
     }
     (folder / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
     return folder
+
+
+def _gemma_tokenizer() -> Any:
+    """A Gemma-style BPE tokenizer over the same whole words as `_tokenizer`, with no merges: each word and each
+    letter is a token of its own (GemmaTokenizer is tokenizers-backed in transformers 5, so nothing is downloaded)."""
+    from transformers import GemmaTokenizer
+
+    tokens = ["<pad>", "<eos>", "<bos>", "<unk>", "<mask>", "\u2581"]
+    tokens += [f"\u2581{word}" for word in _WORDS] + list("abcdefghijklmnopqrstuvwxyz0123456789")
+    return GemmaTokenizer(vocab={token: i for i, token in enumerate(tokens)}, merges=[])
+
+
+def save_tiny_ltx2(folder: Path) -> Path:
+    """LTX-2 text-to-video with sound (LTX2Pipeline). Also loads as LTX2ImageToVideoPipeline via from_pipe.
+
+    Its parts as diffusers' tests/pipelines/ltx2 lay them out: a Gemma 3 text encoder (a tiny one built from a
+    config, with a minute vision tower it never uses), the text connectors that feed its hidden states to the video
+    and audio streams, the joint audio-video transformer, the video VAE (the real 32x spatial / 8x temporal: patch 4,
+    then spatial, temporal and two spatio-temporal stages), the mel-spectrogram audio VAE and the vocoder, whose
+    upsampling (10 x 16) matches the mel hop (160 at 16 kHz) so that its waveform runs at 16 kHz as the clip's
+    length says.
+    """
+    import torch
+    from diffusers import (
+        AutoencoderKLLTX2Audio,
+        AutoencoderKLLTX2Video,
+        FlowMatchEulerDiscreteScheduler,
+        LTX2Pipeline,
+        LTX2VideoTransformer3DModel,
+    )
+    from diffusers.pipelines.ltx2 import LTX2TextConnectors
+    from diffusers.pipelines.ltx2.vocoder import LTX2Vocoder
+    from transformers import Gemma3Config, Gemma3ForConditionalGeneration
+
+    tokenizer = _gemma_tokenizer()
+    image_token = len(tokenizer)  # past the vocabulary: no prompt holds one
+    text = {"vocab_size": len(tokenizer), "hidden_size": _TEXT_DIM, "intermediate_size": 32, "num_hidden_layers": 2,
+            "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 8, "max_position_embeddings": 1024,
+            "sliding_window": 64}
+    vision = {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+              "image_size": 28, "patch_size": 14}
+    torch.manual_seed(0)
+    text_encoder = Gemma3ForConditionalGeneration(Gemma3Config(
+        text_config=text, vision_config=vision, mm_tokens_per_image=4, boi_token_index=image_token,
+        eoi_token_index=image_token, image_token_index=image_token)).eval()
+
+    torch.manual_seed(0)
+    transformer = LTX2VideoTransformer3DModel(
+        in_channels=4, out_channels=4, patch_size=1, patch_size_t=1, num_attention_heads=2, attention_head_dim=8,
+        cross_attention_dim=16, audio_in_channels=4, audio_out_channels=4, audio_num_attention_heads=2,
+        audio_attention_head_dim=4, audio_cross_attention_dim=8, num_layers=1, qk_norm="rms_norm_across_heads",
+        caption_channels=_TEXT_DIM, rope_double_precision=False, rope_type="split",
+    )
+    # Without per-modality projections the connectors project back to the text width: heads x dim = _TEXT_DIM.
+    torch.manual_seed(0)
+    connector = {"num_attention_heads": 4, "attention_head_dim": 8, "num_layers": 1, "num_learnable_registers": None}
+    connectors = LTX2TextConnectors(
+        caption_channels=_TEXT_DIM, text_proj_in_factor=text["num_hidden_layers"] + 1,
+        **{f"{stream}_connector_{name}": value for stream in ("video", "audio") for name, value in connector.items()},
+        connector_rope_base_seq_len=32, rope_theta=10000.0, rope_double_precision=False,
+        causal_temporal_positioning=False, rope_type="split",
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKLLTX2Video(
+        latent_channels=4, block_out_channels=(8, 8, 8, 8), decoder_block_out_channels=(8, 8, 8),
+        layers_per_block=(1, 1, 1, 1, 1), decoder_layers_per_block=(1, 1, 1, 1), upsample_residual=(False,) * 3,
+        upsample_factor=(1, 1, 1), spatial_compression_ratio=32, temporal_compression_ratio=8,
+    )
+    torch.manual_seed(0)
+    audio_vae = AutoencoderKLLTX2Audio(
+        base_channels=4, output_channels=2, ch_mult=(1,), num_res_blocks=1, attn_resolutions=None, in_channels=2,
+        resolution=32, latent_channels=2, norm_type="pixel", causality_axis="height", dropout=0.0,
+        mid_block_add_attention=False, sample_rate=16000, mel_hop_length=160, is_causal=True, mel_bins=8,
+    )
+    torch.manual_seed(0)
+    vocoder = LTX2Vocoder(
+        in_channels=2 * 8, hidden_channels=32, out_channels=2, upsample_kernel_sizes=[20, 32],
+        upsample_factors=[10, 16], resnet_kernel_sizes=[3], resnet_dilations=[[1, 3, 5]], leaky_relu_negative_slope=0.1,
+        output_sampling_rate=16000,
+    )
+    pipe = LTX2Pipeline(scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, audio_vae=audio_vae,
+                        text_encoder=text_encoder, tokenizer=tokenizer, connectors=connectors, transformer=transformer,
+                        vocoder=vocoder)
+    return _save(pipe, folder)
+
+
+def save_tiny_stable_audio(folder: Path) -> Path:
+    """Stable Audio Open-style text-to-audio (StableAudioPipeline), for `--audio-model`: the T5 text encoder, the
+    projection of text and seconds, the DiT and the Oobleck VAE, as diffusers' tests/pipelines/stable_audio lays them
+    out. The VAE runs at 8 samples a second and the DiT's 16 latent samples (2 waveform samples each) hold 4 s, so a
+    clip of up to 4 s gets sound of its own length; the engine resamples it to the MP4's rate."""
+    import torch
+    from diffusers import (
+        AutoencoderOobleck,
+        CosineDPMSolverMultistepScheduler,
+        StableAudioDiTModel,
+        StableAudioPipeline,
+        StableAudioProjectionModel,
+    )
+
+    tokenizer = _tokenizer()
+    tokenizer.model_max_length = 32  # the pipeline pads prompts to it (Stable Audio Open's T5: 128)
+    torch.manual_seed(0)
+    transformer = StableAudioDiTModel(
+        sample_size=16, in_channels=3, num_layers=2, attention_head_dim=4, num_key_value_attention_heads=2,
+        out_channels=3, cross_attention_dim=4, time_proj_dim=8, global_states_input_dim=8, cross_attention_input_dim=4,
+    )
+    # Stable Audio Open's scheduler: its Brownian noise comes from torchsde (requirements-diffusers.txt).
+    scheduler = CosineDPMSolverMultistepScheduler(solver_order=2, prediction_type="v_prediction", sigma_data=1.0,
+                                                  sigma_schedule="exponential")
+    torch.manual_seed(0)
+    vae = AutoencoderOobleck(encoder_hidden_size=6, downsampling_ratios=[1, 2], decoder_channels=3,
+                             decoder_input_channels=3, audio_channels=2, channel_multiples=[2, 4], sampling_rate=8)
+    torch.manual_seed(0)
+    projection_model = StableAudioProjectionModel(text_encoder_dim=_TEXT_DIM, conditioning_dim=4, min_value=0,
+                                                  max_value=32)
+    pipe = StableAudioPipeline(vae=vae, text_encoder=_t5_encoder(len(tokenizer)), projection_model=projection_model,
+                               tokenizer=tokenizer, transformer=transformer, scheduler=scheduler)
+    return _save(pipe, folder)

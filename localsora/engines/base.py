@@ -48,13 +48,18 @@ class Parameter:
     """A request field beyond Sora's, named as vLLM-Omni names it, with the range the engine accepts."""
 
     name: str
-    kind: type  # int, float or str
+    kind: type  # int, float, str or bool
     description: str
     minimum: float | None = None
     maximum: float | None = None
 
     def parse(self, raw: object) -> Any:
         """The value of a JSON or multipart field, checked; a wrong type or range names this field."""
+        if self.kind is bool:
+            if raw in (True, False, "true", "false"):  # a multipart form's text, where it came as one
+                return raw in (True, "true")
+            raise RequestRefused(f"'{self.name}' must be true or false; got {str(raw)[:40]!r}.", param=self.name,
+                                 code="invalid_type")
         if self.kind is str:
             if not isinstance(raw, str):
                 raise RequestRefused(f"'{self.name}' must be a string.", param=self.name, code="invalid_type")
@@ -75,7 +80,7 @@ class Parameter:
         return value
 
     def to_api(self) -> dict[str, Any]:
-        kind = {int: "integer", float: "number", str: "string"}[self.kind]
+        kind = {int: "integer", float: "number", str: "string", bool: "boolean"}[self.kind]
         return {"type": kind, "minimum": self.minimum, "maximum": self.maximum, "description": self.description}
 
 
@@ -110,6 +115,9 @@ FPS = Parameter("fps", int, "Frames per second of the delivered MP4.", 1, 60)
 NUM_FRAMES = Parameter("num_frames", int, "Frames the model generates; the clip still lasts `seconds`.", 1, 1025)
 STRENGTH = Parameter("strength", float, "Remix and edits: how far to move from the source video; 0 keeps it, 1 "
                      "ignores it (0.7 when left out).", 0.0, 1.0)
+SOUND = Parameter("sound", bool, "false: the clip gets no audio track, even where the model makes sound.")
+AUDIO_PROMPT = Parameter("audio_prompt", str, "What the soundtrack should sound like; left out, the prompt says.",
+                         maximum=4000)
 
 
 @dataclass(frozen=True)
@@ -192,6 +200,8 @@ class RenderRequest:
     # Placed images and clips (a create's `inpaint_items`), JSON-stored: {"frame_index", "type", "file", "crop"}
     # each, the index counted from 0, the file named in the job's folder (a path once the job runs).
     keyframes: list[Any] | None = None
+    sound: bool | None = None  # False: no audio track
+    audio_prompt: str | None = None  # the soundtrack's description, where it differs from the prompt
 
     @classmethod
     def taken(cls, params: dict[str, Any]) -> dict[str, Any]:

@@ -237,7 +237,7 @@ class _Request(BaseModel):
 # Fields beyond Sora's that an engine may take, with vLLM-Omni's names. Types here; each engine's ranges are
 # checked after validation (they differ per engine and per dialect, and GET /v1/models reports them).
 EXTRA_PARAMETERS = ("seed", "negative_prompt", "num_inference_steps", "guidance_scale", "fps", "num_frames",
-                    "strength", "lora")
+                    "strength", "lora", "sound", "audio_prompt")
 
 
 class ExtraParameters(_Request):
@@ -252,6 +252,8 @@ class ExtraParameters(_Request):
     strength: float | None = Field(None, allow_inf_nan=False,
                                    description="Remix and edits: how far from the source, 0 to 1 (diffusers' name).")
     lora: LoraChoice | None = Field(None, description="Loaded LoRAs to use, by name: {name, scale} or a list.")
+    sound: bool | None = Field(None, description="false: no audio track.")
+    audio_prompt: Text | None = Field(None, description="What the soundtrack should sound like.")
 
     def parameters(self) -> dict[str, Any]:
         """The extra parameters given, by name (a dialect's variant may add its own)."""

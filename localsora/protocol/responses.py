@@ -91,7 +91,7 @@ class DeletedCharacter(_Response):
 class ParameterRange(_Response):
     """An extra request field an engine takes (seed, negative_prompt, ...), with its range."""
 
-    type: Literal["integer", "number", "string", "object"]
+    type: Literal["integer", "number", "string", "boolean", "object"]
     minimum: int | float | None  # as the engine declares it: 0 stays 0, 0.0 stays 0.0
     maximum: int | float | None
     description: str

@@ -9,6 +9,7 @@ duration asked for.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import inspect
 import json
@@ -26,14 +27,16 @@ import torch
 from PIL import Image
 
 from localsora.config import Settings
-from localsora.encode import write_clip
+from localsora.encode import AUDIO_RATE, clip_samples, fitted_audio, write_clip
 from localsora.engines import EngineUnavailable
 from localsora.engines.base import (
+    AUDIO_PROMPT,
     FPS,
     GUIDANCE,
     NEGATIVE_PROMPT,
     NUM_FRAMES,
     SEED,
+    SOUND,
     STEPS,
     STRENGTH,
     Capabilities,
@@ -49,7 +52,7 @@ from localsora.engines.diffusers.families import FAMILIES, VIDEO_TO_VIDEO_STRENG
 from localsora.engines.diffusers.memory import quantized_load
 from localsora.engines.diffusers.profiles import CheckpointProfile, profile_for, read_layout
 from localsora.frames import Planes, planes_from_rgb, rgb_from_planes
-from localsora.media import load_picture, placed_clip_frames, probe_video, source_frames
+from localsora.media import decoded_audio, load_picture, placed_clip_frames, probe_video, source_frames
 
 LTXVideoCondition = diffusers.pipelines.ltx.pipeline_ltx_condition.LTXVideoCondition
 
@@ -58,6 +61,8 @@ log = logging.getLogger("localsora.diffusers")
 # Shares of a job's progress: the denoising steps, then the VAE decode (inside the pipeline), then the encode.
 DENOISE_SHARE, DECODE_SHARE = 0.9, 0.02
 # Arguments only some pipelines take: passed where the pipeline's __call__ names them.
+# Text-to-audio pipelines --audio-model takes: they make `audios` for `audio_end_in_s` seconds from a prompt.
+_AUDIO_PIPELINES = ("StableAudioPipeline",)
 _OPTIONAL = {"guidance_scale_2", "frame_rate", "decode_timestep", "decode_noise_scale", "timesteps"}
 
 
@@ -97,6 +102,10 @@ class DiffusersEngine(Engine):
         self.spatial_multiple, self.latent_temporal = _latent_grid(self.pipe)  # pixels and frames per latent cell
         self.frame_step = self.profile.frame_step or self.latent_temporal
         self.fps = self.profile.fps
+        if family.sound and settings.audio_model:
+            log.info("%s makes its own sound; --audio-model %s is not loaded", self.profile.name, settings.audio_model)
+        self.soundtrack = _soundtrack(settings, self.device, self.dtype) if not family.sound else None
+        self._sound: _Sound | None = None  # what the last pipeline call made besides frames (LTX-2's audio)
         name = _display_name(location)
         durations = self._durations(settings, "durations")
         extension_durations = self._durations(settings, "extension_durations")
@@ -108,12 +117,12 @@ class DiffusersEngine(Engine):
             durations=durations,
             extension_durations=extension_durations,
             fps=self.fps,
-            audio=False,
+            audio=family.sound or self.soundtrack is not None,
             parameters=(SEED, NEGATIVE_PROMPT, STEPS, GUIDANCE, FPS, NUM_FRAMES,
-                        *((STRENGTH,) if family.video and not family.vace else ()), *self.accelerated.parameters),
+                        *((STRENGTH,) if family.video and not family.vace else ()), *self.accelerated.parameters,
+                        *((SOUND,) if family.sound else (SOUND, AUDIO_PROMPT) if self.soundtrack else ())),
             max_parallel=1,
-            notes=(f"{_profile_notes(self.profile, class_name)} These models make no sound: the MP4s have no "
-                   f"audio track. {_mode_notes(family)}"),
+            notes=f"{_profile_notes(self.profile, class_name)} {self._sound_notes()} {_mode_notes(family)}",
             profile=self.profile.summary(self.frame_step),
             acceleration=self.accelerated.summary(),
         )
@@ -132,6 +141,15 @@ class DiffusersEngine(Engine):
                         f"{self.frame_step}k+1 frames, from 1 to {NUM_FRAMES.maximum:.0f}.")
             return tuple(chosen)
         return self.profile.seconds
+
+    def _sound_notes(self) -> str:
+        if self.family.sound:
+            return ("The model makes sound with the video: a generated clip carries it as an AAC track of the "
+                    "clip's length; an extension keeps the source's sound.")
+        if self.soundtrack is not None:
+            return ("A soundtrack from --audio-model, made from the prompt, goes into every clip as an AAC track "
+                    "of the clip's length.")
+        return "This model makes no sound: the MP4s have no audio track."
 
     @property
     def capabilities(self) -> Capabilities:
@@ -229,7 +247,9 @@ class DiffusersEngine(Engine):
         with self._device_lock:
             try:
                 self.accelerated.before_job(request)
+                self._sound = None
                 frames, total = self._frames(request, fps, on_progress)
+                sound = self._clip_sound(request, total / fps)
             except torch.OutOfMemoryError as exc:
                 _free_memory(self.device)
                 raise self._out_of_memory(request) from exc
@@ -240,8 +260,33 @@ class DiffusersEngine(Engine):
                 raise self._out_of_memory(request) from exc
         on_progress(DENOISE_SHARE + DECODE_SHARE)
         encode_from = DENOISE_SHARE + DECODE_SHARE
-        write_clip(out_dir, frames, total, width=request.width, height=request.height, fps=fps, audio=None,
+        audio = None if sound is None else lambda: fitted_audio(sound.wave, sound.rate, clip_samples(total, fps))
+        write_clip(out_dir, frames, total, width=request.width, height=request.height, fps=fps, audio=audio,
                    on_frame=lambda done: on_progress(encode_from + (1 - encode_from) * done / total))
+
+    def _clip_sound(self, request: RenderRequest, seconds: float) -> _Sound | None:
+        """The clip's sound: what the model made with a generated clip (its other modes make new frames for part of
+        a clip, or anew over a source, so their sound would not fit the whole; an extension keeps the source's),
+        else the --audio-model's; none
+        where the request says `sound: false`."""
+        if request.sound is False:
+            return None
+        if self.family.sound:
+            if request.mode == "extend":  # the source's own sound, then silence under the new part
+                assert request.source_video is not None
+                return _Sound(decoded_audio(request.source_video, AUDIO_RATE), AUDIO_RATE)
+            return self._sound if request.mode == "generate" else None
+        if self.soundtrack is None:
+            return None
+        # The model makes at most what its DiT holds (Stable Audio Open: 47 s); the writer pads a longer clip's rest.
+        longest = (self.soundtrack.transformer.config.sample_size * self.soundtrack.vae.hop_length
+                   / self.soundtrack.vae.sampling_rate)
+        output = self.soundtrack(
+            prompt=request.audio_prompt or request.prompt, audio_end_in_s=min(seconds, longest),
+            generator=torch.Generator("cpu").manual_seed(request.seed or 0),
+            **({} if request.num_inference_steps is None else {"num_inference_steps": request.num_inference_steps}),
+        )
+        return _Sound(_numpy(output.audios[0]), int(self.soundtrack.vae.sampling_rate))
 
     def _out_of_memory(self, request: RenderRequest) -> JobFailed:
         return JobFailed(
@@ -397,7 +442,8 @@ class DiffusersEngine(Engine):
     def _call(self, pipe: Any, call: dict[str, Any]) -> np.ndarray:
         """`pipe` run on `call`, with this server's step cache and VAE tiling set for the clip first."""
         self.accelerated.before_call(pipe, call)
-        return _called(pipe, call)
+        frames, self._sound = _called(pipe, call)
+        return frames
 
     def _pipeline(self, mode: str, width: int, height: int) -> Any:
         """The pipeline for `mode`, its scheduler set for this size."""
@@ -438,13 +484,43 @@ class DiffusersEngine(Engine):
 # ---------------------------------------------------------------------------------------------- helpers
 
 
-def _called(pipe: Any, call: dict[str, Any]) -> np.ndarray:
+@dataclasses.dataclass(frozen=True)
+class _Sound:
+    wave: np.ndarray  # (channels, samples) float
+    rate: int
+
+
+def _called(pipe: Any, call: dict[str, Any]) -> tuple[np.ndarray, _Sound | None]:
     """`pipe` run with the arguments of `call` it takes (the optional ones only where its __call__ names them);
-    the frames as (frames, H, W, 3) uint8."""
+    the frames as (frames, H, W, 3) uint8, and the sound it made with them, if any (LTX-2's, at its vocoder's rate)."""
     takes = inspect.signature(pipe.__call__).parameters
     output = pipe(**{name: value for name, value in call.items() if name not in _OPTIONAL or name in takes})
     frames = np.asarray(output.frames[0])
-    return (np.clip(frames, 0, 1) * 255 + 0.5).astype(np.uint8)
+    audio = getattr(output, "audio", None)
+    sound = None if audio is None else _Sound(_numpy(audio[0]), int(pipe.vocoder.config.output_sampling_rate))
+    return (np.clip(frames, 0, 1) * 255 + 0.5).astype(np.uint8), sound
+
+
+def _numpy(wave: Any) -> np.ndarray:
+    return wave.float().cpu().numpy() if isinstance(wave, torch.Tensor) else np.asarray(wave, np.float32)
+
+
+def _soundtrack(settings: Settings, device: str, dtype: torch.dtype) -> Any:
+    """The --audio-model's text-to-audio pipeline, on the video model's device, or None without the flag."""
+    if not settings.audio_model:
+        return None
+    folder, index = _model_index(settings.audio_model, "--audio-model", "stable-audio-open-1.0")
+    class_name = str(index.get("_class_name"))
+    if class_name not in _AUDIO_PIPELINES:
+        raise EngineUnavailable(
+            f"--audio-model {settings.audio_model} holds a {class_name}; it takes a text-to-audio pipeline: "
+            f"{', '.join(_AUDIO_PIPELINES)}.")
+    try:
+        pipe = getattr(diffusers, class_name).from_pretrained(folder, dtype=dtype).to(device)
+    except (OSError, ValueError, RuntimeError, ImportError) as exc:
+        raise EngineUnavailable(f"Could not load the audio pipeline in {settings.audio_model}: {exc}") from exc
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
 
 
 def _source_latents(pipe: Any, clip: list[Image.Image], width: int, height: int) -> torch.Tensor:
@@ -562,8 +638,9 @@ def _step_callback(on_progress: ProgressCallback) -> Any:
     return on_step_end
 
 
-def _model_index(location: str) -> tuple[Path, dict[str, Any]]:
-    """The pipeline's folder (a folder given, or the model's snapshot in the local cache) and its
+def _model_index(location: str, flag: str = "--model",
+                 example: str = "Wan2.1-T2V-1.3B-Diffusers") -> tuple[Path, dict[str, Any]]:
+    """The pipeline's folder (a folder given to `flag`, or the model's snapshot in the local cache) and its
     model_index.json."""
     path = Path(location).expanduser()
     if not path.exists():
@@ -572,13 +649,13 @@ def _model_index(location: str) -> tuple[Path, dict[str, Any]]:
         except (OSError, ValueError) as exc:
             raise EngineUnavailable(
                 f"No model at {location!r}: it is not a folder here, and not a model in the local cache. "
-                "Download the weights first, then pass their folder to --model."
+                f"Download the weights first, then pass their folder to {flag}."
             ) from exc
     index = path / "model_index.json"
     if not index.is_file():
         raise EngineUnavailable(
-            f"{location} is not a diffusers pipeline folder: it has no model_index.json. Point --model at "
-            "the folder of a '-Diffusers' model (for example Wan2.1-T2V-1.3B-Diffusers)."
+            f"{location} is not a diffusers pipeline folder: it has no model_index.json. Point {flag} at "
+            f"the folder of a diffusers model (for example {example})."
         )
     try:
         config = json.loads(index.read_text())

@@ -55,6 +55,9 @@ class Family:
     keyframes: str | None = None
     keyframe_types: tuple[str, ...] = ("image",)
     keyframes_at_ends: bool = False
+    # The pipeline makes a soundtrack with the video (LTX-2: audio and video denoised together); its output
+    # carries `audio`, a waveform at the vocoder's rate, muxed into the MP4.
+    sound: bool = False
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -97,6 +100,10 @@ _LTX = Family("LTX-Video", 24, ("768x512", "512x768", "1216x704", "704x1216"), t
 _COG_T2V = Family("CogVideoX", 8, ("720x480",), text="CogVideoXPipeline", video="CogVideoXVideoToVideoPipeline",
                   frame_step=8)
 _COG_I2V = Family("CogVideoX", 8, ("720x480",), image="CogVideoXImageToVideoPipeline", frame_step=8)
+# LTX-2: audio and video in one denoising pass, through an audio VAE and a vocoder. Extensions continue from the
+# source's last frame as image-to-video does, under the source's own sound.
+_LTX2 = Family("LTX-2", 24, ("768x512", "512x768", "1280x704", "704x1280"), text="LTX2Pipeline",
+               image="LTX2ImageToVideoPipeline", sound=True)
 
 # model_index.json's `_class_name` -> family. A folder saved from any pipeline of a family serves all of
 # the modes its weights allow.
@@ -108,6 +115,8 @@ FAMILIES: dict[str, Family] = {
     "LTXPipeline": _LTX,
     "LTXImageToVideoPipeline": _LTX,
     "LTXConditionPipeline": _LTX,
+    "LTX2Pipeline": _LTX2,
+    "LTX2ImageToVideoPipeline": _LTX2,
     "CogVideoXPipeline": _COG_T2V,
     "CogVideoXVideoToVideoPipeline": _COG_T2V,
     "CogVideoXImageToVideoPipeline": _COG_I2V,

@@ -36,6 +36,9 @@ Sources, cited beside the values:
   noise scale 0.025; the 0.9.7 dev example: 30 steps, guidance 5.0, guidance_rescale 0.7; the 0.9.7 distilled
   example: 4 to 10 steps, guidance 1.0, timesteps 1000, 993, 987, 981, 975, 909, 725, 0.03; 0.9.8 distilled
   "similar to the 0.9.7 variant").
+- [diffusers-ltx2]: diffusers' pipelines/ltx2/pipeline_ltx2.py, its example (Lightricks/LTX-2: 768x512, 121 frames at
+  `frame_rate = 24.0`, 30 steps, guidance_scale 3.0, the negative prompt below) and `__call__` defaults (the same
+  steps and guidance); the LTX-2 model card's tips: width and height divisible by 32, frames 8k+1.
 - [cogvideox]: THUDM/CogVideo@e519ece: README's model table (2b, 5b, 5b-I2V: 720x480, 8N+1 frames (49), 6 s,
   8 fps; 1.5-5B: 1360x768, 1.5-5B-I2V: short side 768, long side up to 1360 and a multiple of 16; 1.5: 16N+1
   frames (81), 5 or 10 s, 16 fps) and `inference/cli_demo.py` (50 steps, guidance 6.0, 81 frames and 16 fps for
@@ -293,6 +296,21 @@ LTX_DISTILLED = CheckpointProfile(
     call={**_LTX_DECODE, "timesteps": list(LTX_DISTILLED_TIMESTEPS)},
 )
 
+# ---------------------------------------------------------------------------------------------- LTX-2
+
+_LTX2 = FAMILIES["LTX2Pipeline"]
+_LTX2_CLASSES = {"LTX2Pipeline", "LTX2ImageToVideoPipeline"}
+
+LTX2_PROFILES = (
+    CheckpointProfile(
+        "LTX-2", _LTX2, matches=lambda lo: lo.class_name in _LTX2_CLASSES,
+        sizes=_LTX2.sizes,  # [diffusers-ltx2] example 768x512; multiples of 32
+        fps=24, frames=121, frame_step=8,  # [diffusers-ltx2] example: 121 frames at 24 fps; 8k+1
+        steps=30, guidance=3.0,  # [diffusers-ltx2] example and __call__: 30 steps, guidance_scale 3.0
+        negative_prompt="worst quality, inconsistent motion, blurry, jittery, distorted",  # [diffusers-ltx2] example
+    ),
+)
+
 # ---------------------------------------------------------------------------------------------- CogVideoX
 
 _COG_T2V = FAMILIES["CogVideoXPipeline"]
@@ -345,7 +363,7 @@ COGVIDEOX_PROFILES = (
 )
 
 # Every known checkpoint; the first that matches a layout is its profile (more specific ones first).
-PROFILES: tuple[CheckpointProfile, ...] = WAN_PROFILES + LTX_PROFILES + COGVIDEOX_PROFILES
+PROFILES: tuple[CheckpointProfile, ...] = WAN_PROFILES + LTX_PROFILES + LTX2_PROFILES + COGVIDEOX_PROFILES
 
 
 def profile_for(layout: Layout) -> CheckpointProfile:

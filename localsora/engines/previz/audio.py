@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import av
 import numpy as np
 
 from localsora.encode import AUDIO_RATE
 from localsora.engines.previz.look import Look
-from localsora.media import InvalidMedia, MediaInfo
+from localsora.media import MediaInfo, decoded_audio
 
 
 def synth_audio(look: Look, samples: int) -> np.ndarray:
@@ -42,19 +41,9 @@ def source_audio(path: Path, info: MediaInfo, look: Look, samples: int) -> np.nd
     """The source's sound as 48 kHz stereo, cut or padded to `samples`; a synthesized pad if it has none."""
     if not info.has_audio:
         return synth_audio(look, samples)
-    resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
-    chunks: list[np.ndarray] = []
-    try:
-        with av.open(str(path)) as container:
-            for frame in container.decode(audio=0):
-                chunks.extend(f.to_ndarray() for f in resampler.resample(frame))
-            chunks.extend(f.to_ndarray() for f in resampler.resample(None))
-    except av.FFmpegError as exc:
-        raise InvalidMedia(f"The source video's sound cannot be decoded ({exc}).") from exc
+    decoded = decoded_audio(path, AUDIO_RATE)[:, :samples]
     audio = np.zeros((2, samples), np.float32)
-    if chunks:
-        decoded = np.concatenate(chunks, axis=1)[:, :samples]
-        audio[:, : decoded.shape[1]] = decoded
+    audio[:, : decoded.shape[1]] = decoded
     _fade_ends(audio, min(round(0.01 * AUDIO_RATE), samples // 4))  # no click where it was cut
     return audio
 
