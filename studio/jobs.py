@@ -24,7 +24,7 @@ import httpx2  # the SDK's HTTP library
 from studio import errors, pricing
 from studio.access import Actor, require_owner
 from studio.catalog import DEFAULT_MODEL, DURATIONS, SORA_SIZES
-from studio.keyframes import Keyframe, blend_keyframes, check_keyframes, frame_count, inpaint_form, loop_keyframes
+from studio.keyframes import Keyframe, bridge_keyframes, check_keyframes, frame_count, inpaint_form
 from studio.library import Library, VideoRecord
 from studio.media.images import FittedImage
 from studio.media.sizes import check_free_size
@@ -176,11 +176,10 @@ class Jobs:
         """Loop: one clip, made from `video_id`'s end and start, that plays it round again seamlessly."""
         source = self._get(video_id)
         clip = self._archived_clip(source, "loop")
-        seconds = self._keyframed_seconds(source.seconds)
-        frames = frame_count(seconds, source.params.get("fps"))
         return VideoRequest(
             prompt=prompt or f"Seamless loop: {source.prompt}", model=source.model, size=source.size,
-            seconds=seconds, kind="loop", source_video_id=video_id, keyframes=tuple(loop_keyframes(clip, frames)),
+            seconds=self._keyframed_seconds(source.seconds), kind="loop", source_video_id=video_id,
+            keyframes=tuple(bridge_keyframes(clip, clip)),
             params={k: v for k, v in source.params.items() if k != "seed"})
 
     def blend_request(self, first_id: str, second_id: str, prompt: str = "") -> VideoRequest:
@@ -189,12 +188,10 @@ class Jobs:
             raise errors.InvalidInput("Pick two different videos to blend.")
         first, second = self._get(first_id), self._get(second_id)
         clips = self._archived_clip(first, "blend"), self._archived_clip(second, "blend")
-        seconds = self._keyframed_seconds(first.seconds)
-        frames = frame_count(seconds, first.params.get("fps"))
         return VideoRequest(
             prompt=prompt or f"A smooth transition from “{first.display_title}” into “{second.display_title}”.",
-            model=first.model, size=first.size, seconds=seconds, kind="blend", source_video_id=first_id,
-            blend_with=second_id, keyframes=tuple(blend_keyframes(*clips, frames)),
+            model=first.model, size=first.size, seconds=self._keyframed_seconds(first.seconds), kind="blend",
+            source_video_id=first_id, blend_with=second_id, keyframes=tuple(bridge_keyframes(*clips)),
             params={k: v for k, v in first.params.items() if k != "seed"})
 
     def _archived_clip(self, record: VideoRecord, action: str) -> Path:
@@ -264,7 +261,9 @@ class Jobs:
                 raise errors.InvalidInput(f"“{title}” is not on {self.provider.label} any more, and this library has "
                                           "no copy of its file to send.")
         if request.keyframes:
-            check_keyframes(list(request.keyframes), frame_count(request.seconds, request.params.get("fps")))
+            starts_with_reference = [Keyframe(0, "reference", b"", "image/png")] if request.reference else []
+            check_keyframes([*starts_with_reference, *request.keyframes],
+                            frame_count(request.seconds, request.params.get("fps")))
         if request.kind in ("generate", *KEYFRAMED_KINDS):
             if request.model not in caps.sizes and not caps.free_text_models:
                 raise errors.UnsupportedParameter(
@@ -330,9 +329,11 @@ class Jobs:
     def _create_keyframed(self, request: VideoRequest, prompt: str, params: dict[str, Any]) -> Video:
         """A create that places keyframes: `videos.create` cannot send more than one file, so the same form goes
         out through the SDK's own `post`, with `inpaint_items` and a `files` part per keyframe."""
-        items, files = inpaint_form(list(request.keyframes))
-        if request.reference:
-            files.insert(0, ("input_reference", request.reference.as_upload()))
+        keyframes = list(request.keyframes)
+        if request.reference:  # refused beside inpaint_items: it goes as the item at frame 0
+            keyframes.append(Keyframe(0, f"start-{request.reference.filename}", request.reference.data,
+                                      request.reference.mime))
+        items, files = inpaint_form(keyframes)
         body = {**params, "prompt": prompt, "model": request.model, "size": request.size, "seconds": request.seconds,
                 "inpaint_items": items}
         return self.provider.client(creating=True).post(

@@ -3,7 +3,9 @@ Blend, which are keyframe requests built from videos in the library.
 
 On the wire a create request carries `inpaint_items`, a JSON array of `{"frame_index", "type", "file_name"}`, as a
 JSON-encoded text field of the multipart form, and each placed file as a part named `files`, matched by file name.
-`frame_index` counts frames of the delivered MP4.
+`frame_index` counts frames of the delivered MP4; a negative one counts from the end (-1: the last frame), so an end
+frame needs no frame rate. localsora takes at most 8 items, and no `input_reference` beside them (the reference goes
+as an item at frame 0).
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +23,8 @@ from studio import errors
 
 DEFAULT_FPS = 24  # localsora's and most engines' rate, when the request names none
 PLACEABLE_IMAGES = ("image/png", "image/jpeg", "image/webp")
+LAST_FRAME = -1
+MAX_KEYFRAMES = 8
 ItemType = Literal["image", "video"]
 
 
@@ -58,17 +61,19 @@ def image_keyframe(frame_index: int, name: str, data: bytes, mime: str) -> Keyfr
 
 def check_keyframes(keyframes: list[Keyframe], frames: int) -> None:
     """Every placement inside the video, one per frame, with distinct file names (the server matches by name)."""
+    if len(keyframes) > MAX_KEYFRAMES:
+        raise errors.InvalidInput(f"Place at most {MAX_KEYFRAMES} keyframes; there are {len(keyframes)}.")
     seen: dict[int, str] = {}
     for keyframe in keyframes:
-        if not 0 <= keyframe.frame_index < frames:
+        if not -frames <= keyframe.frame_index < frames:
             raise errors.InvalidInput(
                 f"{keyframe.file_name} is placed at frame {keyframe.frame_index}, but the video has frames 0 to "
                 f"{frames - 1}.")
-        if keyframe.frame_index in seen:
+        frame = keyframe.frame_index % frames
+        if frame in seen:
             raise errors.InvalidInput(
-                f"{seen[keyframe.frame_index]} and {keyframe.file_name} are both placed at frame "
-                f"{keyframe.frame_index}; move one.")
-        seen[keyframe.frame_index] = keyframe.file_name
+                f"{seen[frame]} and {keyframe.file_name} are both placed at frame {frame}; move one.")
+        seen[frame] = keyframe.file_name
     names = [k.file_name for k in keyframes]
     if len(set(names)) != len(names):
         raise errors.InvalidInput("Two keyframes have the same file name; the server could not tell them apart.")
@@ -76,7 +81,7 @@ def check_keyframes(keyframes: list[Keyframe], frames: int) -> None:
 
 def inpaint_form(keyframes: list[Keyframe]) -> tuple[str, list[tuple[str, tuple[str, bytes, str]]]]:
     """The `inpaint_items` field (JSON text, as a form field is text) and the `files` parts that go with it."""
-    ordered = sorted(keyframes, key=lambda k: k.frame_index)
+    ordered = sorted(keyframes, key=lambda k: (k.frame_index < 0, k.frame_index))  # the end's last
     return json.dumps([k.item() for k in ordered]), [("files", k.as_upload()) for k in ordered]
 
 
@@ -98,20 +103,9 @@ def still_at(path: Path, which: Literal["first", "last"]) -> bytes:
     return out.getvalue()
 
 
-def clip_fps(path: Path) -> Fraction:
-    with av.open(str(path)) as container:
-        return container.streams.video[0].average_rate or Fraction(DEFAULT_FPS)
-
-
-def loop_keyframes(clip: Path, frames: int) -> list[Keyframe]:
-    """Loop: a clip that starts where `clip` ends and leads back into its first frame, so the two play on repeat:
-    the clip's last picture at frame 0 and its first at the last frame."""
-    return [Keyframe(0, "loop-start.png", still_at(clip, "last"), "image/png"),
-            Keyframe(frames - 1, "loop-end.png", still_at(clip, "first"), "image/png")]
-
-
-def blend_keyframes(first: Path, second: Path, frames: int) -> list[Keyframe]:
-    """Blend: a transition from the end of `first` to the start of `second`: the one's last picture at frame 0,
-    the other's first at the last frame."""
-    return [Keyframe(0, "blend-from.png", still_at(first, "last"), "image/png"),
-            Keyframe(frames - 1, "blend-to.png", still_at(second, "first"), "image/png")]
+def bridge_keyframes(from_clip: Path, to_clip: Path) -> list[Keyframe]:
+    """A bridge from the end of `from_clip` into the start of `to_clip`: the one's last picture at frame 0, the
+    other's first at the last frame. Loop bridges a clip into itself (clip + bridge plays round seamlessly); Blend
+    bridges one clip into another."""
+    return [Keyframe(0, "from.png", still_at(from_clip, "last"), "image/png"),
+            Keyframe(LAST_FRAME, "to.png", still_at(to_clip, "first"), "image/png")]

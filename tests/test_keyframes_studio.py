@@ -12,7 +12,7 @@ import pytest
 from localsora.process import LocalsoraProcess
 from studio import errors
 from studio.jobs import BLENDED_WITH, Jobs, VideoRequest
-from studio.keyframes import Keyframe, frame_count, image_keyframe, inpaint_form, still_at
+from studio.keyframes import LAST_FRAME, Keyframe, frame_count, image_keyframe, inpaint_form, still_at
 from studio.library import VideoRecord
 from studio.media.film import join_clips
 from studio.media.images import fit
@@ -41,11 +41,11 @@ def _frame_at(path: Path, index: int) -> np.ndarray:
 
 
 def test_the_form_places_each_file_by_name_in_frame_order() -> None:
-    end = image_keyframe(95, "end.png", png_bytes(8, 8), "image/png")
+    end = image_keyframe(LAST_FRAME, "end.png", png_bytes(8, 8), "image/png")
     middle = image_keyframe(40, "middle.png", png_bytes(8, 8), "image/png")
     items, files = inpaint_form([end, middle])
     assert items == ('[{"frame_index": 40, "type": "image", "file_name": "middle.png"}, '
-                     '{"frame_index": 95, "type": "image", "file_name": "end.png"}]')
+                     '{"frame_index": -1, "type": "image", "file_name": "end.png"}]')
     assert [(part, upload[0]) for part, upload in files] == [("files", "middle.png"), ("files", "end.png")]
 
 
@@ -61,11 +61,15 @@ def test_a_keyframe_past_the_last_frame_is_refused_before_anything_is_sent(jobs:
         jobs.submit(VideoRequest(prompt="A door opens", kind="image", size="1280x720", reference=fitted,
                                  keyframes=(late,)))
     assert jobs.library.count() == 0, "nothing was created"
+    on_the_start = image_keyframe(0, "start.png", png_bytes(1280, 720), "image/png")
+    with pytest.raises(errors.InvalidInput, match="both placed at frame 0"):
+        jobs.submit(VideoRequest(prompt="A door opens", kind="image", size="1280x720", reference=fitted,
+                                 keyframes=(on_the_start,)))
 
 
 def test_an_image_job_with_an_end_frame_completes_at_its_size(jobs: Jobs) -> None:
     fitted = fit(png_bytes(1280, 720, (240, 30, 30)), "1280x720", "cover")
-    end = image_keyframe(frame_count("4") - 1, "end.png", png_bytes(1280, 720, (30, 30, 240)), "image/png")
+    end = image_keyframe(LAST_FRAME, "end.png", png_bytes(1280, 720, (30, 30, 240)), "image/png")
     [record] = jobs.submit(VideoRequest(prompt="Red turns to blue", kind="image", size="1280x720",
                                         reference=fitted, keyframes=(end,)))
     done = run_until_settled(jobs, record.video_id)
@@ -77,7 +81,7 @@ def test_the_end_frame_shows_at_the_last_frame(jobs: Jobs) -> None:
     """Needs localsora to honour `inpaint_items` (issue 20's server side)."""
     fitted = fit(png_bytes(1280, 720, (240, 30, 30)), "1280x720", "cover")
     last = frame_count("4") - 1
-    end = image_keyframe(last, "end.png", png_bytes(1280, 720, (30, 30, 240)), "image/png")
+    end = image_keyframe(LAST_FRAME, "end.png", png_bytes(1280, 720, (30, 30, 240)), "image/png")
     [record] = jobs.submit(VideoRequest(prompt="Red turns to blue", kind="image", size="1280x720",
                                         reference=fitted, keyframes=(end,)))
     done = run_until_settled(jobs, record.video_id)
@@ -89,10 +93,9 @@ def test_the_end_frame_shows_at_the_last_frame(jobs: Jobs) -> None:
 def test_loop_is_one_request_recorded_with_its_source(jobs: Jobs) -> None:
     source = _made(jobs, "A paper boat drifting, pan right")
     request = jobs.loop_request(source.video_id)
-    last_frame = frame_count(request.seconds) - 1
     clip = jobs.library.path(source.video_path)
     assert [(k.frame_index, k.data) for k in request.keyframes] == [
-        (0, still_at(clip, "last")), (last_frame, still_at(clip, "first"))], "it leads from the end back to the start"
+        (0, still_at(clip, "last")), (LAST_FRAME, still_at(clip, "first"))], "it leads from the end back to the start"
     [loop] = jobs.submit(request)
     assert (loop.kind, loop.parent_video_id) == ("loop", source.video_id)
     assert [child.video_id for child in jobs.library.children(source.video_id)] == [loop.video_id]
