@@ -238,7 +238,7 @@ class Jobs:
         if not 1 <= request.variants <= 4:
             raise errors.InvalidInput("Variants must be between 1 and 4.")
         action = {"generate": caps.text, "image": caps.image, "remix": caps.remix, "edit": caps.edit,
-                  "extend": caps.extend, "loop": caps.image, "blend": caps.image}  # Loop and Blend place pictures
+                  "extend": caps.extend, "loop": caps.keyframes, "blend": caps.keyframes}
         if not action.get(request.kind, True):
             what = {"generate": "text to video", "image": "image to video"}.get(request.kind, request.kind)
             raise errors.UnsupportedParameter(f"{self.provider.label} does not offer {what}.")
@@ -260,6 +260,8 @@ class Jobs:
             if self.library_copy(source.video_id) is None:
                 raise errors.InvalidInput(f"“{title}” is not on {self.provider.label} any more, and this library has "
                                           "no copy of its file to send.")
+        if request.keyframes and not caps.keyframes:
+            raise errors.UnsupportedParameter(f"{self.provider.label} cannot place pictures at chosen frames.")
         if request.keyframes:
             starts_with_reference = [Keyframe(0, "reference", b"", "image/png")] if request.reference else []
             check_keyframes([*starts_with_reference, *request.keyframes],

@@ -16,9 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import av
-from PIL import Image
-
 from studio import errors
 
 DEFAULT_FPS = 24  # localsora's and most engines' rate, when the request names none
@@ -87,6 +84,9 @@ def inpaint_form(keyframes: list[Keyframe]) -> tuple[str, list[tuple[str, tuple[
 
 def still_at(path: Path, which: Literal["first", "last"]) -> bytes:
     """A clip's first or last picture, as PNG."""
+    import av  # loaded with the first Loop or Blend, not with the app (its cold start loads no PyAV)
+    from PIL import Image
+
     chosen = None
     try:
         with av.open(str(path)) as container:
