@@ -101,7 +101,8 @@ def video_detail(context: StudioContext, video_id: str) -> None:
         with badge:
             video_card.status_badge(record)
         st.markdown(f"> {escape_markdown(record.prompt)}" if record.prompt else "_No prompt recorded._")
-        st.caption(video_card.summary_line(record))
+        st.caption(" · ".join(filter(None, (video_card.summary_line(record),
+                                            video_card.sound_text(context.library, record)))))
         st.caption(f"Made {_when(record.created_at)} on {escape_markdown(record.provider)} · "
                    f"id {escape_markdown(record.video_id)}")
         video_card.tags_line(record)

@@ -8,21 +8,34 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from localsora.process import LocalsoraProcess
 from studio import errors
 from studio.jobs import BLENDED_WITH, Jobs, VideoRequest
 from studio.keyframes import LAST_FRAME, Keyframe, frame_count, image_keyframe, inpaint_form, still_at
-from studio.library import VideoRecord
+from studio.library import Library, VideoRecord
 from studio.media.film import join_clips
 from studio.media.images import fit
+from studio.media.sound import has_sound
 from tests.conftest import local_jobs, run_until_settled
-from tests.media import png_bytes
+from tests.media import mp4_bytes, png_bytes
+from tests.test_pages import button, make_finished, new_session, open_page, sidebar_text, texts
 
 
 @pytest.fixture
 def jobs(localsora: LocalsoraProcess, tmp_path: Path) -> Jobs:
     return local_jobs(localsora, tmp_path / "library")
+
+
+@pytest.fixture
+def library(data_dir: Path) -> Library:
+    return Library(data_dir)
+
+
+@pytest.fixture
+def app(data_dir: Path) -> AppTest:
+    return new_session()
 
 
 def _made(jobs: Jobs, prompt: str) -> VideoRecord:
@@ -179,3 +192,53 @@ def test_a_film_keeps_each_shots_sound_crossfaded_at_the_joins(tmp_path: Path) -
 def test_keyframe_type_follows_its_media() -> None:
     assert Keyframe(0, "a.mp4", b"", "video/mp4").type == "video"
     assert Keyframe(0, "a.png", b"", "image/png").item() == {"frame_index": 0, "type": "image", "file_name": "a.png"}
+
+
+def test_sound_is_told_from_the_file(tmp_path: Path) -> None:
+    assert has_sound(_clip_with_tone(tmp_path / "tone.mp4", 0.5, 440, (0, 0, 0))) is True
+    silent = tmp_path / "silent.mp4"
+    silent.write_bytes(mp4_bytes(64, 48, 6))
+    assert has_sound(silent) is False
+    assert has_sound(tmp_path / "not-yet.mp4") is None, "nothing to tell before the download"
+
+
+def test_cards_and_the_sidebar_say_what_has_sound(app: AppTest, library: Library,
+                                                   localsora: LocalsoraProcess) -> None:
+    voiced = make_finished(library, localsora, "A brass band in a park")
+    silent = make_finished(library, localsora, "A silent film")
+    library.path(silent.video_path).write_bytes(mp4_bytes(1280, 720, 12))
+    open_page(app, "app_pages/gallery.py")
+    cards = texts(app)
+    assert "with sound" in cards and "no sound" in cards, "every card says which"
+    assert "The model makes sound." in sidebar_text(app), "localsora's previz says audio: true"
+    open_page(app, "app_pages/gallery.py", video=voiced.video_id)
+    assert "with sound" in texts(app)
+    [video] = app.get("video")
+    assert not video.proto.muted, "a clip with sound plays unmuted"
+
+
+def test_a_videos_page_loops_it_in_one_request(app: AppTest, library: Library, localsora: LocalsoraProcess) -> None:
+    """Needs localsora to list the "keyframes" mode (issue 20's server side)."""
+    source = make_finished(library, localsora, "A carousel turning")
+    open_page(app, "app_pages/gallery.py", video=source.video_id)
+    button(app, "Loop").click()
+    app.run()
+    [loop] = [r for r in library.page().records if r.kind == "loop"]
+    assert loop.parent_video_id == source.video_id
+
+
+def test_the_gallery_blends_two_picked_videos(app: AppTest, library: Library, localsora: LocalsoraProcess) -> None:
+    """Needs localsora to list the "keyframes" mode (issue 20's server side)."""
+    first = make_finished(library, localsora, "A snowy street")
+    second = make_finished(library, localsora, "A sunny beach")
+    open_page(app, "app_pages/gallery.py")
+    app.toggle(key="gallery_blend").set_value(True)
+    app.run()
+    app.selectbox(key="blend_from").set_value(first.video_id)
+    app.selectbox(key="blend_into").set_value(second.video_id)
+    app.text_input(key="blend_prompt").set_value("The snow melts into sand")
+    button(app, "Blend").click()
+    app.run()
+    [blend] = [r for r in library.page().records if r.kind == "blend"]
+    assert (blend.parent_video_id, blend.extra[BLENDED_WITH], blend.prompt) == (
+        first.video_id, second.video_id, "The snow melts into sand")
