@@ -242,3 +242,40 @@ def test_the_gallery_blends_two_picked_videos(app: AppTest, library: Library, lo
     [blend] = [r for r in library.page().records if r.kind == "blend"]
     assert (blend.parent_video_id, blend.extra[BLENDED_WITH], blend.prompt) == (
         first.video_id, second.video_id, "The snow melts into sand")
+
+
+def test_image_to_video_places_an_end_frame_and_a_keyframe_on_its_slider(app: AppTest, library: Library,
+                                                                         localsora: LocalsoraProcess) -> None:
+    """Needs localsora to list the "keyframes" mode (issue 20's server side)."""
+    open_page(app, "app_pages/image_to_video.py")
+    app.file_uploader(key="i2v_upload").set_value(("start.png", png_bytes(1280, 720, (240, 30, 30)), "image/png"))
+    app.file_uploader(key="i2v_end").set_value(("end.png", png_bytes(1280, 720, (30, 30, 240)), "image/png"))
+    app.file_uploader(key="i2v_more").set_value([("middle.png", png_bytes(1280, 720, (30, 240, 30)), "image/png")])
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    app.slider(key="i2v_frame_1").set_value(30)
+    app.run()
+    last = frame_count("4") - 1
+    strip = [img.caption for image in app.image for img in image.proto.imgs if img.caption.startswith("frame")]
+    assert strip == ["frame 0", "frame 30", f"frame {last}"], "the strip previews each picture at its frame"
+    app.text_area(key="i2v_prompt").set_value("Red, then green, then blue")
+    button(app, "Generate").click()
+    app.run()
+    [record] = library.page().records
+    done = run_until_settled(local_jobs(localsora, library), record.video_id)
+    path = library.path(done.video_path)
+    for frame, channel in ((30, 1), (last, 2)):
+        middle = _frame_at(path, frame)[200:520, 300:980].mean(axis=(0, 1))
+        assert middle.argmax() == channel, f"frame {frame} shows its keyframe: {middle}"
+
+
+def test_a_bad_end_frame_is_refused_and_nothing_is_sent(app: AppTest, library: Library) -> None:
+    """Needs localsora to list the "keyframes" mode (issue 20's server side)."""
+    open_page(app, "app_pages/image_to_video.py")
+    app.file_uploader(key="i2v_upload").set_value(("start.png", png_bytes(1280, 720), "image/png"))
+    app.file_uploader(key="i2v_end").set_value(("end.png", b"\x89PNG\r\n\x1a\nnot really", "image/png"))
+    app.text_area(key="i2v_prompt").set_value("It ends somewhere")
+    app.run()
+    assert "Reference image rejected" in texts(app)
+    assert button(app, "Generate").disabled
+    assert library.count() == 0
