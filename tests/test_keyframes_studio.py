@@ -242,6 +242,9 @@ def test_the_gallery_blends_two_picked_videos(app: AppTest, library: Library, lo
     [blend] = [r for r in library.page().records if r.kind == "blend"]
     assert (blend.parent_video_id, blend.extra[BLENDED_WITH], blend.prompt) == (
         first.video_id, second.video_id, "The snow melts into sand")
+    open_page(app, "app_pages/gallery.py", video=blend.video_id)
+    lineage = {link.proto.label for link in app.get("page_link")}
+    assert {"Made from (blend): A snowy street", "Blended into: A sunny beach"} <= lineage, lineage
 
 
 def test_image_to_video_places_an_end_frame_and_a_keyframe_on_its_slider(app: AppTest, library: Library,
