@@ -24,7 +24,15 @@ import httpx2  # the SDK's HTTP library
 from studio import errors, pricing
 from studio.access import Actor, require_owner
 from studio.catalog import DEFAULT_MODEL, DURATIONS, SORA_SIZES
-from studio.keyframes import Keyframe, bridge_keyframes, check_keyframes, frame_count, inpaint_form
+from studio.keyframes import (
+    Keyframe,
+    bridge_keyframes,
+    check_keyframes,
+    frame_count,
+    inpaint_form,
+    keep_keyframes,
+    kept_keyframes,
+)
 from studio.library import Library, VideoRecord
 from studio.media.images import FittedImage
 from studio.media.sizes import check_free_size
@@ -230,6 +238,7 @@ class Jobs:
             prompt=record.prompt, model=record.model, size=record.size, seconds=record.seconds, added_seconds=added,
             kind=record.kind,  # type: ignore[arg-type]
             reference=reference, source_video_id=record.parent_video_id if not upload else None,
+            keyframes=kept_keyframes(self.library.folder_for(video_id)) if record.kind == "image" else (),
             source_upload=upload, params=dict(record.params),
         )
 
@@ -390,6 +399,8 @@ class Jobs:
             path = folder / ("reference.jpg" if request.reference.mime == "image/jpeg" else "reference.png")
             _write_atomic(path, request.reference.data)
             reference_path = self.library.relative(path)
+        if request.keyframes and request.kind == "image":  # Loop's and Blend's are made again from their sources
+            keep_keyframes(folder, request.keyframes)
         if request.source_upload is not None:
             path = folder / "source.mp4"
             _write_atomic(path, request.source_upload[1])

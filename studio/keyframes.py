@@ -109,3 +109,27 @@ def bridge_keyframes(from_clip: Path, to_clip: Path) -> list[Keyframe]:
     bridges one clip into another."""
     return [Keyframe(0, "from.png", still_at(from_clip, "last"), "image/png"),
             Keyframe(LAST_FRAME, "to.png", still_at(to_clip, "first"), "image/png")]
+
+
+KEPT_KEYFRAMES = "keyframes.json"  # in a video's library folder: what Retry sends again
+
+
+def keep_keyframes(folder: Path, keyframes: tuple[Keyframe, ...]) -> None:
+    """Store the placed pictures beside the video, so a Retry places them again."""
+    kept = []
+    for number, keyframe in enumerate(keyframes):
+        stored = f"keyframe-{number}{Path(keyframe.file_name).suffix or '.png'}"
+        (folder / stored).write_bytes(keyframe.data)
+        kept.append({**keyframe.item(), "mime": keyframe.mime, "stored": stored})
+    (folder / KEPT_KEYFRAMES).write_text(json.dumps(kept))
+
+
+def kept_keyframes(folder: Path) -> tuple[Keyframe, ...]:
+    """The pictures `keep_keyframes` stored; none when there are none (or they were lost)."""
+    try:
+        kept = json.loads((folder / KEPT_KEYFRAMES).read_text())
+        return tuple(Keyframe(int(item["frame_index"]), str(item["file_name"]),
+                              (folder / Path(str(item["stored"])).name).read_bytes(), str(item["mime"]))
+                     for item in kept)
+    except (OSError, ValueError, KeyError, TypeError):
+        return ()

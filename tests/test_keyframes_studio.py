@@ -88,6 +88,9 @@ def test_an_image_job_with_an_end_frame_completes_at_its_size(jobs: Jobs) -> Non
     done = run_until_settled(jobs, record.video_id)
     assert done.status == "completed", done.error_message
     assert (done.kind, done.size, done.seconds) == ("image", "1280x720", "4")
+    again = jobs.request_of(record.video_id)
+    assert [(k.frame_index, k.file_name, k.data) for k in again.keyframes] == [(LAST_FRAME, "end.png", end.data)], \
+        "Retry places the end frame again"
 
 
 def test_the_end_frame_shows_at_the_last_frame(jobs: Jobs) -> None:
