@@ -3,6 +3,9 @@ joined with PyAV, and the pages in AppTest."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import av
@@ -18,8 +21,10 @@ from studio.library import Library, VideoRecord
 from studio.media.film import join_clips
 from studio.media.images import fit
 from studio.media.sound import has_sound
+from studio.provider.code_export import fitted_file_name, python_snippet
+from studio.provider.profiles import load_providers
 from tests.conftest import local_jobs, run_until_settled
-from tests.media import mp4_bytes, png_bytes
+from tests.media import decode_mp4, mp4_bytes, png_bytes
 from tests.test_pages import button, make_finished, new_session, open_page, sidebar_text, texts
 
 
@@ -285,3 +290,22 @@ def test_a_bad_end_frame_is_refused_and_nothing_is_sent(app: AppTest, library: L
     assert "Reference image rejected" in texts(app)
     assert button(app, "Generate").disabled
     assert library.count() == 0
+
+
+def test_the_exported_keyframe_snippet_runs_as_copied_against_localsora(localsora: LocalsoraProcess,
+                                                                        tmp_path: Path) -> None:
+    provider = load_providers({"LOCALSORA_URL": localsora.root_url})["local"]
+    fitted = fit(png_bytes(1280, 720, (240, 30, 30)), "1280x720")
+    (tmp_path / fitted_file_name("start.png", fitted)).write_bytes(fitted.data)
+    (tmp_path / "end.png").write_bytes(png_bytes(1280, 720, (30, 30, 240)))
+    end = image_keyframe(LAST_FRAME, "end.png", (tmp_path / "end.png").read_bytes(), "image/png")
+    code = python_snippet(provider, VideoRequest(prompt="Red turns to blue", kind="image", size="1280x720",
+                                                 reference=fitted, keyframes=(end,)), image_name="start.png")
+    assert "inpaint_items" in code and '(-1, "end.png")' in code
+    (tmp_path / "make_video.py").write_text(code)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_OPENAI_"))}
+    done = subprocess.run([sys.executable, "make_video.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=180, check=False)
+    assert done.returncode == 0, done.stderr
+    [made] = tmp_path.glob("video_*.mp4")
+    assert decode_mp4(made).width == 1280
