@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+from openai.types import Model
 from streamlit.testing.v1 import AppTest
 
 from localsora.process import LocalsoraProcess
@@ -22,7 +24,8 @@ from studio.media.film import join_clips
 from studio.media.images import fit
 from studio.media.sound import has_sound
 from studio.provider.code_export import fitted_file_name, python_snippet
-from studio.provider.profiles import load_providers
+from studio.provider.discovery import capabilities_from_models
+from studio.provider.profiles import ProviderOffer, load_providers
 from tests.conftest import local_jobs, run_until_settled
 from tests.media import decode_mp4, mp4_bytes, png_bytes
 from tests.test_pages import button, make_finished, new_session, open_page, sidebar_text, texts
@@ -309,3 +312,25 @@ def test_the_exported_keyframe_snippet_runs_as_copied_against_localsora(localsor
     assert done.returncode == 0, done.stderr
     [made] = tmp_path.glob("video_*.mp4")
     assert decode_mp4(made).width == 1280
+
+
+def test_a_provider_that_places_no_frames_is_sent_no_loop_or_keyframes(jobs: Jobs) -> None:
+    source = _made(jobs, "A windmill turning")
+    jobs.provider = replace(jobs.provider, capabilities=replace(jobs.provider.capabilities, keyframes=False))
+    with pytest.raises(errors.UnsupportedParameter, match="does not offer loop"):
+        jobs.submit(jobs.loop_request(source.video_id))
+    fitted = fit(png_bytes(1280, 720), "1280x720", "cover")
+    end = image_keyframe(LAST_FRAME, "end.png", png_bytes(1280, 720), "image/png")
+    with pytest.raises(errors.UnsupportedParameter, match="cannot place pictures at chosen frames"):
+        jobs.submit(VideoRequest(prompt="A door opens", kind="image", size="1280x720", reference=fitted,
+                                 keyframes=(end,)))
+    assert [r.video_id for r in jobs.library.page().records] == [source.video_id], "nothing was sent"
+
+
+def test_discovery_offers_keyframes_only_where_the_server_lists_them() -> None:
+    static = ProviderOffer(sizes={})
+    listed = [Model.construct(id="m", object="model", created=0, owned_by="x", capabilities={
+        "sizes": ["1280x720"], "modes": ["text", "image"]})]
+    assert capabilities_from_models(listed, static).keyframes is False
+    listed[0].capabilities["modes"].append("keyframes")
+    assert capabilities_from_models(listed, static).keyframes is True
