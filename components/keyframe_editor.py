@@ -27,8 +27,11 @@ def keyframe_editor(key: str, size: str, seconds: str, fps: int | None,
     """The keyframes chosen (each fitted to `size`, like the reference); None when one cannot be used (the error
     is shown), so the page does not submit without it."""
     frames = frame_count(seconds, fps)
-    with st.expander("End frame and keyframes", icon=":material/timeline:",
-                     expanded=bool(st.session_state.get(f"{key}_end") or st.session_state.get(f"{key}_more"))):
+    # A toggle, not an expander: a closed expander still builds its uploaders; off, the page has none of them.
+    if not st.toggle("End frame and keyframes", key=f"{key}_keyframes",
+                     help="Place pictures at chosen frames: where the video should arrive, and on the way."):
+        return ()
+    with st.container(border=True):
         st.caption(f"The video has {frames} frames. The reference image is frame 0; the model moves through each "
                    "picture at its frame.")
         end = st.file_uploader("End frame (optional)", type=list(REFERENCE_IMAGE.extensions), key=f"{key}_end",

@@ -262,7 +262,9 @@ def test_image_to_video_places_an_end_frame_and_a_keyframe_on_its_slider(app: Ap
                                                                          localsora: LocalsoraProcess) -> None:
     """Needs localsora to list the "keyframes" mode (issue 20's server side)."""
     open_page(app, "app_pages/image_to_video.py")
+    app.toggle(key="i2v_keyframes").set_value(True)
     app.file_uploader(key="i2v_upload").set_value(("start.png", png_bytes(1280, 720, (240, 30, 30)), "image/png"))
+    app.run()
     app.file_uploader(key="i2v_end").set_value(("end.png", png_bytes(1280, 720, (30, 30, 240)), "image/png"))
     app.file_uploader(key="i2v_more").set_value([("middle.png", png_bytes(1280, 720, (30, 240, 30)), "image/png")])
     app.run()
@@ -286,7 +288,9 @@ def test_image_to_video_places_an_end_frame_and_a_keyframe_on_its_slider(app: Ap
 def test_a_bad_end_frame_is_refused_and_nothing_is_sent(app: AppTest, library: Library) -> None:
     """Needs localsora to list the "keyframes" mode (issue 20's server side)."""
     open_page(app, "app_pages/image_to_video.py")
+    app.toggle(key="i2v_keyframes").set_value(True)
     app.file_uploader(key="i2v_upload").set_value(("start.png", png_bytes(1280, 720), "image/png"))
+    app.run()
     app.file_uploader(key="i2v_end").set_value(("end.png", b"\x89PNG\r\n\x1a\nnot really", "image/png"))
     app.text_area(key="i2v_prompt").set_value("It ends somewhere")
     app.run()
