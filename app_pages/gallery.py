@@ -6,6 +6,7 @@ from components.context import studio_context
 from components.feedback import show_error
 from components.gallery_card import dialog_if_open
 from components.gallery_grid import compare_section, filters_bar, grid
+from components.loop_blend import blend_section
 from components.trash import trash_section, undo_notice
 from components.video_detail import video_detail
 from studio.errors import StudioError
@@ -32,5 +33,6 @@ if st.session_state.pop("gallery_sync", False):
         bar.empty()
         show_error(error)
 compare_section(context)
+blend_section(context)
 grid(context, filters)
 trash_section(context)

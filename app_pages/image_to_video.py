@@ -6,6 +6,7 @@ from components.context import studio_context
 from components.generation_settings import code_snippet, cost_badge, generation_settings
 from components.image_fitter import fit_controls, reference_upload
 from components.job_panel import job_panel
+from components.keyframe_editor import keyframe_editor
 from components.prompt_builder import prompt_input
 from components.submit import run_submit
 from studio.jobs import VideoRequest
@@ -30,13 +31,17 @@ with settings_col:
     choice = generation_settings(context.provider, "i2v", compact=True)
 with image_col:
     fitted = fit_controls("i2v", *uploaded, choice.size) if uploaded and not choice.size_problem else None
+    keyframes = keyframe_editor("i2v", choice.size, choice.seconds, choice.params.get("fps"), fitted) \
+        if context.provider.capabilities.keyframes and not choice.size_problem else ()
 with settings_col:
     request = VideoRequest(prompt=prompt, model=choice.model, size=choice.size, seconds=choice.seconds,
-                           kind="image", reference=fitted, variants=choice.variants, params=choice.params)
+                           kind="image", reference=fitted, keyframes=keyframes or (), variants=choice.variants,
+                           params=choice.params)
     badge, button = st.columns([3, 1], vertical_alignment="center")
     with badge:
         cost_badge(context.provider, request)
-    blocked = "Upload a usable image first." if fitted is None else prompt_too_long(prompt)
+    blocked = "Upload a usable image first." if fitted is None else \
+        "Fix the keyframes first." if keyframes is None else prompt_too_long(prompt)
     clicked = button.button("Generate", type="primary", icon=":material/movie:", width="stretch",
                             disabled=bool(blocked), help=blocked)
     if clicked and not blocked:

@@ -11,6 +11,7 @@ from components import video_card
 from components.context import StudioContext
 from components.feedback import queue_toast, show_error
 from components.job_panel import TICK_SECONDS, check_in, failure_notice, in_flight, retry, state_label
+from components.loop_blend import can_loop, loop_button
 from components.plain_text import escape_markdown, title_of
 from components.trash import offer_undo
 from studio.errors import StudioError
@@ -163,6 +164,8 @@ def action_buttons(context: StudioContext, record: VideoRecord, key: str, *, per
         if actions and next(slot).button(actions[0], key=f"{key}_remix_{video_id}", icon=":material/auto_fix_high:",
                                          width="stretch"):
             st.switch_page("app_pages/remix.py", query_params={"video": video_id})
+        if can_loop(context, record):
+            loop_button(context, record, next(slot), key)
     elif record.status in ("failed", "timed_out"):
         if next(slot).button("Retry", key=f"{key}_retry_{video_id}", icon=":material/refresh:", width="stretch"):
             retry(context, video_id)
@@ -207,7 +210,8 @@ def gallery_card(context: StudioContext, record: VideoRecord, key: str) -> None:
         st.button("Play", key=f"{key}_play_{video_id}", icon=":material/play_arrow:", on_click=play_video,
                   args=(video_id,))
     star = "★ " if record.favourite else ""
-    facts = (video_card.summary_line(record), video_card.made_line(record), video_card.tags_text(record))
+    facts = (video_card.summary_line(record), video_card.sound_text(context.library, record),
+             video_card.made_line(record), video_card.tags_text(record))
     small = "  \n".join(line for line in facts if line)
     video_card.thumbnail(context.library, record, under=f"**{star}{title_of(record, 48)}** "
                          f"{video_card.badge_markup(record)}\n\n:small[:gray[{small}]]")

@@ -18,7 +18,9 @@ def sidebar(context: StudioContext) -> None:
         health = health_of(context.provider, context.provider.kind, context.provider.base_url)
         icon = (":green[:material/check_circle:]" if health.ok else ":orange[:material/hourglass_top:]"
                 if health.starting else ":red[:material/error:]")
-        st.markdown(f"{icon} **{escape_markdown(health.summary)}**")  # it may quote the server
+        sound = "makes sound" if context.provider.capabilities.audio else "makes silent video (no sound)"
+        # It may quote the server. One element: the sidebar is drawn on every rerun of every page.
+        st.markdown(f"{icon} **{escape_markdown(health.summary)}**  \n:small[:gray[The model {sound}.]]")
         if not health.ok:
             st.caption(escape_markdown(health.detail))
             if not health.starting:  # a renderer on its way needs no fixing

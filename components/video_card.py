@@ -14,6 +14,7 @@ import streamlit as st
 
 from components.plain_text import escape_markdown
 from studio.library import Library, VideoRecord
+from studio.media.sound import has_sound
 from studio.pricing import format_usd
 from studio.provider.profiles import ProviderOffer
 
@@ -91,8 +92,15 @@ def player(library: Library, record: VideoRecord, *, width: int | Literal["stret
         except ValueError:  # the size a server said is no WIDTHxHEIGHT
             across, down = 1, 0
         width = PORTRAIT_WIDTH if down > across else "stretch"
-    st.video(str(path), width=width, autoplay=autoplay)
+    # Unmuted where there is sound to hear; a silent clip is muted, so a browser lets it autoplay.
+    st.video(str(path), width=width, autoplay=autoplay, muted=not has_sound(path))
     return True
+
+
+def sound_text(library: Library, record: VideoRecord) -> str:
+    """"with sound" or "no sound" for a downloaded clip; "" before there is a file to tell from."""
+    sound = has_sound(library.path(record.video_path)) if record.video_path else None
+    return "" if sound is None else (":material/volume_up: with sound" if sound else ":material/volume_off: no sound")
 
 
 def download_button(library: Library, record: VideoRecord, key: str) -> None:

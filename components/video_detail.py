@@ -12,6 +12,7 @@ from components.gallery_card import PLAYING, action_buttons
 from components.job_panel import failure_notice
 from components.plain_text import escape_markdown, title_of
 from components.trash import in_trash_notice
+from studio.jobs import BLENDED_WITH
 from studio.library import VideoRecord
 
 
@@ -43,7 +44,7 @@ def server_facts(record: VideoRecord) -> None:
         facts.append(f"peak GPU memory {memory:,.0f} MB")
     if facts:
         st.caption(" · ".join(facts))
-    others = {k: v for k, v in extra.items() if k not in ("inference_time_s", "peak_memory_mb", "seed")}
+    others = {k: v for k, v in extra.items() if k not in ("inference_time_s", "peak_memory_mb", "seed", BLENDED_WITH)}
     if others:
         with st.expander("More from the server", icon=":material/data_object:"):
             st.json(others, expanded=True)
@@ -61,6 +62,8 @@ def lineage(context: StudioContext, record: VideoRecord) -> None:
         _lineage_link(parent, f"Made from ({record.kind})")
     elif record.parent_video_id:
         st.caption(f"Made from {escape_markdown(record.parent_video_id)} (not in this library).")
+    if (into := record.extra.get(BLENDED_WITH)) and (second := context.library.get(str(into))) is not None:
+        _lineage_link(second, "Blended into")  # a blend's second source
     for number, shot_id in enumerate(shots, 1):
         if (shot := context.library.get(shot_id)) is not None:
             _lineage_link(shot, f"Shot {number}")
@@ -101,7 +104,8 @@ def video_detail(context: StudioContext, video_id: str) -> None:
         with badge:
             video_card.status_badge(record)
         st.markdown(f"> {escape_markdown(record.prompt)}" if record.prompt else "_No prompt recorded._")
-        st.caption(video_card.summary_line(record))
+        st.caption(" · ".join(filter(None, (video_card.summary_line(record),
+                                            video_card.sound_text(context.library, record)))))
         st.caption(f"Made {_when(record.created_at)} on {escape_markdown(record.provider)} · "
                    f"id {escape_markdown(record.video_id)}")
         video_card.tags_line(record)

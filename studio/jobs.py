@@ -15,7 +15,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,6 +24,15 @@ import httpx2  # the SDK's HTTP library
 from studio import errors, pricing
 from studio.access import Actor, require_owner
 from studio.catalog import DEFAULT_MODEL, DURATIONS, SORA_SIZES
+from studio.keyframes import (
+    Keyframe,
+    bridge_keyframes,
+    check_keyframes,
+    frame_count,
+    inpaint_form,
+    keep_keyframes,
+    kept_keyframes,
+)
 from studio.library import Library, VideoRecord
 from studio.media.images import FittedImage
 from studio.media.sizes import check_free_size
@@ -38,12 +47,14 @@ from studio.provider.url_redaction import host_of, redacted_url
 if TYPE_CHECKING:
     from openai.types import Video
 
-Kind = Literal["generate", "image", "remix", "edit", "extend"]
+Kind = Literal["generate", "image", "remix", "edit", "extend", "loop", "blend"]
+KEYFRAMED_KINDS = ("image", "loop", "blend")  # the kinds whose request may place keyframes
 DeleteScope = Literal["provider", "local", "both"]
 OnWait = Callable[[float, errors.RateLimited], None]
 DEFAULT_DEADLINE = 30 * 60.0
 MAX_POLL_BACKOFF = 15.0
 LEARNABLE_MODES = ("remix", "edit", "extend")  # a 404/405 on their routes means the server lacks them
+BLENDED_WITH = "blended_with"  # a blend's second parent, kept in the record's `extra` beside `parent_video_id`
 MEDIA_NAMES = {"video": "video.mp4", "thumbnail": "thumbnail.webp", "spritesheet": "spritesheet.jpg"}
 
 # A download holds the job's claim in the library (its `next_poll_at`), so two sessions, workers or processes never
@@ -72,6 +83,8 @@ class VideoRequest:
     reference: FittedImage | None = None
     source_video_id: str | None = None  # remix, edit, extend
     source_upload: tuple[str, bytes] | None = field(default=None, repr=False)  # edit/extend an uploaded MP4
+    keyframes: tuple[Keyframe, ...] = ()  # pictures placed at frames (an end frame, Loop's, Blend's)
+    blend_with: str | None = None  # blend only: the video the transition leads into
     variants: int = 1
     params: dict[str, Any] = field(default_factory=dict)  # extra fields the provider declares: seed, steps, ...
 
@@ -167,8 +180,49 @@ class Jobs:
         """Submit the same request again, with the same reference image or source."""
         return self.submit(self.request_of(video_id), on_wait=on_wait, owner=owner)
 
+    def loop_request(self, video_id: str, prompt: str = "") -> VideoRequest:
+        """Loop: one clip, made from `video_id`'s end and start, that plays it round again seamlessly."""
+        source = self._get(video_id)
+        clip = self._archived_clip(source, "loop")
+        return VideoRequest(
+            prompt=prompt or f"Seamless loop: {source.prompt}", model=source.model, size=source.size,
+            seconds=self._keyframed_seconds(source.seconds), kind="loop", source_video_id=video_id,
+            keyframes=tuple(bridge_keyframes(clip, clip)),
+            params={k: v for k, v in source.params.items() if k != "seed"})
+
+    def blend_request(self, first_id: str, second_id: str, prompt: str = "") -> VideoRequest:
+        """Blend: one clip that carries `first_id`'s last frame into `second_id`'s first, at the first's size."""
+        if first_id == second_id:
+            raise errors.InvalidInput("Pick two different videos to blend.")
+        first, second = self._get(first_id), self._get(second_id)
+        clips = self._archived_clip(first, "blend"), self._archived_clip(second, "blend")
+        return VideoRequest(
+            prompt=prompt or f"A smooth transition from “{first.display_title}” into “{second.display_title}”.",
+            model=first.model, size=first.size, seconds=self._keyframed_seconds(first.seconds), kind="blend",
+            source_video_id=first_id, blend_with=second_id, keyframes=tuple(bridge_keyframes(*clips)),
+            params={k: v for k, v in first.params.items() if k != "seed"})
+
+    def _archived_clip(self, record: VideoRecord, action: str) -> Path:
+        path = self.library.path(record.video_path) if record.video_path else None
+        if path is None or not path.exists():
+            raise errors.InvalidInput(
+                f"“{short_title(record.display_title, 60)}” is not downloaded yet; it can {action} once it is ready.")
+        return path
+
+    def _keyframed_seconds(self, wanted: str) -> str:
+        """The source's length where the provider offers it, else the nearest length it does."""
+        offered = self.provider.capabilities.durations
+        if wanted in offered or not offered:
+            return wanted
+        return min(offered, key=lambda s: abs(float(s) - float(wanted)))
+
     def request_of(self, video_id: str) -> VideoRequest:
         record = self._get(video_id)
+        if record.kind == "loop" and record.parent_video_id:
+            return replace(self.loop_request(record.parent_video_id, record.prompt), params=dict(record.params))
+        if record.kind == "blend" and record.parent_video_id and (second := record.extra.get(BLENDED_WITH)):
+            return replace(self.blend_request(record.parent_video_id, str(second), record.prompt),
+                           params=dict(record.params))
         reference = None
         if record.reference_path and (path := self.library.path(record.reference_path)) and path.exists():
             width, height = (int(v) for v in record.size.split("x"))
@@ -184,6 +238,7 @@ class Jobs:
             prompt=record.prompt, model=record.model, size=record.size, seconds=record.seconds, added_seconds=added,
             kind=record.kind,  # type: ignore[arg-type]
             reference=reference, source_video_id=record.parent_video_id if not upload else None,
+            keyframes=kept_keyframes(self.library.folder_for(video_id)) if record.kind == "image" else (),
             source_upload=upload, params=dict(record.params),
         )
 
@@ -192,7 +247,7 @@ class Jobs:
         if not 1 <= request.variants <= 4:
             raise errors.InvalidInput("Variants must be between 1 and 4.")
         action = {"generate": caps.text, "image": caps.image, "remix": caps.remix, "edit": caps.edit,
-                  "extend": caps.extend}
+                  "extend": caps.extend, "loop": caps.keyframes, "blend": caps.keyframes}
         if not action.get(request.kind, True):
             what = {"generate": "text to video", "image": "image to video"}.get(request.kind, request.kind)
             raise errors.UnsupportedParameter(f"{self.provider.label} does not offer {what}.")
@@ -214,7 +269,13 @@ class Jobs:
             if self.library_copy(source.video_id) is None:
                 raise errors.InvalidInput(f"“{title}” is not on {self.provider.label} any more, and this library has "
                                           "no copy of its file to send.")
-        if request.kind in ("generate", "image"):
+        if request.keyframes and not caps.keyframes:
+            raise errors.UnsupportedParameter(f"{self.provider.label} cannot place pictures at chosen frames.")
+        if request.keyframes:
+            starts_with_reference = [Keyframe(0, "reference", b"", "image/png")] if request.reference else []
+            check_keyframes([*starts_with_reference, *request.keyframes],
+                            frame_count(request.seconds, request.params.get("fps")))
+        if request.kind in ("generate", *KEYFRAMED_KINDS):
             if request.model not in caps.sizes and not caps.free_text_models:
                 raise errors.UnsupportedParameter(
                     f"{self.provider.label} offers {', '.join(caps.models)}, not '{request.model}'.")
@@ -227,7 +288,7 @@ class Jobs:
             chosen = f"{request.added_seconds} is not offered" if request.added_seconds else "none was chosen"
             raise errors.UnsupportedParameter(
                 f"Choose {', '.join(caps.extension_durations)} seconds to add; {chosen}.")
-        if request.kind in ("generate", "image") and request.seconds not in caps.durations:
+        if request.kind in ("generate", *KEYFRAMED_KINDS) and request.seconds not in caps.durations:
             raise errors.UnsupportedParameter(
                 f"Choose {', '.join(caps.durations)} seconds; {request.seconds} is not offered.")
         reference = request.reference
@@ -269,10 +330,26 @@ class Jobs:
         if request.kind == "extend":
             # The wire's `seconds` for an extension is what it adds; the video it answers with says the total.
             return videos.extend(prompt=prompt, seconds=request.added_seconds, **extra)  # type: ignore[arg-type]
+        if request.keyframes:
+            return self._create_keyframed(request, prompt, params)
         if request.reference:
             extra["input_reference"] = request.reference.as_upload()
         return videos.create(prompt=prompt, model=request.model, size=request.size,  # type: ignore[arg-type]
                              seconds=request.seconds, **extra)  # type: ignore[arg-type]
+
+    def _create_keyframed(self, request: VideoRequest, prompt: str, params: dict[str, Any]) -> Video:
+        """A create that places keyframes: `videos.create` cannot send more than one file, so the same form goes
+        out through the SDK's own `post`, with `inpaint_items` and a `files` part per keyframe."""
+        keyframes = list(request.keyframes)
+        if request.reference:  # refused beside inpaint_items: it goes as the item at frame 0
+            keyframes.append(Keyframe(0, f"start-{request.reference.filename}", request.reference.data,
+                                      request.reference.mime))
+        items, files = inpaint_form(keyframes)
+        body = {**params, "prompt": prompt, "model": request.model, "size": request.size, "seconds": request.seconds,
+                "inpaint_items": items}
+        return self.provider.client(creating=True).post(
+            "/videos", body=body, files=files, cast_to=openai.types.Video,
+            options={"headers": {"Content-Type": "multipart/form-data"}})
 
     def _create_with_retry(self, create: Callable[[], Video], on_wait: OnWait | None, mode: str = "") -> Video:
         waited = 0.0
@@ -322,12 +399,14 @@ class Jobs:
             path = folder / ("reference.jpg" if request.reference.mime == "image/jpeg" else "reference.png")
             _write_atomic(path, request.reference.data)
             reference_path = self.library.relative(path)
+        if request.keyframes and request.kind == "image":  # Loop's and Blend's are made again from their sources
+            keep_keyframes(folder, request.keyframes)
         if request.source_upload is not None:
             path = folder / "source.mp4"
             _write_atomic(path, request.source_upload[1])
             upload_path = self.library.relative(path)
         # A remix or an edit is billed for the video it makes, which is as long as its source: the answer says.
-        billed_seconds = request.billed_seconds if request.kind in ("generate", "image", "extend") \
+        billed_seconds = request.billed_seconds if request.kind in ("generate", "image", "extend", *KEYFRAMED_KINDS) \
             else int(float(video.seconds))
         cost = pricing.estimate_cost(str(video.model), str(video.size), billed_seconds, self.provider.kind).usd
         record = _record_from_video(video, self.provider, self.deadline_seconds)
@@ -338,6 +417,8 @@ class Jobs:
         record.cost_usd = cost
         record.params = dict(params)
         record.owner = owner
+        if request.blend_with:
+            record.extra = {**record.extra, BLENDED_WITH: request.blend_with}
         return self.library.add(record, note="submitted")
 
     # Polling.

@@ -2,8 +2,9 @@
 
 The picture stream is copied, packet for packet, when every clip has the film's size and the same encoding (codec,
 pixel format, time base, codec headers); otherwise it is re-encoded (H.264) at the film's size, each clip scaled
-to fit with black bars. Sound follows the clips: copied when every clip has the same sound track, re-encoded
-(AAC) with silence under clips that have none when they differ, and left out when no clip has sound.
+to fit with black bars. Sound follows the clips: each keeps its own, crossfaded into the next at the joins (so
+re-encoded, AAC, with silence under clips that have none), copied as it is for a single clip, and left out when no
+clip has sound.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from studio.media.images import parse_size
 
 DEFAULT_FPS = 24
 AUDIO_RATE = 48_000
+# How long two shots' sounds overlap at a join, centred on the cut so that each stays in sync with its picture.
+CROSSFADE_SECONDS = 0.06
 BLACK = (0, 0, 0)
 Handling = Literal["copied", "encoded", "none"]
 
@@ -104,7 +107,7 @@ def join_clips(paths: Sequence[Path], size: str, target: Path) -> JoinedFilm:
     with_sound = [c for c in clips if c.audio_codec]
     if not with_sound:
         audio: Handling = "none"
-    elif len(with_sound) == len(clips) and copy_video and all(
+    elif len(clips) == 1 and copy_video and all(
             (c.audio_codec, c.audio_rate, c.audio_channels, c.audio_extradata)
             == (first.audio_codec, first.audio_rate, first.audio_channels, first.audio_extradata) for c in clips):
         audio = "copied"
@@ -227,26 +230,45 @@ def _fitted(frame: av.VideoFrame, size: tuple[int, int]) -> np.ndarray:
 
 def _encoded_audio(clips: list[Clip], stream: av.stream.Stream, rate: int,
                    lengths: list[float]) -> Iterator[tuple[float, int, av.Packet]]:
-    """Each clip's sound (silence where it has none), cut or padded to the clip's length in the film."""
-    resampler_format, layout = "fltp", "stereo"
+    """Each clip's sound (silence where it has none), cut or padded to the clip's length in the film, and
+    crossfaded into the next at each join."""
     step = stream.codec_context.frame_size or 1024
-    written = 0
-    carry = np.zeros((2, 0), dtype=np.float32)
-    for clip, length in zip(clips, lengths, strict=True):
-        wanted = round(length * rate)
-        sound = _sound_of(clip, rate, resampler_format, layout) if clip.audio_codec else np.zeros((2, 0), np.float32)
-        sound = sound[:, :wanted]
-        if sound.shape[1] < wanted:
-            sound = np.concatenate([sound, np.zeros((2, wanted - sound.shape[1]), np.float32)], axis=1)
-        carry = np.concatenate([carry, sound], axis=1)
-        while carry.shape[1] >= step:
-            yield from _encode_chunk(stream, carry[:, :step], written, rate)
-            written += step
-            carry = carry[:, step:]
-    if carry.shape[1]:
-        yield from _encode_chunk(stream, carry, written, rate)
+    mixed = _crossfaded([_sound_at_length(clip, rate, round(length * rate)) for clip, length in zip(
+        clips, lengths, strict=True)], round(CROSSFADE_SECONDS * rate / 2))
+    for written in range(0, mixed.shape[1], step):
+        yield from _encode_chunk(stream, mixed[:, written:written + step], written, rate)
     for packet in stream.encode(None):
         yield _timed(packet)
+
+
+def _sound_at_length(clip: Clip, rate: int, wanted: int) -> np.ndarray:
+    sound = _sound_of(clip, rate, "fltp", "stereo") if clip.audio_codec else np.zeros((2, 0), np.float32)
+    sound = sound[:, :wanted]
+    return np.pad(sound, ((0, 0), (0, wanted - sound.shape[1])))
+
+
+def _crossfaded(sounds: list[np.ndarray], half: int) -> np.ndarray:
+    """The sounds one after another, each join an equal-power crossfade of 2 x `half` samples centred on the cut.
+
+    A clip has no sound beyond its own ends, so each is lengthened there by its own edge mirrored (which meets
+    the edge with no click); the film keeps the clips' total length and every clip stays in sync."""
+    total = sum(s.shape[1] for s in sounds)
+    film = np.zeros((2, total + 2 * half), np.float32)  # `half` of room either side, cut off at the end
+    ramp = np.sin(np.linspace(0, np.pi / 2, 2 * half, dtype=np.float32)) ** 2
+    start = half
+    for index, sound in enumerate(sounds):
+        edge = min(half, sound.shape[1])
+        lead = sound[:, :edge][:, ::-1] if index else np.zeros((2, 0), np.float32)
+        tail = sound[:, sound.shape[1] - edge:][:, ::-1] if index < len(sounds) - 1 else np.zeros((2, 0), np.float32)
+        piece = np.concatenate([lead, sound, tail], axis=1)
+        if lead.shape[1]:
+            piece[:, :2 * edge] *= np.sqrt(ramp[:2 * edge] if edge == half else np.linspace(0, 1, 2 * edge))
+        if tail.shape[1]:
+            piece[:, -2 * edge:] *= np.sqrt(ramp[::-1][-2 * edge:] if edge == half else np.linspace(1, 0, 2 * edge))
+        begin = start - lead.shape[1]
+        film[:, begin:begin + piece.shape[1]] += piece
+        start += sound.shape[1]
+    return film[:, half:half + total]
 
 
 def _encode_chunk(stream: av.stream.Stream, samples: np.ndarray, pts: int,

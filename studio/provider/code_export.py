@@ -75,6 +75,32 @@ def _reference_lines(chosen: str | None, request: VideoRequest) -> list[str]:
             f"IMAGE = {json.dumps(name, ensure_ascii=False)}", ""]
 
 
+def _keyframed_lines(request: VideoRequest, prompt: str) -> list[str]:
+    """A create that places pictures at frames: `inpaint_items` and a `files` part each, through the SDK's `post`
+    (`videos.create` sends one file only)."""
+    placed = ["    (0, IMAGE),"] if request.reference is not None else []
+    # The file's name comes from the studio ("end.png"); json.dumps keeps any name one Python string.
+    placed += [f"    ({k.frame_index}, {json.dumps(k.file_name)}),  # put your picture's path here"
+               for k in request.keyframes]
+    body = f'"prompt": {prompt}, "model": {request.model!r}, "size": {request.size!r}, "seconds": {request.seconds!r}'
+    if request.params:
+        body += f", **{_literal(request.params)}"
+    return ["# Pictures placed at frames (-1 is the last): the Sora 1 API's inpaint_items, each file a part named",
+            "# files.",
+            "KEYFRAMES = [", *placed, "]",
+            'items = [{"frame_index": frame, "type": "image", "file_name": os.path.basename(path)}',
+            "         for frame, path in KEYFRAMES]",
+            'files = [("files", (os.path.basename(path), open(path, "rb").read(), mimetypes.guess_type(path)[0]))',
+            "         for _, path in KEYFRAMES]",
+            "video = client.post(",
+            '    "/videos",',
+            "    cast_to=openai.types.Video,",
+            f'    body={{{body}, "inpaint_items": json.dumps(items)}},',
+            "    files=files,",
+            '    options={"headers": {"Content-Type": "multipart/form-data"}},',
+            ")"]
+
+
 def python_snippet(provider: Provider, request: VideoRequest, *, image_name: str | None = None) -> str:
     """The script. `image_name` is the file the user chose for the reference image, if any."""
     prompt = repr(request.prompt.strip() or EXAMPLE_PROMPT)
@@ -88,6 +114,8 @@ def python_snippet(provider: Provider, request: VideoRequest, *, image_name: str
                   else f"video=omit, extra_body={_literal(body)}")
         seconds = f", seconds={request.added_seconds!r}" if request.kind == "extend" else ""  # the seconds it adds
         call = [f"video = client.videos.{request.kind}(prompt={prompt}{seconds}, {source})"]
+    elif request.keyframes:
+        call = _keyframed_lines(request, prompt)
     else:
         call = ["video = client.videos.create(",
                 f"    prompt={prompt},",
@@ -104,6 +132,9 @@ def python_snippet(provider: Provider, request: VideoRequest, *, image_name: str
     imports += ["", "from openai import OpenAI"]
     if request.kind in ("edit", "extend") and not request.source_upload:
         imports[-1] = "from openai import OpenAI, omit"
+    if request.keyframes:
+        imports = ["import json", "import mimetypes", "import os", "import time", "", "import openai",
+                   "from openai import OpenAI"]
     reference = _reference_lines(image_name, request) if request.reference is not None else []
     lines = [
         *imports, "",

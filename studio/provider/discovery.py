@@ -98,7 +98,7 @@ def capabilities_from_models(models: Iterable[Model], static: ProviderOffer) -> 
         durations=_strings(first.get("seconds")) or static.durations,
         extension_durations=_strings(first.get("extension_seconds")) or static.extension_durations,
         text="text" in modes, image="image" in modes,
-        remix="remix" in modes, edit="edit" in modes, extend="extend" in modes,
+        remix="remix" in modes, edit="edit" in modes, extend="extend" in modes, keyframes="keyframes" in modes,
         free_text_models=False,
         parameters=_parameters(first.get("parameters")),
         audio=first.get("audio") is not False,

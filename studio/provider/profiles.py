@@ -80,6 +80,7 @@ class ProviderOffer:
     edit: bool = True
     extend: bool = True
     characters: bool = True
+    keyframes: bool = False  # pictures placed at frames (`inpaint_items`; Loop, Blend): only where a server says so
     free_text_models: bool = False
     free_sizes: bool = False  # any WIDTHxHEIGHT is taken (vLLM-Omni, SGLang); `sizes` are then suggestions
     jobs_per_minute: int | None = None
@@ -215,7 +216,7 @@ def load_providers(
         kind="local",
         label="Local preview renderer",
         base_url=(local_url + "/v1") if local_url and not local_url.endswith("/v1") else (local_url or None),
-        capabilities=ProviderOffer(sizes=dict(SORA_SIZES)),
+        capabilities=ProviderOffer(sizes=dict(SORA_SIZES), keyframes=True),  # localsora places frames
     )
 
     compatible_url = with_v1(get("SORA_STUDIO_COMPATIBLE_URL"))
