@@ -38,6 +38,8 @@ SESSION_PROVIDER = "provider_kind"
 SESSION_JOBS = "session_job_ids"
 SESSION_CONTEXT = "studio_context"  # this session's, kept between runs while still current
 SESSION_CONTEXT_CHECKED = "studio_context_checked"  # app.py checked it on this run: the page takes it as it is
+SESSION_RESTORED = "connection_restored"  # this session has looked for a connection kept from before a reload
+SESSION_KEY_AGAIN = "connection_key_again"  # the key a connection restored after a reload needs typed again
 HEALTH_SECONDS = 20.0  # a provider's health is asked again after this long
 MAX_CONTEXT_AGE_SECONDS = 20.0  # then built again: discovery of a server that did not answer is not cached
 
@@ -189,6 +191,8 @@ def studio_context(*, for_app: bool = False) -> StudioContext:
     """This run's context: the session's while still current, else built again. app.py asks first on every run
     (`for_app=True`); the page it then runs takes that one without checking again, and a page run alone (as
     AppTest runs them) checks it itself."""
+    if SESSION_RESTORED not in st.session_state:
+        _restore_connection()
     checked_by_app = st.session_state.pop(SESSION_CONTEXT_CHECKED, False) and not for_app
     context = st.session_state.get(SESSION_CONTEXT)
     if context is None or not checked_by_app:
@@ -201,6 +205,21 @@ def studio_context(*, for_app: bool = False) -> StudioContext:
     elif context.local_starting:  # a page's call: say so, and redraw everything once it answers
         _rerun_when_local_answers(context.provider.base_url)
     return context
+
+
+def _restore_connection() -> None:
+    """Once a session: the provider this person connected in Settings before a reload, without its key (the
+    sidebar asks for it again), rather than the default one behind their back."""
+    st.session_state[SESSION_RESTORED] = True
+    if SESSION_PROVIDER in st.session_state:
+        return
+    saved = _library(str(data_dir_of(server_config()[0]))).saved_connection(current_actor().name)
+    if saved is None:
+        return
+    st.session_state.setdefault(SESSION_OVERRIDES, {}).update(saved.settings)
+    st.session_state[SESSION_PROVIDER] = saved.kind
+    if saved.key_name:
+        st.session_state[SESSION_KEY_AGAIN] = saved.key_name
 
 
 def _build_context(config: dict[str, str], sources: dict[str, str], built_from: tuple[object, ...]) -> StudioContext:

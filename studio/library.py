@@ -226,6 +226,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE storyboards ADD COLUMN claimed_by TEXT;
     ALTER TABLE storyboards ADD COLUMN claimed_until REAL NOT NULL DEFAULT 0;
     """,
+    # 10: the provider each person connected in Settings, so a reload keeps it: its kind and settings, never a key
+    # (`key_name` says which key to ask for again).
+    """
+    CREATE TABLE connections (
+        owner TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        key_name TEXT,
+        saved_at REAL NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -308,6 +319,15 @@ class Filters:
 class Page:
     records: list[VideoRecord]
     next_cursor: tuple[float, str] | None  # pass back as `before` for the next (older) page
+
+
+@dataclass(frozen=True)
+class SavedConnection:
+    """A provider connected in Settings, as kept across reloads: never its key, only which key it needs."""
+
+    kind: str
+    settings: dict[str, str]  # config key -> value, no key among them
+    key_name: str | None = None  # the key to ask for again, if it had one
 
 
 @dataclass
@@ -568,6 +588,23 @@ class Library:
         rows = self._connection().execute("SELECT mode FROM absent_modes WHERE base_url = ?",
                                           (_server_key(base_url),))
         return {row[0] for row in rows}
+
+    def save_connection(self, owner: str, connection: SavedConnection) -> None:
+        if any("KEY" in name for name in connection.settings):
+            raise ValueError("a connection is saved without its key")
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO connections (owner, kind, settings, key_name, saved_at) "
+                         "VALUES (?, ?, ?, ?, ?)", (owner, connection.kind, json.dumps(connection.settings),
+                                                    connection.key_name, time.time()))
+
+    def saved_connection(self, owner: str) -> SavedConnection | None:
+        row = self._connection().execute("SELECT kind, settings, key_name FROM connections WHERE owner = ?",
+                                         (owner,)).fetchone()
+        return None if row is None else SavedConnection(row[0], json.loads(row[1]), row[2])
+
+    def forget_connection(self, owner: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM connections WHERE owner = ?", (owner,))
 
     def remove(self, video_id: str) -> bool:
         """Forget a video and delete its files. The row goes first, so no row ever points at a missing file."""

@@ -1,0 +1,57 @@
+"""Issue 23's defects from the second walk, each checked as a user would notice it (AppTest on a real localsora and a
+real library; no browser)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from localsora.process import LocalsoraProcess
+from studio.library import Library
+from tests import test_pages
+from tests.test_pages import (
+    CANARY,
+    button,
+    every_element_text,
+    new_session,
+    open_page,
+    test_connect,
+    texts,
+)
+
+keyed_localsora = test_pages.keyed_localsora  # the fixture: a localsora that takes only CANARY as its key
+
+
+# 1. A provider connected in Settings outlives a reload; its key does not, and is asked for again.
+
+def test_a_connected_provider_survives_a_reload_and_asks_for_its_key_again(
+        data_dir: Path, keyed_localsora: LocalsoraProcess) -> None:
+    at = test_connect(new_session(), keyed_localsora.root_url, key=CANARY)
+    button(at, "Use it for this session").click()
+    at.run()
+    assert "OpenAI-compatible server: connected" in texts(at)
+
+    reloaded = open_page(new_session(), "app_pages/text_to_video.py")  # a reload is a new session
+    shown = texts(reloaded)
+    assert "OpenAI-compatible server" in shown and "Local preview renderer" not in shown, "not switched silently"
+    assert "Its key is never saved: type it again" in shown
+    assert CANARY not in every_element_text(reloaded)
+    stored = b"".join(path.read_bytes() for path in data_dir.glob("library.sqlite3*"))
+    assert CANARY.encode() not in stored and keyed_localsora.root_url.encode() in stored, "kept, without its key"
+
+    reloaded.text_input(key="connection_key_again_input").set_value(CANARY)
+    next(b for b in reloaded.form_submit_button if b.label == "Use this key").click()
+    reloaded.run()
+    shown = texts(reloaded)
+    assert "OpenAI-compatible server: connected" in shown and "type it again" not in shown
+    assert CANARY not in every_element_text(reloaded)
+
+
+def test_choosing_another_provider_is_what_a_reload_keeps(data_dir: Path, localsora: LocalsoraProcess) -> None:
+    at = test_connect(new_session(), localsora.root_url)
+    button(at, "Use it for this session").click()
+    at.run()
+    at.radio(key="settings_provider").set_value("local").run()
+    assert "Local preview renderer" in texts(at)
+    reloaded = open_page(new_session(), "app_pages/settings.py")
+    assert "Local preview renderer" in texts(reloaded) and "type it again" not in texts(reloaded)
+    assert Library(data_dir).saved_connection("") is None
