@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.access import Actor, require_owner
+from studio.prompts import without_emphasis
 from studio.provider.url_redaction import redacted_url
 
 ACTIVE_STATUSES = ("queued", "in_progress")
@@ -296,7 +297,7 @@ class VideoRecord:
 
     @property
     def display_title(self) -> str:
-        return self.title or (self.prompt.splitlines()[0][:80] if self.prompt else self.video_id)
+        return self.title or (without_emphasis(self.prompt.splitlines()[0])[:80] if self.prompt else self.video_id)
 
 
 _COLUMNS = [f.name for f in fields(VideoRecord)]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from streamlit.testing.v1 import AppTest
+
 from localsora.process import LocalsoraProcess
 from studio.library import Library
 from tests import test_pages
@@ -14,6 +16,7 @@ from tests.test_pages import (
     every_element_text,
     new_session,
     open_page,
+    rerun_until,
     test_connect,
     texts,
 )
@@ -55,3 +58,31 @@ def test_choosing_another_provider_is_what_a_reload_keeps(data_dir: Path, locals
     reloaded = open_page(new_session(), "app_pages/settings.py")
     assert "Local preview renderer" in texts(reloaded) and "type it again" not in texts(reloaded)
     assert Library(data_dir).saved_connection("") is None
+
+
+# 13. A prompt pasted with markdown emphasis: titles and toasts without the markers, the prompt itself verbatim.
+
+EMPHASISED = "**Bold launch** of the *new* bottle"
+
+
+def test_titles_and_the_ready_toast_drop_emphasis_markers_and_keep_the_prompt(data_dir: Path) -> None:
+    app = open_page(new_session(), "app_pages/text_to_video.py")
+    app.text_area(key="t2v_prompt").set_value(EMPHASISED)
+    button(app, "Generate").click()
+    app.run()
+    toasts: list[str] = []
+
+    def ready(at: AppTest) -> bool:
+        toasts.extend(t.value for t in at.toast)
+        return any(t.startswith("Video ready") for t in toasts)
+
+    rerun_until(app, ready, what="the video to be ready")
+    assert "Video ready: Bold launch of the new bottle" in toasts, toasts
+    [record] = Library(data_dir).page().records
+    assert record.prompt == EMPHASISED, "the prompt is kept as written"
+    gallery = open_page(app, "app_pages/gallery.py")
+    shown = texts(gallery)
+    assert "Bold launch of the new bottle" in shown and "*new*" not in shown, "no asterisks on the card"
+    page = open_page(app, "app_pages/gallery.py", video=record.video_id)
+    assert [s.value for s in page.subheader] == ["Bold launch of the new bottle"]
+    assert f"> {EMPHASISED}" in texts(page), "the prompt, verbatim, on its page"
