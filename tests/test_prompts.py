@@ -214,8 +214,6 @@ def test_prompt_too_long_says_by_how_much() -> None:
 
 
 def test_short_titles_drop_emphasis_markers_but_keep_stars_and_underscores_that_are_not_markers() -> None:
-    from studio.prompts import short_title
-
     assert short_title("**Bold launch** of the *new* bottle, __fast__ and ~~slow~~ _now_") == (
         "Bold launch of the new bottle, fast and slow now")
     assert short_title("snake_case_name, 2 * 3 * 4 and a*b*c") == "snake_case_name, 2 * 3 * 4 and a*b*c"
