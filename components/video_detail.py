@@ -10,7 +10,7 @@ from components import video_card
 from components.context import StudioContext
 from components.gallery_card import PLAYING, action_buttons
 from components.job_panel import failure_notice
-from components.plain_text import escape_markdown, title_of
+from components.plain_text import counted, escape_markdown, title_of
 from components.trash import in_trash_notice
 from studio.library import VideoRecord
 
@@ -34,7 +34,8 @@ def server_facts(record: VideoRecord) -> None:
     extra = record.extra
     if record.kind == "storyboard":
         video, audio = (FILM_HANDLING.get(str(extra.get(k)), "unknown") for k in ("video", "audio"))
-        st.caption(f"Joined here from {len(extra.get('shots') or [])} shots · picture {video} · sound {audio}")
+        shots = counted(len(extra.get("shots") or []), "shot")
+        st.caption(f"Joined here from {shots} · picture {video} · sound {audio}")
         return
     facts = []
     if isinstance(seconds := extra.get("inference_time_s"), int | float) and not isinstance(seconds, bool):

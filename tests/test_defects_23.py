@@ -8,7 +8,9 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from localsora.process import LocalsoraProcess
+from studio import storyboard as boards
 from studio.library import Library
+from studio.provider.profiles import load_providers
 from tests import test_pages
 from tests.test_pages import (
     CANARY,
@@ -86,3 +88,19 @@ def test_titles_and_the_ready_toast_drop_emphasis_markers_and_keep_the_prompt(da
     page = open_page(app, "app_pages/gallery.py", video=record.video_id)
     assert [s.value for s in page.subheader] == ["Bold launch of the new bottle"]
     assert f"> {EMPHASISED}" in texts(page), "the prompt, verbatim, on its page"
+
+
+# 3. Storyboard opens on the board worked on last, and counts "1 shot".
+
+def test_storyboard_opens_on_the_board_changed_last(data_dir: Path, localsora: LocalsoraProcess) -> None:
+    library = Library(data_dir)
+    provider = load_providers({"LOCALSORA_URL": localsora.root_url})["local"]
+    for title in ("Harbour spot", "Bottle launch"):
+        board = boards.new_storyboard(title, provider, "sora-2", "1280x720")
+        board.shots = [boards.Shot(prompt=f"{title}, opening shot", seconds="4")]
+        boards.save(library, board)
+    at = open_page(new_session(), "app_pages/storyboard.py")
+    picker = at.selectbox[0]
+    assert picker.label == "Storyboard" and picker.format_func(picker.value) == "Bottle launch · 1 shot"
+    assert "Create storyboard" not in [b.label for b in at.button], "not the new-board form"
+    assert at.text_area and "Bottle launch, opening shot" in [t.value for t in at.text_area]
