@@ -70,7 +70,7 @@ def provider_status(context: StudioContext) -> None:
 def profile_table(context: StudioContext) -> None:
     # A markdown table, not a dataframe: a handful of rows, drawn on every rerun of Settings.
     rows = [f"| {escape_markdown(p.label)} | {'yes' if p.configured else 'no'} | "
-            f"{', '.join(f'`{name}`' for name in p.missing) or '—'} |" for p in context.providers.values()]
+            f"{escape_markdown(p.needs[:1].upper() + p.needs[1:]) or '—'} |" for p in context.providers.values()]
     st.markdown("\n".join(["| Profile | Ready | Still needs |", "|---|---|---|", *rows]))
     for provider in context.providers.values():
         if provider.note and provider.kind != context.provider.kind:  # the one in use says it above

@@ -3,8 +3,13 @@ real library; no browser)."""
 
 from __future__ import annotations
 
+import http.server
+import re
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from localsora.process import LocalsoraProcess
@@ -104,3 +109,36 @@ def test_storyboard_opens_on_the_board_changed_last(data_dir: Path, localsora: L
     assert picker.label == "Storyboard" and picker.format_func(picker.value) == "Bottle launch · 1 shot"
     assert "Create storyboard" not in [b.label for b in at.button], "not the new-board form"
     assert at.text_area and "Bottle launch, opening shot" in [t.value for t in at.text_area]
+
+
+# 6. Settings speaks a user's words: what a profile still needs, and what a web page that is no video server is.
+
+@pytest.fixture
+def web_page_url() -> Iterator[str]:
+    """A real HTTP server that answers every GET with a web page, as a site at a mistyped URL does."""
+    class WebPage(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+            body = b"<!doctype html><title>Welcome</title><p>Our company site</p>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), WebPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/v1"
+    server.shutdown()
+
+
+def test_settings_says_what_is_missing_and_what_a_web_page_is_in_words(data_dir: Path, web_page_url: str) -> None:
+    at = test_connect(new_session(), web_page_url)
+    table = next(m.value for m in at.markdown if "| Profile | Ready | Still needs |" in m.value)
+    assert "The server's base URL" in table and "An API key" in table
+    assert not re.search(r"[A-Z]+_[A-Z_]+", table), "no environment variable names"
+    shown = texts(at)
+    assert "Not a videos answer" in shown and "not as a video server does" in shown
+    assert "Error)" not in shown and "AttributeError" not in every_element_text(at)
