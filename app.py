@@ -33,6 +33,8 @@ div[class*="st-key-"][class*="_play_"] .stButton button {border: none; backgroun
 div[class*="st-key-"][class*="_play_"] .stButton button > div {background: rgba(20, 18, 32, 0.75);
   border-radius: 2rem; padding: 0.25rem 0.9rem 0.25rem 0.6rem; width: auto; flex: 0 0 auto;}
 div[class*="st-key-"][class*="_play_"] .stButton button:hover {background: rgba(20, 18, 32, 0.2); color: #fff;}
+/* A lineage link wraps at a word instead of clipping its title mid-word. */
+div.st-key-lineage_chain [data-testid="stPageLink-NavLink"] * {white-space: normal; text-overflow: clip;}
 /* The fitted reference is outlined, so a white or pale edge still shows where the frame ends. */
 div[class*="st-key-"][class*="_fitted_preview"] img {outline: 2px dashed #5b4bdb; outline-offset: 2px;}
 </style>""")

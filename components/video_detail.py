@@ -19,10 +19,29 @@ def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M") if timestamp else "—"
 
 
+# How each kind of video was made, as a lineage step and a card's badge says it.
+MADE_BY = {"generate": "Original", "image": "From an image", "remix": "Remix", "edit": "Edit", "extend": "Extend",
+           "storyboard": "Film"}
+ANCESTORS_SHOWN = 8  # a longer chain shows its nearest steps
+
+
 def _lineage_link(record: VideoRecord, relation: str) -> None:
-    # A link is one line that clips what does not fit: cut the title at a word to fit the column, full one on hover.
-    st.page_link("app_pages/gallery.py", label=f"{relation}: {title_of(record, 34)}", help=title_of(record, 400),
+    # The title is cut at a word; the lineage container's CSS (app.py) wraps the link instead of clipping it.
+    st.page_link("app_pages/gallery.py", label=f"{relation}: {title_of(record, 60)}", help=title_of(record, 400),
                  icon=":material/account_tree:", query_params={"video": record.video_id})
+
+
+def ancestors(context: StudioContext, record: VideoRecord) -> tuple[list[VideoRecord], str | None]:
+    """What `record` was made from, oldest first, and the id of the first one no longer in this library."""
+    chain: list[VideoRecord] = []
+    parent_id = record.parent_video_id
+    while parent_id and len(chain) < ANCESTORS_SHOWN and parent_id not in {r.video_id for r in chain}:
+        parent = context.library.get(parent_id)
+        if parent is None:
+            return chain[::-1], parent_id
+        chain.append(parent)
+        parent_id = parent.parent_video_id
+    return chain[::-1], None
 
 
 FILM_HANDLING = {"copied": "copied", "encoded": "re-encoded", "none": "none"}
@@ -52,16 +71,24 @@ def server_facts(record: VideoRecord) -> None:
 
 def lineage(context: StudioContext, record: VideoRecord) -> None:
     """What it was made from and what was made from it; for a storyboard's film, its shots and its storyboard."""
-    parent = context.library.get(record.parent_video_id) if record.parent_video_id else None
+    chain, lost_id = ancestors(context, record)
     children = context.library.children(record.video_id)
     shots = (record.extra.get("shots") or []) if record.kind == "storyboard" else []
-    if not (parent or children or record.parent_video_id or shots):
+    if not (chain or children or lost_id or shots):
         return
-    st.markdown("**Lineage**")
-    if parent is not None:
-        _lineage_link(parent, f"Made from ({record.kind})")
-    elif record.parent_video_id:
-        st.caption(f"Made from {escape_markdown(record.parent_video_id)} (not in this library).")
+    with st.container(key="lineage_chain"):
+        _lineage_steps(context, record, chain, lost_id, children, shots)
+
+
+def _lineage_steps(context: StudioContext, record: VideoRecord, chain: list[VideoRecord], lost_id: str | None,
+                   children: list[VideoRecord], shots: list[str]) -> None:
+    st.markdown("**Lineage**" + (", oldest first" if len(chain) > 1 else ""))
+    if lost_id:
+        st.caption(f"Made from {escape_markdown(lost_id)} (not in this library).")
+    for ancestor in chain:  # each step says how it was made; this video is the last step
+        _lineage_link(ancestor, MADE_BY.get(ancestor.kind, ancestor.kind.capitalize()))
+    if chain:
+        st.caption(f"↳ This video ({MADE_BY.get(record.kind, record.kind).lower()})")
     for number, shot_id in enumerate(shots, 1):
         if (shot := context.library.get(shot_id)) is not None:
             _lineage_link(shot, f"Shot {number}")

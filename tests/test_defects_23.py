@@ -17,6 +17,7 @@ from studio import storyboard as boards
 from studio.library import Library
 from studio.provider.profiles import load_providers
 from tests import test_pages
+from tests.test_library import make_record
 from tests.test_pages import (
     CANARY,
     button,
@@ -142,3 +143,21 @@ def test_settings_says_what_is_missing_and_what_a_web_page_is_in_words(data_dir:
     shown = texts(at)
     assert "Not a videos answer" in shown and "not as a video server does" in shown
     assert "Error)" not in shown and "AttributeError" not in every_element_text(at)
+
+
+# 8. The lineage shows the whole chain, each title cut at a word.
+
+GLOW = "Make the earbuds glow electric blue while they spin slowly on a white plinth in a bright studio"
+
+
+def test_lineage_shows_the_chain_oldest_first_cut_at_words(data_dir: Path) -> None:
+    library = Library(data_dir)
+    library.add(make_record(1, prompt=GLOW))
+    library.add(make_record(2, kind="remix", prompt="The same earbuds under a neon night sky",
+                            parent_video_id="video_000001"))
+    library.add(make_record(3, kind="edit", prompt="Brighter", parent_video_id="video_000002"))
+    at = open_page(new_session(), "app_pages/gallery.py", video="video_000003")
+    links = [link.proto.label for link in at.main.get("page_link")]
+    assert links[:2] == ["Original: Make the earbuds glow electric blue while they spin slowly…",
+                         "Remix: The same earbuds under a neon night sky"], links
+    assert "This video (edit)" in texts(at)
