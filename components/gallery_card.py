@@ -209,8 +209,10 @@ def gallery_card(context: StudioContext, record: VideoRecord, key: str) -> None:
     star = "★ " if record.favourite else ""
     facts = (video_card.summary_line(record), video_card.made_line(record), video_card.tags_text(record))
     small = "  \n".join(line for line in facts if line)
+    identity = video_card.identity_line(record)  # variants share a title: these tell them apart
     video_card.thumbnail(context.library, record, under=f"**{star}{title_of(record, 48)}** "
-                         f"{video_card.badge_markup(record)}\n\n:small[:gray[{small}]]")
+                         f"{video_card.badge_markup(record)}\n\n{identity}"
+                         f"\n\n:small[:gray[{small}]]")
     if record.status in ("failed", "timed_out"):
         failure_notice(context, record)
     elif in_flight(record):  # rendering, or finished there and still downloading (with why, if it is stuck)

@@ -43,6 +43,23 @@ def short_id(record: VideoRecord) -> str:
     return record.video_id.removeprefix("video_")[-8:]
 
 
+# How each kind of video was made, as a lineage step and a card's badge say it.
+MADE_BY = {"generate": "Original", "image": "From an image", "remix": "Remix", "edit": "Edit", "extend": "Extend",
+           "storyboard": "Film"}
+LINEAGE_BADGED = ("remix", "edit", "extend", "storyboard")  # made from other videos: the card says how
+
+
+def identity_line(record: VideoRecord) -> str:
+    """What tells one take from its siblings: how it was made (a badge), its variant number and its seed."""
+    parts = [f":violet-badge[{MADE_BY[record.kind]}]"] if record.kind in LINEAGE_BADGED else []
+    if record.variant_index is not None:
+        parts.append(f"Variant {record.variant_index + 1}")
+    seed = record.seed if record.seed is not None else record.params.get("seed")  # used, else asked for
+    if seed is not None:
+        parts.append(f"seed {escape_markdown(str(seed))}")
+    return " · ".join(parts)
+
+
 def made_line(record: VideoRecord) -> str:
     return f"Made {datetime.fromtimestamp(record.created_at):%d %b %H:%M} · id {escape_markdown(short_id(record))}"
 

@@ -19,9 +19,6 @@ def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M") if timestamp else "—"
 
 
-# How each kind of video was made, as a lineage step and a card's badge says it.
-MADE_BY = {"generate": "Original", "image": "From an image", "remix": "Remix", "edit": "Edit", "extend": "Extend",
-           "storyboard": "Film"}
 ANCESTORS_SHOWN = 8  # a longer chain shows its nearest steps
 
 
@@ -86,9 +83,9 @@ def _lineage_steps(context: StudioContext, record: VideoRecord, chain: list[Vide
     if lost_id:
         st.caption(f"Made from {escape_markdown(lost_id)} (not in this library).")
     for ancestor in chain:  # each step says how it was made; this video is the last step
-        _lineage_link(ancestor, MADE_BY.get(ancestor.kind, ancestor.kind.capitalize()))
+        _lineage_link(ancestor, video_card.MADE_BY.get(ancestor.kind, ancestor.kind.capitalize()))
     if chain:
-        st.caption(f"↳ This video ({MADE_BY.get(record.kind, record.kind).lower()})")
+        st.caption(f"↳ This video ({video_card.MADE_BY.get(record.kind, record.kind).lower()})")
     for number, shot_id in enumerate(shots, 1):
         if (shot := context.library.get(shot_id)) is not None:
             _lineage_link(shot, f"Shot {number}")

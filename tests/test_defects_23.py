@@ -161,3 +161,17 @@ def test_lineage_shows_the_chain_oldest_first_cut_at_words(data_dir: Path) -> No
     assert links[:2] == ["Original: Make the earbuds glow electric blue while they spin slowly…",
                          "Remix: The same earbuds under a neon night sky"], links
     assert "This video (edit)" in texts(at)
+
+
+# 7. Variant cards tell themselves apart: the variant number, the seed, and how it was made.
+
+def test_variant_cards_show_their_number_seed_and_lineage_badge(data_dir: Path) -> None:
+    library = Library(data_dir)
+    for n in (1, 2):
+        library.add(make_record(n, kind="remix", prompt="The bottle on a beach", variant_group="group_a",
+                                variant_index=n - 1, seed=40 + n, parent_video_id="video_000009"))
+    at = open_page(new_session(), "app_pages/gallery.py")
+    cards = [m.value for m in at.main.markdown if "The bottle on a beach" in m.value]
+    assert len(cards) == 2
+    assert {next(line for line in card.split("\n\n") if "Variant" in line) for card in cards} == {
+        ":violet-badge[Remix] · Variant 1 · seed 41", ":violet-badge[Remix] · Variant 2 · seed 42"}
