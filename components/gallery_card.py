@@ -158,11 +158,11 @@ def action_buttons(context: StudioContext, record: VideoRecord, key: str, *, per
     if record.status == "completed":
         with next(slot):
             video_card.download_button(context.library, record, key=f"{key}_dl_{video_id}")
-        # The Remix page also edits and extends: name the first thing that can be done to it, or nothing.
-        actions = video_card.actions_for(record, context.provider.capabilities)
-        if actions and next(slot).button(actions[0], key=f"{key}_remix_{video_id}", icon=":material/auto_fix_high:",
-                                         width="stretch"):
-            st.switch_page("app_pages/remix.py", query_params={"video": video_id})
+        # Each of Remix, Edit and Extend the provider offers: the Remix page opens on that action.
+        for action in video_card.actions_for(record, context.provider.capabilities):
+            if next(slot).button(action, key=f"{key}_{action.lower()}_{video_id}", width="stretch",
+                                 icon=video_card.ACTION_ICONS[action]):
+                st.switch_page("app_pages/remix.py", query_params={"video": video_id, "action": action})
     elif record.status in ("failed", "timed_out"):
         if next(slot).button("Retry", key=f"{key}_retry_{video_id}", icon=":material/refresh:", width="stretch"):
             retry(context, video_id)

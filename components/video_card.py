@@ -121,6 +121,9 @@ def download_button(library: Library, record: VideoRecord, key: str) -> None:
                        icon=":material/download:", key=key, on_click="ignore", width="stretch")
 
 
+ACTION_ICONS = {"Remix": ":material/auto_fix_high:", "Edit": ":material/edit_note:", "Extend": ":material/more_time:"}
+
+
 def actions_for(record: VideoRecord | None, caps: ProviderOffer) -> tuple[str, ...]:
     """What can be done to a finished video (Remix, Edit, Extend, as the provider offers). A remix starts from the
     provider's copy, so not for a video only in this library (deleted there, or a storyboard's film, made here);
@@ -130,10 +133,10 @@ def actions_for(record: VideoRecord | None, caps: ProviderOffer) -> tuple[str, .
 
 
 def links(record: VideoRecord, actions: tuple[str, ...]) -> None:
-    """`actions`: what can be done to it (`actions_for`); the first one is linked."""
-    if actions:
-        st.page_link("app_pages/remix.py", label=f"{actions[0]} it", icon=":material/auto_fix_high:",
-                     query_params={"video": record.video_id})
+    """`actions`: what can be done to it (`actions_for`), each a link to the Remix page open on that action."""
+    for action in actions:
+        st.page_link("app_pages/remix.py", label=f"{action} it", icon=ACTION_ICONS[action],
+                     query_params={"video": record.video_id, "action": action})
     st.page_link("app_pages/gallery.py", label="Open in gallery", icon=":material/video_library:",
                  query_params={"video": record.video_id})
 

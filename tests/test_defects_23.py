@@ -22,6 +22,7 @@ from tests.test_pages import (
     CANARY,
     button,
     every_element_text,
+    make_finished,
     new_session,
     open_page,
     rerun_until,
@@ -175,3 +176,20 @@ def test_variant_cards_show_their_number_seed_and_lineage_badge(data_dir: Path) 
     assert len(cards) == 2
     assert {next(line for line in card.split("\n\n") if "Variant" in line) for card in cards} == {
         ":violet-badge[Remix] · Variant 1 · seed 41", ":violet-badge[Remix] · Variant 2 · seed 42"}
+
+
+# 4. Edit and Extend on a video's page and in its card's menu, each opening the Remix page on that action.
+
+def test_edit_and_extend_are_on_the_video_page_and_the_card_menu(data_dir: Path, localsora: LocalsoraProcess) -> None:
+    source = make_finished(Library(data_dir), localsora, "A lighthouse at dusk, slow pan right")
+    at = open_page(new_session(), "app_pages/gallery.py")
+    at.session_state[f"grid_menu_{source.video_id}"] = True  # open the card's "⋯" menu
+    at.run()
+    assert {"Remix", "Edit", "Extend"} <= {b.label for b in at.button}
+    at = open_page(at, "app_pages/gallery.py", video=source.video_id)
+    assert {"Remix", "Edit", "Extend"} <= {b.label for b in at.button}
+    button(at, "Extend").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["remix_action"] == "Extend", "the Remix page opens on Extend"
+    assert at.selectbox(key="remix_seconds").label == "Seconds to add"
