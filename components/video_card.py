@@ -121,6 +121,12 @@ def download_button(library: Library, record: VideoRecord, key: str) -> None:
                        icon=":material/download:", key=key, on_click="ignore", width="stretch")
 
 
+def only_here_reason(record: VideoRecord) -> str:
+    """Why the provider has no copy of a video the library has: a film joined here never had one."""
+    return ("Joined in this studio from its shots" if record.kind == "storyboard"
+            else "Deleted on the provider")
+
+
 ACTION_ICONS = {"Remix": ":material/auto_fix_high:", "Edit": ":material/edit_note:", "Extend": ":material/more_time:"}
 
 

@@ -137,7 +137,7 @@ def video_detail(context: StudioContext, video_id: str) -> None:
             st.caption(escape_markdown(" · ".join(seed + sent_words)))
         server_facts(record)
         if record.remote_deleted:
-            st.caption("Deleted on the provider; this library keeps its copy.")
+            st.caption(f"{video_card.only_here_reason(record)}; this library keeps its copy.")
         elif record.expires_at:
             st.caption(f"Provider copy expires {_when(record.expires_at)}; the library copy stays.")
         if record.trashed_at is not None:

@@ -193,3 +193,19 @@ def test_edit_and_extend_are_on_the_video_page_and_the_card_menu(data_dir: Path,
     assert not at.exception, [e.value for e in at.exception]
     assert at.session_state["remix_action"] == "Extend", "the Remix page opens on Extend"
     assert at.selectbox(key="remix_seconds").label == "Seconds to add"
+
+
+# 5. A storyboard's film was made here: neither "deleted on the provider" nor "no longer has" it.
+
+def test_a_storyboard_film_is_said_to_be_made_here(data_dir: Path, localsora: LocalsoraProcess) -> None:
+    library = Library(data_dir)
+    film = make_finished(library, localsora, "Shot 1: a harbour at dawn")
+    library.update(film.video_id, kind="storyboard", remote_deleted=True)  # as a film joined here is recorded
+    at = open_page(new_session(), "app_pages/gallery.py", video=film.video_id)
+    shown = texts(at)
+    assert "Joined in this studio from its shots; this library keeps its copy." in shown
+    assert "Deleted on the provider" not in shown
+    at = open_page(at, "app_pages/remix.py", video=film.video_id)
+    shown = texts(at)
+    assert "This film was joined in this studio, so it is sent from this library as an MP4." in shown
+    assert "no longer has" not in shown
