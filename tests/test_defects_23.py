@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from localsora.process import LocalsoraProcess
+from studio import batch as batches
 from studio import storyboard as boards
 from studio.library import Library
 from studio.provider.profiles import load_providers
@@ -209,3 +210,22 @@ def test_a_storyboard_film_is_said_to_be_made_here(data_dir: Path, localsora: Lo
     shown = texts(at)
     assert "This film was joined in this studio, so it is sent from this library as an MP4." in shown
     assert "no longer has" not in shown
+
+
+# 11. Mid-run, the batch's header counts its rows in the words the rows say, and its ZIP is named as partial.
+
+def test_a_batch_header_agrees_with_its_rows_and_a_mid_run_zip_says_partial() -> None:
+    archived = make_record(1, video_path="files/video_000001/video.mp4")
+    downloading = make_record(2)  # finished on the provider, not yet in the library: its row says Rendering
+    rendering = make_record(3, status="in_progress")
+    rows = [batches.BatchRow("b1", n, n + 1, f"Prompt {n}", "sora-2", "720x1280", "4", {}, None, "submitted",
+                             video.video_id, 0.0, None, video) for n, video in enumerate((archived, downloading,
+                                                                                           rendering))]
+    batch = batches.Batch("b1", "Spring", "spring-campaign", "local", "", "running", batches.Pace(), 0.0, None,
+                          0.0, 0.0, rows)
+    said = [batches.ROW_STATUS_WORDS[row.status] for row in batch.rows]
+    assert said == ["Ready", "Rendering", "Rendering"]
+    assert batch.summary == "3 rows: 1 ready, 2 rendering"
+    assert batch.zip_name == "spring-campaign-partial-1-of-3.zip"
+    batch.rows = rows[:1]
+    assert batch.zip_name == "spring-campaign.zip", "the final one"
