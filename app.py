@@ -33,6 +33,9 @@ div[class*="st-key-"][class*="_play_"] .stButton button {border: none; backgroun
 div[class*="st-key-"][class*="_play_"] .stButton button > div {background: rgba(20, 18, 32, 0.75);
   border-radius: 2rem; padding: 0.25rem 0.9rem 0.25rem 0.6rem; width: auto; flex: 0 0 auto;}
 div[class*="st-key-"][class*="_play_"] .stButton button:hover {background: rgba(20, 18, 32, 0.2); color: #fff;}
+/* A video's frames: one row at its own height, scrolling sideways. */
+.studio-frames {overflow-x: auto; overflow-y: hidden;}
+.studio-frames img {height: 120px; max-width: none; display: block;}
 /* A lineage link wraps at a word instead of clipping its title mid-word. */
 div.st-key-lineage_chain [data-testid="stPageLink-NavLink"] * {white-space: normal; text-overflow: clip;}
 /* The fitted reference is outlined, so a white or pale edge still shows where the frame ends. */

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import html
 from datetime import datetime
+from pathlib import Path
 
 import streamlit as st
 
 from components import video_card
 from components.context import StudioContext
+from components.drawer import drawer
 from components.gallery_card import PLAYING, action_buttons
 from components.job_panel import failure_notice
 from components.plain_text import counted, escape_markdown, title_of
 from components.trash import in_trash_notice
 from studio.library import VideoRecord
+from studio.media.thumbnails import frames_strip
 
 
 def _when(timestamp: float | None) -> str:
@@ -150,7 +155,19 @@ def video_detail(context: StudioContext, video_id: str) -> None:
             for entry in context.library.history(record.video_id):
                 note = f" — {entry.note}" if entry.note else ""
                 st.caption(escape_markdown(f"{_when(entry.at)} · {entry.status} {entry.progress}%{note}"))
-    sprites = context.library.path(record.spritesheet_path)
-    if sprites is not None and sprites.exists():
-        with st.expander("Frames", icon=":material/view_module:"):
-            st.image(str(sprites), width="stretch")
+    video = context.library.path(record.video_path)
+    # Built only while open: the strip is made from the MP4 the first time.
+    if video is not None and (frames := drawer("Frames", icon=":material/view_module:", key="video_frames")):
+        with frames:
+            frames_row(video, record)
+
+
+def frames_row(video: Path, record: VideoRecord) -> None:
+    """The frames in one row that scrolls sideways (app.py's .studio-frames), never screens tall."""
+    strip = frames_strip(video)
+    if strip is None:
+        st.caption("The frames cannot be read from this video.")
+        return
+    data = base64.b64encode(strip.read_bytes()).decode()
+    st.html(f"<div class='studio-frames'><img src='data:image/jpeg;base64,{data}' "
+            f"alt='Frames of {html.escape(record.display_title)}'></div>")

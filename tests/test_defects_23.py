@@ -3,13 +3,16 @@ real library; no browser)."""
 
 from __future__ import annotations
 
+import base64
 import http.server
+import io
 import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from localsora.process import LocalsoraProcess
@@ -229,3 +232,18 @@ def test_a_batch_header_agrees_with_its_rows_and_a_mid_run_zip_says_partial() ->
     assert batch.zip_name == "spring-campaign-partial-1-of-3.zip"
     batch.rows = rows[:1]
     assert batch.zip_name == "spring-campaign.zip", "the final one"
+
+
+# 9. A video's frames: one row that scrolls sideways, whatever the provider's spritesheet looks like.
+
+def test_the_frames_are_one_row(data_dir: Path, localsora: LocalsoraProcess) -> None:
+    record = make_finished(Library(data_dir), localsora, "A kite over the dunes, slow pan left")
+    with Image.open(Library(data_dir).path(record.spritesheet_path)) as sheet:
+        assert sheet.height > sheet.width / 4, "localsora's own sheet is a grid, screens tall when stretched"
+    at = open_page(new_session(), "app_pages/gallery.py", video=record.video_id)
+    at.session_state["video_frames"] = True  # open Frames
+    at.run()
+    [strip] = [h.proto.body for h in at.main.get("html") if "studio-frames" in h.proto.body]
+    data = re.search(r"base64,([A-Za-z0-9+/=]+)", strip)[1]
+    with Image.open(io.BytesIO(base64.b64decode(data))) as row:
+        assert row.height == 120 and row.width >= 10 * 120 * 16 // 9 - 10, "ten frames side by side, one row"
