@@ -314,6 +314,12 @@ class Filters:
     provider: str | None = None
     owner: str | None = None  # None: everyone's
     trashed: bool = False  # the trash instead of the library
+    sort: str = "newest"  # a key of SORTS
+
+
+# How a page of videos can be ordered: (SQL expression, direction); pages go on from (its value, video_id).
+SORTS = {"newest": ("created_at", "DESC"), "oldest": ("created_at", "ASC"),
+         "longest": ("CAST(seconds AS REAL)", "DESC"), "most expensive": ("COALESCE(cost_usd, 0)", "DESC")}
 
 
 @dataclass(frozen=True)
@@ -520,17 +526,20 @@ class Library:
 
     def page(self, filters: Filters = Filters(), *, limit: int = 24,
              before: tuple[float, str] | None = None) -> Page:
-        """Newest first, `limit` at a time. Keyset paging keeps every page as fast as the first."""
+        """In `filters.sort`'s order (newest first unless asked), `limit` at a time. Keyset paging keeps every page
+        as fast as the first."""
+        expression, direction = SORTS[filters.sort]
+        after = "<" if direction == "DESC" else ">"
         where, args = _where(filters)
         if before is not None:
-            where.append("(created_at < ? OR (created_at = ? AND video_id < ?))")
+            where.append(f"({expression} {after} ? OR ({expression} = ? AND video_id {after} ?))")
             args += [before[0], before[0], before[1]]
-        sql = (f"SELECT {', '.join(_COLUMNS)} FROM videos {_join(where)} "
-               "ORDER BY created_at DESC, video_id DESC LIMIT ?")
+        sql = (f"SELECT {', '.join(_COLUMNS)}, {expression} FROM videos {_join(where)} "
+               f"ORDER BY {expression} {direction}, video_id {direction} LIMIT ?")
         rows = self._connection().execute(sql, [*args, limit + 1]).fetchall()
-        records = [_record(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return Page(records, (records[-1].created_at, records[-1].video_id) if more and records else None)
+        records = [_record(r[:-1]) for r in rows[:limit]]
+        more = len(rows) > limit and records
+        return Page(records, (rows[limit - 1][-1], records[-1].video_id) if more else None)
 
     def count(self, filters: Filters = Filters()) -> int:
         where, args = _where(filters)
@@ -862,6 +871,9 @@ def _record(row: Sequence[Any]) -> VideoRecord:
     return record
 
 
+SEARCH_TERM = re.compile(r'"([^"]+)"|([^\s"]+)')  # a "quoted phrase" or a word
+
+
 def _where(filters: Filters) -> tuple[list[str], list[Any]]:
     where: list[str] = []
     args: list[Any] = []
@@ -880,13 +892,18 @@ def _where(filters: Filters) -> tuple[list[str], list[Any]]:
         where.append("owner = ?")
         args.append(filters.owner)
     where.append("trashed_at IS NOT NULL" if filters.trashed else "trashed_at IS NULL")
-    text = filters.text.strip()
-    if len(text) >= 3:  # trigram index
+    # Every word, in any order, as the start or any part of a word: "earbuds blue" finds "Make the earbuds glow
+    # electric blue"; words in double quotes are one phrase. Terms of 3+ letters go through the trigram index,
+    # ANDed; shorter ones are scanned for.
+    words = [quoted or word for quoted, word in SEARCH_TERM.findall(filters.text)]
+    indexed = [word for word in words if len(word) >= 3]
+    if indexed:
         where.append("video_id IN (SELECT video_id FROM videos_text WHERE videos_text MATCH ?)")
-        args.append('"' + text.replace('"', '""') + '"')
-    elif text:
-        where.append("(prompt LIKE ? OR title LIKE ? OR tags LIKE ?)")
-        args += [f"%{text}%"] * 3
+        args.append(" ".join('"' + word.replace('"', '""') + '"' for word in indexed))
+    for word in words:
+        if len(word) < 3:
+            where.append("(prompt LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\' OR tags LIKE ? ESCAPE '\\')")
+            args += ["%" + re.sub(r"([\\%_])", r"\\\1", word) + "%"] * 3
     return where, args
 
 

@@ -62,7 +62,8 @@ def test_filters_by_status_model_text_and_favourites(tmp_path: Path) -> None:
     assert library.count(Filters(model="sora-2-pro")) == 60
     assert library.count(Filters(favourites_only=True)) == 30
     assert library.count(Filters(text="red kite")) == 150
-    assert library.count(Filters(text="Shot 12:")) == 1
+    assert library.count(Filters(text='"Shot 12:"')) == 1, "a quoted phrase"
+    assert library.count(Filters(text='Shot 12:')) == 3, "words: also Shot 112: and Shot 212:"
     both = library.page(Filters(status="completed", model="sora-2-pro"), limit=100).records
     assert both and all(r.status == "completed" and r.model == "sora-2-pro" for r in both)
     assert library.models() == ["sora-2", "sora-2-pro"]
