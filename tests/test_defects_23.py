@@ -291,3 +291,13 @@ def test_the_gallery_sorts_newest_oldest_longest_and_most_expensive_across_pages
     cards = [m.value for m in at.main.markdown if "Shot " in m.value]
     # Read column by column from the 3-wide grid: 3 2 4 in the first row, 1 5 in the second.
     assert [re.search(r"Shot (\d)", card)[1] for card in cards] == ["3", "1", "2", "5", "4"]
+
+
+# 10. A finished result stays on Text to video after a reload, with no second "Video ready".
+
+def test_a_finished_result_stays_on_text_to_video_after_a_reload(data_dir: Path, localsora: LocalsoraProcess) -> None:
+    make_finished(Library(data_dir), localsora, "A paper lantern drifting over a lake")
+    at = open_page(new_session(), "app_pages/text_to_video.py")  # the reload, once it was done
+    assert "A paper lantern drifting over a lake" in texts(at)
+    assert "Download" in [b.label for b in at.get("download_button")]
+    assert not [t.value for t in at.toast if t.value.startswith("Video ready")], "announced once, before"
