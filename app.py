@@ -33,6 +33,19 @@ div[class*="st-key-"][class*="_play_"] .stButton button {border: none; backgroun
 div[class*="st-key-"][class*="_play_"] .stButton button > div {background: rgba(20, 18, 32, 0.75);
   border-radius: 2rem; padding: 0.25rem 0.9rem 0.25rem 0.6rem; width: auto; flex: 0 0 auto;}
 div[class*="st-key-"][class*="_play_"] .stButton button:hover {background: rgba(20, 18, 32, 0.2); color: #fff;}
+/* A finished result's player fits the screen's height, so a portrait clip's controls and Download show. */
+div[class*="st-key-result_"] video {max-height: 65vh; width: auto; max-width: 100%;}
+/* On a phone, a source strip of Pick cards stays one row that scrolls sideways instead of stacking. */
+@media (max-width: 640px) {
+  div[class*="_strip"][class*="st-key-"] [data-testid="stHorizontalBlock"] {flex-wrap: nowrap; overflow-x: auto;}
+  div[class*="_strip"][class*="st-key-"] [data-testid="stColumn"] {flex: 0 0 9rem; min-width: 9rem;}
+  div[class*="_strip"][class*="st-key-"] .studio-thumb {height: 110px;}
+}
+/* A video's frames: one row at its own height, scrolling sideways. */
+.studio-frames {overflow-x: auto; overflow-y: hidden;}
+.studio-frames img {height: 120px; max-width: none; display: block;}
+/* A lineage link wraps at a word instead of clipping its title mid-word. */
+div.st-key-lineage_chain [data-testid="stPageLink-NavLink"] * {white-space: normal; text-overflow: clip;}
 /* The fitted reference is outlined, so a white or pale edge still shows where the frame ends. */
 div[class*="st-key-"][class*="_fitted_preview"] img {outline: 2px dashed #5b4bdb; outline-offset: 2px;}
 </style>""")

@@ -39,10 +39,15 @@ controls_col, progress_col = st.columns([1.2, 1], gap="large")
 with controls_col:
     upload = None
     # Its own key for a library copy, which offers no Remix: each control keeps its own choice.
-    action = st.segmented_control("Action", offered, default=offered[0], required=True,
-                                  key="remix_action_copy" if library_copy else "remix_action") or offered[0]
+    action_key = "remix_action_copy" if library_copy else "remix_action"
+    if (asked := st.query_params.get("action")) in offered:  # a card's or video page's Edit or Extend
+        st.session_state[action_key] = asked
+        del st.query_params["action"]
+    action = st.segmented_control("Action", offered, default=offered[0], required=True, key=action_key) or offered[0]
     if library_copy:
-        st.caption(f"{context.provider.label} no longer has this video, so it is sent from this library as an MP4.")
+        why = ("This film was joined in this studio" if source and source.kind == "storyboard"
+               else f"{context.provider.label} no longer has this video")
+        st.caption(f"{why}, so it is sent from this library as an MP4.")
     if action == "Edit":
         file = st.file_uploader("Or edit an uploaded MP4 instead", type=list(SOURCE_VIDEO.extensions),
                                 key="remix_upload", max_upload_size=SOURCE_VIDEO.max_mb,

@@ -29,9 +29,7 @@ from studio.provider.profiles import Provider
 
 TICK_SECONDS = 1.0
 PROVIDER_PACE = "This provider's pace"
-STATUS_LABELS = {"waiting": "Waiting", "sending": "Sending", "queued": "Queued", "in_progress": "Rendering",
-                 "completed": "Ready", "failed": "Failed", "timed_out": "Timed out", "refused": "Refused",
-                 "cancelled": "Cancelled"}
+STATUS_LABELS = batches.ROW_STATUS_WORDS  # the header counts rows in these same words
 CSV_EXAMPLE = ("prompt,size,seconds,seed,image\n"
                "A red kite over green hills at dawn,720x1280,4,,\n"
                "\"A yellow taxi in the rain, pan left\",1280x720,4,,\n")
@@ -188,7 +186,7 @@ def _controls(context: StudioContext, batch: batches.Batch, key: str) -> None:
         with zip_col:
             st.download_button(
                 f"ZIP of {len(batch.completed)}", data=lambda: batches.zip_file(library, batch).open("rb"),
-                file_name=f"{batch.tag}.zip", mime="application/zip", icon=":material/folder_zip:",
+                file_name=batch.zip_name, mime="application/zip", icon=":material/folder_zip:",
                 key=f"{key}_zip", on_click="ignore")
 
 

@@ -18,7 +18,7 @@ import streamlit as st
 from components.identity import current_actor
 from studio.errors import StudioError
 from studio.jobs import DEFAULT_DEADLINE, Jobs
-from studio.library import Library, VideoRecord
+from studio.library import Filters, Library, VideoRecord
 from studio.provider.dialects import DIALECTS
 from studio.provider.discovery import discover, discover_server
 from studio.provider.local_backend import embedded_localsora, is_starting
@@ -38,6 +38,11 @@ SESSION_PROVIDER = "provider_kind"
 SESSION_JOBS = "session_job_ids"
 SESSION_CONTEXT = "studio_context"  # this session's, kept between runs while still current
 SESSION_CONTEXT_CHECKED = "studio_context_checked"  # app.py checked it on this run: the page takes it as it is
+SESSION_RESTORED = "connection_restored"  # this session has looked for a connection kept from before a reload
+SESSION_KEY_AGAIN = "connection_key_again"  # the key a connection restored after a reload needs typed again
+ANNOUNCED = "announced_job_ids"  # jobs whose end this session has toasted already
+RECENT_RESULT_SECONDS = 3600.0  # a reload keeps showing the results finished this long ago or less
+RECENT_RESULTS = 6
 HEALTH_SECONDS = 20.0  # a provider's health is asked again after this long
 MAX_CONTEXT_AGE_SECONDS = 20.0  # then built again: discovery of a server that did not answer is not cached
 
@@ -189,6 +194,8 @@ def studio_context(*, for_app: bool = False) -> StudioContext:
     """This run's context: the session's while still current, else built again. app.py asks first on every run
     (`for_app=True`); the page it then runs takes that one without checking again, and a page run alone (as
     AppTest runs them) checks it itself."""
+    if SESSION_RESTORED not in st.session_state:
+        _restore_connection()
     checked_by_app = st.session_state.pop(SESSION_CONTEXT_CHECKED, False) and not for_app
     context = st.session_state.get(SESSION_CONTEXT)
     if context is None or not checked_by_app:
@@ -201,6 +208,21 @@ def studio_context(*, for_app: bool = False) -> StudioContext:
     elif context.local_starting:  # a page's call: say so, and redraw everything once it answers
         _rerun_when_local_answers(context.provider.base_url)
     return context
+
+
+def _restore_connection() -> None:
+    """Once a session: the provider this person connected in Settings before a reload, without its key (the
+    sidebar asks for it again), rather than the default one behind their back."""
+    st.session_state[SESSION_RESTORED] = True
+    if SESSION_PROVIDER in st.session_state:
+        return
+    saved = _library(str(data_dir_of(server_config()[0]))).saved_connection(current_actor().name)
+    if saved is None:
+        return
+    st.session_state.setdefault(SESSION_OVERRIDES, {}).update(saved.settings)
+    st.session_state[SESSION_PROVIDER] = saved.kind
+    if saved.key_name:
+        st.session_state[SESSION_KEY_AGAIN] = saved.key_name
 
 
 def _build_context(config: dict[str, str], sources: dict[str, str], built_from: tuple[object, ...]) -> StudioContext:
@@ -224,10 +246,16 @@ def _build_context(config: dict[str, str], sources: dict[str, str], built_from: 
 
 
 def session_job_ids(context: StudioContext) -> list[str]:
-    """Jobs this session follows. A new session (a refresh, a restart) picks up this person's active jobs again."""
+    """Jobs this session follows. A new session (a refresh, a restart) picks up this person's active jobs again,
+    and the results they finished in the last RECENT_RESULT_SECONDS, shown as before and not toasted twice."""
     if SESSION_JOBS not in st.session_state:
-        st.session_state[SESSION_JOBS] = [r.video_id for r in context.library.active(provider=context.provider.kind)
-                                          if r.owner == context.jobs.owner]  # this person's, not the team's
+        owner, kind = context.jobs.owner, context.provider.kind
+        since = time.time() - RECENT_RESULT_SECONDS
+        recent = [r for r in context.library.page(Filters(provider=kind, owner=owner), limit=RECENT_RESULTS).records
+                  if not r.is_active and (r.completed_at or r.updated_at) >= since][::-1]
+        st.session_state.setdefault(ANNOUNCED, set()).update(r.video_id for r in recent)
+        st.session_state[SESSION_JOBS] = [r.video_id for r in recent] + [
+            r.video_id for r in context.library.active(provider=kind) if r.owner == owner]  # this person's
     return st.session_state[SESSION_JOBS]
 
 

@@ -159,11 +159,11 @@ def action_buttons(context: StudioContext, record: VideoRecord, key: str, *, per
     if record.status == "completed":
         with next(slot):
             video_card.download_button(context.library, record, key=f"{key}_dl_{video_id}")
-        # The Remix page also edits and extends: name the first thing that can be done to it, or nothing.
-        actions = video_card.actions_for(record, context.provider.capabilities)
-        if actions and next(slot).button(actions[0], key=f"{key}_remix_{video_id}", icon=":material/auto_fix_high:",
-                                         width="stretch"):
-            st.switch_page("app_pages/remix.py", query_params={"video": video_id})
+        # Each of Remix, Edit and Extend the provider offers: the Remix page opens on that action.
+        for action in video_card.actions_for(record, context.provider.capabilities):
+            if next(slot).button(action, key=f"{key}_{action.lower()}_{video_id}", width="stretch",
+                                 icon=video_card.ACTION_ICONS[action]):
+                st.switch_page("app_pages/remix.py", query_params={"video": video_id, "action": action})
         if can_loop(context, record):
             loop_button(context, record, next(slot), key)
     elif record.status in ("failed", "timed_out"):
@@ -213,8 +213,10 @@ def gallery_card(context: StudioContext, record: VideoRecord, key: str) -> None:
     facts = (video_card.summary_line(record), video_card.sound_text(context.library, record),
              video_card.made_line(record), video_card.tags_text(record))
     small = "  \n".join(line for line in facts if line)
+    identity = video_card.identity_line(record)  # variants share a title: these tell them apart
     video_card.thumbnail(context.library, record, under=f"**{star}{title_of(record, 48)}** "
-                         f"{video_card.badge_markup(record)}\n\n:small[:gray[{small}]]")
+                         f"{video_card.badge_markup(record)}\n\n{identity}"
+                         f"\n\n:small[:gray[{small}]]")
     if record.status in ("failed", "timed_out"):
         failure_notice(context, record)
     elif in_flight(record):  # rendering, or finished there and still downloading (with why, if it is stuck)

@@ -7,7 +7,7 @@ import streamlit as st
 from components.context import StudioContext
 from components.gallery_card import gallery_card
 from components.video_pair import video_pair
-from studio.library import STATUSES, Filters
+from studio.library import SORTS, STATUSES, Filters
 from studio.prompts import short_title
 
 PAGE_SIZE = 12
@@ -21,7 +21,7 @@ def _request_sync() -> None:
     st.session_state["gallery_sync"] = True
 
 
-FILTER_KEYS = ("gallery_status", "gallery_model", "gallery_text", "gallery_favourites")
+FILTER_KEYS = ("gallery_status", "gallery_model", "gallery_text", "gallery_favourites", "gallery_sort")
 KEEP = "page"  # the filters keep their values while one video's page hides them, so Back finds them as left
 
 
@@ -42,14 +42,16 @@ def filters_bar(context: StudioContext) -> Filters:
                           persist_state=KEEP, width=180, format_func=lambda m: "All models" if m is None else m)
     text = bar.text_input("Search", key="gallery_text", placeholder="Words from the prompt, title or tags",
                           persist_state=KEEP)
+    sort = bar.selectbox("Sort", list(SORTS), key="gallery_sort", persist_state=KEEP, width=160,
+                         format_func=str.capitalize)
     favourites = bar.toggle("Favourites", key="gallery_favourites", persist_state=KEEP, width="content")
     bar.button("Sync", icon=":material/sync:", on_click=_request_sync,
                help=f"Add videos {context.provider.label} has that this library lacks, and download them.")
     filters = Filters(status=status, model=model, text=text or "", favourites_only=favourites,
-                      owner=owner if whose == "Mine" else None)
+                      owner=owner if whose == "Mine" else None, sort=sort or "newest")
     if st.session_state.get("gallery_filters") != filters:
         st.session_state["gallery_filters"] = filters
-        st.session_state[CURSORS] = [None]  # new filters start at the newest page
+        st.session_state[CURSORS] = [None]  # new filters or a new order start at the first page
     return filters
 
 

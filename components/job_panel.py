@@ -13,7 +13,7 @@ import streamlit as st
 
 from components import video_card
 from components.background import polled_in_background
-from components.context import StudioContext, session_jobs
+from components.context import ANNOUNCED, StudioContext, session_jobs
 from components.feedback import queue_toast, show_error
 from components.plain_text import escape_markdown, title_of
 from components.submit import run_submit
@@ -22,7 +22,6 @@ from studio.prompts import short_title
 
 TICK_SECONDS = 1.0  # how often a tab re-reads its active jobs; the worker polls each when the provider says
 FINISHED_SHOWN = 4
-ANNOUNCED = "announced_job_ids"  # jobs whose end this session has toasted already
 
 
 def in_flight(record: VideoRecord) -> bool:
@@ -73,7 +72,8 @@ def _progress_card(context: StudioContext, record: VideoRecord) -> None:
 
 
 def finished_card(context: StudioContext, record: VideoRecord, key: str) -> None:
-    with st.container(border=True):
+    # Keyed: app.py's CSS keeps a portrait player within the screen, so its controls and Download stay in view.
+    with st.container(border=True, key=f"result_{key}_{record.video_id}"):
         if record.status != "completed":
             st.markdown(f"**{title_of(record)}** {video_card.badge_markup(record)}")  # the badge inline: no columns
             failure_notice(context, record)

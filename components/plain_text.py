@@ -30,3 +30,8 @@ def escape_markdown(text: str) -> str:
 def title_of(record: VideoRecord, limit: int = 60) -> str:
     """The record's title (its whole prompt when untitled) on one line, cut at a word with "…", escaped."""
     return escape_markdown(short_title(record.title or record.prompt or record.video_id, limit))
+
+
+def counted(number: int, noun: str) -> str:
+    """"1 shot", "2 shots": a count and its noun, singular for one."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

@@ -6,6 +6,7 @@ import streamlit as st
 
 from components.context import SESSION_JOBS, SESSION_PROVIDER, StudioContext, health_of
 from components.drawer import drawer
+from components.kept_connection import drop_connection, keep_connection
 from components.plain_text import escape_markdown
 from components.spend import spend_by_person
 from studio.catalog import DEFAULT_MODEL
@@ -25,8 +26,9 @@ SESSION_FIELDS = {
 }
 
 
-def _choose_provider() -> None:
+def _choose_provider(context: StudioContext) -> None:
     st.session_state[SESSION_PROVIDER] = st.session_state["settings_provider"]
+    drop_connection(context)
     st.session_state.pop(SESSION_JOBS, None)  # follow the new provider's active jobs
 
 
@@ -36,7 +38,7 @@ def provider_choice(context: StudioContext) -> None:
     labels = {kind: p.label for kind, p in context.providers.items()}
     st.session_state["settings_provider"] = context.provider.kind
     st.radio("Use this provider", configured, format_func=labels.get, horizontal=True, key="settings_provider",
-             on_change=_choose_provider)
+             on_change=_choose_provider, args=(context,))
 
 
 def provider_status(context: StudioContext) -> None:
@@ -68,7 +70,7 @@ def provider_status(context: StudioContext) -> None:
 def profile_table(context: StudioContext) -> None:
     # A markdown table, not a dataframe: a handful of rows, drawn on every rerun of Settings.
     rows = [f"| {escape_markdown(p.label)} | {'yes' if p.configured else 'no'} | "
-            f"{', '.join(f'`{name}`' for name in p.missing) or '—'} |" for p in context.providers.values()]
+            f"{escape_markdown(p.needs[:1].upper() + p.needs[1:]) or '—'} |" for p in context.providers.values()]
     st.markdown("\n".join(["| Profile | Ready | Still needs |", "|---|---|---|", *rows]))
     for provider in context.providers.values():
         if provider.note and provider.kind != context.provider.kind:  # the one in use says it above
@@ -209,8 +211,9 @@ def _draft_config(kind: str) -> dict[str, str]:
     return {name: draft.get(name, "") for name in names}
 
 
-def _use_connection(kind: str, overrides: dict[str, str]) -> None:
+def _use_connection(context: StudioContext, kind: str, overrides: dict[str, str]) -> None:
     overrides.update({k: v for k, v in _draft_config(kind).items() if v})
+    keep_connection(context, kind, _draft_config(kind))  # a reload keeps it, and asks for the key again
     st.session_state[SESSION_PROVIDER] = kind
     st.session_state.pop(SESSION_JOBS, None)  # follow the new provider's active jobs
 
@@ -266,7 +269,7 @@ def connect_provider(context: StudioContext, overrides: dict[str, str]) -> None:
                icon=":material/cloud_done:")
     if report.capabilities is not None:
         offers_table(report)
-    st.button("Use it for this session", on_click=_use_connection, args=(kind, overrides),
+    st.button("Use it for this session", on_click=_use_connection, args=(context, kind, overrides),
               icon=":material/power:", type="primary")
     st.markdown("**To keep it:** put these lines in `.streamlit/secrets.toml`, with your key in place of the "
                 "placeholder.")

@@ -7,6 +7,7 @@ import streamlit as st
 from components.context import StudioContext, health_of, session_jobs
 from components.identity import identity_box
 from components.job_panel import TICK_SECONDS, announce_ended, check_in, in_flight, state_label, stuck_downloads
+from components.kept_connection import ask_key_again
 from components.plain_text import escape_markdown, title_of
 from components.spend import spend_line
 
@@ -25,6 +26,7 @@ def sidebar(context: StudioContext) -> None:
             st.caption(escape_markdown(health.detail))
             if not health.starting:  # a renderer on its way needs no fixing
                 st.page_link("app_pages/settings.py", label="Fix it in Settings", icon=":material/settings:")
+        ask_key_again(context)
         identity_box()
         stuck_downloads(context)
         records = session_jobs(context)

@@ -53,7 +53,8 @@ def source_picker(context: StudioContext, key: str) -> VideoRecord | None:
     if st.session_state.get(f"{key}_source") not in by_id:
         st.session_state[f"{key}_source"] = ids[0]
 
-    strip = st.columns(STRIP)
+    # Keyed: on a phone, app.py's CSS keeps the strip one row that scrolls, rather than six cards stacked.
+    strip = st.container(key=f"{key}_strip").columns(STRIP)
     for column, record in zip(strip, records[:STRIP], strict=False):
         with column:
             video_card.thumbnail(context.library, record, under=f":small[:gray[{title_of(record)}]]")

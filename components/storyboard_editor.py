@@ -15,7 +15,7 @@ from components.context import StudioContext
 from components.feedback import queue_toast, show_error
 from components.generation_settings import size_label
 from components.identity import current_owner
-from components.plain_text import escape_markdown
+from components.plain_text import counted, escape_markdown
 from studio import storyboard as boards
 from studio.errors import StudioError
 from studio.media.upload_limits import REFERENCE_IMAGE
@@ -31,12 +31,15 @@ STATUS_LABELS = {"draft": "Needs a render", "waiting": "Waiting", "queued": "Que
 def storyboard_picker(context: StudioContext) -> boards.Storyboard | None:
     """The storyboard this session edits: a saved one, or a new one made here."""
     saved = boards.list_storyboards(context.library)
-    names = {b.storyboard_id: f"{b.title} · {len(b.shots)} shots" for b in saved}
+    names = {b.storyboard_id: f"{b.title} · {counted(len(b.shots), 'shot')}" for b in saved}
     options = [*names, NEW]
     if asked := st.query_params.get("storyboard"):  # a film's "Open its storyboard" link
         st.session_state[OPEN] = asked
         del st.query_params["storyboard"]
-    current = st.session_state.get(OPEN)
+    # A new session opens the board this person changed last (else anyone's): not "New storyboard…", which
+    # invites a duplicate.
+    current = st.session_state.get(OPEN) or next(
+        (b.storyboard_id for b in saved if b.owner == context.jobs.owner), saved[0].storyboard_id if saved else None)
     # No key: when a title or shot count changes, the widget starts again at the open storyboard.
     choice = st.selectbox("Storyboard", options, index=options.index(current) if current in names else len(options) - 1,
                           format_func=lambda o: names.get(o, o))
@@ -199,7 +202,7 @@ def storyboard_editor(context: StudioContext, board: boards.Storyboard) -> None:
         st.info(escape_markdown("To render: " + " ".join(found)), icon=":material/edit_note:")
     now = boards.current_state(library, board)
     to_send = sum(s.status in ("draft", "failed", "timed_out") for s in now.shots)
-    label = f"Render {to_send} shot{'s' if to_send != 1 else ''} and join" if to_send else "Join the film"
+    label = f"Render {counted(to_send, 'shot')} and join" if to_send else "Join the film"
     if board.last_error and not board.rendering:
         st.error(f"The last render stopped: {escape_markdown(board.last_error)}", icon=":material/error:")
     if now.done:
@@ -231,7 +234,7 @@ def render_panel(context: StudioContext, board: boards.Storyboard) -> None:
         if rendering:
             done = sum(s.status == "completed" for s in state.shots)
             st.progress(done / max(1, len(state.shots)),
-                        text=f"Rendering: {done} of {len(state.shots)} shots ready · " + " · ".join(
+                        text=f"Rendering: {done} of {counted(len(state.shots), 'shot')} ready · " + " · ".join(
                             f"{i + 1}: {escape_markdown(STATUS_LABELS.get(s.status, s.status))}"
                             + (f" {s.progress}%" if s.status in ("queued", "in_progress") else "")
                             for i, s in enumerate(state.shots)))

@@ -44,6 +44,23 @@ def short_id(record: VideoRecord) -> str:
     return record.video_id.removeprefix("video_")[-8:]
 
 
+# How each kind of video was made, as a lineage step and a card's badge say it.
+MADE_BY = {"generate": "Original", "image": "From an image", "remix": "Remix", "edit": "Edit", "extend": "Extend",
+           "storyboard": "Film"}
+LINEAGE_BADGED = ("remix", "edit", "extend", "storyboard")  # made from other videos: the card says how
+
+
+def identity_line(record: VideoRecord) -> str:
+    """What tells one take from its siblings: how it was made (a badge), its variant number and its seed."""
+    parts = [f":violet-badge[{MADE_BY[record.kind]}]"] if record.kind in LINEAGE_BADGED else []
+    if record.variant_index is not None:
+        parts.append(f"Variant {record.variant_index + 1}")
+    seed = record.seed if record.seed is not None else record.params.get("seed")  # used, else asked for
+    if seed is not None:
+        parts.append(f"seed {escape_markdown(str(seed))}")
+    return " · ".join(parts)
+
+
 def made_line(record: VideoRecord) -> str:
     return f"Made {datetime.fromtimestamp(record.created_at):%d %b %H:%M} · id {escape_markdown(short_id(record))}"
 
@@ -112,6 +129,15 @@ def download_button(library: Library, record: VideoRecord, key: str) -> None:
                        icon=":material/download:", key=key, on_click="ignore", width="stretch")
 
 
+def only_here_reason(record: VideoRecord) -> str:
+    """Why the provider has no copy of a video the library has: a film joined here never had one."""
+    return ("Joined in this studio from its shots" if record.kind == "storyboard"
+            else "Deleted on the provider")
+
+
+ACTION_ICONS = {"Remix": ":material/auto_fix_high:", "Edit": ":material/edit_note:", "Extend": ":material/more_time:"}
+
+
 def actions_for(record: VideoRecord | None, caps: ProviderOffer) -> tuple[str, ...]:
     """What can be done to a finished video (Remix, Edit, Extend, as the provider offers). A remix starts from the
     provider's copy, so not for a video only in this library (deleted there, or a storyboard's film, made here);
@@ -121,10 +147,10 @@ def actions_for(record: VideoRecord | None, caps: ProviderOffer) -> tuple[str, .
 
 
 def links(record: VideoRecord, actions: tuple[str, ...]) -> None:
-    """`actions`: what can be done to it (`actions_for`); the first one is linked."""
-    if actions:
-        st.page_link("app_pages/remix.py", label=f"{actions[0]} it", icon=":material/auto_fix_high:",
-                     query_params={"video": record.video_id})
+    """`actions`: what can be done to it (`actions_for`), each a link to the Remix page open on that action."""
+    for action in actions:
+        st.page_link("app_pages/remix.py", label=f"{action} it", icon=ACTION_ICONS[action],
+                     query_params={"video": record.video_id, "action": action})
     st.page_link("app_pages/gallery.py", label="Open in gallery", icon=":material/video_library:",
                  query_params={"video": record.video_id})
 

@@ -2,28 +2,49 @@
 
 from __future__ import annotations
 
+import base64
+import html
 from datetime import datetime
+from pathlib import Path
 
 import streamlit as st
 
 from components import video_card
 from components.context import StudioContext
+from components.drawer import drawer
 from components.gallery_card import PLAYING, action_buttons
 from components.job_panel import failure_notice
-from components.plain_text import escape_markdown, title_of
+from components.plain_text import counted, escape_markdown, title_of
 from components.trash import in_trash_notice
 from studio.jobs import BLENDED_WITH
 from studio.library import VideoRecord
+from studio.media.thumbnails import frames_strip
 
 
 def _when(timestamp: float | None) -> str:
     return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M") if timestamp else "—"
 
 
+ANCESTORS_SHOWN = 8  # a longer chain shows its nearest steps
+
+
 def _lineage_link(record: VideoRecord, relation: str) -> None:
-    # A link is one line that clips what does not fit: cut the title at a word to fit the column, full one on hover.
-    st.page_link("app_pages/gallery.py", label=f"{relation}: {title_of(record, 34)}", help=title_of(record, 400),
+    # The title is cut at a word; the lineage container's CSS (app.py) wraps the link instead of clipping it.
+    st.page_link("app_pages/gallery.py", label=f"{relation}: {title_of(record, 60)}", help=title_of(record, 400),
                  icon=":material/account_tree:", query_params={"video": record.video_id})
+
+
+def ancestors(context: StudioContext, record: VideoRecord) -> tuple[list[VideoRecord], str | None]:
+    """What `record` was made from, oldest first, and the id of the first one no longer in this library."""
+    chain: list[VideoRecord] = []
+    parent_id = record.parent_video_id
+    while parent_id and len(chain) < ANCESTORS_SHOWN and parent_id not in {r.video_id for r in chain}:
+        parent = context.library.get(parent_id)
+        if parent is None:
+            return chain[::-1], parent_id
+        chain.append(parent)
+        parent_id = parent.parent_video_id
+    return chain[::-1], None
 
 
 FILM_HANDLING = {"copied": "copied", "encoded": "re-encoded", "none": "none"}
@@ -35,7 +56,8 @@ def server_facts(record: VideoRecord) -> None:
     extra = record.extra
     if record.kind == "storyboard":
         video, audio = (FILM_HANDLING.get(str(extra.get(k)), "unknown") for k in ("video", "audio"))
-        st.caption(f"Joined here from {len(extra.get('shots') or [])} shots · picture {video} · sound {audio}")
+        shots = counted(len(extra.get("shots") or []), "shot")
+        st.caption(f"Joined here from {shots} · picture {video} · sound {audio}")
         return
     facts = []
     if isinstance(seconds := extra.get("inference_time_s"), int | float) and not isinstance(seconds, bool):
@@ -52,16 +74,24 @@ def server_facts(record: VideoRecord) -> None:
 
 def lineage(context: StudioContext, record: VideoRecord) -> None:
     """What it was made from and what was made from it; for a storyboard's film, its shots and its storyboard."""
-    parent = context.library.get(record.parent_video_id) if record.parent_video_id else None
+    chain, lost_id = ancestors(context, record)
     children = context.library.children(record.video_id)
     shots = (record.extra.get("shots") or []) if record.kind == "storyboard" else []
-    if not (parent or children or record.parent_video_id or shots):
+    if not (chain or children or lost_id or shots):
         return
-    st.markdown("**Lineage**")
-    if parent is not None:
-        _lineage_link(parent, f"Made from ({record.kind})")
-    elif record.parent_video_id:
-        st.caption(f"Made from {escape_markdown(record.parent_video_id)} (not in this library).")
+    with st.container(key="lineage_chain"):
+        _lineage_steps(context, record, chain, lost_id, children, shots)
+
+
+def _lineage_steps(context: StudioContext, record: VideoRecord, chain: list[VideoRecord], lost_id: str | None,
+                   children: list[VideoRecord], shots: list[str]) -> None:
+    st.markdown("**Lineage**" + (", oldest first" if len(chain) > 1 else ""))
+    if lost_id:
+        st.caption(f"Made from {escape_markdown(lost_id)} (not in this library).")
+    for ancestor in chain:  # each step says how it was made; this video is the last step
+        _lineage_link(ancestor, video_card.MADE_BY.get(ancestor.kind, ancestor.kind.capitalize()))
+    if chain:
+        st.caption(f"↳ This video ({video_card.MADE_BY.get(record.kind, record.kind).lower()})")
     if (into := record.extra.get(BLENDED_WITH)) and (second := context.library.get(str(into))) is not None:
         _lineage_link(second, "Blended into")  # a blend's second source
     for number, shot_id in enumerate(shots, 1):
@@ -116,7 +146,7 @@ def video_detail(context: StudioContext, video_id: str) -> None:
             st.caption(escape_markdown(" · ".join(seed + sent_words)))
         server_facts(record)
         if record.remote_deleted:
-            st.caption("Deleted on the provider; this library keeps its copy.")
+            st.caption(f"{video_card.only_here_reason(record)}; this library keeps its copy.")
         elif record.expires_at:
             st.caption(f"Provider copy expires {_when(record.expires_at)}; the library copy stays.")
         if record.trashed_at is not None:
@@ -129,7 +159,19 @@ def video_detail(context: StudioContext, video_id: str) -> None:
             for entry in context.library.history(record.video_id):
                 note = f" — {entry.note}" if entry.note else ""
                 st.caption(escape_markdown(f"{_when(entry.at)} · {entry.status} {entry.progress}%{note}"))
-    sprites = context.library.path(record.spritesheet_path)
-    if sprites is not None and sprites.exists():
-        with st.expander("Frames", icon=":material/view_module:"):
-            st.image(str(sprites), width="stretch")
+    video = context.library.path(record.video_path)
+    # Built only while open: the strip is made from the MP4 the first time.
+    if video is not None and (frames := drawer("Frames", icon=":material/view_module:", key="video_frames")):
+        with frames:
+            frames_row(video, record)
+
+
+def frames_row(video: Path, record: VideoRecord) -> None:
+    """The frames in one row that scrolls sideways (app.py's .studio-frames), never screens tall."""
+    strip = frames_strip(video)
+    if strip is None:
+        st.caption("The frames cannot be read from this video.")
+        return
+    data = base64.b64encode(strip.read_bytes()).decode()
+    st.html(f"<div class='studio-frames'><img src='data:image/jpeg;base64,{data}' "
+            f"alt='Frames of {html.escape(record.display_title)}'></div>")

@@ -356,6 +356,12 @@ def estimate_batch(rows: Iterable[PlannedRow], provider_kind: str) -> BatchEstim
 # ---------------------------------------------------------------- the queue
 
 
+# What a row says of its status, in the order the batch's header counts them.
+ROW_STATUS_WORDS = {"completed": "Ready", "in_progress": "Rendering", "queued": "Queued", "sending": "Sending",
+                    "waiting": "Waiting", "failed": "Failed", "timed_out": "Timed out", "refused": "Refused",
+                    "cancelled": "Cancelled"}
+
+
 @dataclass
 class BatchRow:
     batch_id: str
@@ -444,12 +450,18 @@ class Batch:
 
     @property
     def summary(self) -> str:
+        """The rows counted in the words each row says of itself (ROW_STATUS_WORDS), so the two always agree."""
         counts = self.counts()
-        order = ("completed", "in_progress", "queued", "sending", "waiting", "failed", "timed_out", "refused",
-                 "cancelled")
-        words = {"in_progress": "rendering", "timed_out": "timed out"}
-        parts = [f"{counts[s]} {words.get(s, s)}" for s in order if counts.get(s)]
+        parts = [f"{counts[s]} {ROW_STATUS_WORDS[s].lower()}" for s in ROW_STATUS_WORDS if counts.get(s)]
+        parts += [f"{n} {s}" for s, n in counts.items() if s not in ROW_STATUS_WORDS]  # a server's own word
         return f"{len(self.rows)} rows: " + ", ".join(parts)
+
+    @property
+    def zip_name(self) -> str:
+        """The ZIP's file name: one taken mid-run says how many it holds, so it is never mistaken for the final one."""
+        if self.settled:
+            return f"{self.tag}.zip"
+        return f"{self.tag}-partial-{len(self.completed)}-of-{len(self.rows)}.zip"
 
 
 def start_batch(library: Library, provider: Provider, plan: BatchPlan, *, name: str = "", pace: Pace | None = None,

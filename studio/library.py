@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.access import Actor, require_owner
+from studio.prompts import without_emphasis
 from studio.provider.url_redaction import redacted_url
 
 ACTIVE_STATUSES = ("queued", "in_progress")
@@ -226,6 +227,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE storyboards ADD COLUMN claimed_by TEXT;
     ALTER TABLE storyboards ADD COLUMN claimed_until REAL NOT NULL DEFAULT 0;
     """,
+    # 10: the provider each person connected in Settings, so a reload keeps it: its kind and settings, never a key
+    # (`key_name` says which key to ask for again).
+    """
+    CREATE TABLE connections (
+        owner TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        settings TEXT NOT NULL,
+        key_name TEXT,
+        saved_at REAL NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -285,7 +297,7 @@ class VideoRecord:
 
     @property
     def display_title(self) -> str:
-        return self.title or (self.prompt.splitlines()[0][:80] if self.prompt else self.video_id)
+        return self.title or (without_emphasis(self.prompt.splitlines()[0])[:80] if self.prompt else self.video_id)
 
 
 _COLUMNS = [f.name for f in fields(VideoRecord)]
@@ -302,12 +314,27 @@ class Filters:
     provider: str | None = None
     owner: str | None = None  # None: everyone's
     trashed: bool = False  # the trash instead of the library
+    sort: str = "newest"  # a key of SORTS
+
+
+# How a page of videos can be ordered: (SQL expression, direction); pages go on from (its value, video_id).
+SORTS = {"newest": ("created_at", "DESC"), "oldest": ("created_at", "ASC"),
+         "longest": ("CAST(seconds AS REAL)", "DESC"), "most expensive": ("COALESCE(cost_usd, 0)", "DESC")}
 
 
 @dataclass(frozen=True)
 class Page:
     records: list[VideoRecord]
     next_cursor: tuple[float, str] | None  # pass back as `before` for the next (older) page
+
+
+@dataclass(frozen=True)
+class SavedConnection:
+    """A provider connected in Settings, as kept across reloads: never its key, only which key it needs."""
+
+    kind: str
+    settings: dict[str, str]  # config key -> value, no key among them
+    key_name: str | None = None  # the key to ask for again, if it had one
 
 
 @dataclass
@@ -499,17 +526,20 @@ class Library:
 
     def page(self, filters: Filters = Filters(), *, limit: int = 24,
              before: tuple[float, str] | None = None) -> Page:
-        """Newest first, `limit` at a time. Keyset paging keeps every page as fast as the first."""
+        """In `filters.sort`'s order (newest first unless asked), `limit` at a time. Keyset paging keeps every page
+        as fast as the first."""
+        expression, direction = SORTS[filters.sort]
+        after = "<" if direction == "DESC" else ">"
         where, args = _where(filters)
         if before is not None:
-            where.append("(created_at < ? OR (created_at = ? AND video_id < ?))")
+            where.append(f"({expression} {after} ? OR ({expression} = ? AND video_id {after} ?))")
             args += [before[0], before[0], before[1]]
-        sql = (f"SELECT {', '.join(_COLUMNS)} FROM videos {_join(where)} "
-               "ORDER BY created_at DESC, video_id DESC LIMIT ?")
+        sql = (f"SELECT {', '.join(_COLUMNS)}, {expression} FROM videos {_join(where)} "
+               f"ORDER BY {expression} {direction}, video_id {direction} LIMIT ?")
         rows = self._connection().execute(sql, [*args, limit + 1]).fetchall()
-        records = [_record(r) for r in rows[:limit]]
-        more = len(rows) > limit
-        return Page(records, (records[-1].created_at, records[-1].video_id) if more and records else None)
+        records = [_record(r[:-1]) for r in rows[:limit]]
+        more = len(rows) > limit and records
+        return Page(records, (rows[limit - 1][-1], records[-1].video_id) if more else None)
 
     def count(self, filters: Filters = Filters()) -> int:
         where, args = _where(filters)
@@ -568,6 +598,23 @@ class Library:
         rows = self._connection().execute("SELECT mode FROM absent_modes WHERE base_url = ?",
                                           (_server_key(base_url),))
         return {row[0] for row in rows}
+
+    def save_connection(self, owner: str, connection: SavedConnection) -> None:
+        if any("KEY" in name for name in connection.settings):
+            raise ValueError("a connection is saved without its key")
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO connections (owner, kind, settings, key_name, saved_at) "
+                         "VALUES (?, ?, ?, ?, ?)", (owner, connection.kind, json.dumps(connection.settings),
+                                                    connection.key_name, time.time()))
+
+    def saved_connection(self, owner: str) -> SavedConnection | None:
+        row = self._connection().execute("SELECT kind, settings, key_name FROM connections WHERE owner = ?",
+                                         (owner,)).fetchone()
+        return None if row is None else SavedConnection(row[0], json.loads(row[1]), row[2])
+
+    def forget_connection(self, owner: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM connections WHERE owner = ?", (owner,))
 
     def remove(self, video_id: str) -> bool:
         """Forget a video and delete its files. The row goes first, so no row ever points at a missing file."""
@@ -824,6 +871,9 @@ def _record(row: Sequence[Any]) -> VideoRecord:
     return record
 
 
+SEARCH_TERM = re.compile(r'"([^"]+)"|([^\s"]+)')  # a "quoted phrase" or a word
+
+
 def _where(filters: Filters) -> tuple[list[str], list[Any]]:
     where: list[str] = []
     args: list[Any] = []
@@ -842,13 +892,18 @@ def _where(filters: Filters) -> tuple[list[str], list[Any]]:
         where.append("owner = ?")
         args.append(filters.owner)
     where.append("trashed_at IS NOT NULL" if filters.trashed else "trashed_at IS NULL")
-    text = filters.text.strip()
-    if len(text) >= 3:  # trigram index
+    # Every word, in any order, as the start or any part of a word: "earbuds blue" finds "Make the earbuds glow
+    # electric blue"; words in double quotes are one phrase. Terms of 3+ letters go through the trigram index,
+    # ANDed; shorter ones are scanned for.
+    words = [quoted or word for quoted, word in SEARCH_TERM.findall(filters.text)]
+    indexed = [word for word in words if len(word) >= 3]
+    if indexed:
         where.append("video_id IN (SELECT video_id FROM videos_text WHERE videos_text MATCH ?)")
-        args.append('"' + text.replace('"', '""') + '"')
-    elif text:
-        where.append("(prompt LIKE ? OR title LIKE ? OR tags LIKE ?)")
-        args += [f"%{text}%"] * 3
+        args.append(" ".join('"' + word.replace('"', '""') + '"' for word in indexed))
+    for word in words:
+        if len(word) < 3:
+            where.append("(prompt LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\' OR tags LIKE ? ESCAPE '\\')")
+            args += ["%" + re.sub(r"([\\%_])", r"\\\1", word) + "%"] * 3
     return where, args
 
 

@@ -173,9 +173,25 @@ def validate_prompt(prompt: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     return text
 
 
+# Emphasis as a chat assistant writes it: **bold**, __bold__, *italic*, _italic_, ~~struck~~. A marker must touch
+# its words on the inside and not be inside a word (snake_case, 2 * 3 stay as written).
+_EMPHASIS = [re.compile(r"(?<![\w*])\*\*(?=\S)(.+?)(?<=\S)\*\*(?![\w*])"),
+             re.compile(r"(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)"),
+             re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"),
+             re.compile(r"(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\w*])"),
+             re.compile(r"(?<!\w)_(?=[^\s_])(.+?)(?<=[^\s_])_(?!\w)")]
+
+
+def without_emphasis(text: str) -> str:
+    """`text` with markdown emphasis markers taken off their words: what a title or a toast shows."""
+    for pattern in _EMPHASIS:
+        text = pattern.sub(r"\1", text)
+    return text
+
+
 def short_title(text: str, limit: int = 60) -> str:
-    """`text` on one line, cut at a word boundary with "…" when longer than `limit` characters."""
-    line = re.sub(r"\s+", " ", text).strip()
+    """`text` on one line, without emphasis markers, cut at a word boundary with "…" when longer than `limit`."""
+    line = without_emphasis(re.sub(r"\s+", " ", text).strip())
     if len(line) <= limit:
         return line
     cut = line[: limit - 1]

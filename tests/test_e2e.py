@@ -136,7 +136,7 @@ def test_remix_from_the_gallery(page: Page, shots: Screenshots, server: Localsor
     assert len(remixes) == 1, "the provider has the remix, linked to its source"
     page.get_by_role("link", name="Open in gallery").last.click()
     wait_idle(page)
-    parent_link = page.get_by_role("link", name=re.compile(r"Made from \(remix\)"))
+    parent_link = page.get_by_role("link", name=re.compile(r"Original: "))  # the lineage: what it was made from
     expect(parent_link).to_be_visible()
     assert source_id in (parent_link.get_attribute("href") or "")
 

@@ -51,7 +51,7 @@ def test_a_pasted_csv_is_checked_priced_and_run_to_a_zip(page: Page, tmp_path: P
     commit_text(page, "Batch name", "Spring campaign")
     page.get_by_role("button", name="Start batch").click()
 
-    expect(page.get_by_text("3 rows: 3 completed")).to_be_visible(timeout=DONE)
+    expect(page.get_by_text("3 rows: 3 ready")).to_be_visible(timeout=DONE)
     expect(page.get_by_text("Line 4 · Ready")).to_be_visible()
     expect(page.locator(".studio-thumb img")).to_have_count(3)
     with page.expect_download() as download:

@@ -62,7 +62,8 @@ def test_filters_by_status_model_text_and_favourites(tmp_path: Path) -> None:
     assert library.count(Filters(model="sora-2-pro")) == 60
     assert library.count(Filters(favourites_only=True)) == 30
     assert library.count(Filters(text="red kite")) == 150
-    assert library.count(Filters(text="Shot 12:")) == 1
+    assert library.count(Filters(text='"Shot 12:"')) == 1, "a quoted phrase"
+    assert library.count(Filters(text='Shot 12:')) == 3, "words: also Shot 112: and Shot 212:"
     both = library.page(Filters(status="completed", model="sora-2-pro"), limit=100).records
     assert both and all(r.status == "completed" and r.model == "sora-2-pro" for r in both)
     assert library.models() == ["sora-2", "sora-2-pro"]
@@ -193,7 +194,7 @@ def test_an_old_library_is_migrated_in_place(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     library = Library(tmp_path)
-    assert library.schema_version == SCHEMA_VERSION == 9
+    assert library.schema_version == SCHEMA_VERSION == 10
     assert [r.video_id for r in library.page(Filters(text="lighthouse")).records] == ["video_old1"]
     old = library.get("video_old1")
     assert old is not None and old.prompt == "A lighthouse in fog" and old.params == {} and old.seed is None

@@ -211,3 +211,9 @@ def test_titles_escape_markdown_and_streamlit_markup() -> None:
 def test_prompt_too_long_says_by_how_much() -> None:
     assert prompt_too_long("x" * 32000) is None
     assert prompt_too_long("x" * 40000) == "The prompt is 40,000 characters; the limit is 32,000. Shorten it by 8,000."
+
+
+def test_short_titles_drop_emphasis_markers_but_keep_stars_and_underscores_that_are_not_markers() -> None:
+    assert short_title("**Bold launch** of the *new* bottle, __fast__ and ~~slow~~ _now_") == (
+        "Bold launch of the new bottle, fast and slow now")
+    assert short_title("snake_case_name, 2 * 3 * 4 and a*b*c") == "snake_case_name, 2 * 3 * 4 and a*b*c"

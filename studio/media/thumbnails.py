@@ -48,6 +48,15 @@ def write_stills(video: Path, *, thumbnail: Path | None = None, spritesheet: Pat
     return True
 
 
+FRAMES_STRIP = "frames.jpg"  # beside the video: a provider's spritesheet may be a grid, screens tall
+
+
+def frames_strip(video: Path) -> Path | None:
+    """The one-row strip of the video's frames, made from it once and kept beside it; None if it cannot be read."""
+    strip = video.with_name(FRAMES_STRIP)
+    return strip if strip.exists() or (video.exists() and write_stills(video, spritesheet=strip)) else None
+
+
 def _save(image: object, target: Path, image_format: str, **options: object) -> None:
     partial = target.with_name(f".{target.name}.part")
     image.save(partial, format=image_format, **options)  # type: ignore[attr-defined]

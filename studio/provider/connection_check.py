@@ -52,7 +52,7 @@ class ConnectionReport:
 def check_connection(provider: Provider, *, keep_models: bool = False, timeout: float = 10.0) -> ConnectionReport:
     """Ask `provider`'s server. `keep_models`: the user named the models, so the listed ones do not replace them."""
     if provider.missing:
-        return ConnectionReport(False, "Not configured", f"Set {', '.join(provider.missing)} first.",
+        return ConnectionReport(False, "Not configured", f"Enter {provider.needs} first.",
                                 problem="not_configured")
     if provider.base_url is None:
         return ConnectionReport(False, "No base URL", "Enter the server's base URL first.", problem="not_configured")
@@ -184,8 +184,8 @@ def _failure(exc: Exception, provider: Provider, timeout: float) -> ConnectionRe
                                 f"{host} answered {exc.status_code} when asked for its videos. Try again in a "
                                 "moment.", problem="server_error")
     return ConnectionReport(False, "Not a videos answer",
-                            f"{videos_url} answered, but not with a list of videos ({type(exc).__name__}). Check "
-                            "the base URL.", problem="unexpected")
+                            f"{videos_url} answered, but not as a video server does: what came back is not a list "
+                            "of videos. Check the base URL; it usually ends in /v1.", problem="unexpected")
 
 
 def _ssl_reason(exc: BaseException) -> str:

@@ -58,7 +58,8 @@ def from_sdk(exc: Exception, provider: Provider) -> errors.StudioError:
         return errors.BackendUnreachable(
             f"Backend unreachable: {where}: {why}. Active jobs resume when it is back.")
     if not isinstance(exc, openai.APIStatusError):
-        return errors.ServerError(f"Unexpected error talking to {where}: {type(exc).__name__}.")
+        return errors.ServerError(f"{where} sent an answer that is not a video server's. Check its base URL in "
+                                  "Settings; it usually ends in /v1.")
 
     body = _body(exc)
     message = str(body.get("message") or exc.message)

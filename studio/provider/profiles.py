@@ -109,6 +109,15 @@ class ProviderOffer:
         return replace(self, **absent) if absent else self
 
 
+# Each setting a profile can lack, in a user's words (Settings → Connect a provider is where it is typed).
+NEEDED_IN_WORDS = {
+    "SORA_STUDIO_COMPATIBLE_URL": "the server's base URL",
+    "OPENAI_API_KEY": "an API key",
+    "AZURE_OPENAI_ENDPOINT": "the Azure OpenAI endpoint",
+    "AZURE_OPENAI_API_KEY": "an Azure OpenAI API key",
+}
+
+
 @dataclass(frozen=True)
 class Provider:
     kind: ProviderKind
@@ -129,6 +138,11 @@ class Provider:
     @property
     def configured(self) -> bool:
         return not self.missing
+
+    @property
+    def needs(self) -> str:
+        """What it still needs, in words ("" when nothing): never a variable's name."""
+        return " and ".join(NEEDED_IN_WORDS.get(name, name) for name in self.missing)
 
     @property
     def host(self) -> str:
@@ -343,7 +357,8 @@ def check_health(provider: Provider, timeout: float = 5.0) -> Health:
     from studio.provider.error_mapping import from_sdk
 
     if provider.missing:
-        return Health(False, f"{provider.label}: not configured", f"Set {', '.join(provider.missing)}.")
+        return Health(False, f"{provider.label}: not configured",
+                      f"It needs {provider.needs}: add it in Settings → Connect a provider.")
     if provider.base_url is None:
         return Health(False, f"{provider.label}: not started", "The local renderer has not started yet.")
     try:
