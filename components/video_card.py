@@ -46,8 +46,8 @@ def short_id(record: VideoRecord) -> str:
 
 # How each kind of video was made, as a lineage step and a card's badge say it.
 MADE_BY = {"generate": "Original", "image": "From an image", "remix": "Remix", "edit": "Edit", "extend": "Extend",
-           "storyboard": "Film"}
-LINEAGE_BADGED = ("remix", "edit", "extend", "storyboard")  # made from other videos: the card says how
+           "storyboard": "Film", "loop": "Loop", "blend": "Blend"}
+LINEAGE_BADGED = ("remix", "edit", "extend", "storyboard", "loop", "blend")  # made from other videos: the card says how
 
 
 def identity_line(record: VideoRecord) -> str:

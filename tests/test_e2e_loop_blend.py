@@ -47,7 +47,7 @@ def test_a_looped_clip_plays_and_names_its_source(page: Page, studio: StudioApp)
     assert (seen["width"], seen["height"]) == (1280, 720) and seen["duration"] > 3
     assert page.locator("video").first.evaluate("v => v.muted") is False, "the clip has sound: unmuted"
     expect(page.get_by_text("with sound")).to_be_visible()
-    expect(page.get_by_role("link", name="Made from (loop): A carousel turning at night")).to_be_visible()
+    expect(page.get_by_role("link", name="Original: A carousel turning at night")).to_be_visible()
 
 
 def test_two_gallery_videos_blend_into_one_transition(page: Page, studio: StudioApp) -> None:
@@ -67,5 +67,5 @@ def test_two_gallery_videos_blend_into_one_transition(page: Page, studio: Studio
     page.get_by_role("button", name="Play").first.click()
     wait_idle(page)
     playing_video(page)
-    expect(page.get_by_role("link", name="Made from (blend): A red kite over a beach")).to_be_visible()
+    expect(page.get_by_role("link", name="Original: A red kite over a beach")).to_be_visible()
     expect(page.get_by_role("link", name="Blended into: A blue kite over a field")).to_be_visible()

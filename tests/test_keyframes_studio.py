@@ -255,7 +255,7 @@ def test_the_gallery_blends_two_picked_videos(app: AppTest, library: Library, lo
         first.video_id, second.video_id, "The snow melts into sand")
     open_page(app, "app_pages/gallery.py", video=blend.video_id)
     lineage = {link.proto.label for link in app.get("page_link")}
-    assert {"Made from (blend): A snowy street", "Blended into: A sunny beach"} <= lineage, lineage
+    assert {"Original: A snowy street", "Blended into: A sunny beach"} <= lineage, lineage  # the chain, then B
 
 
 def test_image_to_video_places_an_end_frame_and_a_keyframe_on_its_slider(app: AppTest, library: Library,
