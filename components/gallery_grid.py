@@ -36,13 +36,13 @@ def filters_bar(context: StudioContext) -> Filters:
                      label_visibility="collapsed") if owner else "Everyone"
     bar = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")  # one row, not five columns
     status = bar.selectbox("Status", [None, *STATUSES], key="gallery_status", placeholder="All statuses",
-                           persist_state=KEEP, width=180,
+                           persist_state=KEEP, width=150,
                            format_func=lambda s: "All statuses" if s is None else STATUS_LABELS[s])
     model = bar.selectbox("Model", [None, *context.library.models()], key="gallery_model", placeholder="All models",
-                          persist_state=KEEP, width=180, format_func=lambda m: "All models" if m is None else m)
-    text = bar.text_input("Search", key="gallery_text", placeholder="Words from the prompt, title or tags",
+                          persist_state=KEEP, width=150, format_func=lambda m: "All models" if m is None else m)
+    text = bar.text_input("Search", key="gallery_text", placeholder="Prompt, title or tags",
                           persist_state=KEEP)
-    sort = bar.selectbox("Sort", list(SORTS), key="gallery_sort", persist_state=KEEP, width=160,
+    sort = bar.selectbox("Sort", list(SORTS), key="gallery_sort", persist_state=KEEP, width=130,
                          format_func=str.capitalize)
     favourites = bar.toggle("Favourites", key="gallery_favourites", persist_state=KEEP, width="content")
     bar.button("Sync", icon=":material/sync:", on_click=_request_sync,
