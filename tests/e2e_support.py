@@ -247,9 +247,12 @@ def start_slow_job(page: Page, server: LocalsoraProcess, prompt: str, render_del
     expect(page.get_by_text(re.compile(r"Rendering · \d+%"))).to_be_visible(timeout=VIDEO_READY)
 
 
-def playing_video(page: Page, index: int = 0) -> dict:
-    """Wait until the index-th <video> has decoded data, then report what the browser sees."""
-    video = page.locator("video").nth(index)
+def playing_video(page: Page, index: int = 0, video_id: str | None = None) -> dict:
+    """Wait until the index-th <video> (or the one in `video_id`'s result card: a new session also shows the
+    results finished in the last hour) has decoded data, then report what the browser sees."""
+    videos = page.locator(f'div[class*="st-key-result_"][class*="{video_id}"] video') if video_id else \
+        page.locator("video")
+    video = videos.nth(index)
     expect(video).to_be_attached(timeout=VIDEO_READY)
     page.wait_for_function("v => v.readyState >= 2", arg=video.element_handle(), timeout=VIDEO_READY)
     return video.evaluate("v => ({readyState: v.readyState, duration: v.duration, width: v.videoWidth,"
