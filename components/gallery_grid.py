@@ -97,7 +97,7 @@ def compare_section(context: StudioContext) -> None:
     """Two to four finished videos side by side; the newest variant group is preselected."""
     if not st.toggle("Compare videos", key="gallery_compare"):
         return
-    records = [r for r in context.library.page(Filters(status="completed"), limit=60).records if r.is_archived]
+    records = context.library.finished(limit=60)
     if len(records) < 2:
         st.info("Compare needs at least two finished videos.", icon=":material/compare:")
         return

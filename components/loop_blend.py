@@ -8,7 +8,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from components.context import StudioContext
 from components.submit import run_submit
-from studio.library import Filters, VideoRecord
+from studio.library import VideoRecord
 from studio.prompts import short_title
 
 LOOP_HELP = ("Make a clip that leads from this video's end back into its start: the two play round as a seamless "
@@ -34,7 +34,7 @@ def blend_section(context: StudioContext) -> None:
     """Pick two finished videos; Blend makes the transition from the first's end into the second's start."""
     if not context.provider.capabilities.keyframes or not st.toggle("Blend two videos", key="gallery_blend"):
         return
-    records = [r for r in context.library.page(Filters(status="completed"), limit=60).records if r.is_archived]
+    records = context.library.finished(limit=60)
     if len(records) < 2:
         st.info("Blend needs two finished videos.", icon=":material/join:")
         return

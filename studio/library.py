@@ -500,6 +500,10 @@ class Library:
         )
         return cursor.rowcount == 1
 
+    def finished(self, limit: int = 60) -> list[VideoRecord]:
+        """The newest completed videos whose files are here: what Compare and Blend pick from."""
+        return [r for r in self.page(Filters(status="completed"), limit=limit).records if r.is_archived]
+
     def history(self, video_id: str) -> list[HistoryEntry]:
         rows = self._connection().execute(
             "SELECT status, progress, at, note FROM status_history WHERE video_id = ? ORDER BY at, id", (video_id,)
