@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import BrowserContext, Locator, Page, Playwright, expect, sync_playwright
 
 from localsora.process import LocalsoraProcess, free_port
 from studio.jobs import VideoRequest
@@ -23,8 +23,14 @@ from tests.conftest import local_jobs, run_until_settled
 from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 # Playwright's expect() waits 5 s by default; with tests in parallel on two cores, a rerun can take longer than that.
 expect.set_options(timeout=10_000)
@@ -34,8 +40,14 @@ class StudioApp:
     """`streamlit run serve.py` (as `make run`: app.py, its worker started with the server) on a free port, on
     the local backend, with its own data dir."""
 
-    def __init__(self, data_dir: Path, localsora: LocalsoraProcess, log_path: Path,
-                 secrets_file: Path | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        localsora: LocalsoraProcess,
+        log_path: Path,
+        secrets_file: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.env = dict(env or {})  # settings of the studio's own, e.g. another provider (SORA_STUDIO_...)
         self.port = free_port()
         self.secrets_file = secrets_file  # the app's secrets.toml (sign-in, say); None: the repo's usual places
@@ -47,18 +59,40 @@ class StudioApp:
 
     def start(self, timeout: float = 60) -> StudioApp:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "AZURE_OPENAI_"))}
-        env.update(SORA_STUDIO_PROVIDER="local", SORA_STUDIO_DATA_DIR=str(self.data_dir),
-                   LOCALSORA_URL=self.localsora.root_url, PYTHONPATH=str(REPO))
+        env.update(
+            SORA_STUDIO_PROVIDER="local",
+            SORA_STUDIO_DATA_DIR=str(self.data_dir),
+            LOCALSORA_URL=self.localsora.root_url,
+            PYTHONPATH=str(REPO),
+        )
         env.update(self.env)
-        command = [sys.executable, "-m", "streamlit", "run", str(REPO / "serve.py"), "--server.headless", "true",
-                   "--server.port", str(self.port), "--server.address", "127.0.0.1",
-                   "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+        command = [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(REPO / "serve.py"),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(self.port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ]
         if self.secrets_file is not None:
             command += ["--secrets.files", str(self.secrets_file)]
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        wait_until(self._healthy, what=f"streamlit to come up on {self.url} (log: {self.log_path})",
-                   deadline=timeout, interval=0.2)
+        wait_until(
+            self._healthy,
+            what=f"streamlit to come up on {self.url} (log: {self.log_path})",
+            deadline=timeout,
+            interval=0.2,
+        )
         return self
 
     def _healthy(self) -> bool:
@@ -88,8 +122,12 @@ def launch_browser(playwright: Playwright) -> BrowserContext:
     """Chromium with the flags this machine needs and a fresh profile."""
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
     return playwright.chromium.launch_persistent_context(
-        profile, executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS,
-        viewport={"width": 1440, "height": 1000}, accept_downloads=True,
+        profile,
+        executable_path=chromium_path(),
+        headless=True,
+        args=CHROMIUM_FLAGS,
+        viewport={"width": 1440, "height": 1000},
+        accept_downloads=True,
     )
 
 
@@ -103,8 +141,14 @@ class PageWatch:
     def attach(self, page: Page) -> None:
         page.on("console", lambda msg: self.console_errors.append(msg.text) if msg.type == "error" else None)
         page.on("pageerror", lambda exc: self.console_errors.append(f"pageerror: {exc}"))
-        page.on("response", lambda answer: self.refused.append(f"{answer.status} {answer.request.method} "
-                                                               f"{answer.url}") if answer.status >= 400 else None)
+        page.on(
+            "response",
+            lambda answer: (
+                self.refused.append(f"{answer.status} {answer.request.method} {answer.url}")
+                if answer.status >= 400
+                else None
+            ),
+        )
 
 
 def open_studio(playwright: Playwright, url: str, watch: PageWatch | None = None) -> tuple[BrowserContext, Page]:
@@ -198,8 +242,9 @@ def watch() -> Iterator[PageWatch]:
     if seen.refused and all(r.startswith("404 GET ") and "/media/" in r for r in seen.refused):
         # Streamlit drops a rerun's media files once the next run no longer shows them; a <video> replaced by
         # that run may still have a range request in flight. Any other refused request still fails the test.
-        errors = [e for e in errors if not e.startswith("Failed to load resource: the server responded with a "
-                                                          "status of 404")]
+        errors = [
+            e for e in errors if not e.startswith("Failed to load resource: the server responded with a status of 404")
+        ]
     assert errors == [], f"requests refused: {seen.refused}"
 
 
@@ -247,16 +292,27 @@ def start_slow_job(page: Page, server: LocalsoraProcess, prompt: str, render_del
     expect(page.get_by_text(re.compile(r"Rendering · \d+%"))).to_be_visible(timeout=VIDEO_READY)
 
 
-def playing_video(page: Page, index: int = 0, video_id: str | None = None) -> dict:
-    """Wait until the index-th <video> (or the one in `video_id`'s result card: a new session also shows the
-    results finished in the last hour) has decoded data, then report what the browser sees."""
-    videos = page.locator(f'div[class*="st-key-result_"][class*="{video_id}"] video') if video_id else \
-        page.locator("video")
+def result_card(page: Page, prompt: str) -> Locator:
+    """The result card of this session's job sent with `prompt`: its title starts with the prompt's first words (a
+    new session also shows the results others finished in the last hour, so "the first card" may not be this one)."""
+    return page.locator('div[class*="st-key-result_"]').filter(has_text=prompt[:40])
+
+
+def playing_video(page: Page, index: int = 0, video_id: str | None = None, prompt: str | None = None) -> dict:
+    """Wait until the index-th <video> (or the one in `video_id`'s or `prompt`'s result card) has decoded data, then
+    report what the browser sees."""
+    if video_id:
+        videos = page.locator(f'div[class*="st-key-result_"][class*="{video_id}"] video')
+    elif prompt:
+        videos = result_card(page, prompt).locator("video")
+    else:
+        videos = page.locator("video")
     video = videos.nth(index)
     expect(video).to_be_attached(timeout=VIDEO_READY)
     page.wait_for_function("v => v.readyState >= 2", arg=video.element_handle(), timeout=VIDEO_READY)
-    return video.evaluate("v => ({readyState: v.readyState, duration: v.duration, width: v.videoWidth,"
-                          " height: v.videoHeight})")
+    return video.evaluate(
+        "v => ({readyState: v.readyState, duration: v.duration, width: v.videoWidth, height: v.videoHeight})"
+    )
 
 
 def search_gallery(page: Page, text: str) -> None:

@@ -32,6 +32,7 @@ from tests.e2e_support import (
     open_card_menu,
     open_studio,
     playing_video,
+    result_card,
     running_studio,
     search_gallery,
     start_slow_job,
@@ -50,7 +51,7 @@ def test_text_to_video(page: Page, shots: Screenshots, tmp_path: Path) -> None:
     generate(page, "A red lighthouse on a cliff at golden hour, slow pan right")
     expect(page.get_by_text("In progress")).to_be_visible(timeout=VIDEO_READY)
     shots.take(page, "text_to_video_progress")
-    video = playing_video(page)
+    video = playing_video(page, prompt="A red lighthouse on a cliff")
     assert video["readyState"] >= 2 and abs(video["duration"] - 4.0) <= 0.2
     assert (video["width"], video["height"]) == (720, 1280)
     wait_idle(page)
@@ -66,13 +67,14 @@ def test_text_to_video(page: Page, shots: Screenshots, tmp_path: Path) -> None:
 def test_image_to_video(page: Page, shots: Screenshots) -> None:
     go_to(page, "Image to video")
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
-        files=[{"name": "poster.png", "mimeType": "image/png", "buffer": png_bytes(1600, 900, (30, 120, 200))}])
+        files=[{"name": "poster.png", "mimeType": "image/png", "buffer": png_bytes(1600, 900, (30, 120, 200))}]
+    )
     preview = page.get_by_text(re.compile(r"What will be sent: 1600x900 PNG → 1280x720"))
     expect(preview).to_be_visible(timeout=20_000)
     wait_idle(page)
     shots.take(page, "image_to_video", readme=True)
     generate(page, "The poster slowly comes alive, zoom in")
-    video = playing_video(page)
+    video = playing_video(page, prompt="The poster slowly comes alive")
     assert (video["width"], video["height"]) == (1280, 720)
 
 
@@ -80,7 +82,8 @@ def test_the_code_snippet_runs_as_copied(page: Page, shots: Screenshots, tmp_pat
     """Defect 6: copy the Python code of an image request (prompt left empty), save the fitted image, run it."""
     go_to(page, "Image to video")
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
-        files=[{"name": "summer-bottle.png", "mimeType": "image/png", "buffer": png_bytes(1600, 900, (200, 90, 30))}])
+        files=[{"name": "summer-bottle.png", "mimeType": "image/png", "buffer": png_bytes(1600, 900, (200, 90, 30))}]
+    )
     expect(page.get_by_text(re.compile(r"What will be sent: 1600x900 PNG → 1280x720"))).to_be_visible(timeout=20_000)
     wait_idle(page)
     with page.expect_download() as download:
@@ -96,8 +99,7 @@ def test_the_code_snippet_runs_as_copied(page: Page, shots: Screenshots, tmp_pat
     assert "import os" not in code and "prompt=''" not in code and "reference.png" not in code
     assert "# summer-bottle.png, as the studio fitted it" in code
     (tmp_path / "make_video.py").write_text(code)
-    done = subprocess.run([sys.executable, "make_video.py"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=180)
+    done = subprocess.run([sys.executable, "make_video.py"], cwd=tmp_path, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
     made = list(tmp_path.glob("video_*.mp4"))
     assert len(made) == 1 and (decode_mp4(made[0]).width, decode_mp4(made[0]).height) == (1280, 720)
@@ -152,8 +154,9 @@ def text_color(locator) -> tuple[int, int, int]:  # noqa: ANN001 (a Playwright L
     return tuple(int(v) for v in re.findall(r"\d+", rgb)[:3])
 
 
-def test_gallery_play_favourite_filter_delete(page: Page, shots: Screenshots, server: LocalsoraProcess,
-                                              studio: StudioApp) -> None:
+def test_gallery_play_favourite_filter_delete(
+    page: Page, shots: Screenshots, server: LocalsoraProcess, studio: StudioApp
+) -> None:
     made = finished_video(studio, "A yellow tram climbing a hill in the rain, static shot")
     go_to(page, "Gallery")
     shots.take(page, "gallery", readme=True)
@@ -221,10 +224,13 @@ def test_moderation_message(page: Page, server: LocalsoraProcess, shots: Screens
     wait_idle(page)
     # A blocked job is a failure, not "Finished"; the card says what was sent and what the provider said, in full.
     expect(page.get_by_role("heading", name="Failed")).to_be_visible()
-    expect(page.get_by_role("heading", name="Finished")).to_have_count(0)
+    blocked = result_card(page, "A forbidden scene")
+    expect(blocked).to_have_count(1)
+    expect(blocked.locator("video")).to_have_count(0)  # no player: nothing finished
     expect(page.get_by_text("What was sent: the prompt “A forbidden scene”")).to_be_visible()
-    expect(page.get_by_text("The provider said (moderation_blocked): Your request was blocked by our moderation "
-                            "system.")).to_be_visible()
+    expect(
+        page.get_by_text("The provider said (moderation_blocked): Your request was blocked by our moderation system.")
+    ).to_be_visible()
     shots.take(page, "moderation", readme=True)
 
 
@@ -248,8 +254,9 @@ def stoppable_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studi
         yield from running_studio(server, tmp_path_factory.mktemp("stoppable-app"))
 
 
-def test_backend_unreachable_then_recovers(playwright: Playwright, stoppable_studio: StudioApp, watch: PageWatch,
-                                           shots: Screenshots) -> None:
+def test_backend_unreachable_then_recovers(
+    playwright: Playwright, stoppable_studio: StudioApp, watch: PageWatch, shots: Screenshots
+) -> None:
     server = stoppable_studio.localsora
     context, page = open_studio(playwright, stoppable_studio.url, watch)
     start_slow_job(page, server, "An orbit around a glowing violet sculpture")
@@ -258,7 +265,7 @@ def test_backend_unreachable_then_recovers(playwright: Playwright, stoppable_stu
     expect(unreachable).to_be_visible(timeout=30_000)
     shots.take(page, "backend_unreachable", readme=True)
     server.start()
-    video = playing_video(page)
+    video = playing_video(page, prompt="An orbit around a glowing violet sculpture")
     assert (video["width"], video["height"]) == (720, 1280) and abs(video["duration"] - 4.0) <= 0.2
     expect(unreachable).to_have_count(0)
     # What plays is the job started before the outage, finished by the restarted server: not a second one.
@@ -289,8 +296,13 @@ def test_connect_a_provider_and_test_it(page: Page, server: LocalsoraProcess, sh
 
 
 def test_every_page_looks_right(page: Page, shots: Screenshots) -> None:
-    for title, name in (("Text to video", "page_text_to_video"), ("Image to video", "page_image_to_video"),
-                        ("Remix", "page_remix"), ("Gallery", "page_gallery"), ("Settings", "settings")):
+    for title, name in (
+        ("Text to video", "page_text_to_video"),
+        ("Image to video", "page_image_to_video"),
+        ("Remix", "page_remix"),
+        ("Gallery", "page_gallery"),
+        ("Settings", "settings"),
+    ):
         go_to(page, title)
         assert_no_exception_box(page)
         shots.take(page, name, readme=name == "settings")
@@ -317,16 +329,19 @@ def test_a_long_pasted_prompt_is_kept_and_blocks_generate(page: Page, studio: St
     pasted = ("A red lighthouse on a cliff at golden hour, slow pan right. " * 700)[:40_000]
     paste(page, box, pasted, studio.url)
     assert box.input_value() == "Opening shot. " + pasted, "the paste is kept, added to what was there"
-    expect(page.get_by_text("The prompt is 40,014 characters; the limit is 32,000. Shorten it by 8,014.")
-           ).to_be_visible()
+    expect(
+        page.get_by_text("The prompt is 40,014 characters; the limit is 32,000. Shorten it by 8,014.")
+    ).to_be_visible()
     expect(page.get_by_role("button", name="Generate")).to_be_disabled()
     shots.take(page, "prompt_too_long")
 
 
-def test_titles_are_text_cut_at_a_word_with_time_and_id(page: Page, server: LocalsoraProcess,
-                                                          shots: Screenshots) -> None:
-    prompt = ("**Same shot** at [night](http://x.io) under :red[neon] blue lights\n"
-              "the bottle fills the frame, slow dolly in")
+def test_titles_are_text_cut_at_a_word_with_time_and_id(
+    page: Page, server: LocalsoraProcess, shots: Screenshots
+) -> None:
+    prompt = (
+        "**Same shot** at [night](http://x.io) under :red[neon] blue lights\nthe bottle fills the frame, slow dolly in"
+    )
     go_to(page, "Text to video")
     variants = page.get_by_label("Variants", exact=True)
     variants.fill("2")
@@ -354,12 +369,13 @@ def test_titles_are_text_cut_at_a_word_with_time_and_id(page: Page, server: Loca
         expect(page.get_by_text(re.compile(rf"Made \d\d \w{{3}} \d\d:\d\d · id {video.id[-8:]}"))).to_be_visible()
 
 
-def test_details_page_lineage_rename_and_tags(page: Page, studio: StudioApp, server: LocalsoraProcess,
-                                              shots: Screenshots) -> None:
+def test_details_page_lineage_rename_and_tags(
+    page: Page, studio: StudioApp, server: LocalsoraProcess, shots: Screenshots
+) -> None:
     """Defect 11: the lineage link fits, Rename starts from the current title, a tag keeps its space."""
     go_to(page, "Text to video")
     generate(page, "A green glass bottle on a wooden table")
-    playing_video(page)
+    playing_video(page, prompt="A green glass bottle on a wooden table")
     go_to(page, "Gallery")
     search = page.get_by_role("textbox", name="Search", exact=True)
     search.fill("green glass bottle")
@@ -400,9 +416,9 @@ def wan_studio(tiny_wan: LocalsoraProcess, tmp_path_factory: pytest.TempPathFact
     yield from running_studio(tiny_wan, tmp_path_factory.mktemp("e2e-wan-app"))
 
 
-def test_text_to_video_on_a_model_with_a_chosen_seed(playwright: Playwright, wan_studio: StudioApp,
-                                                     tiny_wan: LocalsoraProcess, watch: PageWatch,
-                                                     shots: Screenshots) -> None:
+def test_text_to_video_on_a_model_with_a_chosen_seed(
+    playwright: Playwright, wan_studio: StudioApp, tiny_wan: LocalsoraProcess, watch: PageWatch, shots: Screenshots
+) -> None:
     context, page = open_studio(playwright, wan_studio.url, watch)
     go_to(page, "Text to video")
     expect(page.get_by_text(f"Local model: {TINY_WAN} on cpu · no sound")).to_be_visible()
@@ -416,7 +432,7 @@ def test_text_to_video_on_a_model_with_a_chosen_seed(playwright: Playwright, wan
     type_prompt(page, prompt)
     shots.take(page, "text_to_video_model_advanced")
     page.get_by_role("button", name="Generate").click()
-    video = playing_video(page)
+    video = playing_video(page, prompt=prompt)
     assert (video["width"], video["height"]) == (64, 64) and video["duration"] == pytest.approx(1.0, abs=0.1)
     wait_idle(page)
     expect(page.get_by_text("seed 987654321", exact=False)).to_be_visible()
