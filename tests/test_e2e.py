@@ -57,7 +57,7 @@ def test_text_to_video(page: Page, shots: Screenshots, tmp_path: Path) -> None:
     wait_idle(page)
     shots.take(page, "text_to_video_done", readme=True)
     with page.expect_download() as download:
-        page.get_by_role("button", name="Download").first.click()
+        result_card(page, "A red lighthouse on a cliff").get_by_role("button", name="Download").click()
     saved = tmp_path / "download.mp4"
     download.value.save_as(saved)
     clip = decode_mp4(saved)

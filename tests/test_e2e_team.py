@@ -19,6 +19,7 @@ from tests.e2e_support import (
     generate,
     let_jobs_finish,
     open_studio,
+    playing_video,
     start_slow_job,
     wait_idle,
 )
@@ -135,8 +136,8 @@ def test_two_people_see_their_own_jobs_and_everyone_in_the_gallery(browsers: Cal
     generate(ben, ben_prompt)
     wait_until(lambda: record_for(studio, ben_prompt), lambda r: r is not None, what="Ben's job", deadline=SETTLE)
     let_jobs_finish(server)
-    for page in (ana, ben):
-        expect(page.locator("video").first).to_be_attached(timeout=VIDEO_READY)
+    for page, prompt in ((ana, ana_prompt), (ben, ben_prompt)):
+        playing_video(page, prompt=prompt)
         wait_idle(page)
     expect(main(ana).get_by_text(ana_prompt).first).to_be_visible()
     expect(main(ana).get_by_text(ben_prompt)).to_have_count(0)
