@@ -32,9 +32,10 @@ PAYLOADS = [
     "x' data-pwn='1\" data-pwn=\"1 <b data-pwn onmouseover=alert(1)>bold</b> :red[pwn] $x^2$",
 ]
 # What would be there had any payload worked: its marked elements, its links and images, the dangerous tags. (A
-# heading's own anchor, "#...", is Streamlit's, made from the heading's text.)
-INSERTED = ('[data-pwn], [href*="pwn"]:not([href^="#"]), [src*="pwn"], [action*="pwn"], a[href^="javascript:"], '
-            "iframe[srcdoc], object, embed, form")
+# heading's own anchor, "#...", is Streamlit's, made from the heading's text; a data: URI is the studio's own
+# thumbnail, whose base64 may spell "pwn" by chance.)
+INSERTED = ('[data-pwn], [href*="pwn"]:not([href^="#"]):not([href^="data:"]), [src*="pwn"]:not([src^="data:"]), '
+            '[action*="pwn"], a[href^="javascript:"], iframe[srcdoc], object, embed, form')
 PROBE = f"""() => ({{flag: window.__xss === undefined ? null : String(window.__xss),
                    inserted: Array.from(document.querySelectorAll({INSERTED!r})).map(e => e.outerHTML.slice(0, 120)),
                    hidden: getComputedStyle(document.querySelector('[data-testid="stApp"]')).display === "none"}})"""
