@@ -50,7 +50,8 @@ def ask_folder(video_id: str, menu_key: str | None = None) -> None:
 
 
 def close_folder() -> None:
-    st.session_state.pop(FILING, None)
+    video_id = st.session_state.pop(FILING, None)
+    st.session_state.pop(f"folder_pick_{video_id}", None)  # opened again, it starts at the folder it is in
 
 
 @st.dialog("File in a folder", on_dismiss=close_folder)
@@ -115,7 +116,7 @@ def review_panel(context: StudioContext, record: VideoRecord) -> None:
         st.markdown("**Review**")
         if (error := st.session_state.pop(ERROR, None)) is not None:
             show_error(error)
-        status, folder, share = st.columns(3, vertical_alignment="bottom")
+        status, folder, share = st.columns([2, 2, 3], vertical_alignment="bottom")
         _status_and_folder(context, record, status, folder)
         with share:
             _share(context, record)
@@ -166,7 +167,7 @@ def _share(context: StudioContext, record: VideoRecord) -> None:
     library, video_id = context.library, record.video_id
     # A callable: the page (the whole MP4 in base64) is built on the click, with the comments as they are then.
     st.download_button(
-        "Share for review",
+        f"Share for review ({shared_size(library, record)})",
         data=lambda: review_page(library, library.get(video_id) or record),
         file_name=f"review-{video_id[-8:]}.html",
         mime="text/html",
@@ -174,8 +175,8 @@ def _share(context: StudioContext, record: VideoRecord) -> None:
         key=f"review_share_{video_id}",
         on_click="ignore",
         width="stretch",
-        help=f"One HTML file, about {shared_size(library, record)}: the video, its prompt, facts and "
-        "comments. It opens from disk and needs no network, so it can be sent outside.",
+        help="One HTML file: the video, its prompt, facts and comments. It opens from disk and needs no network, "
+        "so it can be sent outside the studio.",
     )
 
 

@@ -13,6 +13,7 @@ from tests.e2e_support import (
     Screenshots,
     StudioApp,
     finished_video,
+    open_card_menu,
     playing_video,
     search_gallery,
     wait_idle,
@@ -24,7 +25,7 @@ COMMENT = "Lovely reflections. Keep the <b>ending</b>, cut the first second."
 
 
 def pick(page: Page, label: str, option: str) -> None:
-    page.get_by_label(label, exact=True).click()
+    page.get_by_role("combobox", name=label, exact=True).click()
     page.get_by_role("option", name=option, exact=True).click()
     wait_idle(page)
 
@@ -55,13 +56,32 @@ def test_comment_approve_filter_and_share_a_page_that_plays_from_disk(
     download.value.save_as(shared)
 
     page.get_by_role("button", name="Back to the gallery").click()
+    wait_idle(page)
     search_gallery(page, "paper")
     expect(page.get_by_text("A paper plane over a school yard")).to_be_visible()  # a draft, before filtering
     pick(page, "Status", "Approved")
     expect(page.get_by_text("Showing 1–1 of 1")).to_be_visible()
-    expect(page.get_by_text("A paper boat on a rain puddle")).to_be_visible()
+    expect(page.get_by_text("A paper boat on a rain puddle").first).to_be_visible()
     expect(page.get_by_text("A paper plane over a school yard")).to_have_count(0)
     shots.take(page, "review-gallery-approved")
+
+    # File it in a new folder from its card's menu, then find it by folder alone.
+    open_card_menu(page)
+    page.locator('[data-testid="stPopoverBody"]').get_by_role("button", name="Folder").click()
+    dialog = page.get_by_role("dialog", name="File in a folder")
+    expect(dialog).to_be_visible(timeout=20_000)
+    folder = dialog.get_by_role("combobox", name="Folder")
+    folder.fill("Spring launch")  # a new folder: typed, not picked
+    folder.press("Enter")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_have_count(0)
+    wait_idle(page)
+    expect(page.get_by_text("Spring launch").first).to_be_visible()  # on the card
+    pick(page, "Status", "All statuses")
+    expect(page.get_by_text("Showing 1–2 of 2")).to_be_visible()
+    pick(page, "Folder", "Spring launch")
+    expect(page.get_by_text("Showing 1–1 of 1")).to_be_visible()
+    expect(page.get_by_text("A paper plane over a school yard")).to_have_count(0)
 
     # The shared file, from disk, offline: it plays, shows the comment and the status, and asks for nothing else.
     opened = page.context.new_page()
