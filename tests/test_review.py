@@ -9,14 +9,15 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from studio import review, share
+from studio import access, review, share
 from studio.access import Actor, NotYours
 from studio.errors import InvalidInput
 from studio.library import Filters, Library, VideoRecord
 from tests.media import mp4_bytes
 from tests.test_library import make_record
-from tests.test_pages import as_read, button, new_session, open_page, texts
+from tests.test_pages import APP, as_read, button, new_session, open_page, texts
 
 ANN = Actor("ann", signed_in=True)
 BOB = Actor("bob", signed_in=True)
@@ -319,3 +320,27 @@ def test_a_comment_shows_as_written_and_a_refused_one_stays_in_its_box(data_dir:
     at.run()
     assert (library.get(video_id) or make_record(0)).review_status == "approved"
     assert f"{time.strftime('%Y-%m-%d')}" in texts(at) and "Approved" in texts(at)
+
+
+def test_signed_in_a_reviewer_comments_on_someone_elses_video_but_cannot_approve_it(
+    data_dir: Path, library: Library
+) -> None:
+    video_id = library.add(make_record(1, provider="elsewhere", owner="Bob")).video_id
+    bobs = review.add_comment(library, video_id, "Bob's own note", Actor("Bob", signed_in=True))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["SORA_STUDIO_PASSCODE_HASH"] = access.hash_passcode("team passcode")
+    at.run()
+    at.text_input(key="sign_in_name").input("Ann")
+    at.text_input(key="sign_in_passcode").input("team passcode")
+    at.button[0].click()
+    at.run()
+    open_page(at, "app_pages/gallery.py", video=video_id)
+    status = at.selectbox(key=f"review_status_{video_id}")
+    assert status.disabled and "File in a folder" not in [b.label for b in at.button]
+    assert f"comment_delete_{bobs.id}" not in [b.key for b in at.button], "Bob's comment is Bob's to delete"
+
+    at.text_area(key=f"comment_text_{video_id}").set_value("Ann: the ending is too fast.")
+    button(at, "Comment").click()
+    at.run()
+    [anns] = [c for c in review.comments(library, video_id) if c.author == "Ann"]
+    assert f"comment_delete_{anns.id}" in [b.key for b in at.button], "her own, hers to delete"
