@@ -108,6 +108,8 @@ def _delete_comment(context: StudioContext, comment_id: int) -> None:
         review.delete_comment(context.library, comment_id, context.jobs.actor)
     except StudioError as error:
         st.session_state[ERROR] = error
+        return
+    queue_toast("Comment deleted.", icon=":material/delete:")
 
 
 def review_panel(context: StudioContext, record: VideoRecord) -> None:

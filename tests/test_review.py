@@ -344,3 +344,6 @@ def test_signed_in_a_reviewer_comments_on_someone_elses_video_but_cannot_approve
     at.run()
     [anns] = [c for c in review.comments(library, video_id) if c.author == "Ann"]
     assert f"comment_delete_{anns.id}" in [b.key for b in at.button], "her own, hers to delete"
+    at.button(key=f"comment_delete_{anns.id}").click()
+    at.run()
+    assert [c.author for c in review.comments(library, video_id)] == ["Bob"]
