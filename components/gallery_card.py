@@ -13,6 +13,7 @@ from components.feedback import queue_toast, show_error
 from components.job_panel import TICK_SECONDS, check_in, failure_notice, in_flight, retry, state_label
 from components.loop_blend import can_loop, loop_button
 from components.plain_text import escape_markdown, title_of
+from components.review_panel import FILING, ask_folder, folder_dialog, folder_text, review_badge
 from components.trash import offer_undo
 from studio.errors import StudioError
 from studio.library import VideoRecord
@@ -128,11 +129,13 @@ def rename_dialog(context: StudioContext, video_id: str) -> None:
 
 
 def dialog_if_open(context: StudioContext) -> None:
-    """The delete or rename dialog a button asked for; neither is built otherwise."""
+    """The delete, rename or folder dialog a button asked for; none is built otherwise."""
     if video_id := st.session_state.get(DELETING):
         delete_dialog(context, video_id)
     elif video_id := st.session_state.get(RENAMING):
         rename_dialog(context, video_id)
+    elif video_id := st.session_state.get(FILING):
+        folder_dialog(context, video_id)
 
 
 def may_change(context: StudioContext, record: VideoRecord) -> bool:
@@ -179,6 +182,9 @@ def action_buttons(context: StudioContext, record: VideoRecord, key: str, *, per
         return
     next(slot).button("Rename", key=f"{key}_rename_{video_id}", icon=":material/edit:", width="stretch",
                       help="Rename or tag this video", on_click=ask_rename, args=(video_id, menu_key))
+    if menu_key:  # on the video's page, its review panel files it
+        next(slot).button("Folder", key=f"{key}_folder_{video_id}", icon=":material/folder:", width="stretch",
+                          help="File it in a folder (a campaign)", on_click=ask_folder, args=(video_id, menu_key))
     next(slot).button("Delete", key=f"{key}_del_{video_id}", icon=":material/delete:", width="stretch",
                       on_click=ask_delete, args=(video_id, menu_key))
 
@@ -211,18 +217,18 @@ def gallery_card(context: StudioContext, record: VideoRecord, key: str) -> None:
                   args=(video_id,))
     star = "★ " if record.favourite else ""
     facts = (video_card.summary_line(record), video_card.sound_text(context.library, record),
-             video_card.made_line(record), video_card.tags_text(record))
+             video_card.made_line(record), video_card.tags_text(record), folder_text(record))
     small = "  \n".join(line for line in facts if line)
     identity = video_card.identity_line(record)  # variants share a title: these tell them apart
     video_card.thumbnail(context.library, record, under=f"**{star}{title_of(record, 48)}** "
-                         f"{video_card.badge_markup(record)}\n\n{identity}"
+                         f"{video_card.badge_markup(record)} {review_badge(record)}\n\n{identity}"
                          f"\n\n:small[:gray[{small}]]")
     if record.status in ("failed", "timed_out"):
         failure_notice(context, record)
     elif in_flight(record):  # rendering, or finished there and still downloading (with why, if it is stuck)
         live_progress(context, video_id)
     menu_key = f"{key}_menu_{video_id}"
-    menu = st.popover("⋯", key=menu_key, on_change="rerun", help="Download, remix, favourite, rename or delete")
+    menu = st.popover("⋯", key=menu_key, on_change="rerun", help="Download, remix, favourite, rename, file or delete")
     if menu.open:
         with menu:
             action_buttons(context, record, key, per_row=1, menu_key=menu_key)

@@ -9,19 +9,34 @@ from components.gallery_card import gallery_card
 from components.video_pair import video_pair
 from studio.library import SORTS, STATUSES, Filters
 from studio.prompts import short_title
+from studio.review import REVIEW_STATUSES
 
 PAGE_SIZE = 12
 COLUMNS = 3
 CURSORS = "gallery_cursors"  # the `before` cursor of each page visited, so "Newer" can go back
 STATUS_LABELS = {"queued": "Queued", "in_progress": "Rendering", "completed": "Ready", "failed": "Failed",
                  "timed_out": "Timed out"}
+REVIEWED = "review:"  # a Status choice that is a review status (Approved, ...) rather than a job's
+STATUS_CHOICES = [None, *STATUSES, *(REVIEWED + status for status in REVIEW_STATUSES)]
+ALL_FOLDERS = "*"  # the Folder filter's "All folders" ("" is a real choice: filed in none)
+
+
+def _status_label(choice: str | None) -> str:
+    if choice is None:
+        return "All statuses"
+    return REVIEW_STATUSES[choice.removeprefix(REVIEWED)] if choice.startswith(REVIEWED) else STATUS_LABELS[choice]
+
+
+def _folder_label(choice: str) -> str:
+    return {ALL_FOLDERS: "All folders", "": "In no folder"}.get(choice, choice)
 
 
 def _request_sync() -> None:
     st.session_state["gallery_sync"] = True
 
 
-FILTER_KEYS = ("gallery_status", "gallery_model", "gallery_text", "gallery_favourites", "gallery_sort")
+FILTER_KEYS = ("gallery_status", "gallery_model", "gallery_text", "gallery_favourites", "gallery_sort",
+               "gallery_folder")
 KEEP = "page"  # the filters keep their values while one video's page hides them, so Back finds them as left
 
 
@@ -32,12 +47,19 @@ def _clear_filters() -> None:
 
 def filters_bar(context: StudioContext) -> Filters:
     owner = context.jobs.owner  # "" when nobody gave a name: then there is only everyone's library
-    whose = st.radio("Whose videos", ["Mine", "Everyone"], key="gallery_whose", horizontal=True,
-                     label_visibility="collapsed") if owner else "Everyone"
+    folders = context.library.folders()
+    # Whose and which folder sit above the bar, which is full: a row of their own, shown only when there is a choice.
+    above = st.container(horizontal=True, vertical_alignment="center", gap="medium") if owner or folders else None
+    whose = above.radio("Whose videos", ["Mine", "Everyone"], key="gallery_whose", horizontal=True,
+                        label_visibility="collapsed", width="content") if above and owner else "Everyone"
+    folder = above.selectbox("Folder", [ALL_FOLDERS, *folders, ""], key="gallery_folder", persist_state=KEEP,
+                             width=220, label_visibility="collapsed", format_func=_folder_label,
+                             icon=":material/folder:") \
+        if above and folders else ALL_FOLDERS
     bar = st.container(horizontal=True, vertical_alignment="bottom", gap="medium")  # one row, not five columns
-    status = bar.selectbox("Status", [None, *STATUSES], key="gallery_status", placeholder="All statuses",
-                           persist_state=KEEP, width=150,
-                           format_func=lambda s: "All statuses" if s is None else STATUS_LABELS[s])
+    # Job and review statuses in one list: Approved and Ready are both what a marketer calls a status.
+    status = bar.selectbox("Status", STATUS_CHOICES, key="gallery_status", placeholder="All statuses",
+                           persist_state=KEEP, width=150, format_func=_status_label)
     model = bar.selectbox("Model", [None, *context.library.models()], key="gallery_model", placeholder="All models",
                           persist_state=KEEP, width=150, format_func=lambda m: "All models" if m is None else m)
     text = bar.text_input("Search", key="gallery_text", placeholder="Prompt, title or tags",
@@ -47,8 +69,10 @@ def filters_bar(context: StudioContext) -> Filters:
     favourites = bar.toggle("Favourites", key="gallery_favourites", persist_state=KEEP, width="content")
     bar.button("Sync", icon=":material/sync:", on_click=_request_sync,
                help=f"Add videos {context.provider.label} has that this library lacks, and download them.")
-    filters = Filters(status=status, model=model, text=text or "", favourites_only=favourites,
-                      owner=owner if whose == "Mine" else None, sort=sort or "newest")
+    reviewed = status.removeprefix(REVIEWED) if status and status.startswith(REVIEWED) else None
+    filters = Filters(status=None if reviewed else status, model=model, text=text or "", favourites_only=favourites,
+                      owner=owner if whose == "Mine" else None, sort=sort or "newest", review_status=reviewed,
+                      folder=None if folder in (None, ALL_FOLDERS) else folder)
     if st.session_state.get("gallery_filters") != filters:
         st.session_state["gallery_filters"] = filters
         st.session_state[CURSORS] = [None]  # new filters or a new order start at the first page

@@ -15,6 +15,7 @@ from components.drawer import drawer
 from components.gallery_card import PLAYING, action_buttons
 from components.job_panel import failure_notice
 from components.plain_text import counted, escape_markdown, title_of
+from components.review_panel import review_panel
 from components.trash import in_trash_notice
 from studio.jobs import BLENDED_WITH
 from studio.library import VideoRecord
@@ -159,6 +160,11 @@ def video_detail(context: StudioContext, video_id: str) -> None:
             for entry in context.library.history(record.video_id):
                 note = f" — {entry.note}" if entry.note else ""
                 st.caption(escape_markdown(f"{_when(entry.at)} · {entry.status} {entry.progress}%{note}"))
+    # Review: status, folder, Share for review and comments (components/review_panel.py), under the player, where
+    # comments have the width to be read.
+    if record.trashed_at is None:
+        with left:
+            review_panel(context, record)
     video = context.library.path(record.video_path)
     # Built only while open: the strip is made from the MP4 the first time.
     if video is not None and (frames := drawer("Frames", icon=":material/view_module:", key="video_frames")):

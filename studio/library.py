@@ -238,6 +238,30 @@ MIGRATIONS: list[str] = [
         saved_at REAL NOT NULL
     );
     """,
+    # 11: review: each video's review status (draft until someone moves it) and folder (a campaign; '' for none),
+    # indexed for the gallery's filters; comments; and who moved the review status when (its history).
+    """
+    ALTER TABLE videos ADD COLUMN review_status TEXT NOT NULL DEFAULT 'draft';
+    ALTER TABLE videos ADD COLUMN folder TEXT NOT NULL DEFAULT '';
+    CREATE INDEX videos_by_review ON videos(review_status, created_at DESC);
+    CREATE INDEX videos_by_folder ON videos(folder, created_at DESC);
+    CREATE TABLE comments (
+        id INTEGER PRIMARY KEY,
+        video_id TEXT NOT NULL REFERENCES videos(video_id) ON DELETE CASCADE,
+        author TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX comments_by_video ON comments(video_id, created_at);
+    CREATE TABLE review_history (
+        id INTEGER PRIMARY KEY,
+        video_id TEXT NOT NULL REFERENCES videos(video_id) ON DELETE CASCADE,
+        review_status TEXT NOT NULL,
+        author TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX review_history_by_video ON review_history(video_id, at);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -282,6 +306,8 @@ class VideoRecord:
     owner: str = ""  # who started it on a shared server; "" when nobody said
     base_url: str | None = None  # the server it was made on; None for records from before migration 8
     trashed_at: float | None = None  # when it was moved to the trash; None while in the library
+    review_status: str = "draft"  # a key of studio.review.REVIEW_STATUSES
+    folder: str = ""  # the folder (campaign) it is filed in; "" for none
 
     @property
     def is_active(self) -> bool:
@@ -315,6 +341,8 @@ class Filters:
     owner: str | None = None  # None: everyone's
     trashed: bool = False  # the trash instead of the library
     sort: str = "newest"  # a key of SORTS
+    review_status: str | None = None  # a key of studio.review.REVIEW_STATUSES; None: any
+    folder: str | None = None  # None: every folder; "": filed in none
 
 
 # How a page of videos can be ordered: (SQL expression, direction); pages go on from (its value, video_id).
@@ -766,6 +794,44 @@ class Library:
         self._update_where("storyboards", {"claimed_by": None, "claimed_until": 0},
                            "storyboard_id = ? AND claimed_by = ?", [storyboard_id, holder])
 
+    # Review (migration 11): plain rows here; studio.review checks who may and shapes them.
+    def add_comment(self, video_id: str, author: str, body: str, at: float) -> int:
+        with self._transaction() as conn:
+            cursor = conn.execute("INSERT INTO comments (video_id, author, body, created_at) VALUES (?, ?, ?, ?)",
+                                  (video_id, author, body, at))
+        return int(cursor.lastrowid or 0)
+
+    def comments(self, video_id: str) -> list[dict[str, Any]]:
+        """Oldest first."""
+        return self._dicts("SELECT * FROM comments WHERE video_id = ? ORDER BY created_at, id", (video_id,))
+
+    def comment(self, comment_id: int) -> dict[str, Any] | None:
+        found = self._dicts("SELECT * FROM comments WHERE id = ?", (comment_id,))
+        return found[0] if found else None
+
+    def remove_comment(self, comment_id: int) -> bool:
+        with self._transaction() as conn:
+            return conn.execute("DELETE FROM comments WHERE id = ?", (comment_id,)).rowcount == 1
+
+    def set_review_status(self, video_id: str, review_status: str, author: str, at: float) -> bool:
+        """Move the review status and write who moved it, in one transaction; False when the video is gone."""
+        with self._transaction() as conn:
+            if conn.execute("UPDATE videos SET review_status = ?, updated_at = ? WHERE video_id = ?",
+                            (review_status, at, video_id)).rowcount != 1:
+                return False
+            conn.execute("INSERT INTO review_history (video_id, review_status, author, at) VALUES (?, ?, ?, ?)",
+                         (video_id, review_status, author, at))
+        return True
+
+    def review_history(self, video_id: str) -> list[dict[str, Any]]:
+        """Oldest first."""
+        return self._dicts("SELECT * FROM review_history WHERE video_id = ? ORDER BY at, id", (video_id,))
+
+    def folders(self) -> list[str]:
+        """Every folder some video is filed in, by name (read from the folder index alone)."""
+        return [row[0] for row in self._connection().execute(
+            "SELECT DISTINCT folder FROM videos WHERE folder != '' ORDER BY folder")]
+
     def _dicts(self, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
         cursor = self._connection().execute(sql, list(args))
         names = [d[0] for d in cursor.description]
@@ -895,6 +961,12 @@ def _where(filters: Filters) -> tuple[list[str], list[Any]]:
     if filters.owner is not None:
         where.append("owner = ?")
         args.append(filters.owner)
+    if filters.review_status:
+        where.append("review_status = ?")
+        args.append(filters.review_status)
+    if filters.folder is not None:
+        where.append("folder = ?")
+        args.append(filters.folder)
     where.append("trashed_at IS NOT NULL" if filters.trashed else "trashed_at IS NULL")
     # Every word, in any order, as the start or any part of a word: "earbuds blue" finds "Make the earbuds glow
     # electric blue"; words in double quotes are one phrase. Terms of 3+ letters go through the trigram index,
