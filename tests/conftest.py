@@ -61,6 +61,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         halves = 2 if len(module_items) > E2E_TESTS_PER_GROUP else 1
         for index, item in enumerate(module_items):
             item.add_marker(pytest.mark.xdist_group(f"e2e-{path.stem}-{index * halves // len(module_items)}"))
+    if config.getoption("loadgroup", default=False):  # set on each xdist worker by `--dist loadgroup`
+        name_groups_in_ids(items)
+
+
+def name_groups_in_ids(items: list[pytest.Item]) -> None:
+    """End each grouped test's id in `@group`, which is how xdist's scheduler learns the groups. pytest-xdist 3.8
+    writes the suffix into `item._nodeid`, which pytest 9.2's structured ids no longer read, so without this every
+    group was silently ignored and its tests spread over all workers (pytest-dev/pytest-xdist#1386)."""
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # an older pytest: xdist's own suffix works
+        return
+    for item in items:
+        names = sorted({str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                        for mark in item.iter_markers("xdist_group")})
+        if names and isinstance(getattr(item, "_id", None), NodeId) and "@" not in item.nodeid.rpartition("]")[2]:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
