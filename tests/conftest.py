@@ -37,6 +37,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 # Tests on the diffusers engine share its tiny models and are heavy on memory: one worker runs them all.
 DIFFUSERS_MODULES = {"test_diffusers_engine.py", "test_diffusers_acceleration.py", "test_diffusers_sound.py"}
 DIFFUSERS_FIXTURES = {"tiny_models", "tiny_wan_model", "tiny_wan"}
+# What a browser module's tests share (tests/e2e_support.py): a browser test that uses none of them, but a tiny model,
+# runs with the diffusers tests, where torch and the model are loaded already, and starts its own studio there.
+E2E_MODULE_FIXTURES = {"server", "studio", "page"}
 
 
 # A browser module with more tests than this is split over two workers (each starts its own server and studio).
@@ -46,16 +49,18 @@ E2E_TESTS_PER_GROUP = 8
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (`-n auto --dist loadgroup`, pyproject.toml)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Groups that one xdist worker runs together: the diffusers tests, and each browser test module (a studio and
-    a Chromium of its own, shared by its tests), so the modules spread over the workers and none starts twice.
+    a Chromium of its own, shared by its tests), so the modules spread over the workers and none starts twice; a
+    module's browser test on a tiny model of its own goes with the diffusers tests, so one worker loads torch.
     The longest browser modules come in two halves, so no one module is the whole run's critical path."""
     e2e_items: dict[Path, list[pytest.Item]] = {}
     for item in items:
         if item.get_closest_marker("xdist_group"):
             continue  # the test's own group
-        if item.get_closest_marker("e2e"):  # first: a browser module stays whole, a diffusers test in it too
+        fixtures = set(getattr(item, "fixturenames", ()))
+        on_models = item.path.name in DIFFUSERS_MODULES or bool(DIFFUSERS_FIXTURES & fixtures)
+        if item.get_closest_marker("e2e") and not (on_models and not E2E_MODULE_FIXTURES & fixtures):
             e2e_items.setdefault(item.path, []).append(item)
-        elif item.path.name in DIFFUSERS_MODULES or DIFFUSERS_FIXTURES.intersection(
-                getattr(item, "fixturenames", ())):
+        elif on_models:
             item.add_marker(pytest.mark.xdist_group("diffusers"))
     for path, module_items in e2e_items.items():
         halves = 2 if len(module_items) > E2E_TESTS_PER_GROUP else 1
