@@ -70,6 +70,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         name_groups_in_ids(items)
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: without xdist (`-p no:xdist`) it is never called
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """xdist's controller, with `--dist loadgroup`: a diffusers test whose id names no group means the groups were
+    lost on the way (the scheduler reads them from the ids), so the run stops and says so rather than spread every
+    group over every worker in silence, as it had since xdist came in (a browser module started a studio per worker)."""
+    if node.config.getvalue("dist") != "loadgroup":
+        return
+    lost = [i for i in ids if Path(i.partition("::")[0]).name in DIFFUSERS_MODULES and "@" not in i.rpartition("]")[2]]
+    if lost:
+        pytest.exit(f"pytest-xdist sees no group in {len(lost)} test ids, e.g. {lost[0]}: see name_groups_in_ids in "
+                    "tests/conftest.py", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
 def name_groups_in_ids(items: list[pytest.Item]) -> None:
     """End each grouped test's id in `@group`, which is how xdist's scheduler learns the groups. pytest-xdist 3.8
     writes the suffix into `item._nodeid`, which pytest 9.2's structured ids no longer read, so without this every
