@@ -34,9 +34,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="where tests/test_diffusers_engine.py renders: cpu (default), cuda, cuda:N or mps")
 
 
-# Tests on the diffusers engine share its tiny models and are heavy on memory: one worker runs them all.
+# Tests on the diffusers engine share tiny models and are heavy on memory, so each group of them runs on one worker.
+# Two groups that share no model: the engine's tests on every family's tiny model (`tiny_models`), and the rest on
+# the tiny Wan model (acceleration, sound, the studio's tests on `tiny_wan`); one group made the longest chain.
 DIFFUSERS_MODULES = {"test_diffusers_engine.py", "test_diffusers_acceleration.py", "test_diffusers_sound.py"}
 DIFFUSERS_FIXTURES = {"tiny_models", "tiny_wan_model", "tiny_wan"}
+ENGINE_MODULE, ENGINE_FIXTURE = "test_diffusers_engine.py", "tiny_models"
 # What a browser module's tests share (tests/e2e_support.py): a browser test that uses none of them, but a tiny model,
 # runs with the diffusers tests, where torch and the model are loaded already, and starts its own studio there.
 E2E_MODULE_FIXTURES = {"server", "studio", "page"}
@@ -48,9 +51,9 @@ E2E_TESTS_PER_GROUP = 8
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (`-n auto --dist loadgroup`, pyproject.toml)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Groups that one xdist worker runs together: the diffusers tests, and each browser test module (a studio and
-    a Chromium of its own, shared by its tests), so the modules spread over the workers and none starts twice; a
-    module's browser test on a tiny model of its own goes with the diffusers tests, so one worker loads torch.
+    """Groups that one xdist worker runs together: the diffusers tests (in two groups), and each browser test module
+    (a studio and a Chromium of its own, shared by its tests), so the modules spread over the workers and none starts
+    twice; a module's browser test on a tiny model of its own goes with the diffusers tests that load that model.
     The longest browser modules come in two halves, so no one module is the whole run's critical path."""
     e2e_items: dict[Path, list[pytest.Item]] = {}
     for item in items:
@@ -61,7 +64,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.get_closest_marker("e2e") and not (on_models and not E2E_MODULE_FIXTURES & fixtures):
             e2e_items.setdefault(item.path, []).append(item)
         elif on_models:
-            item.add_marker(pytest.mark.xdist_group("diffusers"))
+            on_every_family = item.path.name == ENGINE_MODULE or ENGINE_FIXTURE in fixtures
+            item.add_marker(pytest.mark.xdist_group("diffusers-engine" if on_every_family else "diffusers"))
     for path, module_items in e2e_items.items():
         halves = 2 if len(module_items) > E2E_TESTS_PER_GROUP else 1
         for index, item in enumerate(module_items):
