@@ -61,7 +61,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             continue  # the test's own group
         fixtures = set(getattr(item, "fixturenames", ()))
         on_models = item.path.name in DIFFUSERS_MODULES or bool(DIFFUSERS_FIXTURES & fixtures)
-        if item.get_closest_marker("e2e") and not (on_models and not E2E_MODULE_FIXTURES & fixtures):
+        with_its_module = not (on_models and not E2E_MODULE_FIXTURES & fixtures)
+        if item.get_closest_marker("e2e") and with_its_module:
             e2e_items.setdefault(item.path, []).append(item)
         elif on_models:
             on_every_family = item.path.name == ENGINE_MODULE or ENGINE_FIXTURE in fixtures
