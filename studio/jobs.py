@@ -145,13 +145,14 @@ class SyncReport:
 class Jobs:
     def __init__(self, provider: Provider, library: Library, *, deadline_seconds: float = DEFAULT_DEADLINE,
                  max_rate_wait: float = 180.0, sleep: Callable[[float], None] = time.sleep, owner: str = "",
-                 actor: Actor | None = None) -> None:
+                 actor: Actor | None = None, max_poll_backoff: float = MAX_POLL_BACKOFF) -> None:
         self.provider = provider
         self.library = library
         self.owner = owner  # who the jobs submitted here are recorded as started by, unless a submit names someone
         self.actor = actor  # who asks for deletes: checked against each video's owner (None: the server itself)
         self.deadline_seconds = deadline_seconds
         self.max_rate_wait = max_rate_wait
+        self.max_poll_backoff = max_poll_backoff  # the longest wait after failed polls (2, 4, 8... s up to it)
         self._sleep = sleep
 
     # Submitting.
@@ -502,7 +503,7 @@ class Jobs:
             return self.library.update(record.video_id, status="failed", error_code="not_found",
                                        error_message=str(error), last_poll_error=None) or record
         failures = record.poll_failures + 1
-        wait = error.retry_after if isinstance(error, errors.RateLimited) else min(MAX_POLL_BACKOFF, 2.0**failures)
+        wait = error.retry_after if isinstance(error, errors.RateLimited) else min(self.max_poll_backoff, 2.0**failures)
         changes: dict[str, object] = {"poll_failures": failures, "last_poll_error": str(error),
                                       "next_poll_at": now + wait}
         if now > (record.deadline_at or record.created_at + self.deadline_seconds) and record.is_active:

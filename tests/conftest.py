@@ -34,9 +34,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="where tests/test_diffusers_engine.py renders: cpu (default), cuda, cuda:N or mps")
 
 
-# Tests on the diffusers engine share its tiny models and are heavy on memory: one worker runs them all.
+# Tests on the diffusers engine share tiny models and are heavy on memory, so each group of them runs on one worker.
+# Two groups that share no model: the engine's tests on every family's tiny model (`tiny_models`), and the rest on
+# the tiny Wan model (acceleration, sound, the studio's tests on `tiny_wan`); one group made the longest chain.
 DIFFUSERS_MODULES = {"test_diffusers_engine.py", "test_diffusers_acceleration.py", "test_diffusers_sound.py"}
 DIFFUSERS_FIXTURES = {"tiny_models", "tiny_wan_model", "tiny_wan"}
+ENGINE_MODULE, ENGINE_FIXTURE = "test_diffusers_engine.py", "tiny_models"
+# What a browser module's tests share (tests/e2e_support.py): a browser test that uses none of them, but a tiny model,
+# runs with the diffusers tests, where torch and the model are loaded already, and starts its own studio there.
+E2E_MODULE_FIXTURES = {"server", "studio", "page"}
 
 
 # A browser module with more tests than this is split over two workers (each starts its own server and studio).
@@ -45,22 +51,56 @@ E2E_TESTS_PER_GROUP = 8
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (`-n auto --dist loadgroup`, pyproject.toml)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Groups that one xdist worker runs together: the diffusers tests, and each browser test module (a studio and
-    a Chromium of its own, shared by its tests), so the modules spread over the workers and none starts twice.
+    """Groups that one xdist worker runs together: the diffusers tests (in two groups), and each browser test module
+    (a studio and a Chromium of its own, shared by its tests), so the modules spread over the workers and none starts
+    twice; a module's browser test on a tiny model of its own goes with the diffusers tests that load that model.
     The longest browser modules come in two halves, so no one module is the whole run's critical path."""
     e2e_items: dict[Path, list[pytest.Item]] = {}
     for item in items:
         if item.get_closest_marker("xdist_group"):
             continue  # the test's own group
-        if item.get_closest_marker("e2e"):  # first: a browser module stays whole, a diffusers test in it too
+        fixtures = set(getattr(item, "fixturenames", ()))
+        on_models = item.path.name in DIFFUSERS_MODULES or bool(DIFFUSERS_FIXTURES & fixtures)
+        with_its_module = not (on_models and not E2E_MODULE_FIXTURES & fixtures)
+        if item.get_closest_marker("e2e") and with_its_module:
             e2e_items.setdefault(item.path, []).append(item)
-        elif item.path.name in DIFFUSERS_MODULES or DIFFUSERS_FIXTURES.intersection(
-                getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.xdist_group("diffusers"))
+        elif on_models:
+            on_every_family = item.path.name == ENGINE_MODULE or ENGINE_FIXTURE in fixtures
+            item.add_marker(pytest.mark.xdist_group("diffusers-engine" if on_every_family else "diffusers"))
     for path, module_items in e2e_items.items():
         halves = 2 if len(module_items) > E2E_TESTS_PER_GROUP else 1
         for index, item in enumerate(module_items):
             item.add_marker(pytest.mark.xdist_group(f"e2e-{path.stem}-{index * halves // len(module_items)}"))
+    if config.getoption("loadgroup", default=False):  # set on each xdist worker by `--dist loadgroup`
+        name_groups_in_ids(items)
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: without xdist (`-p no:xdist`) it is never called
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """xdist's controller, with `--dist loadgroup`: a diffusers test whose id names no group means the groups were
+    lost on the way (the scheduler reads them from the ids), so the run stops and says so rather than spread every
+    group over every worker in silence, as it had since xdist came in (a browser module started a studio per worker)."""
+    if node.config.getvalue("dist") != "loadgroup":
+        return
+    lost = [i for i in ids if Path(i.partition("::")[0]).name in DIFFUSERS_MODULES and "@" not in i.rpartition("]")[2]]
+    if lost:
+        pytest.exit(f"pytest-xdist sees no group in {len(lost)} test ids, e.g. {lost[0]}: see name_groups_in_ids in "
+                    "tests/conftest.py", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def name_groups_in_ids(items: list[pytest.Item]) -> None:
+    """End each grouped test's id in `@group`, which is how xdist's scheduler learns the groups. pytest-xdist 3.8
+    writes the suffix into `item._nodeid`, which pytest 9.2's structured ids no longer read, so without this every
+    group was silently ignored and its tests spread over all workers (pytest-dev/pytest-xdist#1386)."""
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # an older pytest: xdist's own suffix works
+        return
+    for item in items:
+        names = sorted({str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                        for mark in item.iter_markers("xdist_group")})
+        if names and isinstance(getattr(item, "_id", None), NodeId) and "@" not in item.nodeid.rpartition("]")[2]:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:

@@ -293,6 +293,11 @@ def test_connect_a_provider_and_test_it(page: Page, server: LocalsoraProcess, sh
     page.get_by_role("button", name="Use it for this session").click()
     expect(page.get_by_text("OpenAI-compatible server: connected").first).to_be_visible()
     wait_idle(page)
+    # The connection is kept for this person (a new session uses it again) until another provider is chosen: back
+    # to the local renderer, which the module's later sessions on this studio expect.
+    page.get_by_role("radiogroup", name="Use this provider").get_by_text("Local preview renderer").click()
+    wait_idle(page)
+    expect(page.get_by_text("Local preview renderer: offline, no AI model").first).to_be_visible()
 
 
 def test_every_page_looks_right(page: Page, shots: Screenshots) -> None:

@@ -414,7 +414,8 @@ def assert_archived_once(library: Library, video_ids: list[str]) -> None:
 
 def test_a_steady_error_rate_loses_and_doubles_no_job(faults: LocalsoraProcess, tmp_path: Path) -> None:
     marker = uuid.uuid4().hex[:8]
-    jobs = local_jobs(faults, tmp_path / "library")
+    # A failed poll is tried again within half a second, not after 2, 4, 8... s: the same failures, less waiting.
+    jobs = local_jobs(faults, tmp_path / "library", max_poll_backoff=0.5)
     # 30 % of all requests fail; the first create surely does, so the test never passes by luck alone.
     faults.faults(error_rate=0.3, inject={"status": 500, "count": 1, "route": "POST /v1/videos"})
     started, refused = [], 0

@@ -146,6 +146,16 @@ def test_injected_500s_while_polling_back_off_and_recover(faults: LocalsoraProce
     assert done.status == "completed" and done.last_poll_error is None and done.poll_failures == 0
 
 
+def test_the_poll_back_off_stops_growing_at_its_cap(faults: LocalsoraProcess, tmp_path: Path) -> None:
+    faults.faults(render_delay=1)
+    jobs = local_jobs(faults, tmp_path / "lib", max_poll_backoff=3)
+    [record] = jobs.submit(VideoRequest(prompt="Keep trying"))
+    faults.faults(inject={"status": 500, "count": 3})
+    waits = [(r.next_poll_at - r.updated_at) for r in (jobs.refresh(record.video_id, force=True) for _ in range(3))]
+    # 2 s, then 4 and 8 s cut to the cap of 3 s (stamps from the library, no clock read here).
+    assert waits[0] < 2.5 and all(2.5 < wait <= 3.1 for wait in waits[1:]), waits
+
+
 def test_moderation_failure_is_kept_with_its_code(faults: LocalsoraProcess, tmp_path: Path) -> None:
     faults.faults(blocked_words=["forbidden"])
     jobs = local_jobs(faults, tmp_path / "lib")
