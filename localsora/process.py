@@ -80,7 +80,7 @@ class LocalsoraProcess:
         """What `OpenAI(base_url=...)` takes."""
         return f"{self.root_url}/v1"
 
-    def start(self, timeout: float = 30.0) -> LocalsoraProcess:
+    def start(self, timeout: float = 90.0) -> LocalsoraProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "localsora", "--host", "127.0.0.1", "--port", str(self.port),
                    "--data-dir", str(self.data_dir), *self.args]
