@@ -51,6 +51,12 @@ def decoded_frames(data: bytes) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24").astype(np.int16) for f in container.decode(video=0)]
 
 
+def mean_difference(first: bytes, second: bytes) -> float:
+    """How far apart two clips of the same shape are: the mean absolute difference of their pixels, 0-255."""
+    return float(np.mean([np.abs(a - b).mean() for a, b in zip(decoded_frames(first), decoded_frames(second),
+                                                                 strict=True)]))
+
+
 def frames_differ(source: bytes | Path) -> bool:
     """True when the first and last frames are visibly different pictures."""
     file = io.BytesIO(source) if isinstance(source, bytes) else str(source)

@@ -252,9 +252,11 @@ _LTX_CLASSES = {"LTXPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline"
 _LTX_13B_WIDTH = 4096  # 0.9.7/0.9.8 13B transformer: 32 heads x 128 (the 2B models: 32 x 64)
 # [ltx] every configs/ltxv-*.yaml and [diffusers-ltx]: the timestep-aware VAE's (0.9.1 and later) decode settings.
 _LTX_DECODE = {"decode_timestep": 0.05, "decode_noise_scale": 0.025}
-# [ltx] inference.py has a default negative prompt (diffusers' LTX examples pass it too); it is not applied here
-# yet: with it, the tiny LTX pipeline's remix at strength 0.02 no longer stays near its source, even at guidance 1
-# (tests/test_diffusers_engine.py::test_remix_follows_the_source_as_far_as_strength_says[ltx]), not yet explained.
+# [ltx] inference.py's default negative prompt, which diffusers' LTX examples pass too. (It once seemed to pull the
+# tiny LTX's remix at strength 0.02 off its source; it did not: at guidance 3 it changes the *source* clip, and the
+# tiny random VAE re-encodes another source less faithfully. The test now compares remixes of one source with
+# remixes of another, each made with the same settings.)
+LTX_NEGATIVE_PROMPT = "worst quality, inconsistent motion, blurry, jittery, distorted"
 # [diffusers-ltx] the 0.9.7 distilled example's first-pass schedule (the maker's configs: 1.0, 0.9937, 0.9875,
 # 0.9812, 0.975, 0.9094, 0.725, as sigmas, then the VAE's own final step).
 LTX_DISTILLED_TIMESTEPS = (1000, 993, 987, 981, 975, 909, 725, 0.03)
@@ -271,7 +273,7 @@ LTX_PROFILES = (
         fps=30, frames=121,  # [ltx] inference.py: 1216x704, 121 frames, frame_rate 30
         # [diffusers-ltx] 0.9.7 dev example: 30 steps, guidance 5.0 with guidance_rescale 0.7 (diffusers has no STG,
         # which the maker's 13B dev configs mix with a CFG of 1 to 8 per step); [ltx] 13B dev configs: 30 steps.
-        steps=30, guidance=5.0,
+        steps=30, guidance=5.0, negative_prompt=LTX_NEGATIVE_PROMPT,
         call={**_LTX_DECODE, "guidance_rescale": 0.7},
     ),
     CheckpointProfile(
@@ -279,7 +281,7 @@ LTX_PROFILES = (
         sizes=("768x512", "512x768", "1216x704", "704x1216"),  # [diffusers-ltx] 768x512; any multiple of 32
         fps=24, frames=121,  # [diffusers-ltx] 768x512 at 24 fps (0.9.0 to 0.9.5; 0.9.6 moved to 30); [ltx] 121 frames
         steps=40, guidance=3.0,  # [ltx] configs/ltxv-2b-0.9.yaml, -0.9.1, -0.9.5, -0.9.6-dev: 40 steps, guidance 3
-        call=_LTX_DECODE,
+        negative_prompt=LTX_NEGATIVE_PROMPT, call=_LTX_DECODE,
     ),
 )
 
@@ -299,7 +301,7 @@ LTX_DISTILLED = CheckpointProfile(
 # ---------------------------------------------------------------------------------------------- LTX-2
 
 _LTX2 = FAMILIES["LTX2Pipeline"]
-_LTX2_CLASSES = {"LTX2Pipeline", "LTX2ImageToVideoPipeline"}
+_LTX2_CLASSES = {"LTX2Pipeline", "LTX2ImageToVideoPipeline", "LTX2ConditionPipeline"}
 
 LTX2_PROFILES = (
     CheckpointProfile(
@@ -307,7 +309,7 @@ LTX2_PROFILES = (
         sizes=_LTX2.sizes,  # [diffusers-ltx2] example 768x512; multiples of 32
         fps=24, frames=121, frame_step=8,  # [diffusers-ltx2] example: 121 frames at 24 fps; 8k+1
         steps=30, guidance=3.0,  # [diffusers-ltx2] example and __call__: 30 steps, guidance_scale 3.0
-        negative_prompt="worst quality, inconsistent motion, blurry, jittery, distorted",  # [diffusers-ltx2] example
+        negative_prompt=LTX_NEGATIVE_PROMPT,  # [diffusers-ltx2] example: the LTX-Video one
     ),
 )
 
