@@ -27,29 +27,12 @@ from localsora.engines.base import RenderRequest
 from localsora.engines.diffusers.engine import DiffusersEngine
 from tests.conftest import create_with_keyframes, wait_for_video
 from tests.in_process import InProcessLocalsora, settings_for
-from tests.media import decode_mp4, png_bytes
+from tests.media import decode_mp4, png_bytes, sound_of, tracks
 from tests.test_diffusers_engine import assert_edits_follow_strength
 from tests.tiny_pipelines import save_tiny_ltx2, save_tiny_stable_audio, write_not_a_model
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # no hub is reachable, and none may be asked
 FAST = {"num_inference_steps": 2}
-
-
-def tracks(data: bytes) -> tuple[float, int, float | None, str | None]:
-    """(video seconds, video frames, audio seconds or None, audio codec or None) of an MP4, as PyAV reads them."""
-    with av.open(io.BytesIO(data)) as container:
-        video = container.streams.video[0]
-        audio = container.streams.audio[0] if container.streams.audio else None
-        frames = samples = 0
-        for frame in container.decode(*container.streams):  # one pass: a second would find the packets spent
-            if isinstance(frame, av.AudioFrame):
-                samples += frame.samples
-            else:
-                frames += 1
-        video_seconds = frames / float(video.average_rate)
-        if audio is None:
-            return video_seconds, frames, None, None
-        return video_seconds, frames, samples / audio.codec_context.sample_rate, audio.codec_context.name
 
 
 def render(client: OpenAI, seconds: str = "1", extra_body: dict[str, object] | None = None, **more: object) -> bytes:
@@ -58,12 +41,6 @@ def render(client: OpenAI, seconds: str = "1", extra_body: dict[str, object] | N
     done = wait_for_video(client, video.id)
     assert done.status == "completed", done.error
     return client.videos.download_content(video.id).read()
-
-
-def sound_of(data: bytes) -> np.ndarray:
-    """An MP4's sound as float32 (channels, samples)."""
-    with av.open(io.BytesIO(data)) as container:
-        return np.concatenate([frame.to_ndarray() for frame in container.decode(audio=0)], axis=1)
 
 
 def finished(client: OpenAI, video: openai.types.Video) -> bytes:

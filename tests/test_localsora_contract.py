@@ -5,9 +5,6 @@ process (`start_app`, behind a TestClient); a restart that must survive a SIGKIL
 
 from __future__ import annotations
 
-import io
-
-import av
 import httpx
 import httpx2
 import numpy as np
@@ -19,7 +16,15 @@ from openai.types import Video
 from localsora.process import LocalsoraProcess
 from tests.conftest import sdk_client, wait_for_video
 from tests.in_process import AppTransport
-from tests.media import decode_mp4, decoded_frames, frames_differ, image_format, png_bytes, top_level_boxes
+from tests.media import (
+    decode_mp4,
+    decoded_frames,
+    frames_differ,
+    image_format,
+    png_bytes,
+    sound_of,
+    top_level_boxes,
+)
 from tests.waiting import wait_until
 
 
@@ -62,16 +67,12 @@ def test_previz_takes_sound_false_and_an_audio_prompt(client: OpenAI) -> None:
         assert done.status == "completed", done.error
         return client.videos.download_content(video.id).read()
 
-    def sound(data: bytes) -> np.ndarray:
-        with av.open(io.BytesIO(data)) as container:
-            return np.concatenate([frame.to_ndarray() for frame in container.decode(audio=0)], axis=1)
-
     silent = decode_mp4(render(sound=False))
     assert silent.audio_codec is None and silent.frames == 96
     plain, thunder = render(), render(audio_prompt="thunder over a dark sea")
     assert decode_mp4(thunder).audio_codec == "aac"
-    assert sound(render(audio_prompt="thunder over a dark sea")).tobytes() == sound(thunder).tobytes()
-    assert float(np.abs(sound(thunder) - sound(plain)).mean()) > 0.01  # another tone
+    assert sound_of(render(audio_prompt="thunder over a dark sea")).tobytes() == sound_of(thunder).tobytes()
+    assert float(np.abs(sound_of(thunder) - sound_of(plain)).mean()) > 0.01  # another tone
     assert decoded_frames(thunder)[48].tolist() == decoded_frames(plain)[48].tolist()  # the same picture
 
 
