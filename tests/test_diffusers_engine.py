@@ -12,7 +12,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import diffusers
 import httpx
 import numpy as np
 import openai
@@ -27,6 +30,7 @@ import pytest
 import torch
 from openai import OpenAI
 from PIL import Image
+from safetensors.torch import load_file, save_file
 
 from localsora.config import Settings
 from localsora.engines import EngineUnavailable
@@ -743,10 +747,12 @@ def test_a_size_or_frame_count_the_checkpoint_does_not_take_is_a_400_naming_the_
     assert client.videos.list().data == []  # nothing was queued to fail later
 
 
-def spy_on_calls(monkeypatch: pytest.MonkeyPatch, engine: DiffusersEngine) -> list[dict[str, Any]]:
-    """Every call to the loaded pipeline class, with the flow_shift its scheduler had at the time."""
+def spy_on_calls(monkeypatch: pytest.MonkeyPatch, engine: DiffusersEngine,
+                 pipeline_class: type | None = None) -> list[dict[str, Any]]:
+    """Every call to the loaded pipeline class (or to `pipeline_class`), with the flow_shift its scheduler had at the
+    time."""
     calls: list[dict[str, Any]] = []
-    pipeline_class = type(engine.pipe)
+    pipeline_class = pipeline_class or type(engine.pipe)
     real = pipeline_class.__call__
 
     @functools.wraps(real)
@@ -897,6 +903,44 @@ def test_ltx_gets_its_decode_settings_negative_prompt_and_frame_rate(
     assert (call["decode_timestep"], call["decode_noise_scale"], call["frame_rate"]) == (0.05, 0.025, 24)
     assert call["guidance_scale"] == 3.0 and "timesteps" not in call
     assert call["negative_prompt"] == LTX_NEGATIVE_PROMPT  # LTX-Video's own, where the request gives none
+
+
+def distilled_like_its_repo(tiny: Path, root: Path, how: str) -> Path:
+    """A copy of a tiny LTX laid out as a distilled checkpoint's files say it: in the Hugging Face cache's folder for
+    the distilled repository, or with the maker's config in its transformer weights' header, which lists the only
+    timesteps a distilled checkpoint takes (`allowed_inference_steps`)."""
+    if how == "hub cache":
+        folder = root / "hub" / "models--Lightricks--LTX-Video-0.9.7-distilled" / "snapshots" / "3c9f2d1"
+        shutil.copytree(tiny, folder)
+        return folder
+    folder = shutil.copytree(tiny, root / "ltxv-13b-0.9.7-distilled")
+    for weights in (folder / "transformer").glob("*.safetensors"):
+        maker = {"allowed_inference_steps": [1.0, 0.9937, 0.9875, 0.9812, 0.975, 0.9094, 0.725]}
+        save_file(load_file(weights), weights, metadata={"format": "pt", "config": json.dumps(maker)})
+    return folder
+
+
+@pytest.mark.parametrize("how", ["hub cache", "weights header"])
+def test_a_distilled_ltx_is_recognised_from_its_files_and_gets_its_schedule(
+        tiny_models: dict[str, Path], tmp_path: Path, device: str, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """LTX-Video's distilled checkpoints share the dev ones' configs; their files still tell them apart, and a request
+    that leaves the settings out then gets guidance 1.0 and the distilled timesteps, with no flag."""
+    folder = distilled_like_its_repo(tiny_models["ltx"], tmp_path, how)
+    engine = DiffusersEngine(Settings(engine="diffusers", model=str(folder), device=device))
+    summary = engine.capabilities.profile
+    assert summary is not None and summary.checkpoint == "LTX-Video-distilled"
+    assert (summary.default_steps, summary.default_guidance) == (8, 1.0)
+    calls = spy_on_calls(monkeypatch, engine, diffusers.LTXConditionPipeline)  # the one that takes `timesteps`
+    engine.render(RenderRequest("a fox", 64, 64, 0.25, seed=1), tmp_path / "clip", lambda share: None)
+    (picture := tmp_path / "first.png").write_bytes(png_bytes(64, 64))
+    engine.render(RenderRequest("a fox", 64, 64, 0.25, seed=1, reference_image=picture), tmp_path / "image",
+                  lambda share: None)  # image-to-video too: its image a condition at frame 0
+    text, image = calls
+    for call in (text, image):
+        assert call["guidance_scale"] == 1.0 and call["timesteps"] == [1000, 993, 987, 981, 975, 909, 725, 0.03]
+    assert "image" in image and (tmp_path / "image" / "video.mp4").is_file()
+    plain = DiffusersEngine(Settings(engine="diffusers", model=str(tiny_models["ltx"]), device=device))
+    assert plain.capabilities.profile is not None and plain.capabilities.profile.checkpoint == "LTX-Video"
 
 
 _LTX_13B = {"num_attention_heads": 32, "attention_head_dim": 128, "num_layers": 48}

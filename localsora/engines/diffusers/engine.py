@@ -497,8 +497,9 @@ class DiffusersEngine(Engine):
 
     def _pipeline(self, mode: str, width: int, height: int) -> Any:
         """The pipeline for `mode`, its scheduler set for this size."""
-        class_name = {"text": self.family.text, "image": self.family.image, "extend": self.family.extend_with,
-                      "remix": self.family.video, "edit": self.family.video, "keyframes": self.family.keyframes}[mode]
+        class_name = self.profile.pipelines.get(mode) or {
+            "text": self.family.text, "image": self.family.image, "extend": self.family.extend_with,
+            "remix": self.family.video, "edit": self.family.video, "keyframes": self.family.keyframes}[mode]
         assert class_name is not None  # check() refused modes the family lacks
         pipe = self._companion(class_name)
         self._set_flow_shift(pipe, width, height)

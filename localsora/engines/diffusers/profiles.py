@@ -72,6 +72,7 @@ class Layout:
     vae: Mapping[str, Any] = field(default_factory=dict)  # vae/config.json
     boundary_ratio: float | None = None  # Wan 2.2 A14B: where the second expert takes over
     expand_timesteps: bool = False  # Wan 2.2 TI2V-5B: a timestep per latent patch
+    distilled: bool = False  # the files say the weights are timestep-distilled (`timestep_distilled`)
 
     @property
     def width(self) -> int:
@@ -106,8 +107,42 @@ def read_layout(folder: Path, index: Mapping[str, Any]) -> Layout:
     return Layout(
         class_name=str(index.get("_class_name")), components=components, transformer=config("transformer"),
         vae=config("vae"), boundary_ratio=float(ratio) if isinstance(ratio, int | float) else None,
-        expand_timesteps=bool(index.get("expand_timesteps", False)),
+        expand_timesteps=bool(index.get("expand_timesteps", False)), distilled=timestep_distilled(folder),
     )
+
+
+def timestep_distilled(folder: Path) -> bool:
+    """Whether the files say the weights are timestep-distilled (LTX-Video's distilled checkpoints). No config does:
+    diffusers' scripts/convert_ltx_to_diffusers.py writes the same transformer, VAE and scheduler configs for 0.9.7
+    dev and distilled, and its single-file loader maps every 0.9.7 checkpoint onto the dev repo's configs
+    (loaders/single_file_utils.py). What does tell them apart:
+    - the maker's own config in the transformer weights' safetensors header: a distilled checkpoint lists the only
+      timesteps it takes, `allowed_inference_steps` (LTX-Video's ltx_video/inference.py reads it from there);
+    - the repository the files were downloaded from, which the Hugging Face cache keeps as the folder's name
+      (`models--Lightricks--LTX-Video-0.9.7-distilled/snapshots/<revision>`)."""
+    for weights in sorted((folder / "transformer").glob("*.safetensors")):
+        config = _safetensors_metadata(weights).get("config")
+        try:
+            if config and json.loads(config).get("allowed_inference_steps"):
+                return True
+        except (ValueError, AttributeError):  # someone else's metadata under that name
+            continue
+    repository = next((part for part in folder.resolve().parts if part.startswith("models--")), "")
+    return "distilled" in repository.lower()
+
+
+def _safetensors_metadata(path: Path) -> dict[str, str]:
+    """The `__metadata__` of a safetensors file's header (8 bytes of length, then JSON), read without its tensors."""
+    try:
+        with path.open("rb") as file:
+            length = int.from_bytes(file.read(8), "little")
+            if not 0 < length <= 100_000_000:
+                return {}
+            header = json.loads(file.read(length))
+    except (OSError, ValueError):
+        return {}
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    return metadata if isinstance(metadata, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -126,6 +161,8 @@ class CheckpointProfile:
     dtypes: Mapping[str, str] = field(default_factory=dict)  # component -> dtype kept whatever --dtype says
     negative_prompt: str | None = None  # the one the model ships, used when a request gives none
     call: Mapping[str, Any] = field(default_factory=dict)  # more pipeline arguments, passed where __call__ takes them
+    # mode -> pipeline class, where the checkpoint needs another than its family's for that mode
+    pipelines: Mapping[str, str] = field(default_factory=dict)
     fixed: bool = False  # only `sizes` and `frames` work (a learned positional embedding): anything else is a 400
 
     @property
@@ -285,17 +322,19 @@ LTX_PROFILES = (
     ),
 )
 
-# LTX-Video 0.9.7/0.9.8 distilled: the same transformer, VAE and scheduler configs as the dev checkpoints
-# (distillation changes weights, not configs; not confirmed against the published diffusers repos' files), so no
-# layout tells it from dev and it is matched by none: a distilled folder is served as LTX-Video-13B. Declared here
-# for when a flag or a LoRA names it.
+# LTX-Video's distilled checkpoints (0.9.6 2B, 0.9.7 13B, 0.9.8 2B and 13B): the same configs as the dev ones, told
+# apart by what `timestep_distilled` finds in their files. First of the LTX profiles, so it wins over the dev ones.
 LTX_DISTILLED = CheckpointProfile(
-    "LTX-Video-13B-distilled", _LTX, matches=lambda lo: False,
+    "LTX-Video-distilled", _LTX, matches=lambda lo: _ltx(lo) and lo.distilled,
     sizes=("1216x704", "704x1216", "768x512", "512x768"),  # [ltx] as the 13B dev
     fps=30, frames=121,  # [ltx] as the 13B dev
     # [diffusers-ltx] guidance 1.0, 4 to 10 steps, these 8 timesteps; [ltx] README: 8 steps recommended, no CFG.
-    steps=len(LTX_DISTILLED_TIMESTEPS), guidance=1.0,
+    steps=len(LTX_DISTILLED_TIMESTEPS), guidance=1.0, negative_prompt=LTX_NEGATIVE_PROMPT,  # unused at guidance 1
     call={**_LTX_DECODE, "timesteps": list(LTX_DISTILLED_TIMESTEPS)},
+    # Only LTXConditionPipeline takes `timesteps`: LTXPipeline and LTXImageToVideoPipeline (diffusers 0.42.1) always
+    # pass their own sigmas as well, and retrieve_timesteps refuses both. It makes text and image-to-video too (the
+    # image as a condition at frame 0), as diffusers' distilled examples run it.
+    pipelines={"text": "LTXConditionPipeline", "image": "LTXConditionPipeline"},
 )
 
 # ---------------------------------------------------------------------------------------------- LTX-2
@@ -365,7 +404,8 @@ COGVIDEOX_PROFILES = (
 )
 
 # Every known checkpoint; the first that matches a layout is its profile (more specific ones first).
-PROFILES: tuple[CheckpointProfile, ...] = WAN_PROFILES + LTX_PROFILES + LTX2_PROFILES + COGVIDEOX_PROFILES
+PROFILES: tuple[CheckpointProfile, ...] = (WAN_PROFILES + (LTX_DISTILLED,) + LTX_PROFILES + LTX2_PROFILES
+                                           + COGVIDEOX_PROFILES)
 
 
 def profile_for(layout: Layout) -> CheckpointProfile:
