@@ -27,7 +27,7 @@ from localsora.engines.base import RenderRequest
 from localsora.engines.diffusers.engine import DiffusersEngine
 from tests.conftest import create_with_keyframes, wait_for_video
 from tests.in_process import InProcessLocalsora, settings_for
-from tests.media import decode_mp4, png_bytes, sound_of, tracks
+from tests.media import decode_mp4, mp4_bytes, png_bytes, sound_of, tracks
 from tests.test_diffusers_engine import assert_edits_follow_strength
 from tests.tiny_pipelines import save_tiny_ltx2, save_tiny_stable_audio, write_not_a_model
 
@@ -131,6 +131,12 @@ def test_ltx2_keyframes_remix_and_edit_deliver_the_clip_with_its_sound(ltx2: InP
         assert_clip_with_sound(made, 24)
         difference = np.abs(sound_of(made) - sound_of(source)).mean()
         assert difference < 0.2 * np.abs(sound_of(source)).mean(), "the source's sound is not kept"
+    # Middle placements, an image and a clip, are LTX-2's other kind of condition (tokens added at their frames).
+    items = [{"frame_index": 8, "type": "image", "file_name": "mid.png"},
+             {"frame_index": 16, "type": "video", "file_name": "clip.mp4"}]
+    files = [("mid.png", png_bytes(96, 64), "image/png"), ("clip.mp4", mp4_bytes(96, 64, 12), "video/mp4")]
+    assert_clip_with_sound(finished(client, create_with_keyframes(
+        client, items, files, prompt="a box", model="tiny", size="96x64", seconds="1", **FAST)), 24)
 
 
 def test_ltx2_remix_follows_the_source_as_far_as_strength_says(ltx2: InProcessLocalsora) -> None:
