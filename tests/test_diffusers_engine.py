@@ -343,12 +343,10 @@ def moving_square(fps: int, start: int, end: int) -> list[np.ndarray]:
     return frames
 
 
-@pytest.mark.parametrize("family", ["ltx", "wan_vace"])
-def test_an_extension_carries_the_sources_motion_across_the_seam(servers: dict[str, OpenAI], family: str) -> None:
+def assert_extensions_follow_motion(client: OpenAI, fps: int) -> None:
     """Two sources end on the same frame, one moving right and one left. Conditioned on the last frame alone,
     their extensions (same prompt, same seed) would be the same video; conditioned on the last several frames
-    (LTX's video condition, VACE's known frames), each goes on from its own motion."""
-    client, fps = servers[family], FPS[family]
+    (LTX's and LTX-2's video condition, VACE's known frames), each goes on from its own motion."""
     rightward, leftward = moving_square(fps, 0, 40), moving_square(fps, 80, 40)
     assert np.array_equal(rightward[-1], leftward[-1])
 
@@ -362,6 +360,11 @@ def test_an_extension_carries_the_sources_motion_across_the_seam(servers: dict[s
     assert all(np.array_equal(a, b) for a, b in zip(right, again, strict=True))  # the same input, the same video
     # Any difference is the earlier frames' doing (the tiny Wan VAE keeps little of a picture, so it is small there).
     assert not all(np.array_equal(a, b) for a, b in zip(right, left, strict=True)), "only the last frame was seen"
+
+
+@pytest.mark.parametrize("family", ["ltx", "wan_vace"])
+def test_an_extension_carries_the_sources_motion_across_the_seam(servers: dict[str, OpenAI], family: str) -> None:
+    assert_extensions_follow_motion(servers[family], FPS[family])
 
 
 def test_an_uploaded_clip_is_edited(servers: dict[str, OpenAI], tmp_path: Path) -> None:

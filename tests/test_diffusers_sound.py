@@ -28,7 +28,7 @@ from localsora.engines.diffusers.engine import DiffusersEngine
 from tests.conftest import create_with_keyframes, wait_for_video
 from tests.in_process import InProcessLocalsora, settings_for
 from tests.media import decode_mp4, mp4_bytes, png_bytes, sound_of, tracks
-from tests.test_diffusers_engine import assert_edits_follow_strength
+from tests.test_diffusers_engine import assert_edits_follow_strength, assert_extensions_follow_motion
 from tests.tiny_pipelines import save_tiny_ltx2, save_tiny_stable_audio, write_not_a_model
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # no hub is reachable, and none may be asked
@@ -108,6 +108,11 @@ def test_ltx2_extension_keeps_the_sources_sound_and_goes_on_with_the_models(ltx2
     kept = np.abs(after[:, : seam - 2048] - before[:, : seam - 2048]).mean()  # AAC's frames blur the seam's ends
     assert kept < 0.2 * np.abs(before).mean(), "the source's sound changed under its part"
     assert np.sqrt((after[:, seam + 2048 :] ** 2).mean()) > 0.01, "the new part is silent"
+
+
+def test_ltx2_extension_carries_the_sources_motion_across_the_seam(ltx2: InProcessLocalsora) -> None:
+    """Its extension is conditioned on the source's last 9 frames, not its last one, as LTX-Video's is."""
+    assert_extensions_follow_motion(ltx2.client(_strict_response_validation=False), 24)
 
 
 FIRST_AND_LAST = [{"frame_index": 0, "type": "image", "file_name": "first.png"},
