@@ -12,7 +12,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import diffusers
 import httpx
 import numpy as np
 import openai
@@ -27,16 +30,17 @@ import pytest
 import torch
 from openai import OpenAI
 from PIL import Image
+from safetensors.torch import load_file, save_file
 
 from localsora.config import Settings
 from localsora.engines import EngineUnavailable
 from localsora.engines.base import JobFailed, RenderCancelled, RenderRequest
 from localsora.engines.diffusers.engine import DENOISE_SHARE, DiffusersEngine
-from localsora.engines.diffusers.profiles import WAN_NEGATIVE_PROMPT, Layout, profile_for
+from localsora.engines.diffusers.profiles import LTX_NEGATIVE_PROMPT, WAN_NEGATIVE_PROMPT, Layout, profile_for
 from localsora.process import LocalsoraProcess
 from tests.conftest import create_with_keyframes, wait_for_video
 from tests.in_process import InProcessLocalsora, settings_for
-from tests.media import decode_mp4, decoded_frames, image_format, mp4_bytes, png_bytes
+from tests.media import decode_mp4, decoded_frames, image_format, mean_difference, mp4_bytes, png_bytes
 from tests.tiny_pipelines import (
     save_tiny_cogvideox,
     save_tiny_cogvideox15,
@@ -208,31 +212,38 @@ def test_cogvideox15_remix_gives_its_transformer_whole_latent_pairs(servers: dic
     assert_clip(client, remix.id, "96x64", 1, FPS["cogvideox15"])
 
 
-def mean_difference(first: bytes, second: bytes) -> float:
-    """How far apart two clips of the same shape are: the mean absolute difference of their pixels, 0-255."""
-    return float(np.mean([np.abs(a - b).mean() for a, b in zip(decoded_frames(first), decoded_frames(second),
-                                                                 strict=True)]))
+def assert_edits_follow_strength(client: OpenAI, fps: int, check: Callable[[str, float], None]) -> None:
+    """Video-to-video starts from the source's latents noised to `strength`. Two fixed clips are edited with the same
+    words and seed: at 0.02 the two edits differ (each follows its own source), at 1.0 they are the same video (the
+    source is gone), and at 0 an edit is its source. The sources are uploads, not clips the model made, so that no
+    setting under test (a default negative prompt, say) changes them: the tiny random VAE gives back some sources
+    better than others, and a margin measured on model-made sources moved whenever a default changed the source.
+    That at 0.02 prompt and seed barely matter is shown in the latents, where the random VAE cannot blur it
+    (test_video_to_video_starts_from_the_source_latents_noised_to_strength). `check(id, strength)` sees each edit."""
+    dark = moving_square(fps, 4, 76)
+    uploads = {"dark": lossless_clip(dark, fps), "light": lossless_clip([255 - f for f in reversed(dark)], fps)}
 
-
-@pytest.mark.parametrize("family", ["wan_ti2v", "ltx"])  # the tiny VAEs whose pictures show their latents
-def test_remix_follows_the_source_as_far_as_strength_says(servers: dict[str, OpenAI], family: str) -> None:
-    """Video-to-video starts from the source's latents noised to `strength`: at 0.02 two remixes with different
-    prompts and seeds stay close (both keep the source), at 1.0 they are two different videos."""
-    client = servers[family]
-    source = finished(client, client.videos.create(prompt="a red fox in snow", model="tiny", size="96x64",
-                                                   seconds="1", extra_body={**STEPS, "seed": 7}))
-
-    def remix(prompt: str, seed: int, strength: float) -> bytes:
-        video = finished(client, client.videos.remix(source.id, prompt=prompt, extra_body={
-            "num_inference_steps": 4, "seed": seed, "strength": strength}))
-        assert_clip(client, video.id, "96x64", 1, FPS[family])
+    def edit(source: str, strength: float, prompt: str = "a blue boat at night", seed: int = 1) -> bytes:
+        video = finished(client, client.videos.edit(
+            prompt=prompt, video=(f"{source}.mp4", uploads[source], "video/mp4"),
+            extra_body={"num_inference_steps": 4, "seed": seed, "strength": strength}))
+        check(video.id, strength)
         return content(client, video.id)
 
-    near = mean_difference(remix("a blue boat at night", 1, 0.02), remix("green trees in the rain", 2, 0.02))
-    far = mean_difference(remix("a blue boat at night", 1, 1.0), remix("green trees in the rain", 2, 1.0))
-    assert near < 0.8 * far, f"strength 0.02: {near:.2f} levels apart; 1.0: {far:.2f}"
-    kept = mean_difference(content(client, source.id), remix("a blue boat at night", 1, 0.0))
+    followed = mean_difference(edit("dark", 0.02), edit("light", 0.02))
+    assert followed > 2, f"strength 0.02: edits of two sources are only {followed:.2f} levels apart"
+    ignored = mean_difference(edit("dark", 1.0), edit("light", 1.0))
+    assert ignored < 0.5, f"strength 1.0: edits of two sources are still {ignored:.2f} levels apart"
+    assert mean_difference(edit("dark", 1.0), edit("dark", 1.0, "green trees in the rain", 2)) > 2
+    kept = mean_difference(lossless_clip(dark, fps), edit("dark", 0.0))
     assert kept < 4, f"strength 0 keeps the source, yet it moved {kept:.2f} levels"  # as much as one more encode
+
+
+@pytest.mark.parametrize("family", ["wan_ti2v", "ltx"])
+def test_remix_follows_the_source_as_far_as_strength_says(servers: dict[str, OpenAI], family: str) -> None:
+    client = servers[family]
+    assert_edits_follow_strength(client, FPS[family], lambda video_id, _: assert_clip(client, video_id, "96x64", 1,
+                                                                                      FPS[family]))
 
 
 @pytest.mark.parametrize("family", ["wan", "wan_ti2v", "wan_a14b", "ltx"])
@@ -332,12 +343,10 @@ def moving_square(fps: int, start: int, end: int) -> list[np.ndarray]:
     return frames
 
 
-@pytest.mark.parametrize("family", ["ltx", "wan_vace"])
-def test_an_extension_carries_the_sources_motion_across_the_seam(servers: dict[str, OpenAI], family: str) -> None:
+def assert_extensions_follow_motion(client: OpenAI, fps: int) -> None:
     """Two sources end on the same frame, one moving right and one left. Conditioned on the last frame alone,
     their extensions (same prompt, same seed) would be the same video; conditioned on the last several frames
-    (LTX's video condition, VACE's known frames), each goes on from its own motion."""
-    client, fps = servers[family], FPS[family]
+    (LTX's and LTX-2's video condition, VACE's known frames), each goes on from its own motion."""
     rightward, leftward = moving_square(fps, 0, 40), moving_square(fps, 80, 40)
     assert np.array_equal(rightward[-1], leftward[-1])
 
@@ -351,6 +360,11 @@ def test_an_extension_carries_the_sources_motion_across_the_seam(servers: dict[s
     assert all(np.array_equal(a, b) for a, b in zip(right, again, strict=True))  # the same input, the same video
     # Any difference is the earlier frames' doing (the tiny Wan VAE keeps little of a picture, so it is small there).
     assert not all(np.array_equal(a, b) for a, b in zip(right, left, strict=True)), "only the last frame was seen"
+
+
+@pytest.mark.parametrize("family", ["ltx", "wan_vace"])
+def test_an_extension_carries_the_sources_motion_across_the_seam(servers: dict[str, OpenAI], family: str) -> None:
+    assert_extensions_follow_motion(servers[family], FPS[family])
 
 
 def test_an_uploaded_clip_is_edited(servers: dict[str, OpenAI], tmp_path: Path) -> None:
@@ -416,8 +430,8 @@ def test_the_first_and_last_images_reach_the_pipeline_at_its_first_and_last_fram
     placed = [{"frame_index": 0, "type": "image", "file": str(tmp_path / "first.png"), "crop": None},
               {"frame_index": 15, "type": "image", "file": str(tmp_path / "last.png"), "crop": None, "item": 1}]
     request = RenderRequest("a box", 64, 64, 1.0, keyframes=placed, fps=16)
-    call = tiny_engine(tiny_models[family], device)._keyframe_call(request, count=17, delivered=16, width=64,
-                                                                   height=64, fps=16)
+    call = tiny_engine(tiny_models[family], device)._keyframe_call(request, count=17, shown=17, delivered=16,
+                                                                   width=64, height=64, fps=16)
 
     def colour(image: Image.Image) -> tuple[int, ...]:
         return tuple(int(v) for v in np.asarray(image).reshape(-1, 3).mean(axis=0).round())
@@ -736,10 +750,12 @@ def test_a_size_or_frame_count_the_checkpoint_does_not_take_is_a_400_naming_the_
     assert client.videos.list().data == []  # nothing was queued to fail later
 
 
-def spy_on_calls(monkeypatch: pytest.MonkeyPatch, engine: DiffusersEngine) -> list[dict[str, Any]]:
-    """Every call to the loaded pipeline class, with the flow_shift its scheduler had at the time."""
+def spy_on_calls(monkeypatch: pytest.MonkeyPatch, engine: DiffusersEngine,
+                 pipeline_class: type | None = None) -> list[dict[str, Any]]:
+    """Every call to the loaded pipeline class (or to `pipeline_class`), with the flow_shift its scheduler had at the
+    time."""
     calls: list[dict[str, Any]] = []
-    pipeline_class = type(engine.pipe)
+    pipeline_class = pipeline_class or type(engine.pipe)
     real = pipeline_class.__call__
 
     @functools.wraps(real)
@@ -880,8 +896,8 @@ def test_cogvideox_i2v_refuses_another_size_or_length_at_create(native: Callable
     assert client.videos.list().data == []
 
 
-def test_ltx_gets_its_decode_settings_and_frame_rate(tiny_models: dict[str, Path], tmp_path: Path, device: str,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ltx_gets_its_decode_settings_negative_prompt_and_frame_rate(
+        tiny_models: dict[str, Path], tmp_path: Path, device: str, monkeypatch: pytest.MonkeyPatch) -> None:
     engine = DiffusersEngine(Settings(engine="diffusers", model=str(tiny_models["ltx"]), device=device))
     calls = spy_on_calls(monkeypatch, engine)
     engine.render(RenderRequest("a fox", 64, 64, 0.25, seed=1, num_inference_steps=2),
@@ -889,6 +905,45 @@ def test_ltx_gets_its_decode_settings_and_frame_rate(tiny_models: dict[str, Path
     (call,) = calls
     assert (call["decode_timestep"], call["decode_noise_scale"], call["frame_rate"]) == (0.05, 0.025, 24)
     assert call["guidance_scale"] == 3.0 and "timesteps" not in call
+    assert call["negative_prompt"] == LTX_NEGATIVE_PROMPT  # LTX-Video's own, where the request gives none
+
+
+def distilled_like_its_repo(tiny: Path, root: Path, how: str) -> Path:
+    """A copy of a tiny LTX laid out as a distilled checkpoint's files say it: in the Hugging Face cache's folder for
+    the distilled repository, or with the maker's config in its transformer weights' header, which lists the only
+    timesteps a distilled checkpoint takes (`allowed_inference_steps`)."""
+    if how == "hub cache":
+        folder = root / "hub" / "models--Lightricks--LTX-Video-0.9.7-distilled" / "snapshots" / "3c9f2d1"
+        shutil.copytree(tiny, folder)
+        return folder
+    folder = shutil.copytree(tiny, root / "ltxv-13b-0.9.7-distilled")
+    for weights in (folder / "transformer").glob("*.safetensors"):
+        maker = {"allowed_inference_steps": [1.0, 0.9937, 0.9875, 0.9812, 0.975, 0.9094, 0.725]}
+        save_file(load_file(weights), weights, metadata={"format": "pt", "config": json.dumps(maker)})
+    return folder
+
+
+@pytest.mark.parametrize("how", ["hub cache", "weights header"])
+def test_a_distilled_ltx_is_recognised_from_its_files_and_gets_its_schedule(
+        tiny_models: dict[str, Path], tmp_path: Path, device: str, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """LTX-Video's distilled checkpoints share the dev ones' configs; their files still tell them apart, and a request
+    that leaves the settings out then gets guidance 1.0 and the distilled timesteps, with no flag."""
+    folder = distilled_like_its_repo(tiny_models["ltx"], tmp_path, how)
+    engine = DiffusersEngine(Settings(engine="diffusers", model=str(folder), device=device))
+    summary = engine.capabilities.profile
+    assert summary is not None and summary.checkpoint == "LTX-Video-distilled"
+    assert (summary.default_steps, summary.default_guidance) == (8, 1.0)
+    calls = spy_on_calls(monkeypatch, engine, diffusers.LTXConditionPipeline)  # the one that takes `timesteps`
+    engine.render(RenderRequest("a fox", 64, 64, 0.25, seed=1), tmp_path / "clip", lambda share: None)
+    (picture := tmp_path / "first.png").write_bytes(png_bytes(64, 64))
+    engine.render(RenderRequest("a fox", 64, 64, 0.25, seed=1, reference_image=picture), tmp_path / "image",
+                  lambda share: None)  # image-to-video too: its image a condition at frame 0
+    text, image = calls
+    for call in (text, image):
+        assert call["guidance_scale"] == 1.0 and call["timesteps"] == [1000, 993, 987, 981, 975, 909, 725, 0.03]
+    assert "image" in image and (tmp_path / "image" / "video.mp4").is_file()
+    plain = DiffusersEngine(Settings(engine="diffusers", model=str(tiny_models["ltx"]), device=device))
+    assert plain.capabilities.profile is not None and plain.capabilities.profile.checkpoint == "LTX-Video"
 
 
 _LTX_13B = {"num_attention_heads": 32, "attention_head_dim": 128, "num_layers": 48}

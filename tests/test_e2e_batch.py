@@ -6,6 +6,7 @@ import io
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from playwright.sync_api import Page, Playwright, expect
 
@@ -19,6 +20,7 @@ from tests.e2e_support import (
     playing_video,
     wait_idle,
 )
+from tests.media import sound_of, tracks
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -75,6 +77,17 @@ def test_a_two_shot_storyboard_plays_as_one_film(page: Page) -> None:
     film = playing_video(page)
     assert (film["width"], film["height"]) == (320, 180) and abs(film["duration"] - 8.0) <= 0.2
     expect(page.get_by_text("Ready")).to_have_count(2)
+    # Issue 20: the shots' sound goes on across the join: a track as long as the film, not silent at the cut.
+    with page.expect_download() as download:
+        page.locator('[class*="st-key-storyboard_film-dl-"]').get_by_role("button", name="Download").click()
+    data = Path(download.value.path()).read_bytes()
+    video_seconds, frames, audio_seconds, codec = tracks(data)
+    assert codec == "aac" and audio_seconds is not None and abs(audio_seconds - video_seconds) <= 1 / 24
+    sound = sound_of(data)
+    rate = round(sound.shape[1] / audio_seconds)
+    join, half = 4 * rate, rate // 2  # the cut after the first 4 s shot; half a second each side of it
+    for side in (sound[:, join - half : join], sound[:, join : join + half]):
+        assert float(np.sqrt(np.mean(side**2))) > 0.02, "the sound drops out at the join"
     go_to(page, "Gallery")  # the film is a gallery video; its cost is its shots', not a second bill
     expect(page.get_by_text("sora-2 · 320x180 · 8 s · joined from its shots")).to_be_visible()
 

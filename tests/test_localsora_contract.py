@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import httpx
 import httpx2
+import numpy as np
 import openai
 import pytest
 from openai import OpenAI
@@ -15,7 +16,15 @@ from openai.types import Video
 from localsora.process import LocalsoraProcess
 from tests.conftest import sdk_client, wait_for_video
 from tests.in_process import AppTransport
-from tests.media import decode_mp4, frames_differ, image_format, png_bytes, top_level_boxes
+from tests.media import (
+    decode_mp4,
+    decoded_frames,
+    frames_differ,
+    image_format,
+    png_bytes,
+    sound_of,
+    top_level_boxes,
+)
 from tests.waiting import wait_until
 
 
@@ -45,6 +54,26 @@ def test_video_content_is_a_real_mp4_of_the_requested_size(client: OpenAI, compl
     assert frames_differ(data)
     boxes = top_level_boxes(data)
     assert boxes.index("moov") < boxes.index("mdat"), boxes
+
+
+def test_previz_takes_sound_false_and_an_audio_prompt(client: OpenAI) -> None:
+    """previz keeps its synthesized tone, and honours the sound fields: no track at all where sound is false, and a
+    tone an audio_prompt chooses (the same words, the same tone) under a picture that still follows the prompt."""
+
+    def render(**fields: object) -> bytes:
+        video = client.videos.create(prompt="A teal ocean at night", seconds="4", size="1280x720",
+                                     extra_body={"seed": 11, **fields})
+        done = wait_for_video(client, video.id)
+        assert done.status == "completed", done.error
+        return client.videos.download_content(video.id).read()
+
+    silent = decode_mp4(render(sound=False))
+    assert silent.audio_codec is None and silent.frames == 96
+    plain, thunder = render(), render(audio_prompt="thunder over a dark sea")
+    assert decode_mp4(thunder).audio_codec == "aac"
+    assert sound_of(render(audio_prompt="thunder over a dark sea")).tobytes() == sound_of(thunder).tobytes()
+    assert float(np.abs(sound_of(thunder) - sound_of(plain)).mean()) > 0.01  # another tone
+    assert decoded_frames(thunder)[48].tolist() == decoded_frames(plain)[48].tolist()  # the same picture
 
 
 def test_thumbnail_is_webp_and_spritesheet_is_jpeg(client: OpenAI, completed_video: Video) -> None:
@@ -394,7 +423,8 @@ def test_models_lists_the_previz_models_and_what_they_can_do(client: OpenAI) -> 
     assert capabilities["engine"] == "previz" and capabilities["audio"] is True
     assert capabilities["modes"] == ["text", "image", "remix", "edit", "extend", "keyframes"]
     assert capabilities["sizes"] == ["720x1280", "1280x720", "1024x1792", "1792x1024"]
-    assert capabilities["seconds"] == ["4", "8", "12"] and list(capabilities["parameters"]) == ["seed"]
+    assert capabilities["seconds"] == ["4", "8", "12"]
+    assert list(capabilities["parameters"]) == ["seed", "sound", "audio_prompt"]
     assert client.models.retrieve("sora-2").id == "sora-2"
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("wan-2")

@@ -55,6 +55,8 @@ from localsora.frames import Planes, planes_from_rgb, rgb_from_planes
 from localsora.media import decoded_audio, load_picture, placed_clip_frames, probe_video, source_frames
 
 LTXVideoCondition = diffusers.pipelines.ltx.pipeline_ltx_condition.LTXVideoCondition
+LTX2VideoCondition = diffusers.pipelines.ltx2.pipeline_ltx2_condition.LTX2VideoCondition
+_ltx2_shift = diffusers.pipelines.ltx2.pipeline_ltx2_condition.calculate_shift
 
 log = logging.getLogger("localsora.diffusers")
 
@@ -144,8 +146,9 @@ class DiffusersEngine(Engine):
 
     def _sound_notes(self) -> str:
         if self.family.sound:
-            return ("The model makes sound with the video: a generated clip carries it as an AAC track of the "
-                    "clip's length; an extension keeps the source's sound.")
+            return ("The model makes sound with the video: a new clip (text, image, keyframes) carries it as an AAC "
+                    "track of the clip's length; a remix or edit keeps the source's sound (the model's where the "
+                    "source has none); an extension keeps the source's sound and adds the model's under the new part.")
         if self.soundtrack is not None:
             return ("A soundtrack from --audio-model, made from the prompt, goes into every clip as an AAC track "
                     "of the clip's length.")
@@ -265,17 +268,12 @@ class DiffusersEngine(Engine):
                    on_frame=lambda done: on_progress(encode_from + (1 - encode_from) * done / total))
 
     def _clip_sound(self, request: RenderRequest, seconds: float) -> _Sound | None:
-        """The clip's sound: what the model made with a generated clip (its other modes make new frames for part of
-        a clip, or anew over a source, so their sound would not fit the whole; an extension keeps the source's),
-        else the --audio-model's; none
-        where the request says `sound: false`."""
+        """The clip's sound: where the model makes sound, what `_frames` left for the whole clip (see
+        `_sound_notes`), else the --audio-model's; none where the request says `sound: false`."""
         if request.sound is False:
             return None
         if self.family.sound:
-            if request.mode == "extend":  # the source's own sound, then silence under the new part
-                assert request.source_video is not None
-                return _Sound(decoded_audio(request.source_video, AUDIO_RATE), AUDIO_RATE)
-            return self._sound if request.mode == "generate" else None
+            return self._sound
         if self.soundtrack is None:
             return None
         # The model makes at most what its DiT holds (Stable Audio Open: 47 s); the writer pads a longer clip's rest.
@@ -324,10 +322,11 @@ class DiffusersEngine(Engine):
                 yield planes_from_rgb(rgb, request.width, request.height)
 
         if request.capability == "keyframes":
-            count = request.num_frames or self._frames_for(delivered)
+            count = request.num_frames or self._keyframe_frames_for(delivered)
             call["num_frames"] = count
-            call.update(self._keyframe_call(request, count, delivered, width, height, fps))
-            generated = self._run("keyframes", call)
+            shown = self._placeable_end(count) + 1  # the made frames the delivered ones spread over
+            call.update(self._keyframe_call(request, count, shown, delivered, width, height, fps))
+            generated = self._run("keyframes", call)[:shown]
             return list(to_planes(generated[_stretched(len(generated), delivered)])), delivered
 
         if request.mode == "generate":
@@ -349,7 +348,9 @@ class DiffusersEngine(Engine):
 
         if request.mode in ("remix", "edit"):
             strength = VIDEO_TO_VIDEO_STRENGTH if request.strength is None else request.strength
+            kept_sound = self._source_sound(request.source_video) if self.family.sound else None
             if strength == 0:  # nothing of the source is to move
+                self._sound = kept_sound
                 return source, source_count
             count = self._video_frames_for(source_count)
             clip = [picture(f) for f in source + [source[-1]] * (count - source_count)]  # 4k+1-style counts
@@ -358,6 +359,8 @@ class DiffusersEngine(Engine):
                 generated = self._run(request.mode, call)
             else:
                 generated = self._video_to_video(request.mode, call, clip, strength)
+            # The frames keep the source's timing, so its sound still fits them.
+            self._sound = kept_sound or self._sound
             return list(to_planes(generated[:source_count])), source_count
 
         # extend: the new part starts from the source's last frame(s), which the model keeps; the MP4 keeps the
@@ -369,19 +372,21 @@ class DiffusersEngine(Engine):
         if self.family.vace:
             call.update(_vace_context(context, count))
         elif self.family.extend:  # LTX's video condition: the last frames at frame 0, held as they are
-            call["conditions"] = [LTXVideoCondition(video=context, frame_index=0)]
+            call["conditions"] = [self._condition(context, 0, count, clip=True)]
         else:
             call["image"] = context[-1]
         generated = self._run("extend", call)
         new = _timed(generated[kept:], delivered, spread=request.num_frames is not None)
+        if self._sound is not None:  # the source's sound under its part, the model's from the seam on
+            self._sound = self._extended_sound(request.source_video, self._sound, source_count, kept, delivered, fps)
         return source + list(to_planes(new)), source_count + delivered
 
-    def _keyframe_call(self, request: RenderRequest, count: int, delivered: int, width: int, height: int,
-                       fps: int) -> dict[str, Any]:
+    def _keyframe_call(self, request: RenderRequest, count: int, shown: int, delivered: int, width: int,
+                       height: int, fps: int) -> dict[str, Any]:
         """The pipeline arguments that place the request's images and clips. The model makes `count` frames and the
-        MP4 shows `delivered` of them spread over all of them (`_stretched`), so the first and last frames land on
-        the model's own first and last."""
-        at = _stretched(count, delivered)
+        MP4 shows `delivered` frames spread over its first `shown` (`_stretched`), so the first and last frames land
+        on the first and last it shows."""
+        at = _stretched(shown, delivered)
 
         def picture(frame: Planes) -> Image.Image:
             return Image.fromarray(rgb_from_planes(frame)).resize((width, height), Image.Resampling.LANCZOS)
@@ -405,13 +410,54 @@ class DiffusersEngine(Engine):
                     keyframe.file, keyframe.crop, keyframe.covered(delivered, fps), request.width, request.height, fps)]
             if self.family.vace:  # a clip's frames at the made frames its delivered ones show
                 known.update({int(at[min(keyframe.frame_index + n, delivered - 1)]): p for n, p in enumerate(pictures)})
-            elif keyframe.type == "image":
-                conditions.append(LTXVideoCondition(image=pictures[0], frame_index=index))
             else:
-                conditions.append(LTXVideoCondition(video=pictures, frame_index=index))
+                conditions.append(self._condition(pictures, index, count, clip=keyframe.type == "video"))
         if self.family.vace:
             return _vace_keyframes(known, count, width, height)
         return {"conditions": conditions}
+
+    def _condition(self, pictures: list[Image.Image], index: int, count: int, *, clip: bool) -> Any:
+        """A condition of LTX's condition pipelines: `pictures` (one image, or a clip's frames) at made frame `index`
+        of `count`; LTX-2 takes it at the latent frame whose first frame is nearest."""
+        if self.family.latent_conditions:
+            step, last = self.latent_temporal, (count - 1) // self.latent_temporal
+            latent = 0 if index == 0 else min(last, max(1, round((index - 1) / step) + 1))
+            return LTX2VideoCondition(frames=pictures if clip else pictures[0], index=latent)
+        if clip:
+            return LTXVideoCondition(video=pictures, frame_index=index)
+        return LTXVideoCondition(image=pictures[0], frame_index=index)
+
+    def _placeable_end(self, count: int) -> int:
+        """The last made frame of `count` that a keyframe can sit at: the last, or on LTX-2 the first frame of its
+        last latent frame (frame 8(n-1)+1 of 8n+1), where the clip then ends so that a last image is its last."""
+        latents = (count - 1) // self.latent_temporal + 1
+        if not self.family.latent_conditions or latents < 2:
+            return count - 1
+        return (latents - 2) * self.latent_temporal + 1
+
+    def _keyframe_frames_for(self, delivered: int) -> int:
+        """The frames to make for `delivered` keyframed ones: as `_frames_for`, with enough more on LTX-2 that the
+        frames up to its last placeable one cover the clip."""
+        count = self._frames_for(delivered)
+        while self._placeable_end(count) + 1 < delivered:
+            count += self.frame_step
+        return count
+
+    def _source_sound(self, source_video: Path | None) -> _Sound | None:
+        """The source's sound at AUDIO_RATE, or None where it has none."""
+        assert source_video is not None
+        wave = decoded_audio(source_video, AUDIO_RATE)
+        return _Sound(wave, AUDIO_RATE) if wave.shape[1] else None
+
+    def _extended_sound(self, source_video: Path | None, made: _Sound, source_count: int, kept: int,
+                        delivered: int, fps: int) -> _Sound:
+        """An extension's sound: the source's under its `source_count` frames (silence where it has none), then what
+        the model made from its frame `kept` (the seam) on, under the `delivered` new frames."""
+        source = self._source_sound(source_video)
+        before = fitted_audio(source.wave if source else np.zeros((2, 0), np.float32), AUDIO_RATE,
+                              clip_samples(source_count, fps))
+        after = fitted_audio(made.wave[..., round(kept * made.rate / fps):], made.rate, clip_samples(delivered, fps))
+        return _Sound(np.concatenate([before, after], axis=1), AUDIO_RATE)
 
     def _extend_context(self, source_count: int) -> int:
         """The source frames an extension is conditioned on: the family's most, as whole latent frames (tk+1)."""
@@ -427,8 +473,12 @@ class DiffusersEngine(Engine):
         call["num_inference_steps"] = steps = max(steps, math.ceil(1 / strength))  # at least one step runs
         if self.family.source_as == "frames":  # the pipeline encodes and noises them
             return self._call(pipe, {**call, "video": clip, "strength": strength})
-        latents = _source_latents(pipe, clip, call["width"], call["height"])
         call["num_frames"] = len(clip)
+        if self.family.source_as == "schedule":  # the pipeline normalizes the latents and noises them to noise_scale
+            latents = _source_latents(pipe, clip, call["width"], call["height"], normalized=False)
+            sigmas, start = _sigma_tail(pipe, latents, steps, strength)
+            return self._call(pipe, {**call, "latents": latents, "sigmas": sigmas, "noise_scale": start})
+        latents = _source_latents(pipe, clip, call["width"], call["height"])
         if self.family.source_as == "latents":  # the pipeline noises them
             return self._call(pipe, {**call, "latents": latents, "denoise_strength": strength})
         with _schedule_tail(pipe, steps, strength) as sigma:  # flow matching: x_t = (1 - sigma) x_0 + sigma noise
@@ -447,8 +497,9 @@ class DiffusersEngine(Engine):
 
     def _pipeline(self, mode: str, width: int, height: int) -> Any:
         """The pipeline for `mode`, its scheduler set for this size."""
-        class_name = {"text": self.family.text, "image": self.family.image, "extend": self.family.extend_with,
-                      "remix": self.family.video, "edit": self.family.video, "keyframes": self.family.keyframes}[mode]
+        class_name = self.profile.pipelines.get(mode) or {
+            "text": self.family.text, "image": self.family.image, "extend": self.family.extend_with,
+            "remix": self.family.video, "edit": self.family.video, "keyframes": self.family.keyframes}[mode]
         assert class_name is not None  # check() refused modes the family lacks
         pipe = self._companion(class_name)
         self._set_flow_shift(pipe, width, height)
@@ -523,18 +574,38 @@ def _soundtrack(settings: Settings, device: str, dtype: torch.dtype) -> Any:
     return pipe
 
 
-def _source_latents(pipe: Any, clip: list[Image.Image], width: int, height: int) -> torch.Tensor:
+def _source_latents(pipe: Any, clip: list[Image.Image], width: int, height: int, *,
+                    normalized: bool = True) -> torch.Tensor:
     """The clip's VAE latents (the distribution's mode, so one source gives one start), normalised as the
-    pipeline's denoiser sees latents."""
+    pipeline's denoiser sees latents unless the pipeline does that itself (`normalized=False`)."""
     vae = pipe.vae
     video = pipe.video_processor.preprocess_video(clip, height=height, width=width)
     with torch.no_grad():
         latents = vae.encode(video.to(pipe._execution_device, vae.dtype)).latent_dist.mode().float()
+    if not normalized:
+        return latents
     if hasattr(pipe, "_normalize_latents"):  # LTX keeps its statistics on the VAE
         return pipe._normalize_latents(latents, vae.latents_mean, vae.latents_std)
     mean = torch.tensor(vae.config.latents_mean).view(1, -1, 1, 1, 1).to(latents)
     std = torch.tensor(vae.config.latents_std).view(1, -1, 1, 1, 1).to(latents)
     return (latents - mean) / std
+
+
+def _sigma_tail(pipe: Any, latents: torch.Tensor, steps: int, strength: float) -> tuple[list[float], float]:
+    """For LTX2ConditionPipeline: the last int(steps x strength) of the `steps` sigmas it would use (its own
+    linspace), and the noise level its scheduler starts them at once it has shifted them for this clip's length, to
+    which the pipeline noises the source's latents."""
+    whole = np.linspace(1.0, 1 / steps, steps)
+    tail = [float(sigma) for sigma in whole[steps - min(int(steps * strength), steps):]]
+    config = pipe.scheduler.config
+    patch, patch_t = pipe.transformer_spatial_patch_size, pipe.transformer_temporal_patch_size
+    _, _, frames, rows, columns = latents.shape
+    mu = _ltx2_shift((frames // patch_t) * (rows // patch) * (columns // patch),
+                     config.get("base_image_seq_len", 1024), config.get("max_image_seq_len", 4096),
+                     config.get("base_shift", 0.95), config.get("max_shift", 2.05))
+    scheduler = type(pipe.scheduler).from_config(config)
+    scheduler.set_timesteps(sigmas=tail, mu=mu)
+    return tail, float(scheduler.sigmas[0])
 
 
 @contextlib.contextmanager

@@ -39,7 +39,9 @@ class Family:
     #   LTXConditionPipeline; a list of frames there would be one condition per frame, of which it keeps one);
     # - "noised_latents": the engine noises the latents to `strength` and runs the text pipeline over the rest
     #   of its schedule (Wan: WanVideoToVideoPipeline runs only the first expert and assumes the 8x VAE, while
-    #   WanPipeline switches experts at `boundary_ratio` and knows TI2V-5B's 16x VAE and per-patch timesteps).
+    #   WanPipeline switches experts at `boundary_ratio` and knows TI2V-5B's 16x VAE and per-patch timesteps);
+    # - "schedule": the pipeline takes the source's latents, the tail of the sigma schedule from `strength` on and
+    #   the noise level it starts at, and noises them itself (LTX-2's LTX2ConditionPipeline).
     source_as: str = "frames"
     extend: str | None = None  # pipeline class for extensions; None: the image-to-video one
     # Source frames an extension is conditioned on (the most; fewer when the source is shorter), as whole
@@ -55,6 +57,9 @@ class Family:
     keyframes: str | None = None
     keyframe_types: tuple[str, ...] = ("image",)
     keyframes_at_ends: bool = False
+    # The keyframe pipeline places conditions at latent frames (LTX-2's LTX2VideoCondition `index`): at made frame 0
+    # or at the first frame of a later latent frame (1, 9, 17, ... for 8 frames a latent), not at any frame.
+    latent_conditions: bool = False
     # The pipeline makes a soundtrack with the video (LTX-2: audio and video denoised together); its output
     # carries `audio`, a waveform at the vocoder's rate, muxed into the MP4.
     sound: bool = False
@@ -100,10 +105,13 @@ _LTX = Family("LTX-Video", 24, ("768x512", "512x768", "1216x704", "704x1216"), t
 _COG_T2V = Family("CogVideoX", 8, ("720x480",), text="CogVideoXPipeline", video="CogVideoXVideoToVideoPipeline",
                   frame_step=8)
 _COG_I2V = Family("CogVideoX", 8, ("720x480",), image="CogVideoXImageToVideoPipeline", frame_step=8)
-# LTX-2: audio and video in one denoising pass, through an audio VAE and a vocoder. Extensions continue from the
-# source's last frame as image-to-video does, under the source's own sound.
+# LTX-2: audio and video in one denoising pass, through an audio VAE and a vocoder. LTX2ConditionPipeline does the
+# rest: remix and edits from the source's latents, keyframes as conditions at latent frames, and extensions from the
+# source's last 9 frames (two latent frames) as a condition at frame 0.
 _LTX2 = Family("LTX-2", 24, ("768x512", "512x768", "1280x704", "704x1280"), text="LTX2Pipeline",
-               image="LTX2ImageToVideoPipeline", sound=True)
+               image="LTX2ImageToVideoPipeline", video="LTX2ConditionPipeline", source_as="schedule",
+               extend="LTX2ConditionPipeline", extend_context=9, keyframes="LTX2ConditionPipeline",
+               keyframe_types=("image", "video"), latent_conditions=True, sound=True)
 
 # model_index.json's `_class_name` -> family. A folder saved from any pipeline of a family serves all of
 # the modes its weights allow.
@@ -117,6 +125,7 @@ FAMILIES: dict[str, Family] = {
     "LTXConditionPipeline": _LTX,
     "LTX2Pipeline": _LTX2,
     "LTX2ImageToVideoPipeline": _LTX2,
+    "LTX2ConditionPipeline": _LTX2,
     "CogVideoXPipeline": _COG_T2V,
     "CogVideoXVideoToVideoPipeline": _COG_T2V,
     "CogVideoXImageToVideoPipeline": _COG_I2V,

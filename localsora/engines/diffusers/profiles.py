@@ -72,6 +72,7 @@ class Layout:
     vae: Mapping[str, Any] = field(default_factory=dict)  # vae/config.json
     boundary_ratio: float | None = None  # Wan 2.2 A14B: where the second expert takes over
     expand_timesteps: bool = False  # Wan 2.2 TI2V-5B: a timestep per latent patch
+    distilled: bool = False  # the files say the weights are timestep-distilled (`timestep_distilled`)
 
     @property
     def width(self) -> int:
@@ -106,8 +107,42 @@ def read_layout(folder: Path, index: Mapping[str, Any]) -> Layout:
     return Layout(
         class_name=str(index.get("_class_name")), components=components, transformer=config("transformer"),
         vae=config("vae"), boundary_ratio=float(ratio) if isinstance(ratio, int | float) else None,
-        expand_timesteps=bool(index.get("expand_timesteps", False)),
+        expand_timesteps=bool(index.get("expand_timesteps", False)), distilled=timestep_distilled(folder),
     )
+
+
+def timestep_distilled(folder: Path) -> bool:
+    """Whether the files say the weights are timestep-distilled (LTX-Video's distilled checkpoints). No config does:
+    diffusers' scripts/convert_ltx_to_diffusers.py writes the same transformer, VAE and scheduler configs for 0.9.7
+    dev and distilled, and its single-file loader maps every 0.9.7 checkpoint onto the dev repo's configs
+    (loaders/single_file_utils.py). What does tell them apart:
+    - the maker's own config in the transformer weights' safetensors header: a distilled checkpoint lists the only
+      timesteps it takes, `allowed_inference_steps` (LTX-Video's ltx_video/inference.py reads it from there);
+    - the repository the files were downloaded from, which the Hugging Face cache keeps as the folder's name
+      (`models--Lightricks--LTX-Video-0.9.7-distilled/snapshots/<revision>`)."""
+    for weights in sorted((folder / "transformer").glob("*.safetensors")):
+        config = _safetensors_metadata(weights).get("config")
+        try:
+            if config and json.loads(config).get("allowed_inference_steps"):
+                return True
+        except (ValueError, AttributeError):  # someone else's metadata under that name
+            continue
+    repository = next((part for part in folder.resolve().parts if part.startswith("models--")), "")
+    return "distilled" in repository.lower()
+
+
+def _safetensors_metadata(path: Path) -> dict[str, str]:
+    """The `__metadata__` of a safetensors file's header (8 bytes of length, then JSON), read without its tensors."""
+    try:
+        with path.open("rb") as file:
+            length = int.from_bytes(file.read(8), "little")
+            if not 0 < length <= 100_000_000:
+                return {}
+            header = json.loads(file.read(length))
+    except (OSError, ValueError):
+        return {}
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    return metadata if isinstance(metadata, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -126,6 +161,8 @@ class CheckpointProfile:
     dtypes: Mapping[str, str] = field(default_factory=dict)  # component -> dtype kept whatever --dtype says
     negative_prompt: str | None = None  # the one the model ships, used when a request gives none
     call: Mapping[str, Any] = field(default_factory=dict)  # more pipeline arguments, passed where __call__ takes them
+    # mode -> pipeline class, where the checkpoint needs another than its family's for that mode
+    pipelines: Mapping[str, str] = field(default_factory=dict)
     fixed: bool = False  # only `sizes` and `frames` work (a learned positional embedding): anything else is a 400
 
     @property
@@ -252,9 +289,11 @@ _LTX_CLASSES = {"LTXPipeline", "LTXImageToVideoPipeline", "LTXConditionPipeline"
 _LTX_13B_WIDTH = 4096  # 0.9.7/0.9.8 13B transformer: 32 heads x 128 (the 2B models: 32 x 64)
 # [ltx] every configs/ltxv-*.yaml and [diffusers-ltx]: the timestep-aware VAE's (0.9.1 and later) decode settings.
 _LTX_DECODE = {"decode_timestep": 0.05, "decode_noise_scale": 0.025}
-# [ltx] inference.py has a default negative prompt (diffusers' LTX examples pass it too); it is not applied here
-# yet: with it, the tiny LTX pipeline's remix at strength 0.02 no longer stays near its source, even at guidance 1
-# (tests/test_diffusers_engine.py::test_remix_follows_the_source_as_far_as_strength_says[ltx]), not yet explained.
+# [ltx] inference.py's default negative prompt, which diffusers' LTX examples pass too. (It once seemed to pull the
+# tiny LTX's remix at strength 0.02 off its source; it did not: at guidance 3 it changes the *source* clip, and the
+# tiny random VAE re-encodes another source less faithfully. The test now compares remixes of one source with
+# remixes of another, each made with the same settings.)
+LTX_NEGATIVE_PROMPT = "worst quality, inconsistent motion, blurry, jittery, distorted"
 # [diffusers-ltx] the 0.9.7 distilled example's first-pass schedule (the maker's configs: 1.0, 0.9937, 0.9875,
 # 0.9812, 0.975, 0.9094, 0.725, as sigmas, then the VAE's own final step).
 LTX_DISTILLED_TIMESTEPS = (1000, 993, 987, 981, 975, 909, 725, 0.03)
@@ -271,7 +310,7 @@ LTX_PROFILES = (
         fps=30, frames=121,  # [ltx] inference.py: 1216x704, 121 frames, frame_rate 30
         # [diffusers-ltx] 0.9.7 dev example: 30 steps, guidance 5.0 with guidance_rescale 0.7 (diffusers has no STG,
         # which the maker's 13B dev configs mix with a CFG of 1 to 8 per step); [ltx] 13B dev configs: 30 steps.
-        steps=30, guidance=5.0,
+        steps=30, guidance=5.0, negative_prompt=LTX_NEGATIVE_PROMPT,
         call={**_LTX_DECODE, "guidance_rescale": 0.7},
     ),
     CheckpointProfile(
@@ -279,27 +318,29 @@ LTX_PROFILES = (
         sizes=("768x512", "512x768", "1216x704", "704x1216"),  # [diffusers-ltx] 768x512; any multiple of 32
         fps=24, frames=121,  # [diffusers-ltx] 768x512 at 24 fps (0.9.0 to 0.9.5; 0.9.6 moved to 30); [ltx] 121 frames
         steps=40, guidance=3.0,  # [ltx] configs/ltxv-2b-0.9.yaml, -0.9.1, -0.9.5, -0.9.6-dev: 40 steps, guidance 3
-        call=_LTX_DECODE,
+        negative_prompt=LTX_NEGATIVE_PROMPT, call=_LTX_DECODE,
     ),
 )
 
-# LTX-Video 0.9.7/0.9.8 distilled: the same transformer, VAE and scheduler configs as the dev checkpoints
-# (distillation changes weights, not configs; not confirmed against the published diffusers repos' files), so no
-# layout tells it from dev and it is matched by none: a distilled folder is served as LTX-Video-13B. Declared here
-# for when a flag or a LoRA names it.
+# LTX-Video's distilled checkpoints (0.9.6 2B, 0.9.7 13B, 0.9.8 2B and 13B): the same configs as the dev ones, told
+# apart by what `timestep_distilled` finds in their files. First of the LTX profiles, so it wins over the dev ones.
 LTX_DISTILLED = CheckpointProfile(
-    "LTX-Video-13B-distilled", _LTX, matches=lambda lo: False,
+    "LTX-Video-distilled", _LTX, matches=lambda lo: _ltx(lo) and lo.distilled,
     sizes=("1216x704", "704x1216", "768x512", "512x768"),  # [ltx] as the 13B dev
     fps=30, frames=121,  # [ltx] as the 13B dev
     # [diffusers-ltx] guidance 1.0, 4 to 10 steps, these 8 timesteps; [ltx] README: 8 steps recommended, no CFG.
-    steps=len(LTX_DISTILLED_TIMESTEPS), guidance=1.0,
+    steps=len(LTX_DISTILLED_TIMESTEPS), guidance=1.0, negative_prompt=LTX_NEGATIVE_PROMPT,  # unused at guidance 1
     call={**_LTX_DECODE, "timesteps": list(LTX_DISTILLED_TIMESTEPS)},
+    # Only LTXConditionPipeline takes `timesteps`: LTXPipeline and LTXImageToVideoPipeline (diffusers 0.42.1) always
+    # pass their own sigmas as well, and retrieve_timesteps refuses both. It makes text and image-to-video too (the
+    # image as a condition at frame 0), as diffusers' distilled examples run it.
+    pipelines={"text": "LTXConditionPipeline", "image": "LTXConditionPipeline"},
 )
 
 # ---------------------------------------------------------------------------------------------- LTX-2
 
 _LTX2 = FAMILIES["LTX2Pipeline"]
-_LTX2_CLASSES = {"LTX2Pipeline", "LTX2ImageToVideoPipeline"}
+_LTX2_CLASSES = {"LTX2Pipeline", "LTX2ImageToVideoPipeline", "LTX2ConditionPipeline"}
 
 LTX2_PROFILES = (
     CheckpointProfile(
@@ -307,7 +348,7 @@ LTX2_PROFILES = (
         sizes=_LTX2.sizes,  # [diffusers-ltx2] example 768x512; multiples of 32
         fps=24, frames=121, frame_step=8,  # [diffusers-ltx2] example: 121 frames at 24 fps; 8k+1
         steps=30, guidance=3.0,  # [diffusers-ltx2] example and __call__: 30 steps, guidance_scale 3.0
-        negative_prompt="worst quality, inconsistent motion, blurry, jittery, distorted",  # [diffusers-ltx2] example
+        negative_prompt=LTX_NEGATIVE_PROMPT,  # [diffusers-ltx2] example: the LTX-Video one
     ),
 )
 
@@ -363,7 +404,8 @@ COGVIDEOX_PROFILES = (
 )
 
 # Every known checkpoint; the first that matches a layout is its profile (more specific ones first).
-PROFILES: tuple[CheckpointProfile, ...] = WAN_PROFILES + LTX_PROFILES + LTX2_PROFILES + COGVIDEOX_PROFILES
+PROFILES: tuple[CheckpointProfile, ...] = (WAN_PROFILES + (LTX_DISTILLED,) + LTX_PROFILES + LTX2_PROFILES
+                                           + COGVIDEOX_PROFILES)
 
 
 def profile_for(layout: Layout) -> CheckpointProfile:

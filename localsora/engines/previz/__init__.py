@@ -7,8 +7,10 @@ from pathlib import Path
 from localsora.catalog import DEFAULT_MODELS, MODEL_ALIASES
 from localsora.config import Settings
 from localsora.engines.base import (
+    AUDIO_PROMPT,
     MODES,
     SEED,
+    SOUND,
     Capabilities,
     Engine,
     ProgressCallback,
@@ -31,10 +33,11 @@ class PrevizEngine(Engine):
             extension_durations=settings.extension_durations,
             fps=FPS,
             audio=True,
-            parameters=(SEED,),
+            parameters=(SEED, SOUND, AUDIO_PROMPT),
             max_parallel=max(1, settings.max_concurrent_jobs),
             notes="Previz sketches, not an AI model: the prompt's colour, time-of-day and camera words set the "
-                  "look; the prompt is captioned on every frame.",
+                  "look; the prompt is captioned on every frame. Every clip carries a synthesized tone "
+                  "(in a key an audio_prompt chooses, where given) or its source's sound; sound false drops it.",
             aliases=dict(MODEL_ALIASES),
         )
 

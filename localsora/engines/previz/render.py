@@ -34,7 +34,9 @@ def render(
     `frame_delay` is asked at each frame, so a slowed job can be sped up (or held) while it renders."""
     _check_request(request)
     look = read_look(request.prompt, request.seed)
-    plan = _plan(request, look)
+    # The pad's key and colour follow the audio_prompt where one is given, the prompt's look otherwise.
+    tone = look if request.audio_prompt is None else read_look(request.audio_prompt, request.seed)
+    plan = _plan(request, look, tone)
     overlay = FrameOverlay(request.prompt, look, request.width, request.height,
                            over_source=request.mode != "generate")
     report_every = max(1, plan.total // 20)
@@ -49,7 +51,7 @@ def render(
     frames = _drawn_ahead(_captioned(plan, overlay))
     try:
         write_clip(out_dir, frames, plan.total, width=request.width, height=request.height, fps=plan.fps,
-                   audio=plan.audio, on_frame=on_frame)
+                   audio=None if request.sound is False else plan.audio, on_frame=on_frame)
     finally:
         frames.close()  # stops the drawing thread
     return plan.total
@@ -83,7 +85,8 @@ class _Plan:
     kept: frozenset[int] = frozenset()  # placed frames (inpaint_items), shown as they are
 
 
-def _plan(request: RenderRequest, look: Look) -> _Plan:
+def _plan(request: RenderRequest, look: Look, tone: Look) -> _Plan:
+    """The frames as `look` draws them, and the sound, whose synthesized pad is `tone`'s."""
     width, height, fps = request.width, request.height, request.fps or FPS
     if request.mode == "generate":
         total = frame_count(request)
@@ -96,7 +99,7 @@ def _plan(request: RenderRequest, look: Look) -> _Plan:
             frames = _with_placed(frames, spans, width, height, fps)
         kept = frozenset(index for keyframe, count in spans for index in range(keyframe.frame_index,
                                                                                keyframe.frame_index + count))
-        return _Plan(frames, total, fps, 0, lambda: synth_audio(look, _samples(total, fps)), kept)
+        return _Plan(frames, total, fps, 0, lambda: synth_audio(tone, _samples(total, fps)), kept)
 
     assert request.source_video is not None
     path = request.source_video
@@ -105,15 +108,15 @@ def _plan(request: RenderRequest, look: Look) -> _Plan:
     if request.mode in ("remix", "edit"):
         frames = restyled_frames(path, source_total, look, width, height, fps)
         return _Plan(
-            frames, source_total, fps, 0, lambda: source_audio(path, source, look, _samples(source_total, fps))
+            frames, source_total, fps, 0, lambda: source_audio(path, source, tone, _samples(source_total, fps))
         )
 
     new_total = frame_count(request)
     frames = extended_frames(path, source_total, new_total, look, width, height, fps)
 
     def audio() -> np.ndarray:
-        first = source_audio(path, source, look, _samples(source_total, fps))
-        return crossfade(first, synth_audio(look, _samples(new_total, fps)))
+        first = source_audio(path, source, tone, _samples(source_total, fps))
+        return crossfade(first, synth_audio(tone, _samples(new_total, fps)))
 
     return _Plan(frames, source_total + new_total, fps, source_total, audio)
 
