@@ -211,6 +211,7 @@ def test_fit_shows_the_whole_frame_over_blurred_bars(tmp_path: Path) -> None:
     bar = frame[:80]
     assert bar.mean() > 60  # not black bars...
     assert near(bar[40, 90], (240, 125, 10), tolerance=60)  # ...but a blur of the middle, where red meets yellow
+    assert not near(bar[40, 70], RED) and not near(bar[40, 110], YELLOW)  # soft, 20 px either side of the edge
 
 
 def test_reframe_preview_is_what_the_export_shows(tmp_path: Path) -> None:
