@@ -495,10 +495,13 @@ def _sound(container: av.container.InputContainer, rate: int) -> tuple[np.ndarra
 
 def _clip_sound(source: Path, rate: int, start: float, count: int) -> np.ndarray:
     """`count` samples of the clip's own sound from `start` s on its picture's clock (silence where it has none)."""
-    with av.open(str(source)) as container:
-        video = container.streams.video[0]
-        origin = float((video.start_time or 0) * (video.time_base or 1))
-        samples, first = _sound(container, rate)
+    try:
+        with av.open(str(source)) as container:
+            video = container.streams.video[0]
+            origin = float((video.start_time or 0) * (video.time_base or 1))
+            samples, first = _sound(container, rate)
+    except (av.FFmpegError, OSError) as exc:
+        raise FinishError(f"The sound of {source.name} cannot be read ({exc}): the clip may be damaged.") from exc
     begin = round((start - (first - origin)) * rate)
     piece = samples[:, max(0, begin) : max(0, begin + count)]
     lead = min(count, max(0, -begin))
@@ -749,7 +752,10 @@ def finish_video(
     partial = _partial(target)
     sidecar = target.with_suffix(".srt") if plan.soft_captions else None
     try:
-        written = _write(source, spec, plan, partial, on_progress)
+        try:
+            written = _write(source, spec, plan, partial, on_progress)
+        except av.FFmpegError as exc:  # a clip that is damaged part way through
+            raise FinishError(f"{source.name} could not be finished ({exc}): the clip may be damaged.") from exc
         if sidecar is not None:
             sidecar_partial = _partial(sidecar)
             try:
