@@ -35,7 +35,7 @@ from studio.media.finishing import (
     poster_frame,
     reframe_preview,
 )
-from tests.media import decode_mp4, encode_image
+from tests.media import decode_mp4, encode_image, png_bytes
 
 BLUE = (40, 120, 200)
 RED = (230, 20, 20)
@@ -157,6 +157,23 @@ def test_the_clip_fades_into_the_end_card(clip: Path, tmp_path: Path) -> None:
     means = [f.mean() for f in frames[36:48]]  # the source brightens; the fade takes it down to the black card
     assert means[-1] < means[0] / 4 and all(a >= b - 1 for a, b in zip(means, means[1:], strict=False))
     assert frames[-1].mean() < 3
+
+
+def test_a_long_end_card_headline_stays_on_the_card(tmp_path: Path) -> None:
+    source = write_clip(tmp_path / "source.mp4", 320, 180, 6)
+    card = EndCard(
+        seconds=0.25,
+        image=png_bytes(400, 200, RED),
+        colour="#203040",
+        headline="A very long headline that has to wrap on the square card",
+        call_to_action="Call now",
+        fade=0,
+    )
+    last = frames_of(
+        finish_video(source, FinishSpec(format=Format(320, 320), end_card=card), tmp_path / "out.mp4").path
+    )[-1]
+    assert near(last[318, 160], (32, 48, 64))  # the card's own colour below the text: the text ends above the edge
+    assert not near(last[200, 160], (32, 48, 64)) and not near(last[200, 160], RED)  # the text's box is there
 
 
 def test_logo_sits_in_its_corner(tmp_path: Path) -> None:

@@ -474,7 +474,9 @@ def _end_card_picture(card: EndCard, size: tuple[int, int]) -> Image.Image:
             box=card.image is not None,
         )
         middle = round(height * (0.78 if card.image is not None else 0.5))
-        picture.paste(block, ((width - block.width) // 2, middle - block.height // 2), block)
+        margin = round(height * 0.04)  # a long headline moves up rather than off the card's bottom edge
+        top = max(margin, min(middle - block.height // 2, height - margin - block.height))
+        picture.paste(block, ((width - block.width) // 2, top), block)
     return picture
 
 
