@@ -176,6 +176,16 @@ def test_a_long_end_card_headline_stays_on_the_card(tmp_path: Path) -> None:
     assert not near(last[200, 160], (32, 48, 64)) and not near(last[200, 160], RED)  # the text's box is there
 
 
+def test_a_headline_too_long_for_the_card_is_set_smaller_to_fit(tmp_path: Path) -> None:
+    source = write_clip(tmp_path / "source.mp4", 320, 180, 6)
+    words = " ".join(["Launch"] * 40)
+    card = EndCard(seconds=0.25, colour="#203040", headline=words, call_to_action="Call now", fade=0)
+    last = frames_of(finish_video(source, FinishSpec(end_card=card), tmp_path / "out.mp4").path)[-1]
+    edges = np.concatenate([last[:4].reshape(-1, 3), last[-4:].reshape(-1, 3)])
+    assert np.abs(edges - np.array((32, 48, 64))).max() < 24  # the card's colour all along its top and bottom
+    assert (last[..., 0] > 200).sum() > 500  # and the white text between
+
+
 def test_logo_sits_in_its_corner(tmp_path: Path) -> None:
     source = write_clip(tmp_path / "source.mp4", 320, 180, 24)
     spec = FinishSpec(

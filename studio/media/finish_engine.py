@@ -460,22 +460,23 @@ def _end_card_picture(card: EndCard, size: tuple[int, int]) -> Image.Image:
             image.resize((fit_w, fit_h), Image.Resampling.LANCZOS), ((width - fit_w) // 2, (height - fit_h) // 2)
         )
     short = min(width, height)
-    parts = [
-        (text, size)
-        for text, size in ((card.headline, round(short * 0.085)), (card.call_to_action, round(short * 0.055)))
-        if text.strip()
-    ]
-    if parts:
-        block = _text_block(
-            parts,
-            card.font,
-            _colour(card.text_colour, "end card's text colour"),
-            round(width * 0.86),
-            box=card.image is not None,
-        )
+    margin = round(height * 0.04)
+    text_colour = _colour(card.text_colour, "end card's text colour")
+    block = None
+    for scale in (1.0, 0.8, 0.64, 0.5, 0.4, 0.32):  # smaller type until a long headline fits on the card
+        parts = [
+            (text, max(8, round(short * share * scale)))
+            for text, share in ((card.headline, 0.085), (card.call_to_action, 0.055))
+            if text.strip()
+        ]
+        if not parts:
+            break
+        block = _text_block(parts, card.font, text_colour, round(width * 0.86), box=card.image is not None)
+        if block.height <= height - 2 * margin:
+            break
+    if block is not None:
         middle = round(height * (0.78 if card.image is not None else 0.5))
-        margin = round(height * 0.04)  # a long headline moves up rather than off the card's bottom edge
-        top = max(margin, min(middle - block.height // 2, height - margin - block.height))
+        top = max(margin, min(middle - block.height // 2, height - margin - block.height))  # never off the bottom
         picture.paste(block, ((width - block.width) // 2, top), block)
     return picture
 
