@@ -437,16 +437,33 @@ def _logo_patch(logo: Logo, size: tuple[int, int]) -> _Patch:
     return _Patch.of(image, x, y, size)
 
 
+def _fitted_text(
+    texts: list[tuple[str, float]],
+    font_path: str | None,
+    colour: tuple[int, int, int],
+    size: tuple[int, int],
+    max_height: int,
+    box: bool,
+) -> Image.Image | None:
+    """`texts` as (text, type size as a share of the frame's shorter side) in one block, set smaller until it is no
+    taller than `max_height`; None when there is no text."""
+    width, height = size
+    block = None
+    for scale in (1.0, 0.8, 0.64, 0.5, 0.4, 0.32):
+        parts = [(text, max(8, round(min(width, height) * share * scale))) for text, share in texts if text.strip()]
+        if not parts:
+            return None
+        block = _text_block(parts, font_path, colour, round(width * 0.86), box=box)
+        if block.height <= max_height:
+            break
+    return block
+
+
 def _caption_patch(caption: Caption, subtitles: Subtitles, size: tuple[int, int]) -> _Patch:
     width, height = size
-    text_size = max(12, round(min(width, height) * 0.05))
-    image = _text_block(
-        [(caption.text, text_size)],
-        subtitles.font,
-        _colour(subtitles.colour, "subtitle colour"),
-        round(width * 0.86),
-        box=True,
-    )
+    colour = _colour(subtitles.colour, "subtitle colour")
+    image = _fitted_text([(caption.text, 0.05)], subtitles.font, colour, size, round(height * 0.4), box=True)
+    assert image is not None  # every caption has text (_check_captions)
     return _Patch.of(image, (width - image.width) // 2, round(height * 0.88) - image.height, size)
 
 
@@ -459,21 +476,15 @@ def _end_card_picture(card: EndCard, size: tuple[int, int]) -> Image.Image:
         picture.paste(
             image.resize((fit_w, fit_h), Image.Resampling.LANCZOS), ((width - fit_w) // 2, (height - fit_h) // 2)
         )
-    short = min(width, height)
     margin = round(height * 0.04)
-    text_colour = _colour(card.text_colour, "end card's text colour")
-    block = None
-    for scale in (1.0, 0.8, 0.64, 0.5, 0.4, 0.32):  # smaller type until a long headline fits on the card
-        parts = [
-            (text, max(8, round(short * share * scale)))
-            for text, share in ((card.headline, 0.085), (card.call_to_action, 0.055))
-            if text.strip()
-        ]
-        if not parts:
-            break
-        block = _text_block(parts, card.font, text_colour, round(width * 0.86), box=card.image is not None)
-        if block.height <= height - 2 * margin:
-            break
+    block = _fitted_text(
+        [(card.headline, 0.085), (card.call_to_action, 0.055)],
+        card.font,
+        _colour(card.text_colour, "end card's text colour"),
+        size,
+        height - 2 * margin,
+        box=card.image is not None,
+    )
     if block is not None:
         middle = round(height * (0.78 if card.image is not None else 0.5))
         top = max(margin, min(middle - block.height // 2, height - margin - block.height))  # never off the bottom
