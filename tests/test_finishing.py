@@ -264,6 +264,17 @@ def test_burned_subtitles_change_pixels_only_while_they_show(clip: Path, tmp_pat
     assert all(changed[n] < 0.5 for n in [*range(0, 11), *range(26, 48)])
 
 
+def test_a_caption_too_long_for_the_frame_is_set_smaller_not_cut(clip: Path, tmp_path: Path) -> None:
+    larger = Format(640, 360)
+    plain_frames = frames_of(finish_video(clip, FinishSpec(format=larger), tmp_path / "plain.mp4").path)
+    long = Subtitles((Caption(0, 2, " ".join(["everything"] * 60)),))
+    frame = frames_of(finish_video(clip, FinishSpec(format=larger, subtitles=long), tmp_path / "long.mp4").path)[12]
+    changed = np.abs(frame - plain_frames[12]).max(axis=2) > 12
+    rows = np.flatnonzero(changed.any(axis=1))
+    assert rows.max() - rows.min() <= 360 * 0.4 + 2  # at most 40 % of the frame's height...
+    assert rows.min() >= 360 * 0.48 - 2 and rows.max() <= 360 * 0.88 + 2  # ...in its lower part, whole
+
+
 def test_soft_subtitles_are_a_track_and_an_srt_beside_the_clip(clip: Path, tmp_path: Path) -> None:
     captions = (Caption(0.2, 0.9, "First line"), Caption(1.2, 1.8, "Second, with a comma"))
     finished = finish_video(clip, FinishSpec(subtitles=Subtitles(captions, burn_in=False)), tmp_path / "out.mp4")
