@@ -341,6 +341,20 @@ def test_progress_runs_to_one(clip: Path, tmp_path: Path) -> None:
     assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) == 60
 
 
+def test_a_finish_stopped_part_way_leaves_nothing(clip: Path, tmp_path: Path) -> None:
+    class Stopped(Exception):
+        pass
+
+    def stop_half_way(share: float) -> None:
+        if share > 0.5:
+            raise Stopped  # as a page's rerun stops its script mid-export
+
+    spec = FinishSpec(subtitles=Subtitles((Caption(0, 1, "Hi"),), burn_in=False), music=MusicBed(wav_bytes(1), "a.wav"))
+    with pytest.raises(Stopped):
+        finish_video(clip, spec, tmp_path / "out" / "finished.mp4", on_progress=stop_half_way)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 def test_bitrate_choice_sets_the_stream_bitrate(tmp_path: Path) -> None:
     def noise(index: int) -> np.ndarray:
         return np.random.default_rng(index).integers(0, 255, (180, 320, 3), dtype=np.uint8)
