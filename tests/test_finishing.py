@@ -100,16 +100,28 @@ def logo_png(width: int = 200, height: int = 100, colour: tuple[int, int, int] =
 
 
 def wav_bytes(seconds: float, pitch: float = 220.0) -> bytes:
+    return music_bytes("wav", seconds, pitch)
+
+
+MUSIC_CODECS = {"wav": ("wav", "pcm_s16le"), "mp3": ("mp3", "libmp3lame"), "m4a": ("ipod", "aac")}
+
+
+def music_bytes(kind: str, seconds: float, pitch: float = 220.0) -> bytes:
+    """A tone as a WAV, MP3 or M4A file, in memory."""
+    container_format, codec = MUSIC_CODECS[kind]
     buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="wav") as out:
-        stream = out.add_stream("pcm_s16le", rate=44_100, layout="stereo")
+    with av.open(buffer, mode="w", format=container_format) as out:
+        stream = out.add_stream(codec, rate=44_100, layout="stereo")
         times = np.arange(round(seconds * 44_100)) / 44_100
-        samples = (0.5 * np.sin(2 * np.pi * pitch * times) * 32767).astype(np.int16)
-        frame = av.AudioFrame.from_ndarray(
-            np.stack([samples, samples]).T.reshape(1, -1).copy(), format="s16", layout="stereo"
-        )
-        frame.sample_rate = 44_100
-        out.mux(stream.encode(frame))
+        tone = (0.5 * np.sin(2 * np.pi * pitch * times)).astype(np.float32)
+        resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="stereo", rate=44_100)
+        step = stream.codec_context.frame_size or 1024
+        for start in range(0, len(tone), step):
+            piece = np.ascontiguousarray(np.stack([tone[start : start + step]] * 2))
+            frame = av.AudioFrame.from_ndarray(piece, format="fltp", layout="stereo")
+            frame.sample_rate, frame.pts, frame.time_base = 44_100, start, Fraction(1, 44_100)
+            for converted in resampler.resample(frame):
+                out.mux(stream.encode(converted))
         out.mux(stream.encode(None))
     return buffer.getvalue()
 
@@ -300,6 +312,14 @@ def test_a_music_bed_gives_a_silent_clip_sound_through_the_end_card(clip: Path, 
     loudness = [float(np.sqrt(np.mean(sound[int(s * RATE) : int((s + 0.25) * RATE)] ** 2))) for s in (0.5, 1.2, 2.2)]
     assert all(level > 0.05 for level in loudness)  # under the clip, after the bed looped, and under the card
     assert float(np.abs(sound[-int(0.05 * RATE) :]).max()) < 0.03  # faded out at the end
+
+
+@pytest.mark.parametrize("kind", ["mp3", "m4a"])
+def test_mp3_and_m4a_beds_are_read_too(clip: Path, tmp_path: Path, kind: str) -> None:
+    spec = FinishSpec(music=MusicBed(music_bytes(kind, 2.0), f"bed.{kind}", fade_out=0))
+    finished = finish_video(clip, spec, tmp_path / "out.mp4")
+    sound = sound_of(finished.path)
+    assert finished.has_audio and float(np.sqrt(np.mean(sound[RATE // 2 : RATE] ** 2))) > 0.05
 
 
 def test_the_bed_ducks_where_the_clip_has_its_own_sound(tmp_path: Path) -> None:
