@@ -17,7 +17,7 @@ from components.context import StudioContext
 from components.drawer import drawer
 from components.feedback import show_error
 from components.plain_text import escape_markdown
-from studio.brand_kit import BrandKit, finish_parts, font_path, load_brand_kit, picture
+from studio.brand_kit import CORNER_LABELS, BrandKit, finish_parts, font_path, load_brand_kit, picture
 from studio.errors import StudioError
 from studio.library import VideoRecord
 from studio.media.finishing import (
@@ -42,8 +42,6 @@ from studio.media.upload_limits import END_CARD_IMAGE, LOGO_IMAGE, MUSIC_BED, SU
 ORIGINAL = "Original size"
 FORMAT_MODES = {"crop": "Crop around a point", "fit": "Fit, with blurred bars"}
 LOGO_SOURCES = ("None", "Brand kit", "Upload")
-CORNER_LABELS = {"top-left": "Top left", "top-right": "Top right", "bottom-left": "Bottom left",
-                 "bottom-right": "Bottom right"}
 BITRATES = {0: "Automatic (the encoder's quality)", 2000: "2 Mbit/s", 4000: "4 Mbit/s", 8000: "8 Mbit/s",
             12000: "12 Mbit/s"}
 GIF_WIDTHS = (320, 480, 640)

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, get_args
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from studio import errors
 from studio.access import Actor
@@ -30,6 +30,12 @@ SETTING = "brand_kit"  # its row in the library's shared settings
 FOLDER = "brand"  # its pictures, under the library's data folder
 FONT_FOLDERS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"))
 CORNERS: tuple[str, ...] = get_args(Corner)
+CORNER_LABELS = {
+    "top-left": "Top left",
+    "top-right": "Top right",
+    "bottom-left": "Bottom left",
+    "bottom-right": "Bottom right",
+}
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 HEADLINE_LIMIT = 80  # characters: an end card's line must fit a 1080 px wide card
 MAX_END_CARD_SECONDS = 10.0
@@ -174,6 +180,61 @@ def with_brand(spec: FinishSpec, library: Library, kit: BrandKit) -> FinishSpec:
 def picture(library: Library, relative: str | None) -> bytes | None:
     """A kit picture's bytes, for a preview; None when unset or gone."""
     return _read_picture(library, relative)
+
+
+PREVIEW_SIZE = (480, 270)  # px: a 16:9 frame, small enough to redraw on every change in Settings
+
+
+def brand_preview(
+    kit: BrandKit, *, logo: bytes | None, end_card_image: bytes | None, frame: Image.Image | None = None
+) -> tuple[Image.Image, Image.Image | None]:
+    """What the kit does to a clip, drawn small: a frame (`frame`, else a plain grey one) with the logo in its corner,
+    and the end card (None when the kit has none). Pictures that cannot be read are left out of the preview."""
+    width, height = PREVIEW_SIZE
+    shot = (
+        ImageOps.fit(frame.convert("RGB"), PREVIEW_SIZE)
+        if frame is not None
+        else Image.new("RGB", PREVIEW_SIZE, "#7a8490")
+    )
+    if (mark := _picture_or_none(logo)) is not None:
+        mark = mark.convert("RGBA")
+        across = max(1, round(width * kit.logo_width))
+        mark = mark.resize((across, max(1, round(mark.height * across / mark.width))))
+        mark.putalpha(mark.getchannel("A").point(lambda a: round(a * kit.logo_opacity)))
+        margin = round(min(width, height) * kit.logo_margin)
+        x = margin if kit.logo_corner.endswith("left") else width - mark.width - margin
+        y = margin if kit.logo_corner.startswith("top") else height - mark.height - margin
+        shot.paste(mark, (x, y), mark)
+    if kit.end_card_seconds <= 0:
+        return shot, None
+    card = Image.new("RGB", PREVIEW_SIZE, kit.background)
+    if (backdrop := _picture_or_none(end_card_image)) is not None:
+        backdrop = ImageOps.contain(backdrop.convert("RGB"), PREVIEW_SIZE)
+        card.paste(backdrop, ((width - backdrop.width) // 2, (height - backdrop.height) // 2))
+    draw = ImageDraw.Draw(card)
+    font = font_path(kit) or _default_font()
+    for text, size, middle in ((kit.headline, 28, 0.42), (kit.call_to_action, 18, 0.62)):
+        if text:
+            face = ImageFont.truetype(font, size) if font else ImageFont.load_default(size)
+            draw.text((width / 2, height * middle), text, fill=kit.text_colour, font=face, anchor="mm")
+    return shot, card
+
+
+def _default_font() -> str | None:
+    fonts = available_fonts()
+    found = fonts.get("DejaVuSans-Bold.ttf") or next(iter(fonts.values()), None)
+    return str(found) if found is not None else None
+
+
+def _picture_or_none(data: bytes | None) -> Image.Image | None:
+    if not data:
+        return None
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return None
+    return image
 
 
 # ---------------------------------------------------------------- checks and files

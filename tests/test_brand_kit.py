@@ -4,6 +4,7 @@ only by admins when sign-in is configured, and turned into the logo and end card
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from studio.brand_kit import (
     BrandKit,
     BrandKitRefused,
     available_fonts,
+    brand_preview,
     finish_parts,
     load_brand_kit,
     may_change_brand_kit,
@@ -158,3 +160,22 @@ def test_a_kit_row_cannot_point_at_files_outside_its_folder(tmp_path: Path) -> N
 
 def test_no_fonts_installed_leaves_an_empty_choice(tmp_path: Path) -> None:
     assert available_fonts((tmp_path / "none",)) == {}
+
+
+def test_the_settings_preview_shows_the_logo_in_its_corner_and_the_end_card(tmp_path: Path) -> None:
+    kit = BrandKit(
+        logo_corner="bottom-right",
+        logo_margin=0.0,
+        logo_width=0.25,
+        logo_opacity=1.0,
+        background="#0000ff",
+        headline="Spring launch",
+        end_card_seconds=2.0,
+    )
+    shot, card = brand_preview(kit, logo=png_bytes(64, 64, color=(255, 0, 0)), end_card_image=None)
+    width, height = shot.size
+    assert shot.getpixel((width - 5, height - 5)) == (255, 0, 0), "the logo sits in the bottom-right corner"
+    assert shot.getpixel((5, 5)) != (255, 0, 0), "and nowhere else"
+    assert card is not None and card.getpixel((3, 3)) == (0, 0, 255), "the card in the kit's background"
+    assert len(card.crop((0, height // 3, width, height // 2)).getcolors(4096) or ()) > 1, "its headline is drawn"
+    assert brand_preview(replace(kit, end_card_seconds=0), logo=b"broken", end_card_image=None)[1] is None
