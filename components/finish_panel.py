@@ -42,8 +42,13 @@ from studio.media.upload_limits import END_CARD_IMAGE, LOGO_IMAGE, MUSIC_BED, SU
 ORIGINAL = "Original size"
 FORMAT_MODES = {"crop": "Crop around a point", "fit": "Fit, with blurred bars"}
 LOGO_SOURCES = ("None", "Brand kit", "Upload")
-BITRATES = {0: "Automatic (the encoder's quality)", 2000: "2 Mbit/s", 4000: "4 Mbit/s", 8000: "8 Mbit/s",
-            12000: "12 Mbit/s"}
+BITRATES = {
+    0: "Automatic (the encoder's quality)",
+    2000: "2 Mbit/s",
+    4000: "4 Mbit/s",
+    8000: "8 Mbit/s",
+    12000: "12 Mbit/s",
+}
 GIF_WIDTHS = (320, 480, 640)
 GIF_FPS = (8, 10, 12, 15)
 PREVIEW_WIDTH = 320  # px: the source frame and its reframed preview sit side by side
@@ -73,18 +78,27 @@ def finish_panel(context: StudioContext, record: VideoRecord) -> None:
     source = context.library.path(record.video_path)
     if record.status != "completed" or source is None or not source.exists():
         return
-    if (panel := drawer("Finish: logo, end card, subtitles, formats", icon=":material/movie_edit:",
-                        key="finish_drawer")) is None:
+    if (
+        panel := drawer("Finish: logo, end card, subtitles, formats", icon=":material/movie_edit:", key="finish_drawer")
+    ) is None:
         return
     with panel:
         kit = load_brand_kit(context.library)
-        st.button("Apply brand kit", icon=":material/palette:", on_click=apply_brand_kit, args=(record, kit),
-                  disabled=kit.is_empty, key=_key(record, "apply_kit"),
-                  help="Set the logo and end card from Settings → Brand kit" if not kit.is_empty else
-                  "No brand kit saved yet: set one in Settings → Brand kit.")
+        st.button(
+            "Apply brand kit",
+            icon=":material/palette:",
+            on_click=apply_brand_kit,
+            args=(record, kit),
+            disabled=kit.is_empty,
+            key=_key(record, "apply_kit"),
+            help="Set the logo and end card from Settings → Brand kit"
+            if not kit.is_empty
+            else "No brand kit saved yet: set one in Settings → Brand kit.",
+        )
         draft = Draft()
         trim, fmt, logo, subtitles, end_card, music = st.tabs(
-            ["Trim", "Format", "Logo", "Subtitles", "End card", "Music and bitrate"])
+            ["Trim", "Format", "Logo", "Subtitles", "End card", "Music and bitrate"]
+        )
         with trim:
             _trim(record, source, draft)
         with fmt:
@@ -107,10 +121,17 @@ def apply_brand_kit(record: VideoRecord, kit: BrandKit) -> None:
     if kit.logo_file:
         state[_key(record, "logo_source")] = "Brand kit"
     if kit.end_card_seconds > 0:
-        state.update({_key(record, "card_on"): True, _key(record, "card_seconds"): float(kit.end_card_seconds),
-                      _key(record, "card_colour"): kit.background, _key(record, "card_text_colour"): kit.text_colour,
-                      _key(record, "card_headline"): kit.headline, _key(record, "card_cta"): kit.call_to_action,
-                      _key(record, "card_use_kit_image"): bool(kit.end_card_image_file)})
+        state.update(
+            {
+                _key(record, "card_on"): True,
+                _key(record, "card_seconds"): float(kit.end_card_seconds),
+                _key(record, "card_colour"): kit.background,
+                _key(record, "card_text_colour"): kit.text_colour,
+                _key(record, "card_headline"): kit.headline,
+                _key(record, "card_cta"): kit.call_to_action,
+                _key(record, "card_use_kit_image"): bool(kit.end_card_image_file),
+            }
+        )
     st.toast("Brand kit applied: its logo and end card are set below.", icon=":material/palette:")
 
 
@@ -120,8 +141,9 @@ def _upload(record: VideoRecord, name: str, limit: UploadLimit, label: str, draf
     if upload is None:
         return None
     if upload.size > limit.max_bytes:
-        problem = (f"The {limit.what} is {megabytes_text(upload.size)}: the largest is "
-                   f"{megabytes_text(limit.max_bytes)}.")
+        problem = (
+            f"The {limit.what} is {megabytes_text(upload.size)}: the largest is {megabytes_text(limit.max_bytes)}."
+        )
         st.error(escape_markdown(problem), icon=":material/error:")
         draft.problems.append(problem)
         return None
@@ -132,8 +154,9 @@ def _trim(record: VideoRecord, source: Path, draft: Draft) -> None:
     if (strip := frames_strip(source)) is not None:
         st.image(str(strip), width="stretch")
     length = clip_seconds(record)
-    start, end = st.slider("Keep from, to (seconds)", 0.0, length, (0.0, length), step=0.1, format="%.1f s",
-                           key=_key(record, "trim"))
+    start, end = st.slider(
+        "Keep from, to (seconds)", 0.0, length, (0.0, length), step=0.1, format="%.1f s", key=_key(record, "trim")
+    )
     if end - start < 0.5:
         draft.problems.append("Keep at least half a second of the clip.")
     elif start > 0 or end < length:
@@ -145,8 +168,17 @@ def _format(context: StudioContext, record: VideoRecord, draft: Draft) -> None:
     if choice == ORIGINAL:
         return
     width, height = FORMAT_PRESETS[choice]
-    mode = st.segmented_control("Reframe by", list(FORMAT_MODES), format_func=FORMAT_MODES.get, required=True,
-                                default="crop", key=_key(record, "format_mode")) or "crop"
+    mode = (
+        st.segmented_control(
+            "Reframe by",
+            list(FORMAT_MODES),
+            format_func=FORMAT_MODES.get,
+            required=True,
+            default="crop",
+            key=_key(record, "format_mode"),
+        )
+        or "crop"
+    )
     frame = _frame(context, record)
     if frame is None:
         draft.spec = _with(draft.spec, format=Format(width, height, mode=mode))  # type: ignore[arg-type]
@@ -157,11 +189,14 @@ def _format(context: StudioContext, record: VideoRecord, draft: Draft) -> None:
     with left:
         if mode == "crop":
             st.caption("Click the point to keep in view.")
-            clicked = streamlit_image_coordinates(frame, width=PREVIEW_WIDTH, key=_key(record, "focal_click"),
-                                                  cursor="crosshair")
+            clicked = streamlit_image_coordinates(
+                frame, width=PREVIEW_WIDTH, key=_key(record, "focal_click"), cursor="crosshair"
+            )
             if clicked and clicked.get("width") and clicked.get("height"):
-                focal = (min(1.0, max(0.0, clicked["x"] / clicked["width"])),
-                         min(1.0, max(0.0, clicked["y"] / clicked["height"])))
+                focal = (
+                    min(1.0, max(0.0, clicked["x"] / clicked["width"])),
+                    min(1.0, max(0.0, clicked["y"] / clicked["height"])),
+                )
         else:
             st.image(frame, width=PREVIEW_WIDTH, caption="The source")
     chosen = Format(width, height, mode=mode, focal_x=focal[0], focal_y=focal[1])  # type: ignore[arg-type]
@@ -172,8 +207,11 @@ def _format(context: StudioContext, record: VideoRecord, draft: Draft) -> None:
         except (FinishError, NotImplementedError) as error:
             st.caption(f"No preview: {escape_markdown(str(error) or 'the finisher is not installed here')}.")
         else:
-            st.image(preview, width=PREVIEW_WIDTH // 2 if height > width else PREVIEW_WIDTH,
-                     caption=f"{width}x{height}, {FORMAT_MODES[mode].lower()}")
+            st.image(
+                preview,
+                width=PREVIEW_WIDTH // 2 if height > width else PREVIEW_WIDTH,
+                caption=f"{width}x{height}, {FORMAT_MODES[mode].lower()}",
+            )
 
 
 def _frame(context: StudioContext, record: VideoRecord) -> Image.Image | None:
@@ -198,13 +236,21 @@ def _logo(context: StudioContext, record: VideoRecord, kit: BrandKit, draft: Dra
         return
     upload = _upload(record, "logo_file", LOGO_IMAGE, "Logo", draft)
     corner_col, size_col, opacity_col = st.columns(3)
-    corner = corner_col.selectbox("Corner", list(CORNER_LABELS), format_func=CORNER_LABELS.get, index=3,
-                                  key=_key(record, "logo_corner"))
+    corner = corner_col.selectbox(
+        "Corner", list(CORNER_LABELS), format_func=CORNER_LABELS.get, index=3, key=_key(record, "logo_corner")
+    )
     width = size_col.slider("Width (% of the frame)", 5, 50, 18, key=_key(record, "logo_width"))
     opacity = opacity_col.slider("Opacity (%)", 10, 100, 85, key=_key(record, "logo_opacity"))
     if upload is not None:
-        draft.spec = _with(draft.spec, logo=Logo(png=upload[0], corner=corner, width=width / 100,  # type: ignore
-                                                 opacity=opacity / 100))
+        draft.spec = _with(
+            draft.spec,
+            logo=Logo(
+                png=upload[0],
+                corner=corner,  # type: ignore[arg-type]
+                width=width / 100,
+                opacity=opacity / 100,
+            ),
+        )
 
 
 def _subtitles(record: VideoRecord, draft: Draft) -> None:
@@ -220,22 +266,31 @@ def _subtitles(record: VideoRecord, draft: Draft) -> None:
         st.caption(f"{len(lines)} lines read from {escape_markdown(upload[1])}.")
     else:
         st.caption("Or type timed lines (seconds on the finished clip):")
-        typed = st.data_editor([{"From": 0.0, "To": 2.0, "Text": ""}], num_rows="dynamic", width="stretch",
-                               key=_key(record, "subtitle_rows"),
-                               column_config={"From": st.column_config.NumberColumn(min_value=0.0, step=0.1),
-                                              "To": st.column_config.NumberColumn(min_value=0.0, step=0.1),
-                                              "Text": st.column_config.TextColumn(width="large")})
+        typed = st.data_editor(
+            [{"From": 0.0, "To": 2.0, "Text": ""}],
+            num_rows="dynamic",
+            width="stretch",
+            key=_key(record, "subtitle_rows"),
+            column_config={
+                "From": st.column_config.NumberColumn(min_value=0.0, step=0.1),
+                "To": st.column_config.NumberColumn(min_value=0.0, step=0.1),
+                "Text": st.column_config.TextColumn(width="large"),
+            },
+        )
         rows = [row for row in typed if str(row.get("Text") or "").strip()]
         for number, row in enumerate(rows, 1):
             start, end = float(row.get("From") or 0), float(row.get("To") or 0)
             if end <= start:
                 draft.problems.append(f"Subtitle line {number} ends before it starts.")
-        lines = tuple(Caption(float(r.get("From") or 0), float(r.get("To") or 0), str(r["Text"]).strip())
-                      for r in rows)
+        lines = tuple(Caption(float(r.get("From") or 0), float(r.get("To") or 0), str(r["Text"]).strip()) for r in rows)
     if not lines:
         return
-    burn = st.radio("Show them", ("Burned into the picture", "As a subtitle track, with a .srt beside it"),
-                    horizontal=True, key=_key(record, "subtitle_burn"))
+    burn = st.radio(
+        "Show them",
+        ("Burned into the picture", "As a subtitle track, with a .srt beside it"),
+        horizontal=True,
+        key=_key(record, "subtitle_burn"),
+    )
     draft.spec = _with(draft.spec, subtitles=Subtitles(lines=lines, burn_in=burn.startswith("Burned")))
 
 
@@ -244,8 +299,9 @@ def _end_card(context: StudioContext, record: VideoRecord, kit: BrandKit, draft:
         return
     text_col, look_col = st.columns([2, 1])
     headline = text_col.text_input("Headline", max_chars=80, key=_key(record, "card_headline"))
-    cta = text_col.text_input("Call to action", max_chars=80, key=_key(record, "card_cta"),
-                              placeholder="e.g. Shop now at example.com")
+    cta = text_col.text_input(
+        "Call to action", max_chars=80, key=_key(record, "card_cta"), placeholder="e.g. Shop now at example.com"
+    )
     seconds = look_col.number_input("Seconds", 0.5, 10.0, 2.0, step=0.5, key=_key(record, "card_seconds"))
     colour = look_col.color_picker("Background", "#000000", key=_key(record, "card_colour"))
     text_colour = look_col.color_picker("Text", "#ffffff", key=_key(record, "card_text_colour"))
@@ -253,18 +309,32 @@ def _end_card(context: StudioContext, record: VideoRecord, kit: BrandKit, draft:
     from_kit = st.session_state.get(_key(record, "card_use_kit_image")) and upload is None
     if from_kit:
         st.caption("The brand kit's end card picture fills the card; upload another to replace it.")
-    image = upload[0] if upload is not None else picture(context.library, kit.end_card_image_file) if from_kit \
-        else None
-    draft.spec = _with(draft.spec, end_card=EndCard(seconds=seconds, colour=colour, image=image, headline=headline,
-                                                    call_to_action=cta, text_colour=text_colour,
-                                                    font=font_path(kit)))
+    image = upload[0] if upload is not None else picture(context.library, kit.end_card_image_file) if from_kit else None
+    draft.spec = _with(
+        draft.spec,
+        end_card=EndCard(
+            seconds=seconds,
+            colour=colour,
+            image=image,
+            headline=headline,
+            call_to_action=cta,
+            text_colour=text_colour,
+            font=font_path(kit),
+        ),
+    )
 
 
 def _music(record: VideoRecord, draft: Draft) -> None:
     upload = _upload(record, "music_file", MUSIC_BED, "Music bed", draft)
     if upload is not None:
-        volume = st.slider("Music volume (%)", 5, 100, 35, key=_key(record, "music_volume"),
-                           help="Lowered further wherever the clip has its own sound; faded out at the end.")
+        volume = st.slider(
+            "Music volume (%)",
+            5,
+            100,
+            35,
+            key=_key(record, "music_volume"),
+            help="Lowered further wherever the clip has its own sound; faded out at the end.",
+        )
         draft.spec = _with(draft.spec, music=MusicBed(audio=upload[0], filename=upload[1], volume=volume / 100))
     bitrate = st.selectbox("Bitrate", list(BITRATES), format_func=BITRATES.get, key=_key(record, "bitrate"))
     if bitrate:
@@ -282,18 +352,27 @@ GIF_MADE = "finished_gif_of_{}"  # session key: (GIF bytes, what it is) of the l
 def _export(context: StudioContext, record: VideoRecord, draft: Draft) -> None:
     for problem in draft.problems:
         st.caption(f":material/error: {escape_markdown(problem)}")
-    if not st.button("Export MP4", icon=":material/movie:", type="primary", key=_key(record, "export"),
-                     disabled=bool(draft.problems) or draft.spec.is_empty,
-                     help="Choose at least one change above." if draft.spec.is_empty else None):
+    if not st.button(
+        "Export MP4",
+        icon=":material/movie:",
+        type="primary",
+        key=_key(record, "export"),
+        disabled=bool(draft.problems) or draft.spec.is_empty,
+        help="Choose at least one change above." if draft.spec.is_empty else None,
+    ):
         _finished_notice(context, record)
         return
     from studio.finishing import finish  # the engine: loaded on the first export, not on every page
 
     bar = st.progress(0.0, text="Finishing…")
     try:
-        made = finish(context.library, record.video_id, draft.spec, actor=context.jobs.actor,
-                      on_progress=lambda done: bar.progress(min(1.0, max(0.0, done)),
-                                                            text=f"Finishing… {done:.0%}"))
+        made = finish(
+            context.library,
+            record.video_id,
+            draft.spec,
+            actor=context.jobs.actor,
+            on_progress=lambda done: bar.progress(min(1.0, max(0.0, done)), text=f"Finishing… {done:.0%}"),
+        )
     except FinishError as error:  # the choices above stay as they are: fix one and export again
         bar.empty()
         st.error(f"**The clip was not finished.** {escape_markdown(str(error))}", icon=":material/error:")
@@ -313,25 +392,44 @@ def _finished_notice(context: StudioContext, record: VideoRecord) -> None:
     path = context.library.path(made.video_path) if made is not None else None
     if made is None or path is None or not path.exists():
         return
-    st.success(f"Finished: a new video, {made.size}, {clip_seconds(made):g} s. This one is unchanged.",
-               icon=":material/check_circle:")
+    st.success(
+        f"Finished: a new video, {made.size}, {clip_seconds(made):g} s. This one is unchanged.",
+        icon=":material/check_circle:",
+    )
     link, download = st.columns(2)
-    link.page_link("app_pages/gallery.py", label="Open the finished video", icon=":material/movie_edit:",
-                   query_params={"video": made.video_id})
-    download.download_button("Download the finished MP4", data=lambda: path.open("rb"), mime="video/mp4",
-                             file_name=f"{made.video_id}.mp4", icon=":material/download:", on_click="ignore",
-                             key=_key(record, "finished_download"))
+    link.page_link(
+        "app_pages/gallery.py",
+        label="Open the finished video",
+        icon=":material/movie_edit:",
+        query_params={"video": made.video_id},
+    )
+    download.download_button(
+        "Download the finished MP4",
+        data=lambda: path.open("rb"),
+        mime="video/mp4",
+        file_name=f"{made.video_id}.mp4",
+        icon=":material/download:",
+        on_click="ignore",
+        key=_key(record, "finished_download"),
+    )
 
 
 def _gif_and_poster(record: VideoRecord, source: Path) -> None:
     st.markdown("**GIF and poster frame** (of this video as it is)")
     width_col, fps_col, size_col, at_col = st.columns(4)
-    width = width_col.selectbox("GIF width", GIF_WIDTHS, index=1, format_func="{} px".format,
-                                key=_key(record, "gif_width"))
+    width = width_col.selectbox(
+        "GIF width", GIF_WIDTHS, index=1, format_func="{} px".format, key=_key(record, "gif_width")
+    )
     fps = fps_col.selectbox("GIF frames a second", GIF_FPS, index=1, key=_key(record, "gif_fps"))
     max_mb = size_col.number_input("GIF at most (MB)", 0.5, 50.0, 5.0, step=0.5, key=_key(record, "gif_mb"))
-    at = at_col.number_input("Poster at (s)", 0.0, clip_seconds(record), min(1.0, clip_seconds(record) / 2),
-                             step=0.1, key=_key(record, "poster_at"))
+    at = at_col.number_input(
+        "Poster at (s)",
+        0.0,
+        clip_seconds(record),
+        min(1.0, clip_seconds(record) / 2),
+        step=0.1,
+        key=_key(record, "poster_at"),
+    )
     gif_col, poster_col = st.columns(2)
     if gif_col.button("Make GIF", icon=":material/gif_box:", key=_key(record, "gif")):
         with st.spinner("Making the GIF…"), tempfile.TemporaryDirectory() as folder:
@@ -341,12 +439,25 @@ def _gif_and_poster(record: VideoRecord, source: Path) -> None:
                 st.error(escape_markdown(str(error)), icon=":material/error:")
             else:
                 st.session_state[GIF_MADE.format(record.video_id)] = (
-                    made.path.read_bytes(), f"{made.width}x{made.height}, {made.fps} fps, "
-                                            f"{megabytes_text(made.size_bytes)}")
+                    made.path.read_bytes(),
+                    f"{made.width}x{made.height}, {made.fps} fps, {megabytes_text(made.size_bytes)}",
+                )
     if (gif := st.session_state.get(GIF_MADE.format(record.video_id))) is not None:
-        gif_col.download_button(f"Download GIF ({gif[1]})", data=gif[0], file_name=f"{record.video_id}.gif",
-                                mime="image/gif", icon=":material/download:", on_click="ignore",
-                                key=_key(record, "gif_download"))
-    poster_col.download_button("Poster PNG", data=lambda: poster_frame(source, at), mime="image/png",
-                               file_name=f"{record.video_id}-poster.png", icon=":material/image:",
-                               on_click="ignore", key=_key(record, "poster"))
+        gif_col.download_button(
+            f"Download GIF ({gif[1]})",
+            data=gif[0],
+            file_name=f"{record.video_id}.gif",
+            mime="image/gif",
+            icon=":material/download:",
+            on_click="ignore",
+            key=_key(record, "gif_download"),
+        )
+    poster_col.download_button(
+        "Poster PNG",
+        data=lambda: poster_frame(source, at),
+        mime="image/png",
+        file_name=f"{record.video_id}-poster.png",
+        icon=":material/image:",
+        on_click="ignore",
+        key=_key(record, "poster"),
+    )
