@@ -1,0 +1,68 @@
+"""The Finish panel and Settings → Brand kit in process (Streamlit's AppTest on the real app and a real localsora):
+what can be checked without a browser. The export itself, uploads and downloads are in tests/test_e2e_finish.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from localsora.process import LocalsoraProcess
+from studio import access
+from studio.brand_kit import BrandKit, load_brand_kit, save_brand_kit
+from studio.library import Library
+from tests.media import png_bytes
+from tests.test_pages import APP, button, make_finished, new_session, open_page, open_settings_section, texts
+
+KIT = BrandKit(headline="Sparkling spring", call_to_action="Shop now", end_card_seconds=2.5, background="#102030")
+
+
+def test_apply_brand_kit_sets_the_logo_and_end_card_in_one_click(data_dir: Path, localsora: LocalsoraProcess) -> None:
+    library = Library(data_dir)
+    record = make_finished(library, localsora, "A bottle on a table, slow dolly in")
+    save_brand_kit(library, KIT, actor=None, logo=png_bytes(32, 32))
+    at = open_page(new_session(), "app_pages/gallery.py", video=record.video_id)
+    open_settings_section(at, "finish_drawer")  # the drawer is built only while open
+    assert button(at, "Export MP4").disabled, "nothing chosen yet: nothing to export"
+    button(at, "Apply brand kit").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.radio(key=f"finish_logo_source_{record.video_id}").value == "Brand kit"
+    assert at.toggle(key=f"finish_card_on_{record.video_id}").value is True
+    assert at.text_input(key=f"finish_card_headline_{record.video_id}").value == "Sparkling spring"
+    assert at.number_input(key=f"finish_card_seconds_{record.video_id}").value == 2.5
+    assert not button(at, "Export MP4").disabled
+
+
+def test_with_no_kit_saved_apply_is_off_and_says_where_to_set_one(data_dir: Path, localsora: LocalsoraProcess) -> None:
+    record = make_finished(Library(data_dir), localsora, "A kite over a beach")
+    at = open_settings_section(open_page(new_session(), "app_pages/gallery.py", video=record.video_id), "finish_drawer")
+    apply = button(at, "Apply brand kit")
+    assert apply.disabled and "Settings → Brand kit" in apply.help
+
+
+def test_settings_saves_the_brand_kit_for_everyone(data_dir: Path) -> None:
+    at = open_settings_section(open_page(new_session(), "app_pages/settings.py"), "settings_brand")
+    at.text_input(key="brand_headline").input("Summer sale")
+    at.number_input(key="brand_end_card_seconds").set_value(3.0)
+    button(at, "Save the brand kit").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Brand kit saved" in texts(at)
+    kit = load_brand_kit(Library(data_dir))
+    assert (kit.headline, kit.end_card_seconds) == ("Summer sale", 3.0)
+    # Another session (another person on the server) starts from the saved kit.
+    other = open_settings_section(open_page(new_session(), "app_pages/settings.py"), "settings_brand")
+    assert other.text_input(key="brand_headline").value == "Summer sale"
+
+
+def test_under_sign_in_a_member_sees_the_kit_but_cannot_save_it(data_dir: Path) -> None:
+    save_brand_kit(Library(data_dir), KIT, actor=None)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["SORA_STUDIO_PASSCODE_HASH"] = access.hash_passcode("team passcode")
+    at.session_state["signed_in_name"] = "ann"  # what a valid session cookie proves: a member, not an admin
+    at.run()
+    open_settings_section(open_page(at, "app_pages/settings.py"), "settings_brand")
+    assert "Only an admin can change the brand kit" in texts(at)
+    assert button(at, "Save the brand kit").disabled
+    assert at.text_input(key="brand_headline").value == "Sparkling spring"
