@@ -1,0 +1,158 @@
+"""How long finishing a clip takes, against a bare PyAV re-encode of the same clip with the same encoder settings.
+
+    .venv/bin/python bench/finish.py [--runs 3] [--seconds 12]
+
+It writes a 1080x1920 24 fps clip with sound (moving gradients, a tone), then, taking turns so a busy machine slows
+both alike, times (a) a bare re-encode: decode and encode every frame (libx264 with the finisher's options) and the
+sound (AAC), and (b) `finish_video` with a logo, three burned-in subtitles, a 2 s end card, a music bed and the 9:16
+preset. It prints the best time of each, and their ratio. Issue 23's goal: the ratio is 1.5 or less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # run as a script, bench/ is on the path but the repo root is not
+
+from studio.media.finishing import (  # noqa: E402
+    AUDIO_BIT_RATE,
+    ENCODER,
+    Caption,
+    EndCard,
+    FinishSpec,
+    Format,
+    Logo,
+    MusicBed,
+    Subtitles,
+    finish_video,
+    quality_options,
+)
+
+WIDTH, HEIGHT, FPS, RATE = 1080, 1920, 24, 48_000
+
+
+def write_clip(path: Path, seconds: float) -> None:
+    """A clip whose every frame differs (so the encoder works as on real footage), with a tone under it."""
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
+    with av.open(str(path), mode="w", format="mp4") as out:
+        video = out.add_stream(ENCODER, rate=FPS, options=quality_options(None))
+        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        audio = out.add_stream("aac", rate=RATE, layout="stereo")
+        for index in range(round(seconds * FPS)):
+            picture = np.stack([(x + index * 6) % 256, (y // 3 + index * 2) % 256, ((x + y) // 7) % 256], axis=-1)
+            frame = av.VideoFrame.from_ndarray(picture.astype(np.uint8), format="rgb24")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        _write_tone(out, audio, seconds, 330.0)
+
+
+def _write_tone(out: av.container.OutputContainer, audio: av.stream.Stream, seconds: float, pitch: float) -> None:
+    times = np.arange(round(seconds * RATE)) / RATE
+    tone = (0.2 * np.sin(2 * np.pi * pitch * times)).astype(np.float32)
+    for start in range(0, len(tone), 1024):
+        chunk = np.ascontiguousarray(np.stack([tone[start : start + 1024]] * 2))
+        frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="stereo")
+        frame.sample_rate, frame.pts, frame.time_base = RATE, start, Fraction(1, RATE)
+        out.mux(audio.encode(frame))
+    out.mux(audio.encode(None))
+
+
+def music_bed(seconds: float) -> bytes:
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="ipod") as out:  # an .m4a
+        _write_tone(out, out.add_stream("aac", rate=44_100, layout="stereo"), seconds, 220.0)
+    return buffer.getvalue()
+
+
+def logo_png() -> bytes:
+    image = Image.new("RGBA", (400, 160), (0, 0, 0, 0))
+    ImageDraw.Draw(image).rounded_rectangle((0, 0, 399, 159), radius=40, fill=(255, 200, 0, 230))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def bare_reencode(source: Path, target: Path) -> None:
+    """Decode and encode every frame and the sound, as the finisher does, with nothing done in between."""
+    with (
+        av.open(str(source)) as inp,
+        av.open(str(target), mode="w", format="mp4", options={"movflags": "+faststart"}) as out,
+    ):
+        in_video = inp.streams.video[0]
+        in_video.thread_type = "AUTO"
+        video = out.add_stream(ENCODER, rate=in_video.average_rate, options=quality_options(None))
+        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        audio = out.add_stream("aac", rate=RATE, layout="stereo")
+        audio.bit_rate = AUDIO_BIT_RATE
+        for frame in inp.decode(in_video, inp.streams.audio[0]):
+            if isinstance(frame, av.VideoFrame):
+                frame.pict_type = av.video.frame.PictureType.NONE
+                out.mux(video.encode(frame))
+            else:
+                frame.pts = None
+                out.mux(audio.encode(frame))
+        out.mux(video.encode(None))
+        out.mux(audio.encode(None))
+
+
+def full_spec(seconds: float) -> FinishSpec:
+    third = seconds / 3
+    return FinishSpec(
+        format=Format(WIDTH, HEIGHT),
+        logo=Logo(logo_png(), corner="top-right"),
+        subtitles=Subtitles(
+            tuple(
+                Caption(n * third, (n + 1) * third - 0.2, f"Line {n + 1}: the new bottle, now in electric blue")
+                for n in range(3)
+            )
+        ),
+        end_card=EndCard(seconds=2.0, colour="#102040", headline="Meet the new bottle", call_to_action="shop.example"),
+        music=MusicBed(music_bed(seconds + 2), "bed.m4a"),
+    )
+
+
+def best(action: Callable[[], None], runs: list[float]) -> None:
+    started = time.perf_counter()
+    action()
+    runs.append(time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=12.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "source.mp4"
+        write_clip(source, args.seconds)
+        spec = full_spec(args.seconds)
+        bare: list[float] = []
+        finished: list[float] = []
+        for _ in range(args.runs):
+            best(lambda: bare_reencode(source, Path(folder) / "bare.mp4"), bare)
+            best(lambda: finish_video(source, spec, Path(folder) / "finished.mp4"), finished)
+        print(f"clip: {WIDTH}x{HEIGHT}, {args.seconds:g} s at {FPS} fps, best of {args.runs}")
+        print(f"bare PyAV re-encode: {min(bare):.2f} s (runs: {', '.join(f'{t:.2f}' for t in bare)})")
+        print(
+            f"finish (9:16, logo, 3 subtitles, 2 s end card, music bed): {min(finished):.2f} s "
+            f"(runs: {', '.join(f'{t:.2f}' for t in finished)})"
+        )
+        print(f"ratio: {min(finished) / min(bare):.2f}x (goal: 1.5x or less)")
+
+
+if __name__ == "__main__":
+    main()
