@@ -57,7 +57,7 @@ def _run(context: StudioContext, sources: list[VideoRecord], spec: FinishSpec, k
 
     bar = st.progress(0.0, text=f"Finishing {counted(len(sources), 'video')}…")
     try:
-        made = finish_many(
+        result = finish_many(
             context.library,
             [r.video_id for r in sources],
             spec,
@@ -65,11 +65,15 @@ def _run(context: StudioContext, sources: list[VideoRecord], spec: FinishSpec, k
             on_progress=lambda done: bar.progress(min(1.0, max(0.0, done)), text=f"Finishing… {done:.0%}"),
         )
     except FinishError as error:
-        st.error(f"**Nothing more was finished.** {escape_markdown(str(error))}", icon=":material/error:")
+        st.error(f"**Nothing was finished.** {escape_markdown(str(error))}", icon=":material/error:")
         return
     except StudioError as error:
         show_error(error)
         return
     finally:
         bar.empty()
-    st.session_state[f"{key}_made"] = [r.video_id for r in made]
+    for video_id, message in result.failed:  # one bad clip does not stop the rest
+        st.error(
+            f"**{escape_markdown(video_id)} was not finished.** {escape_markdown(message)}", icon=":material/error:"
+        )
+    st.session_state[f"{key}_made"] = [r.video_id for r in result.made]

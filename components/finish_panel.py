@@ -5,7 +5,6 @@ What is typed and uploaded stays in the session while the page is open, so a fai
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from components.feedback import show_error
 from components.plain_text import escape_markdown
 from studio.brand_kit import CORNER_LABELS, BrandKit, finish_parts, font_path, load_brand_kit, picture
 from studio.errors import StudioError
-from studio.library import VideoRecord
+from studio.library import Library, VideoRecord
 from studio.media.finishing import (
     FORMAT_PRESETS,
     Caption,
@@ -31,7 +30,6 @@ from studio.media.finishing import (
     MusicBed,
     Subtitles,
     Trim,
-    export_gif,
     parse_subtitles,
     poster_frame,
     reframe_preview,
@@ -112,7 +110,7 @@ def finish_panel(context: StudioContext, record: VideoRecord) -> None:
         with music:
             _music(record, draft)
         _export(context, record, draft)
-        _gif_and_poster(record, source)
+        _gif_and_poster(context.library, record, source)
 
 
 def apply_brand_kit(record: VideoRecord, kit: BrandKit) -> None:
@@ -204,7 +202,7 @@ def _format(context: StudioContext, record: VideoRecord, draft: Draft) -> None:
     with right:
         try:
             preview = reframe_preview(frame, chosen)
-        except (FinishError, NotImplementedError) as error:
+        except FinishError as error:
             st.caption(f"No preview: {escape_markdown(str(error) or 'the finisher is not installed here')}.")
         else:
             st.image(
@@ -346,7 +344,7 @@ def _with(spec: FinishSpec, **parts: object) -> FinishSpec:
 
 
 FINISHED = "finished_video_of_{}"  # session key: the library item the last export of a video made
-GIF_MADE = "finished_gif_of_{}"  # session key: (GIF bytes, what it is) of the last GIF made of a video
+GIF_MADE = "finished_gif_of_{}"  # session key: (its file, what it is) of the last GIF made of a video
 
 
 def _export(context: StudioContext, record: VideoRecord, draft: Draft) -> None:
@@ -414,7 +412,7 @@ def _finished_notice(context: StudioContext, record: VideoRecord) -> None:
     )
 
 
-def _gif_and_poster(record: VideoRecord, source: Path) -> None:
+def _gif_and_poster(library: Library, record: VideoRecord, source: Path) -> None:
     st.markdown("**GIF and poster frame** (of this video as it is)")
     width_col, fps_col, size_col, at_col = st.columns(4)
     width = width_col.selectbox(
@@ -432,20 +430,22 @@ def _gif_and_poster(record: VideoRecord, source: Path) -> None:
     )
     gif_col, poster_col = st.columns(2)
     if gif_col.button("Make GIF", icon=":material/gif_box:", key=_key(record, "gif")):
-        with st.spinner("Making the GIF…"), tempfile.TemporaryDirectory() as folder:
+        from studio.finishing import save_gif  # the engine: loaded when asked, not on every page
+
+        with st.spinner("Making the GIF…"):
             try:
-                made = export_gif(source, Path(folder) / "clip.gif", width=width, fps=fps, max_megabytes=max_mb)
-            except FinishError as error:
-                st.error(escape_markdown(str(error)), icon=":material/error:")
+                made = save_gif(library, record.video_id, width=width, fps=fps, max_megabytes=max_mb)
+            except StudioError as error:  # FinishError among them: a limit no size can meet
+                show_error(error)
             else:
                 st.session_state[GIF_MADE.format(record.video_id)] = (
-                    made.path.read_bytes(),
+                    str(made.path),
                     f"{made.width}x{made.height}, {made.fps} fps, {megabytes_text(made.size_bytes)}",
                 )
-    if (gif := st.session_state.get(GIF_MADE.format(record.video_id))) is not None:
+    if (gif := st.session_state.get(GIF_MADE.format(record.video_id))) is not None and Path(gif[0]).exists():
         gif_col.download_button(
             f"Download GIF ({gif[1]})",
-            data=gif[0],
+            data=Path(gif[0]).read_bytes,
             file_name=f"{record.video_id}.gif",
             mime="image/gif",
             icon=":material/download:",
