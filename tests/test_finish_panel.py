@@ -9,10 +9,14 @@ from streamlit.testing.v1 import AppTest
 
 from localsora.process import LocalsoraProcess
 from studio import access
+from studio import batch as batches
 from studio.brand_kit import BrandKit, load_brand_kit, save_brand_kit
+from studio.jobs import Jobs
 from studio.library import Library
+from studio.provider.profiles import load_providers
 from tests.media import png_bytes
 from tests.test_pages import APP, button, make_finished, new_session, open_page, open_settings_section, texts
+from tests.waiting import wait_until
 
 KIT = BrandKit(headline="Sparkling spring", call_to_action="Shop now", end_card_seconds=2.5, background="#102030")
 
@@ -66,3 +70,32 @@ def test_under_sign_in_a_member_sees_the_kit_but_cannot_save_it(data_dir: Path) 
     assert "Only an admin can change the brand kit" in texts(at)
     assert button(at, "Save the brand kit").disabled
     assert at.text_input(key="brand_headline").value == "Sparkling spring"
+
+
+def test_a_finished_batch_is_finished_all_at_once_into_new_linked_videos(
+    data_dir: Path, localsora: LocalsoraProcess
+) -> None:
+    library = Library(data_dir)
+    provider = load_providers({"LOCALSORA_URL": localsora.root_url})["local"]
+    jobs = Jobs(provider, library)
+    defaults = batches.RowDefaults(model="sora-2", size="1280x720", seconds="4")
+    plan = batches.plan_batch(batches.parse_csv("prompt\nA lighthouse at dusk, slow pan\n", defaults), provider)
+    batch = batches.start_batch(library, provider, plan, name="Finish me")
+    wait_until(
+        lambda: (batches.advance(library, jobs), batches.load_batch(library, batch.batch_id))[1],
+        lambda b: b.settled and len(b.completed) == 1,
+        what="the batch to finish",
+        deadline=120,
+        interval=0.2,
+    )
+    source_id = batches.load_batch(library, batch.batch_id).completed[0].video.video_id
+    at = open_page(new_session(), "app_pages/batch.py")
+    assert button(at, "Finish").disabled, "nothing chosen: no kit saved, the size kept"
+    at.selectbox(key=f"batch_{batch.batch_id}_finish_preset").select("1:1 · Square")
+    at.run()
+    button(at, "Finish").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    [made] = [r for r in library.children(source_id) if r.kind == "finish"]
+    assert made.size == "1080x1080" and made.is_archived
+    assert "Finished 1 video; the originals are unchanged." in texts(at)
