@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -13,6 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from studio import finishing
+from studio.access import Actor
+from studio.library import Library, VideoRecord
 from studio.media.finishing import (
     FORMAT_PRESETS,
     Caption,
@@ -207,6 +211,7 @@ def test_fit_shows_the_whole_frame_over_blurred_bars(tmp_path: Path) -> None:
     bar = frame[:80]
     assert bar.mean() > 60  # not black bars...
     assert near(bar[40, 90], (240, 125, 10), tolerance=60)  # ...but a blur of the middle, where red meets yellow
+    assert not near(bar[40, 70], RED) and not near(bar[40, 110], YELLOW)  # soft, 20 px either side of the edge
 
 
 def test_reframe_preview_is_what_the_export_shows(tmp_path: Path) -> None:
@@ -426,3 +431,90 @@ def test_srt_and_vtt_files_become_captions() -> None:
 def test_unreadable_subtitles_say_which_line(data: str, name: str, words: str) -> None:
     with pytest.raises(FinishError, match=words):
         parse_subtitles(data.encode(), name)
+
+
+# The library level: a finish is a new item linked to its source.
+
+
+@pytest.fixture
+def library_with_clip(tmp_path: Path, clip: Path) -> tuple[Library, VideoRecord]:
+    library = Library(tmp_path / "library")
+    folder = library.folder_for("video_source1")
+    folder.mkdir(parents=True)
+    path = folder / "video.mp4"
+    path.write_bytes(clip.read_bytes())
+    source = library.add(
+        VideoRecord(
+            video_id="video_source1",
+            provider="local",
+            kind="generate",
+            status="completed",
+            prompt="**Blue** earbuds glow",
+            model="previz",
+            size="320x180",
+            seconds="2",
+            created_at=time.time(),
+            completed_at=time.time(),
+            video_path=library.relative(path),
+            owner="ana",
+        )
+    )
+    return library, source
+
+
+def test_finish_adds_a_new_linked_item_and_keeps_the_source(library_with_clip: tuple[Library, VideoRecord]) -> None:
+    library, source = library_with_clip
+    source_file = library.path(source.video_path)
+    before = digest(source_file)
+    spec = FinishSpec(
+        trim=Trim(0, 1.5), format=Format(180, 320), subtitles=Subtitles((Caption(0, 1, "Hi"),), burn_in=False)
+    )
+    made = finishing.finish(library, source.video_id, spec, actor=Actor("bo", signed_in=True))
+    assert made.video_id != source.video_id and library.get(made.video_id) == made
+    assert (made.kind, made.parent_video_id, made.owner, made.status) == ("finish", "video_source1", "bo", "completed")
+    assert made.title == "Blue earbuds glow · 9:16" and made.remote_deleted
+    assert (made.size, made.seconds) == ("180x320", "1.5")
+    finished_file = library.path(made.video_path)
+    assert finished_file != source_file and decode_mp4(finished_file).width == 180
+    assert library.path(made.thumbnail_path).exists()
+    assert made.extra["finish"]["steps"][:2] == ["trim 0–1.5 s", "9:16 180x320 (crop around the focal point)"]
+    assert library.path(made.extra["subtitles_path"]).read_text().startswith("1\n00:00:00,000 --> 00:00:01,000")
+    assert [c.video_id for c in library.children(source.video_id)] == [made.video_id]
+    assert library.get(source.video_id) == source and digest(source_file) == before
+
+
+def test_a_finish_that_fails_adds_nothing(library_with_clip: tuple[Library, VideoRecord]) -> None:
+    library, source = library_with_clip
+    folders = sorted(library.files_dir.iterdir())
+    with pytest.raises(FinishError, match="logo"):
+        finishing.finish(library, source.video_id, FinishSpec(logo=Logo(corrupt_png())))
+    with pytest.raises(FinishError, match="Choose at least one"):
+        finishing.finish(library, source.video_id, FinishSpec())
+    assert library.children(source.video_id) == [] and sorted(library.files_dir.iterdir()) == folders
+
+
+def test_finish_many_makes_one_item_each_and_reports_the_ones_it_could_not(
+    library_with_clip: tuple[Library, VideoRecord],
+) -> None:
+    library, source = library_with_clip
+    seen: list[float] = []
+    result = finishing.finish_many(
+        library,
+        [source.video_id, "video_missing", source.video_id],
+        FinishSpec(format=Format(160, 160)),
+        on_progress=seen.append,
+    )
+    assert [r.parent_video_id for r in result.made] == [source.video_id] * 2
+    assert len({r.video_id for r in result.made}) == 2
+    assert result.failed == [("video_missing", "No video 'video_missing' in the library.")]
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def test_gif_and_poster_exports_land_in_the_source_folder(library_with_clip: tuple[Library, VideoRecord]) -> None:
+    library, source = library_with_clip
+    gif = finishing.save_gif(library, source.video_id, width=160, fps=8, max_megabytes=1)
+    poster = finishing.save_poster(library, source.video_id, 1.0)
+    exports = library.folder_for(source.video_id) / "exports"
+    assert gif.path.parent == exports == poster.parent
+    assert Image.open(gif.path).format == "GIF" and Image.open(poster).format == "PNG"
+    assert library.get(source.video_id) == source

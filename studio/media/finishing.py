@@ -910,9 +910,9 @@ def _soundtrack(
 
 
 def preset_label(fmt: Format) -> str | None:
-    """The preset's short name ("9:16") when `fmt` is a preset's size."""
-    for name, size in FORMAT_PRESETS.items():
-        if size == (fmt.width, fmt.height):
+    """The preset's short name ("9:16") when `fmt` has a preset's shape."""
+    for name, (width, height) in FORMAT_PRESETS.items():
+        if fmt.width * height == fmt.height * width:
             return name.split(" · ")[0]
     return None
 
