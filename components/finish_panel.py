@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import streamlit as st
-from PIL import Image
+from PIL import Image, ImageDraw
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from components.context import StudioContext
@@ -183,18 +183,15 @@ def _format(context: StudioContext, record: VideoRecord, draft: Draft) -> None:
         st.caption("No frame to preview: the export still reframes the clip, around its centre.")
         return
     left, right = st.columns(2)
-    focal = (0.5, 0.5)
+    # The component keeps its last click under its key: read before it is drawn, so the marker shows that point.
+    focal = _focal_point(st.session_state.get(_key(record, "focal_click")))
     with left:
         if mode == "crop":
-            st.caption("Click the point to keep in view.")
+            st.caption(f"Click the point to keep in view (now {focal[0]:.0%} across, {focal[1]:.0%} down).")
             clicked = streamlit_image_coordinates(
-                frame, width=PREVIEW_WIDTH, key=_key(record, "focal_click"), cursor="crosshair"
+                _marked(frame, focal), width=PREVIEW_WIDTH, key=_key(record, "focal_click"), cursor="crosshair"
             )
-            if clicked and clicked.get("width") and clicked.get("height"):
-                focal = (
-                    min(1.0, max(0.0, clicked["x"] / clicked["width"])),
-                    min(1.0, max(0.0, clicked["y"] / clicked["height"])),
-                )
+            focal = _focal_point(clicked)
         else:
             st.image(frame, width=PREVIEW_WIDTH, caption="The source")
     chosen = Format(width, height, mode=mode, focal_x=focal[0], focal_y=focal[1])  # type: ignore[arg-type]
@@ -210,6 +207,23 @@ def _format(context: StudioContext, record: VideoRecord, draft: Draft) -> None:
                 width=PREVIEW_WIDTH // 2 if height > width else PREVIEW_WIDTH,
                 caption=f"{width}x{height}, {FORMAT_MODES[mode].lower()}",
             )
+
+
+def _focal_point(clicked: object) -> tuple[float, float]:
+    """A click on the preview (x, y of the shown width, height) as 0..1 of the frame; the centre before any."""
+    if not isinstance(clicked, dict) or not clicked.get("width") or not clicked.get("height"):
+        return 0.5, 0.5
+    return (min(1.0, max(0.0, clicked["x"] / clicked["width"])), min(1.0, max(0.0, clicked["y"] / clicked["height"])))
+
+
+def _marked(frame: Image.Image, focal: tuple[float, float]) -> Image.Image:
+    """The frame with a ring on the focal point."""
+    marked = frame.copy()
+    x, y, r = focal[0] * frame.width, focal[1] * frame.height, max(6, frame.width // 40)
+    draw = ImageDraw.Draw(marked)
+    draw.ellipse((x - r, y - r, x + r, y + r), outline="white", width=max(2, r // 3))
+    draw.ellipse((x - r / 3, y - r / 3, x + r / 3, y + r / 3), fill="white")
+    return marked
 
 
 def _frame(context: StudioContext, record: VideoRecord) -> Image.Image | None:

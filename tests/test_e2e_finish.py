@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import struct
 import wave
 from collections.abc import Iterator
@@ -123,6 +124,10 @@ def test_a_clip_finished_for_reels_with_the_brand_kit_subtitles_and_music(
     wait_idle(page)
     tab(page, "Format")
     page.get_by_text("9:16 · Reels, TikTok, Shorts").click()
+    wait_idle(page)
+    frame = page.frame_locator("iframe").first.locator("img")  # the clickable source frame
+    frame.click(position={"x": 5, "y": (frame.bounding_box() or {"height": 2})["height"] / 2})
+    expect(page.get_by_text(re.compile(r"now [0-3]% across, 50% down"))).to_be_visible()  # the crop keeps the left
     wait_idle(page)
     tab(page, "Subtitles")
     upload(page, "Subtitles file", "captions.srt", SRT.encode(), "application/x-subrip")
