@@ -138,10 +138,7 @@ def _upload(record: VideoRecord, name: str, limit: UploadLimit, label: str, draf
     upload = st.file_uploader(f"{label} ({limit.summary})", type=list(limit.extensions), key=_key(record, name))
     if upload is None:
         return None
-    if upload.size > limit.max_bytes:
-        problem = (
-            f"The {limit.what} is {megabytes_text(upload.size)}: the largest is {megabytes_text(limit.max_bytes)}."
-        )
+    if (problem := limit.refusal(upload.size)) is not None:
         st.error(escape_markdown(problem), icon=":material/error:")
         draft.problems.append(problem)
         return None
@@ -424,6 +421,17 @@ def _finished_notice(context: StudioContext, record: VideoRecord) -> None:
         on_click="ignore",
         key=_key(record, "finished_download"),
     )
+    sidecar = context.library.path(made.extra.get("subtitles_path"))
+    if sidecar is not None and sidecar.exists():  # soft subtitles: the .srt that goes beside the MP4
+        download.download_button(
+            "Download the subtitles (.srt)",
+            data=sidecar.read_bytes,
+            mime="application/x-subrip",
+            file_name=f"{made.video_id}.srt",
+            icon=":material/subtitles:",
+            on_click="ignore",
+            key=_key(record, "finished_subtitles"),
+        )
 
 
 def _gif_and_poster(library: Library, record: VideoRecord, source: Path) -> None:

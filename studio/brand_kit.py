@@ -24,7 +24,7 @@ from studio import errors
 from studio.access import Actor
 from studio.library import Library
 from studio.media.finishing import Corner, EndCard, FinishSpec, Logo
-from studio.media.upload_limits import END_CARD_IMAGE, LOGO_IMAGE, UploadLimit, megabytes_text
+from studio.media.upload_limits import END_CARD_IMAGE, LOGO_IMAGE, UploadLimit
 
 SETTING = "brand_kit"  # its row in the library's shared settings
 FOLDER = "brand"  # its pictures, under the library's data folder
@@ -267,11 +267,8 @@ def _checked(kit: BrandKit) -> BrandKit:
 
 
 def _checked_picture(data: bytes, limit: UploadLimit, must_be: str | None) -> bytes:
-    if len(data) > limit.max_bytes:
-        raise errors.InvalidInput(
-            f"The {limit.what} is {megabytes_text(len(data))}: it must be at most "
-            f"{megabytes_text(limit.max_bytes)}. Nothing was saved."
-        )
+    if (too_big := limit.refusal(len(data))) is not None:
+        raise errors.InvalidInput(f"{too_big} Nothing was saved.")
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.verify()

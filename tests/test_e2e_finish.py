@@ -20,6 +20,7 @@ from playwright.sync_api import Page, expect
 
 from studio.brand_kit import BrandKit, save_brand_kit
 from studio.library import Library, VideoRecord
+from studio.media.upload_limits import SUBTITLE_FILE
 from tests.e2e_support import E2E_LOCALSORA_ARGS, StudioApp, finished_video, wait_idle
 
 pytestmark = pytest.mark.e2e
@@ -96,8 +97,9 @@ def tab(page: Page, name: str) -> None:
     wait_idle(page)
 
 
-def decoded(path: Path) -> tuple[int, int, float, bool, np.ndarray, np.ndarray | None]:
-    """Width, height, duration, whether it has sound, the frame at the clip's middle, and the sound under the card."""
+def decoded(path: Path) -> tuple[int, int, float, bool, np.ndarray, np.ndarray | None, list[str]]:
+    """Width, height, duration, whether it has sound, the frame at the clip's middle, the sound under the card, and
+    the lines of its subtitle track."""
     with av.open(str(path)) as container:
         video = container.streams.video[0]
         duration = float(container.duration or 0) / av.time_base
@@ -113,7 +115,15 @@ def decoded(path: Path) -> tuple[int, int, float, bool, np.ndarray, np.ndarray |
                 if f.time is not None and CLIP_SECONDS + 0.1 <= f.time <= CLIP_SECONDS + 0.4
             ]
             under_card = np.concatenate([c.reshape(-1) for c in chunks]) if chunks else None
-    return video.codec_context.width, video.codec_context.height, duration, has_audio, frame, under_card
+    subtitles = []
+    with av.open(str(path)) as container:
+        for track in container.streams.subtitles:
+            for packet in container.demux(track):
+                sample = bytes(packet)
+                if len(sample) > 2:  # a mov_text sample: its text's length in two bytes, then the text
+                    subtitles.append(sample[2 : 2 + int.from_bytes(sample[:2], "big")].decode())
+    width, height = video.codec_context.width, video.codec_context.height
+    return width, height, duration, has_audio, frame, under_card, subtitles
 
 
 def test_a_clip_finished_for_reels_with_the_brand_kit_subtitles_and_music(
@@ -132,6 +142,8 @@ def test_a_clip_finished_for_reels_with_the_brand_kit_subtitles_and_music(
     tab(page, "Subtitles")
     upload(page, "Subtitles file", "captions.srt", SRT.encode(), "application/x-subrip")
     expect(page.get_by_text("2 lines read from captions.srt")).to_be_visible()
+    page.get_by_text("As a subtitle track, with a .srt beside it").click()  # a player's CC button shows them
+    wait_idle(page)
     tab(page, "End card")
     expect(page.get_by_label("Headline")).to_have_value("Sparkling spring")  # the kit's, applied in one click
     tab(page, "Music and bitrate")
@@ -144,10 +156,14 @@ def test_a_clip_finished_for_reels_with_the_brand_kit_subtitles_and_music(
     target = tmp_path / "finished.mp4"
     download.value.save_as(target)
 
-    width, height, duration, has_audio, frame, under_card = decoded(target)
+    width, height, duration, has_audio, frame, under_card, subtitles = decoded(target)
     assert (width, height) == (1080, 1920)
     assert abs(duration - (CLIP_SECONDS + CARD_SECONDS)) < 0.3, f"the clip and its end card: {duration:.2f} s"
     assert has_audio, "the music bed is in the file"
+    assert subtitles == ["Fresh from the spring", "Now in stores"], "the subtitles are a track of the file"
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the subtitles (.srt)").click()
+    assert "Now in stores" in Path(download.value.path()).read_text(), "and a sidecar .srt"
     assert under_card is not None and float(np.sqrt(np.mean(under_card**2))) > 0.01, "the music plays under the card"
     # The logo: the kit's red square, 20% of the width, 4% of the shorter side in from the bottom-right corner.
     side, margin = round(1080 * LOGO_WIDTH), round(1080 * LOGO_MARGIN)
@@ -184,3 +200,16 @@ def test_a_gif_is_made_under_its_size_limit(page: Page, studio: StudioApp, sourc
     assert target.stat().st_size <= 1024 * 1024, f"{target.stat().st_size} bytes is over the 1 MB asked for"
     with Image.open(target) as gif:
         assert gif.format == "GIF" and gif.n_frames > 5 and gif.width == 320
+
+
+def test_an_upload_over_its_limit_is_refused_in_words_and_nothing_is_exported(
+    page: Page, studio: StudioApp, source: VideoRecord
+) -> None:
+    open_finish(page, studio, source)
+    page.get_by_role("button", name="Apply brand kit").click()
+    wait_idle(page)
+    tab(page, "Subtitles")
+    upload(page, "Subtitles file", "huge.srt", SRT.encode() * (SUBTITLE_FILE.max_bytes // len(SRT) + 1), "text/plain")
+    expect(page.get_by_text(SUBTITLE_FILE.refusal(SUBTITLE_FILE.max_bytes + 1)).first).to_be_visible()
+    expect(page.get_by_role("button", name="Export MP4")).to_be_disabled()
+    expect(page.get_by_label("Headline")).to_have_value("Sparkling spring")  # what was chosen is still there

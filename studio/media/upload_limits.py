@@ -38,6 +38,12 @@ class UploadLimit:
             return self.formats[0]
         return f"{', '.join(self.formats[:-1])} or {self.formats[-1]}"
 
+    def refusal(self, size: int) -> str | None:
+        """Why an upload of `size` bytes is refused, in words; None when it is within the limit."""
+        if size <= self.max_bytes:
+            return None
+        return f"The {self.what} is over {megabytes_text(self.max_bytes)}, the largest taken: choose a smaller file."
+
     @property
     def summary(self) -> str:
         """"JPEG, PNG, WebP or GIF, up to 20 MB"."""
