@@ -45,8 +45,9 @@ with controls_col:
         del st.query_params["action"]
     action = st.segmented_control("Action", offered, default=offered[0], required=True, key=action_key) or offered[0]
     if library_copy:
-        why = ("This film was joined in this studio" if source and source.kind == "storyboard"
-               else f"{context.provider.label} no longer has this video")
+        why = {"storyboard": "This film was joined in this studio",
+               "finish": "This finished video was made in this studio"}.get(
+            source.kind if source else "", f"{context.provider.label} no longer has this video")
         st.caption(f"{why}, so it is sent from this library as an MP4.")
     if action == "Edit":
         file = st.file_uploader("Or edit an uploaded MP4 instead", type=list(SOURCE_VIDEO.extensions),

@@ -31,6 +31,8 @@ STATUS_BADGES = {
 def summary_line(record: VideoRecord) -> str:
     if record.kind == "storyboard":
         cost = "joined from its shots"  # each shot's cost is counted on the shot, not twice here
+    elif record.kind == "finish":
+        cost = "finished here"  # made in this studio from its source, whose cost is counted on the source
     else:
         cost = "cost unknown" if record.cost_usd is None else format_usd(record.cost_usd)
     # The model, size, seconds and id come from a server or a batch file: hostile input, shown as Markdown that
@@ -46,8 +48,9 @@ def short_id(record: VideoRecord) -> str:
 
 # How each kind of video was made, as a lineage step and a card's badge say it.
 MADE_BY = {"generate": "Original", "image": "From an image", "remix": "Remix", "edit": "Edit", "extend": "Extend",
-           "storyboard": "Film", "loop": "Loop", "blend": "Blend"}
-LINEAGE_BADGED = ("remix", "edit", "extend", "storyboard", "loop", "blend")  # made from other videos: the card says how
+           "storyboard": "Film", "loop": "Loop", "blend": "Blend", "finish": "Finished"}
+# Made from other videos: the card says how.
+LINEAGE_BADGED = ("remix", "edit", "extend", "storyboard", "loop", "blend", "finish")
 
 
 def identity_line(record: VideoRecord) -> str:
@@ -131,8 +134,8 @@ def download_button(library: Library, record: VideoRecord, key: str) -> None:
 
 def only_here_reason(record: VideoRecord) -> str:
     """Why the provider has no copy of a video the library has: a film joined here never had one."""
-    return ("Joined in this studio from its shots" if record.kind == "storyboard"
-            else "Deleted on the provider")
+    return {"storyboard": "Joined in this studio from its shots",
+            "finish": "Finished in this studio from its source"}.get(record.kind, "Deleted on the provider")
 
 
 ACTION_ICONS = {"Remix": ":material/auto_fix_high:", "Edit": ":material/edit_note:", "Extend": ":material/more_time:"}

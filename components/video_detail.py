@@ -60,6 +60,10 @@ def server_facts(record: VideoRecord) -> None:
         shots = counted(len(extra.get("shots") or []), "shot")
         st.caption(f"Joined here from {shots} · picture {video} · sound {audio}")
         return
+    if record.kind == "finish":  # made here too: what was done to its source
+        steps = (extra.get("finish") or {}).get("steps") or []
+        st.caption("Finished here: " + escape_markdown("; ".join(str(s) for s in steps) or "re-encoded"))
+        return
     facts = []
     if isinstance(seconds := extra.get("inference_time_s"), int | float) and not isinstance(seconds, bool):
         facts.append(f"Rendered in {seconds:,.1f} s")
@@ -104,7 +108,7 @@ def _lineage_steps(context: StudioContext, record: VideoRecord, chain: list[Vide
         st.page_link("app_pages/storyboard.py", label="Open its storyboard", icon=":material/view_carousel:",
                      query_params={"storyboard": storyboard_id})
     for child in children:
-        _lineage_link(child, child.kind.capitalize())
+        _lineage_link(child, video_card.MADE_BY.get(child.kind, child.kind.capitalize()))
 
 
 def back_to_grid() -> None:

@@ -518,3 +518,66 @@ def test_gif_and_poster_exports_land_in_the_source_folder(library_with_clip: tup
     assert gif.path.parent == exports == poster.parent
     assert Image.open(gif.path).format == "GIF" and Image.open(poster).format == "PNG"
     assert library.get(source.video_id) == source
+
+
+def test_a_finished_video_reads_as_made_here_from_its_source(data_dir: Path, clip: Path) -> None:
+    from tests.test_pages import new_session, open_page, texts
+
+    library = Library(data_dir)
+    folder = library.folder_for("video_source1")
+    folder.mkdir(parents=True)
+    (folder / "video.mp4").write_bytes(clip.read_bytes())
+    library.add(
+        VideoRecord(
+            video_id="video_source1",
+            provider="local",
+            kind="generate",
+            status="completed",
+            prompt="Blue earbuds glow",
+            model="previz",
+            size="320x180",
+            seconds="2",
+            created_at=time.time(),
+            completed_at=time.time(),
+            video_path=library.relative(folder / "video.mp4"),
+        )
+    )
+    made = finishing.finish(library, "video_source1", FinishSpec(trim=Trim(0, 1)))
+    at = open_page(new_session(), "app_pages/gallery.py", video=made.video_id)
+    shown = texts(at)
+    assert "Finished in this studio from its source; this library keeps its copy." in shown
+    assert "Deleted on the provider" not in shown
+    assert "Finished here: trim 0–1 s" in shown and "This video (finished)" in shown
+    assert "Original: Blue earbuds glow" in [link.proto.label for link in at.main.get("page_link")]
+    at = open_page(at, "app_pages/gallery.py", video="video_source1")
+    assert "Finished: Blue earbuds glow · finished" in [link.proto.label for link in at.main.get("page_link")]
+    at = open_page(at, "app_pages/remix.py", video=made.video_id)
+    assert "This finished video was made in this studio, so it is sent from this library as an MP4." in texts(at)
+    at = open_page(at, "app_pages/gallery.py")
+    assert any(":violet-badge[Finished]" in m.value for m in at.main.markdown if "Blue earbuds glow ·" in m.value)
+
+
+def test_a_trim_past_the_first_seconds_starts_on_its_frame(tmp_path: Path) -> None:
+    def shade(index: int) -> np.ndarray:
+        return np.full((180, 320, 3), 20 + 3 * index, np.uint8)
+
+    source = write_clip(tmp_path / "three.mp4", 320, 180, 72, shade)
+    frames = frames_of(finish_video(source, FinishSpec(trim=Trim(2.0, 2.5)), tmp_path / "out.mp4").path)
+    assert len(frames) == 12
+    assert [round((f.mean() - 20) / 3) for f in (frames[0], frames[-1])] == [48, 59]
+
+
+def test_an_odd_sized_source_comes_out_even(tmp_path: Path) -> None:
+    source = tmp_path / "odd.mp4"
+    with av.open(str(source), mode="w", format="mp4") as out:  # 4:4:4 H.264 may have odd sides; 4:2:0 may not
+        video = out.add_stream("libx264", rate=24)
+        video.width, video.height, video.pix_fmt = 321, 181, "yuv444p"
+        for index in range(6):
+            frame = av.VideoFrame.from_ndarray(np.full((181, 321, 3), BLUE, np.uint8), format="rgb24")
+            frame.pts = index
+            out.mux(video.encode(frame.reformat(format="yuv444p")))
+        out.mux(video.encode(None))
+    finished = finish_video(source, FinishSpec(logo=Logo(logo_png())), tmp_path / "out.mp4")
+    decoded = decode_mp4(finished.path)
+    assert (finished.width, finished.height) == (decoded.width, decoded.height) == (320, 180)
+    assert decoded.pixel_format == "yuv420p" and decoded.frames == 6
