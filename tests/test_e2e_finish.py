@@ -27,6 +27,7 @@ pytestmark = pytest.mark.e2e
 LOCALSORA_ARGS = E2E_LOCALSORA_ARGS
 PROMPT = "A bottle of sparkling water on a kitchen table, slow dolly in"
 CLIP_SECONDS = 4.0
+KEPT_SECONDS = 3.0  # trimmed to its first 3 s
 CARD_SECONDS = 2.0
 LOGO_WIDTH, LOGO_MARGIN = 0.2, 0.04  # of the frame's width, and of its shorter side
 FINISH_DONE = 180_000  # ms: the longest a 6 s 1080x1920 finish may take on two busy cores before the test gives up
@@ -103,7 +104,7 @@ def decoded(path: Path) -> tuple[int, int, float, bool, np.ndarray, np.ndarray |
     with av.open(str(path)) as container:
         video = container.streams.video[0]
         duration = float(container.duration or 0) / av.time_base
-        middle = next(f for f in container.decode(video) if f.time is not None and f.time >= CLIP_SECONDS / 2)
+        middle = next(f for f in container.decode(video) if f.time is not None and f.time >= KEPT_SECONDS / 2)
         frame = middle.to_ndarray(format="rgb24")
         has_audio = bool(container.streams.audio)
     under_card = None
@@ -112,7 +113,7 @@ def decoded(path: Path) -> tuple[int, int, float, bool, np.ndarray, np.ndarray |
             chunks = [
                 f.to_ndarray().astype(np.float32)
                 for f in container.decode(audio=0)
-                if f.time is not None and CLIP_SECONDS + 0.1 <= f.time <= CLIP_SECONDS + 0.4
+                if f.time is not None and KEPT_SECONDS + 0.1 <= f.time <= KEPT_SECONDS + 0.4
             ]
             under_card = np.concatenate([c.reshape(-1) for c in chunks]) if chunks else None
     subtitles = []
@@ -132,6 +133,13 @@ def test_a_clip_finished_for_reels_with_the_brand_kit_subtitles_and_music(
     open_finish(page, studio, source)
     page.get_by_role("button", name="Apply brand kit").click()
     wait_idle(page)
+    tab(page, "Trim")
+    out_point = page.get_by_role("slider", name="Keep from, to (seconds) — end")
+    out_point.focus()
+    for _ in range(round((CLIP_SECONDS - KEPT_SECONDS) * 10)):  # 0.1 s a step
+        out_point.press("ArrowLeft")
+    wait_idle(page)
+    expect(out_point).to_have_attribute("aria-valuetext", f"{KEPT_SECONDS:.1f} s")
     tab(page, "Format")
     page.get_by_text("9:16 · Reels, TikTok, Shorts").click()
     wait_idle(page)
@@ -158,7 +166,7 @@ def test_a_clip_finished_for_reels_with_the_brand_kit_subtitles_and_music(
 
     width, height, duration, has_audio, frame, under_card, subtitles = decoded(target)
     assert (width, height) == (1080, 1920)
-    assert abs(duration - (CLIP_SECONDS + CARD_SECONDS)) < 0.3, f"the clip and its end card: {duration:.2f} s"
+    assert abs(duration - (KEPT_SECONDS + CARD_SECONDS)) < 0.3, f"the trimmed clip and its card: {duration:.2f} s"
     assert has_audio, "the music bed is in the file"
     assert subtitles == ["Fresh from the spring", "Now in stores"], "the subtitles are a track of the file"
     with page.expect_download() as download:
