@@ -98,6 +98,10 @@ def tab(page: Page, name: str) -> None:
     wait_idle(page)
 
 
+def finishes_of(library: Library, source: VideoRecord) -> list[str]:
+    return [r.video_id for r in library.children(source.video_id) if r.kind == "finish"]
+
+
 def decoded(path: Path) -> tuple[int, int, float, bool, np.ndarray, np.ndarray | None, list[str]]:
     """Width, height, duration, whether it has sound, the frame at the clip's middle, the sound under the card, and
     the lines of its subtitle track."""
@@ -181,11 +185,11 @@ def test_a_clip_finished_for_reels_with_the_brand_kit_subtitles_and_music(
     assert not (top_left[..., 0].mean() > 200 and top_left[..., 1].mean() < 60), "and not in another corner"
     # A new item, linked to its source; the source itself unchanged.
     library = Library(studio.data_dir)
-    [made] = [r for r in library.children(source.video_id) if r.kind == "finish"]
+    [made_id] = finishes_of(library, source)
     assert library.get(source.video_id).video_path == source.video_path
     page.get_by_role("link", name="Open the finished video").click()
     wait_idle(page)
-    expect(page.get_by_text(f"id {made.video_id}")).to_be_visible()
+    expect(page.get_by_text(f"id {made_id}")).to_be_visible()
 
 
 def test_a_gif_is_made_under_its_size_limit(page: Page, studio: StudioApp, source: VideoRecord, tmp_path: Path) -> None:
@@ -210,14 +214,23 @@ def test_a_gif_is_made_under_its_size_limit(page: Page, studio: StudioApp, sourc
         assert gif.format == "GIF" and gif.n_frames > 5 and gif.width == 320
 
 
-def test_an_upload_over_its_limit_is_refused_in_words_and_nothing_is_exported(
+def test_bad_uploads_are_refused_in_words_and_what_was_chosen_is_kept(
     page: Page, studio: StudioApp, source: VideoRecord
 ) -> None:
+    library = Library(studio.data_dir)
+    before = finishes_of(library, source)
     open_finish(page, studio, source)
     page.get_by_role("button", name="Apply brand kit").click()
     wait_idle(page)
+    tab(page, "Music and bitrate")
+    upload(page, "Music bed", "damaged.mp3", b"ID3 this is no song" * 50, "audio/mpeg")
+    page.get_by_role("button", name="Export MP4").click()
+    wait_idle(page, timeout=FINISH_DONE)
+    expect(page.get_by_text("damaged.mp3 cannot be read as MP3 music")).to_be_visible()
+    assert finishes_of(library, source) == before, "a failed export adds nothing to the library"
     tab(page, "Subtitles")
     upload(page, "Subtitles file", "huge.srt", SRT.encode() * (SUBTITLE_FILE.max_bytes // len(SRT) + 1), "text/plain")
     expect(page.get_by_text(SUBTITLE_FILE.refusal(SUBTITLE_FILE.max_bytes + 1)).first).to_be_visible()
     expect(page.get_by_role("button", name="Export MP4")).to_be_disabled()
+    tab(page, "End card")
     expect(page.get_by_label("Headline")).to_have_value("Sparkling spring")  # what was chosen is still there
