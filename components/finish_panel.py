@@ -104,7 +104,7 @@ def finish_panel(context: StudioContext, record: VideoRecord) -> None:
         with logo:
             _logo(context, record, kit, draft)
         with subtitles:
-            _subtitles(record, draft)
+            _subtitles(record, kit, draft)
         with end_card:
             _end_card(context, record, kit, draft)
         with music:
@@ -262,7 +262,7 @@ def _logo(context: StudioContext, record: VideoRecord, kit: BrandKit, draft: Dra
         )
 
 
-def _subtitles(record: VideoRecord, draft: Draft) -> None:
+def _subtitles(record: VideoRecord, kit: BrandKit, draft: Draft) -> None:
     upload = _upload(record, "subtitle_file", SUBTITLE_FILE, "Subtitles file", draft)
     lines: tuple[Caption, ...] = ()
     if upload is not None:
@@ -300,7 +300,8 @@ def _subtitles(record: VideoRecord, draft: Draft) -> None:
         horizontal=True,
         key=_key(record, "subtitle_burn"),
     )
-    draft.spec = _with(draft.spec, subtitles=Subtitles(lines=lines, burn_in=burn.startswith("Burned")))
+    burn_in = burn.startswith("Burned")  # burned-in lines are drawn in the brand kit's font, as its end card
+    draft.spec = _with(draft.spec, subtitles=Subtitles(lines=lines, burn_in=burn_in, font=font_path(kit)))
 
 
 def _end_card(context: StudioContext, record: VideoRecord, kit: BrandKit, draft: Draft) -> None:

@@ -363,7 +363,8 @@ def brand_kit_panel(context: StudioContext) -> None:
         fonts = list(available_fonts())
         if fonts:
             font_col.selectbox("Font", ["", *fonts], key=KIT_FIELD.format("font"), disabled=not may_change,
-                               format_func=lambda name: name.removesuffix(".ttf") if name else "The default")
+                               format_func=lambda name: name.removesuffix(".ttf") if name else "The default",
+                               help="For the end card and burned-in subtitles")
         else:
             font_col.caption("No TrueType fonts are installed on this server: the finisher's default is used.")
         st.markdown("**End card**")
