@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -405,8 +404,8 @@ class _Patch:
             region[...] = np.clip(region * keep + colour + 0.5, 0, 255).astype(np.uint8)
 
 
-@lru_cache(maxsize=32)
 def _font(path: str | None, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    # Loaded for each use, never cached: two sessions finishing at once must not share one FreeType face.
     try:
         if path:
             return ImageFont.truetype(path, size)
