@@ -327,6 +327,7 @@ def offers_table(report: ConnectionReport) -> None:
 
 # Brand kit: one logo, colours, font and end card for everyone on this server (studio/brand_kit.py).
 KIT_FIELD = "brand_{}"  # the kit's editor keys, one per BrandKit field
+KIT_PERCENTS = ("logo_width", "logo_margin", "logo_opacity")  # fractions in the kit, whole percents on screen
 
 
 def brand_kit_panel(context: StudioContext) -> None:
@@ -341,8 +342,8 @@ def brand_kit_panel(context: StudioContext) -> None:
     if not may_change:
         st.info("Only an admin can change the brand kit. Anyone can apply it in a video's Finish panel.",
                 icon=":material/lock:")
-    for name, value in kit_values(kit).items():  # the editor starts from the saved kit
-        st.session_state.setdefault(KIT_FIELD.format(name), value)
+    for name, value in kit_values(kit).items():  # the editor starts from the saved kit; fractions shown as %
+        st.session_state.setdefault(KIT_FIELD.format(name), round(value * 100) if name in KIT_PERCENTS else value)
     edit, preview = st.columns([3, 2], gap="large")
     with edit:
         logo_upload = st.file_uploader(f"Logo ({LOGO_IMAGE.summary}; transparency kept)",
@@ -351,11 +352,11 @@ def brand_kit_panel(context: StudioContext) -> None:
         corner_col, width_col, margin_col, opacity_col = st.columns(4)
         corner_col.selectbox("Corner", CORNERS, key=KIT_FIELD.format("logo_corner"), disabled=not may_change,
                              format_func=CORNER_LABELS.get)
-        width_col.slider("Width", 0.05, 0.5, step=0.01, key=KIT_FIELD.format("logo_width"), disabled=not may_change,
+        width_col.slider("Width", 5, 50, format="%d%%", key=KIT_FIELD.format("logo_width"), disabled=not may_change,
                          help="Of the frame's width")
-        margin_col.slider("Margin", 0.0, 0.2, step=0.01, key=KIT_FIELD.format("logo_margin"),
+        margin_col.slider("Margin", 0, 20, format="%d%%", key=KIT_FIELD.format("logo_margin"),
                           disabled=not may_change, help="Of the frame's shorter side")
-        opacity_col.slider("Opacity", 0.1, 1.0, step=0.05, key=KIT_FIELD.format("logo_opacity"),
+        opacity_col.slider("Opacity", 10, 100, step=5, format="%d%%", key=KIT_FIELD.format("logo_opacity"),
                            disabled=not may_change)
         background_col, text_col, font_col = st.columns([1, 1, 2])
         background_col.color_picker("Background", key=KIT_FIELD.format("background"), disabled=not may_change)
@@ -379,8 +380,9 @@ def brand_kit_panel(context: StudioContext) -> None:
         card_upload = st.file_uploader(f"End card picture (optional; {END_CARD_IMAGE.summary})",
                                        type=list(END_CARD_IMAGE.extensions), key="brand_card_upload",
                                        disabled=not may_change)
-    edited = replace(kit, **{name: st.session_state[KIT_FIELD.format(name)] for name in kit_values(kit)
-                             if name not in ("logo_file", "end_card_image_file")})
+    typed = {name: st.session_state[KIT_FIELD.format(name)] for name in kit_values(kit)
+             if name not in ("logo_file", "end_card_image_file")}
+    edited = replace(kit, **{name: value / 100 if name in KIT_PERCENTS else value for name, value in typed.items()})
     logo = logo_upload.getvalue() if logo_upload is not None else picture(context.library, kit.logo_file)
     card_image = card_upload.getvalue() if card_upload is not None else picture(context.library,
                                                                                 kit.end_card_image_file)
