@@ -49,12 +49,13 @@ def test_settings_saves_the_brand_kit_for_everyone(data_dir: Path) -> None:
     at = open_settings_section(open_page(new_session(), "app_pages/settings.py"), "settings_brand")
     at.text_input(key="brand_headline").input("Summer sale")
     at.number_input(key="brand_end_card_seconds").set_value(3.0)
+    at.slider(key="brand_logo_width").set_value(25)  # a percent on screen, a fraction in the kit
     button(at, "Save the brand kit").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert "Brand kit saved" in texts(at)
     kit = load_brand_kit(Library(data_dir))
-    assert (kit.headline, kit.end_card_seconds) == ("Summer sale", 3.0)
+    assert (kit.headline, kit.end_card_seconds, kit.logo_width) == ("Summer sale", 3.0, 0.25)
     # Another session (another person on the server) starts from the saved kit.
     other = open_settings_section(open_page(new_session(), "app_pages/settings.py"), "settings_brand")
     assert other.text_input(key="brand_headline").value == "Summer sale"
