@@ -286,12 +286,8 @@ def _subtitles(record: VideoRecord, kit: BrandKit, draft: Draft) -> None:
                 "Text": st.column_config.TextColumn(width="large"),
             },
         )
-        rows = [row for row in typed if str(row.get("Text") or "").strip()]
-        for number, row in enumerate(rows, 1):
-            start, end = float(row.get("From") or 0), float(row.get("To") or 0)
-            if end <= start:
-                draft.problems.append(f"Subtitle line {number} ends before it starts.")
-        lines = tuple(Caption(float(r.get("From") or 0), float(r.get("To") or 0), str(r["Text"]).strip()) for r in rows)
+        lines, problems = typed_captions(typed)
+        draft.problems.extend(problems)
     if not lines:
         return
     burn = st.radio(
@@ -302,6 +298,28 @@ def _subtitles(record: VideoRecord, kit: BrandKit, draft: Draft) -> None:
     )
     burn_in = burn.startswith("Burned")  # burned-in lines are drawn in the brand kit's font, as its end card
     draft.spec = _with(draft.spec, subtitles=Subtitles(lines=lines, burn_in=burn_in, font=font_path(kit)))
+
+
+def typed_captions(rows: list[dict[str, object]]) -> tuple[tuple[Caption, ...], list[str]]:
+    """The lines typed in the subtitles table, in time order (rows with no text are left out), and what is wrong
+    with them, by line number as typed."""
+    captions, problems = [], []
+    for number, row in enumerate(rows, 1):
+        text = " ".join(str(row.get("Text") or "").split())
+        if not text:
+            continue
+        start, end = (_seconds(row.get(column)) for column in ("From", "To"))
+        if end <= start:
+            problems.append(f"Subtitle line {number} must end after it starts ({start:g} s to {end:g} s).")
+        captions.append(Caption(start, end, text))
+    return tuple(sorted(captions, key=lambda caption: caption.start)), problems
+
+
+def _seconds(value: object) -> float:
+    try:
+        return max(0.0, float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _end_card(context: StudioContext, record: VideoRecord, kit: BrandKit, draft: Draft) -> None:

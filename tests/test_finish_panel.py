@@ -7,6 +7,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from components.finish_panel import typed_captions
 from localsora.process import LocalsoraProcess
 from studio import access
 from studio import batch as batches
@@ -100,3 +101,19 @@ def test_a_finished_batch_is_finished_all_at_once_into_new_linked_videos(
     [made] = [r for r in library.children(source_id) if r.kind == "finish"]
     assert made.size == "1080x1080" and made.is_archived
     assert "Finished 1 video; the originals are unchanged." in texts(at)
+
+
+def test_typed_subtitle_lines_are_read_in_time_order_and_a_backwards_line_is_named() -> None:
+    rows = [
+        {"From": 2.0, "To": 3.5, "Text": "  Second   line "},
+        {"From": 0.5, "To": 1.5, "Text": "First line"},
+        {"From": None, "To": None, "Text": ""},  # the editor's empty row
+        {"From": 4.0, "To": 3.0, "Text": "Backwards"},
+    ]
+    lines, problems = typed_captions(rows)
+    assert [(c.start, c.end, c.text) for c in lines] == [
+        (0.5, 1.5, "First line"),
+        (2.0, 3.5, "Second line"),
+        (4.0, 3.0, "Backwards"),
+    ]
+    assert problems == ["Subtitle line 4 must end after it starts (4 s to 3 s)."]
