@@ -174,7 +174,7 @@ def _format(context: StudioContext, record: VideoRecord, draft: Draft) -> None:
         )
         or "crop"
     )
-    frame = _frame(context, record)
+    frame = thumbnail_frame(context.library, record)
     if frame is None:
         draft.spec = _with(draft.spec, format=Format(width, height, mode=mode))  # type: ignore[arg-type]
         st.caption("No frame to preview: the export still reframes the clip, around its centre.")
@@ -223,10 +223,14 @@ def _marked(frame: Image.Image, focal: tuple[float, float]) -> Image.Image:
     return marked
 
 
-def _frame(context: StudioContext, record: VideoRecord) -> Image.Image | None:
-    path = context.library.path(record.thumbnail_path)
+def thumbnail_frame(library: Library, record: VideoRecord) -> Image.Image | None:
+    """The video's thumbnail as an RGB picture (its file closed), or None when it has none or it cannot be read."""
+    path = library.path(record.thumbnail_path)
+    if path is None:
+        return None
     try:
-        return Image.open(path).convert("RGB") if path is not None else None
+        with Image.open(path) as image:
+            return image.convert("RGB")
     except OSError:
         return None
 

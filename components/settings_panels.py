@@ -11,6 +11,7 @@ from PIL import Image
 from components.context import SESSION_JOBS, SESSION_PROVIDER, StudioContext, health_of
 from components.drawer import drawer
 from components.feedback import show_error
+from components.finish_panel import thumbnail_frame
 from components.kept_connection import drop_connection, keep_connection
 from components.plain_text import escape_markdown
 from components.spend import spend_by_person
@@ -406,10 +407,5 @@ def brand_kit_panel(context: StudioContext) -> None:
 
 def _latest_frame(context: StudioContext) -> Image.Image | None:
     """The newest finished video's thumbnail, so the preview shows the logo on the team's own pictures."""
-    for record in context.library.finished(limit=1):
-        path = context.library.path(record.thumbnail_path)
-        try:
-            return Image.open(path) if path is not None else None
-        except OSError:
-            return None
-    return None
+    newest = context.library.finished(limit=1)
+    return thumbnail_frame(context.library, newest[0]) if newest else None
