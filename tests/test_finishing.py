@@ -244,8 +244,10 @@ def test_soft_subtitles_are_a_track_and_an_srt_beside_the_clip(clip: Path, tmp_p
     assert parse_subtitles(finished.subtitle_path.read_bytes(), "out.srt") == captions
     with av.open(str(finished.path)) as container:
         assert [s.codec_context.name for s in container.streams.subtitles] == ["mov_text"]
+        assert b"ftab" in container.streams.subtitles[0].codec_context.extradata  # a whole text sample description
         texts = [bytes(p)[2:].decode() for p in container.demux(container.streams.subtitles[0]) if p.size > 2]
     assert texts == ["First line", "Second, with a comma"]
+    assert finished.steps == ["2 subtitles as a soft track and an .srt"]
     plain = frames_of(finish_video(clip, FinishSpec(), tmp_path / "plain.mp4").path)
     assert np.abs(frames_of(finished.path)[10] - plain[10]).mean() < 0.5  # nothing burned into the picture
 

@@ -53,6 +53,16 @@ DUCK_SMOOTHING = 0.25  # s: the bed's gain glides over this long rather than cli
 BLUR_SCALE = 8  # fit's bars are blurred at 1/8 of the frame's size: the same look for a fraction of the work
 GIF_SHRINK = 0.8  # each smaller try is 80 % as wide
 GIF_MAX_PIXELS = 400_000_000  # every frame's pixels together: about 1.2 GB held while the GIF is made
+# The soft track's style (white, bottom centre), as the ASS header the mov_text encoder reads to write the MP4's
+# text sample description (display flags, default style, font table), which players read before any caption.
+SOFT_SUBTITLE_STYLE = (
+    b"[Script Info]\nScriptType: v4.00+\nPlayResX: 384\nPlayResY: 288\n\n[V4+ Styles]\n"
+    b"Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, Italic, "
+    b"Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, Alignment, MarginL, "
+    b"MarginR, MarginV, Encoding\n"
+    b"Style: Default,Sans,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,0\n\n"
+    b"[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
+)
 
 # The source.
 
@@ -485,10 +495,13 @@ def _sound(container: av.container.InputContainer, rate: int) -> tuple[np.ndarra
 
 def _clip_sound(source: Path, rate: int, start: float, count: int) -> np.ndarray:
     """`count` samples of the clip's own sound from `start` s on its picture's clock (silence where it has none)."""
-    with av.open(str(source)) as container:
-        video = container.streams.video[0]
-        origin = float((video.start_time or 0) * (video.time_base or 1))
-        samples, first = _sound(container, rate)
+    try:
+        with av.open(str(source)) as container:
+            video = container.streams.video[0]
+            origin = float((video.start_time or 0) * (video.time_base or 1))
+            samples, first = _sound(container, rate)
+    except (av.FFmpegError, OSError) as exc:
+        raise FinishError(f"The sound of {source.name} cannot be read ({exc}): the clip may be damaged.") from exc
     begin = round((start - (first - origin)) * rate)
     piece = samples[:, max(0, begin) : max(0, begin + count)]
     lead = min(count, max(0, -begin))
@@ -654,11 +667,11 @@ def _plan(source: Path, clip: _Clip, spec: FinishSpec) -> _Plan:
         shown = sorted((c for c in spec.subtitles.lines if c.start < total), key=lambda c: c.start)
         if spec.subtitles.burn_in:
             captions = [(c.start, c.end, _caption_patch(c, spec.subtitles, size)) for c in shown]
-            steps.append(f"{len(shown)} subtitles burned in")
+            steps.append(f"{_subtitles_counted(len(shown))} burned in")
         else:
             _font(spec.subtitles.font, 12)  # a bad font is refused here too, not only when burned in
             soft = shown
-            steps.append(f"{len(shown)} subtitles as a soft track and an .srt")
+            steps.append(f"{_subtitles_counted(len(shown))} as a soft track and an .srt")
     if spec.bitrate_kbps is not None:
         low, high = BITRATE_KBPS
         if not low <= spec.bitrate_kbps <= high:
@@ -687,6 +700,10 @@ def _plan(source: Path, clip: _Clip, spec: FinishSpec) -> _Plan:
         soft,
         steps,
     )
+
+
+def _subtitles_counted(count: int) -> str:
+    return "1 subtitle" if count == 1 else f"{count} subtitles"
 
 
 def _soundtrack(
@@ -735,7 +752,10 @@ def finish_video(
     partial = _partial(target)
     sidecar = target.with_suffix(".srt") if plan.soft_captions else None
     try:
-        written = _write(source, spec, plan, partial, on_progress)
+        try:
+            written = _write(source, spec, plan, partial, on_progress)
+        except av.FFmpegError as exc:  # a clip that is damaged part way through
+            raise FinishError(f"{source.name} could not be finished ({exc}): the clip may be damaged.") from exc
         if sidecar is not None:
             sidecar_partial = _partial(sidecar)
             try:
@@ -766,7 +786,8 @@ def _write(
             audio = out.add_stream("aac", rate=plan.audio_rate, layout="stereo")
             audio.bit_rate = AUDIO_BIT_RATE
         if plan.soft_captions:
-            track = out.add_mux_stream("mov_text")
+            track = out.add_stream("mov_text")  # opened only for its sample description; the packets are ours
+            track.codec_context.subtitle_header = SOFT_SUBTITLE_STYLE
             track.time_base = Fraction(1, 1000)
             for start, duration, payload in _soft_track(plan.soft_captions, plan.total_frames / clip.fps):
                 packet = av.Packet(payload)
