@@ -381,12 +381,22 @@ def brand_kit_panel(context: StudioContext) -> None:
         card_upload = st.file_uploader(f"End card picture (optional; {END_CARD_IMAGE.summary})",
                                        type=list(END_CARD_IMAGE.extensions), key="brand_card_upload",
                                        disabled=not may_change)
+        # Keyed by the file: a box ticked for one picture is never found ticked for the next one saved.
+        drop_logo = bool(kit.logo_file) and st.checkbox(
+            "Remove the saved logo", key=f"brand_drop_{kit.logo_file}", disabled=not may_change or bool(logo_upload))
+        drop_card = bool(kit.end_card_image_file) and st.checkbox(
+            "Remove the saved end card picture", key=f"brand_drop_{kit.end_card_image_file}",
+            disabled=not may_change or bool(card_upload))
     typed = {name: st.session_state[KIT_FIELD.format(name)] for name in kit_values(kit)
              if name not in ("logo_file", "end_card_image_file")}
     edited = replace(kit, **{name: value / 100 if name in KIT_PERCENTS else value for name, value in typed.items()})
-    logo = logo_upload.getvalue() if logo_upload is not None else picture(context.library, kit.logo_file)
+    if drop_logo and logo_upload is None:
+        edited = replace(edited, logo_file=None)
+    if drop_card and card_upload is None:
+        edited = replace(edited, end_card_image_file=None)
+    logo = logo_upload.getvalue() if logo_upload is not None else picture(context.library, edited.logo_file)
     card_image = card_upload.getvalue() if card_upload is not None else picture(context.library,
-                                                                                kit.end_card_image_file)
+                                                                                edited.end_card_image_file)
     with preview:
         shot, card = brand_preview(edited, logo=logo, end_card_image=card_image, frame=_latest_frame(context))
         st.image(shot, caption="A frame with the logo", width="stretch")

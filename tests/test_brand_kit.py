@@ -73,6 +73,9 @@ def test_a_new_logo_replaces_the_old_file_and_keeping_it_keeps_it(tmp_path: Path
     second = save_brand_kit(library, kept, actor=LABEL, logo=other)
     assert (tmp_path / second.logo_file).read_bytes() == other
     assert not (tmp_path / first.logo_file).exists(), "the replaced logo's file is removed"
+    dropped = save_brand_kit(library, replace(second, logo_file=None), actor=LABEL)  # "Remove the saved logo"
+    assert dropped.logo_file is None and not (tmp_path / second.logo_file).exists()
+    assert finish_parts(library, dropped).logo is None
 
 
 def test_under_sign_in_only_an_admin_may_change_it_and_a_refusal_saves_nothing(tmp_path: Path) -> None:

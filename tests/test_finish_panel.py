@@ -117,3 +117,16 @@ def test_typed_subtitle_lines_are_read_in_time_order_and_a_backwards_line_is_nam
         (4.0, 3.0, "Backwards"),
     ]
     assert problems == ["Subtitle line 4 must end after it starts (4 s to 3 s)."]
+
+
+def test_settings_removes_the_saved_logo_when_asked(data_dir: Path) -> None:
+    library = Library(data_dir)
+    kit = save_brand_kit(library, KIT, actor=None, logo=png_bytes(32, 32))
+    at = open_settings_section(open_page(new_session(), "app_pages/settings.py"), "settings_brand")
+    at.checkbox(key=f"brand_drop_{kit.logo_file}").check()
+    at.run()
+    button(at, "Save the brand kit").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert load_brand_kit(library).logo_file is None and not (data_dir / kit.logo_file).exists()
+    assert load_brand_kit(library).headline == "Sparkling spring", "the rest of the kit is kept"
