@@ -1,6 +1,6 @@
 """How long finishing a clip takes, against a bare PyAV re-encode of the same clip with the same encoder settings.
 
-    .venv/bin/python bench/finish.py [--runs 3] [--seconds 12]
+    .venv/bin/python bench/finish.py [--runs 3] [--seconds 12] [--rgb | --reframe]
 
 It writes a 1080x1920 24 fps clip with sound (moving gradients, a tone), then, taking turns so a busy machine slows
 both alike, times (a) a bare re-encode: decode and encode every frame (libx264 with the finisher's options) and the
@@ -8,6 +8,11 @@ sound (AAC), and (b) `finish_video` with a logo, three burned-in subtitles, a 2 
 preset. It prints the best wall time of each and their ratio, and the same for CPU time (every thread's, from
 getrusage), which other work on a shared machine disturbs far less than wall time. Issue 23's goal: the ratio is 1.5
 or less.
+
+`--rgb` instead times the bare re-encode against the same with each frame taken to RGB and back: the cost that
+drawing the overlays in yuv420p avoids. `--reframe` times the reframe alone, a frame at a time, 1280x720 made
+1080x1920 (fit and crop): the libavfilter graph the finisher uses against the same work in Pillow and numpy (crop,
+a 1/8-size blur, resize, paste, back to yuv420p).
 """
 
 from __future__ import annotations
@@ -24,12 +29,13 @@ from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run as a script, bench/ is on the path but the repo root is not
 
+from studio.media.finish_engine import crop_box, fitted_size, reframer  # noqa: E402
 from studio.media.finishing import (  # noqa: E402
     AUDIO_BIT_RATE,
     ENCODER,
@@ -89,8 +95,9 @@ def logo_png() -> bytes:
     return buffer.getvalue()
 
 
-def bare_reencode(source: Path, target: Path) -> None:
-    """Decode and encode every frame and the sound, as the finisher does, with nothing done in between."""
+def bare_reencode(source: Path, target: Path, rgb_round_trip: bool = False) -> None:
+    """Decode and encode every frame and the sound, as the finisher does, with nothing done in between (or, with
+    `rgb_round_trip`, only each frame taken to an RGB array and back, as overlays drawn in RGB would need)."""
     with (
         av.open(str(source)) as inp,
         av.open(str(target), mode="w", format="mp4", options={"movflags": "+faststart"}) as out,
@@ -103,6 +110,11 @@ def bare_reencode(source: Path, target: Path) -> None:
         audio.bit_rate = AUDIO_BIT_RATE
         for frame in inp.decode(in_video, inp.streams.audio[0]):
             if isinstance(frame, av.VideoFrame):
+                if rgb_round_trip:
+                    pts = frame.pts
+                    rgb = frame.to_ndarray(format="rgb24")
+                    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+                    frame.pts, frame.time_base = pts, in_video.time_base
                 frame.pict_type = av.video.frame.PictureType.NONE
                 out.mux(video.encode(frame))
             else:
@@ -145,14 +157,79 @@ def _line(what: str, times: list[float]) -> str:
     return f"{what}: {min(times):.2f} s (runs: {', '.join(f'{t:.2f}' for t in times)})"
 
 
+def time_rgb_round_trip(source: Path, folder: Path, runs: int, seconds: float) -> None:
+    plain: tuple[list[float], list[float]] = ([], [])
+    round_trip: tuple[list[float], list[float]] = ([], [])
+    for _ in range(runs):
+        timed(lambda: bare_reencode(source, folder / "bare.mp4"), *plain)
+        timed(lambda: bare_reencode(source, folder / "rgb.mp4", rgb_round_trip=True), *round_trip)
+    print(f"clip: {WIDTH}x{HEIGHT}, {seconds:g} s at {FPS} fps; best of {runs}, taking turns")
+    for index, kind in enumerate(("wall", "CPU")):
+        print(_line(f"bare re-encode, {kind}", plain[index]))
+        print(_line(f"with each frame to RGB and back, {kind}", round_trip[index]))
+        print(f"ratio, {kind}: {min(round_trip[index]) / min(plain[index]):.2f}x")
+
+
+LANDSCAPE = (1280, 720)
+
+
+def pillow_reframe(frame: av.VideoFrame, mode: str) -> av.VideoFrame:
+    """The reframe done in Pillow and numpy, as it would be without the filter graph."""
+    image = frame.to_image()
+    x, y, crop_w, crop_h = crop_box(image.width, image.height, WIDTH, HEIGHT, 0.5, 0.5)
+    cover = image.crop((x, y, x + crop_w, y + crop_h))
+    if mode == "crop":
+        result = cover.resize((WIDTH, HEIGHT), Image.Resampling.BICUBIC)
+    else:
+        small = cover.resize((WIDTH // 8, HEIGHT // 8), Image.Resampling.BILINEAR).filter(ImageFilter.GaussianBlur(4))
+        result = small.resize((WIDTH, HEIGHT), Image.Resampling.BILINEAR)
+        fit_w, fit_h = fitted_size(image.width, image.height, WIDTH, HEIGHT)
+        result.paste(
+            image.resize((fit_w, fit_h), Image.Resampling.BICUBIC), ((WIDTH - fit_w) // 2, (HEIGHT - fit_h) // 2)
+        )
+    return av.VideoFrame.from_image(result).reformat(format="yuv420p")
+
+
+def time_reframe(runs: int) -> None:
+    width, height = LANDSCAPE
+    y, x = np.mgrid[0:height, 0:width]
+    frames = [
+        av.VideoFrame.from_ndarray(
+            np.stack([(x + n * 6) % 256, (y // 3) % 256, (x + y) // 7 % 256], axis=-1).astype(np.uint8), format="rgb24"
+        ).reformat(format="yuv420p")
+        for n in range(48)
+    ]
+    print(f"reframe {width}x{height} to {WIDTH}x{HEIGHT}, {len(frames)} frames; best of {runs}, taking turns")
+    for mode in ("fit", "crop"):
+        graph = reframer(width, height, "yuv420p", (WIDTH, HEIGHT), Format(WIDTH, HEIGHT, mode=mode))
+        ways = {"filter graph": graph, "Pillow and numpy": lambda frame, mode=mode: pillow_reframe(frame, mode)}
+        times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in ways}
+        for _ in range(runs):
+            for name, way in ways.items():
+                timed(lambda way=way: [way(frame) for frame in frames], *times[name])
+        for name, (wall, cpu) in times.items():
+            print(
+                f"{mode}, {name}: {min(wall) / len(frames) * 1000:.1f} ms wall, "
+                f"{min(cpu) / len(frames) * 1000:.1f} ms CPU a frame"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=12.0)
+    parser.add_argument("--reframe", action="store_true", help="time the reframe alone: filter graph or Pillow")
+    parser.add_argument("--rgb", action="store_true", help="time a bare re-encode with and without an RGB round trip")
     args = parser.parse_args()
+    if args.reframe:
+        time_reframe(args.runs)
+        return
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / "source.mp4"
         write_clip(source, args.seconds)
+        if args.rgb:
+            time_rgb_round_trip(source, Path(folder), args.runs, args.seconds)
+            return
         spec = full_spec(args.seconds)
         bare: tuple[list[float], list[float]] = ([], [])
         finished: tuple[list[float], list[float]] = ([], [])
