@@ -5,6 +5,7 @@ import streamlit as st
 from components.context import SESSION_OVERRIDES, studio_context
 from components.drawer import drawer
 from components.settings_panels import (
+    brand_kit_panel,
     connect_provider,
     library_panel,
     profile_table,
@@ -28,6 +29,12 @@ if (connect := drawer("Connect a provider", icon=":material/cable:", key="settin
 if (keys := drawer("Keys for this session only", icon=":material/key:", key="settings_keys")) is not None:
     with keys:
         session_keys_form(context, st.session_state.setdefault(SESSION_OVERRIDES, {}))
+
+# The brand kit (issue 23): built only while open, as the forms above.
+if (brand := drawer("Brand kit: logo, colours, font, end card", icon=":material/palette:",
+                    key="settings_brand")) is not None:
+    with brand:
+        brand_kit_panel(context)
 
 st.subheader("Local renderer and library")
 library_panel(context)

@@ -16,9 +16,10 @@ from components import video_card
 from components.background import keep_jobs_running, polled_in_background
 from components.context import StudioContext
 from components.feedback import queue_toast, show_error
+from components.finish_all import finish_all
 from components.generation_settings import size_label
 from components.identity import current_owner
-from components.plain_text import escape_markdown
+from components.plain_text import counted, escape_markdown
 from studio import batch as batches
 from studio.errors import StudioError
 from studio.jobs import Jobs
@@ -202,6 +203,9 @@ def batch_card(context: StudioContext, batch: batches.Batch, key: str) -> None:
         if batch.last_error and batch.state == "running" and not batch.settled:
             st.info(escape_markdown(batch.last_error), icon=":material/schedule:")
         _controls(context, batch, key)
+        if batch.settled and batch.completed:  # issue 23: its finished videos, with the brand kit or a preset
+            finish_all(context, [row.video for row in batch.completed if row.video is not None], key=f"{key}_finish",
+                       what=f"all {counted(len(batch.completed), 'video')}")
         with st.expander("Rows", expanded=not batch.settled or batch.state == "finished"):
             for row in batch.rows:
                 _row_line(context.library, row, f"{key}_{row.position}")

@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
+
 import streamlit as st
+from PIL import Image
 
 from components.context import SESSION_JOBS, SESSION_PROVIDER, StudioContext, health_of
 from components.drawer import drawer
+from components.feedback import show_error
+from components.finish_panel import thumbnail_frame
 from components.kept_connection import drop_connection, keep_connection
 from components.plain_text import escape_markdown
 from components.spend import spend_by_person
+from studio.brand_kit import (
+    CORNER_LABELS,
+    CORNERS,
+    HEADLINE_LIMIT,
+    MAX_END_CARD_SECONDS,
+    available_fonts,
+    brand_preview,
+    kit_values,
+    load_brand_kit,
+    may_change_brand_kit,
+    picture,
+    save_brand_kit,
+)
 from studio.catalog import DEFAULT_MODEL
+from studio.errors import StudioError
 from studio.library import Filters
-from studio.media.upload_limits import megabytes_text
+from studio.media.upload_limits import END_CARD_IMAGE, LOGO_IMAGE, megabytes_text
 from studio.provider.connection_check import ConnectionReport, check_connection, dialect_label, secrets_snippet
 from studio.provider.dialects import DIALECTS
 from studio.provider.profiles import CONFIG_KEYS, OPENAI_SHUTDOWN_NOTE, SECRET_KEYS, load_providers
@@ -304,3 +324,98 @@ def offers_table(report: ConnectionReport) -> None:
          "How the studio knows": report.dialect_evidence or "nothing it answered names another"},
     ]
     st.dataframe(rows, hide_index=True, width="stretch")
+
+
+# Brand kit: one logo, colours, font and end card for everyone on this server (studio/brand_kit.py).
+KIT_FIELD = "brand_{}"  # the kit's editor keys, one per BrandKit field
+KIT_PERCENTS = ("logo_width", "logo_margin", "logo_opacity")  # fractions in the kit, whole percents on screen
+
+
+def brand_kit_panel(context: StudioContext) -> None:
+    """The shared brand kit, its live preview (a frame with the logo, and the end card), and Save; admins only
+    under sign-in (studio/brand_kit.py checks it again on save)."""
+    kit = load_brand_kit(context.library)
+    may_change = may_change_brand_kit(context.jobs.actor)
+    if kit.saved_at:
+        who = f" by {escape_markdown(kit.saved_by)}" if kit.saved_by else ""
+        st.caption(f"Saved{who} on {datetime.fromtimestamp(kit.saved_at):%Y-%m-%d %H:%M}; shared by everyone on "
+                   "this server.")
+    if not may_change:
+        st.info("Only an admin can change the brand kit. Anyone can apply it in a video's Finish panel.",
+                icon=":material/lock:")
+    for name, value in kit_values(kit).items():  # the editor starts from the saved kit; fractions shown as %
+        st.session_state.setdefault(KIT_FIELD.format(name), round(value * 100) if name in KIT_PERCENTS else value)
+    edit, preview = st.columns([3, 2], gap="large")
+    with edit:
+        logo_upload = st.file_uploader(f"Logo ({LOGO_IMAGE.summary}; transparency kept)",
+                                       type=list(LOGO_IMAGE.extensions), key="brand_logo_upload",
+                                       disabled=not may_change)
+        corner_col, width_col, margin_col, opacity_col = st.columns(4)
+        corner_col.selectbox("Corner", CORNERS, key=KIT_FIELD.format("logo_corner"), disabled=not may_change,
+                             format_func=CORNER_LABELS.get)
+        width_col.slider("Width", 5, 50, format="%d%%", key=KIT_FIELD.format("logo_width"), disabled=not may_change,
+                         help="Of the frame's width")
+        margin_col.slider("Margin", 0, 20, format="%d%%", key=KIT_FIELD.format("logo_margin"),
+                          disabled=not may_change, help="Of the frame's shorter side")
+        opacity_col.slider("Opacity", 10, 100, step=5, format="%d%%", key=KIT_FIELD.format("logo_opacity"),
+                           disabled=not may_change)
+        background_col, text_col, font_col = st.columns([1, 1, 2])
+        background_col.color_picker("Background", key=KIT_FIELD.format("background"), disabled=not may_change)
+        text_col.color_picker("Text", key=KIT_FIELD.format("text_colour"), disabled=not may_change)
+        fonts = list(available_fonts())
+        if fonts:
+            font_col.selectbox("Font", ["", *fonts], key=KIT_FIELD.format("font"), disabled=not may_change,
+                               format_func=lambda name: name.removesuffix(".ttf") if name else "The default",
+                               help="For the end card and burned-in subtitles")
+        else:
+            font_col.caption("No TrueType fonts are installed on this server: the finisher's default is used.")
+        st.markdown("**End card**")
+        headline_col, cta_col, seconds_col = st.columns([2, 2, 1])
+        headline_col.text_input("Headline", max_chars=HEADLINE_LIMIT, key=KIT_FIELD.format("headline"),
+                                disabled=not may_change)
+        cta_col.text_input("Call to action", max_chars=HEADLINE_LIMIT, key=KIT_FIELD.format("call_to_action"),
+                           disabled=not may_change)
+        seconds_col.number_input("Seconds", 0.0, MAX_END_CARD_SECONDS, step=0.5,
+                                 key=KIT_FIELD.format("end_card_seconds"), disabled=not may_change,
+                                 help="0: no end card")
+        card_upload = st.file_uploader(f"End card picture (optional; {END_CARD_IMAGE.summary})",
+                                       type=list(END_CARD_IMAGE.extensions), key="brand_card_upload",
+                                       disabled=not may_change)
+        # Keyed by the file: a box ticked for one picture is never found ticked for the next one saved.
+        drop_logo = bool(kit.logo_file) and st.checkbox(
+            "Remove the saved logo", key=f"brand_drop_{kit.logo_file}", disabled=not may_change or bool(logo_upload))
+        drop_card = bool(kit.end_card_image_file) and st.checkbox(
+            "Remove the saved end card picture", key=f"brand_drop_{kit.end_card_image_file}",
+            disabled=not may_change or bool(card_upload))
+    typed = {name: st.session_state[KIT_FIELD.format(name)] for name in kit_values(kit)
+             if name not in ("logo_file", "end_card_image_file")}
+    edited = replace(kit, **{name: value / 100 if name in KIT_PERCENTS else value for name, value in typed.items()})
+    if drop_logo and logo_upload is None:
+        edited = replace(edited, logo_file=None)
+    if drop_card and card_upload is None:
+        edited = replace(edited, end_card_image_file=None)
+    logo = logo_upload.getvalue() if logo_upload is not None else picture(context.library, edited.logo_file)
+    card_image = card_upload.getvalue() if card_upload is not None else picture(context.library,
+                                                                                edited.end_card_image_file)
+    with preview:
+        shot, card = brand_preview(edited, logo=logo, end_card_image=card_image, frame=_latest_frame(context))
+        st.image(shot, caption="A frame with the logo", width="stretch")
+        if card is not None:
+            st.image(card, caption=f"The end card, {edited.end_card_seconds:g} s", width="stretch")
+    if st.button("Save the brand kit", icon=":material/save:", type="primary", disabled=not may_change,
+                 key="brand_save"):
+        try:
+            save_brand_kit(context.library, edited, actor=context.jobs.actor,
+                           logo=logo_upload.getvalue() if logo_upload is not None else None,
+                           end_card_image=card_upload.getvalue() if card_upload is not None else None)
+        except StudioError as error:
+            show_error(error)
+        else:
+            st.success("Brand kit saved. It is applied with one click in a video's Finish panel.",
+                       icon=":material/check_circle:")
+
+
+def _latest_frame(context: StudioContext) -> Image.Image | None:
+    """The newest finished video's thumbnail, so the preview shows the logo on the team's own pictures."""
+    newest = context.library.finished(limit=1)
+    return thumbnail_frame(context.library, newest[0]) if newest else None

@@ -13,6 +13,7 @@ from components import video_card
 from components.batch_panel import moved_in_background
 from components.context import StudioContext
 from components.feedback import queue_toast, show_error
+from components.finish_all import finish_all
 from components.generation_settings import size_label
 from components.identity import current_owner
 from components.plain_text import counted, escape_markdown
@@ -260,3 +261,4 @@ def film_panel(context: StudioContext, state: boards.RenderState) -> None:
                + "Shots: " + " · ".join(escape_markdown(short_title(s.video.prompt, 40)) for s in state.shots
                                         if s.video is not None))
     video_card.download_and_links(context.library, film, (), key="storyboard_film")
+    finish_all(context, [film], key="storyboard_film_finish", what="the film")  # issue 23: brand kit, a preset

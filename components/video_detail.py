@@ -12,6 +12,7 @@ import streamlit as st
 from components import video_card
 from components.context import StudioContext
 from components.drawer import drawer
+from components.finish_panel import finish_panel
 from components.gallery_card import PLAYING, action_buttons
 from components.job_panel import failure_notice
 from components.plain_text import counted, escape_markdown, title_of
@@ -174,6 +175,8 @@ def video_detail(context: StudioContext, video_id: str) -> None:
     if video is not None and (frames := drawer("Frames", icon=":material/view_module:", key="video_frames")):
         with frames:
             frames_row(video, record)
+    # Finish (issue 23): trim, format, logo, subtitles, end card, music; exports a new, linked video.
+    finish_panel(context, record)
 
 
 def frames_row(video: Path, record: VideoRecord) -> None:

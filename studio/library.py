@@ -262,6 +262,14 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX review_history_by_video ON review_history(video_id, at);
     """,
+    # 12: settings shared by everyone on the server, one JSON value a name (the brand kit).
+    """
+    CREATE TABLE shared_settings (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        saved_at REAL NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -647,6 +655,15 @@ class Library:
     def forget_connection(self, owner: str) -> None:
         with self._transaction() as conn:
             conn.execute("DELETE FROM connections WHERE owner = ?", (owner,))
+
+    def shared_setting(self, name: str) -> str | None:
+        row = self._connection().execute("SELECT value FROM shared_settings WHERE name = ?", (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def save_shared_setting(self, name: str, value: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO shared_settings (name, value, saved_at) VALUES (?, ?, ?)",
+                         (name, value, time.time()))
 
     def remove(self, video_id: str) -> bool:
         """Forget a video and delete its files. The row goes first, so no row ever points at a missing file."""

@@ -194,7 +194,7 @@ def test_an_old_library_is_migrated_in_place(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     library = Library(tmp_path)
-    assert library.schema_version == SCHEMA_VERSION == 11
+    assert library.schema_version == SCHEMA_VERSION == 12
     assert [r.video_id for r in library.page(Filters(text="lighthouse")).records] == ["video_old1"]
     old = library.get("video_old1")
     assert old is not None and old.prompt == "A lighthouse in fog" and old.params == {} and old.seed is None

@@ -38,6 +38,12 @@ class UploadLimit:
             return self.formats[0]
         return f"{', '.join(self.formats[:-1])} or {self.formats[-1]}"
 
+    def refusal(self, size: int) -> str | None:
+        """Why an upload of `size` bytes is refused, in words; None when it is within the limit."""
+        if size <= self.max_bytes:
+            return None
+        return f"The {self.what} is over {megabytes_text(self.max_bytes)}, the largest taken: choose a smaller file."
+
     @property
     def summary(self) -> str:
         """"JPEG, PNG, WebP or GIF, up to 20 MB"."""
@@ -50,7 +56,12 @@ REFERENCE_IMAGE = UploadLimit("reference image", ("JPEG", "PNG", "WebP", "GIF"),
 SOURCE_VIDEO = UploadLimit("video to edit", ("MP4",), ("mp4",), 200 * MB)
 # A batch holds at most 500 rows (studio.batch.MAX_ROWS): 5 MB is ample text for that.
 BATCH_CSV = UploadLimit("batch CSV", ("CSV",), ("csv", "txt"), 5 * MB)
-UPLOADS = (REFERENCE_IMAGE, SOURCE_VIDEO, BATCH_CSV)
+# Finishing (issue 23): a logo keeps its alpha only as a PNG; a music bed is a song, not a film's soundtrack.
+LOGO_IMAGE = UploadLimit("logo", ("PNG",), ("png",), 5 * MB)
+END_CARD_IMAGE = UploadLimit("end card picture", ("JPEG", "PNG", "WebP"), ("jpg", "jpeg", "png", "webp"), 20 * MB)
+SUBTITLE_FILE = UploadLimit("subtitle file", ("SRT", "VTT"), ("srt", "vtt"), 1 * MB)
+MUSIC_BED = UploadLimit("music bed", ("MP3", "WAV", "M4A"), ("mp3", "wav", "m4a"), 50 * MB)
+UPLOADS = (REFERENCE_IMAGE, SOURCE_VIDEO, BATCH_CSV, LOGO_IMAGE, END_CARD_IMAGE, SUBTITLE_FILE, MUSIC_BED)
 
 
 def markdown_table() -> str:
