@@ -429,7 +429,7 @@ def huge_png() -> bytes:
         (FinishSpec(logo=Logo(b"")), "logo is empty"),
         (FinishSpec(logo=Logo(encode_image(Image.new("RGB", (40, 40)), "JPEG"))), "logo cannot be read as a PNG"),
         (FinishSpec(logo=Logo(huge_png())), "too large"),
-        (FinishSpec(end_card=EndCard(image=b"not a picture")), "end-card picture cannot be read"),
+        (FinishSpec(end_card=EndCard(image=b"not a picture")), "end card picture cannot be read"),
         (FinishSpec(end_card=EndCard(colour="sky")), "not a colour"),
         (FinishSpec(music=MusicBed(b"ID3 not really music", "song.mp3")), "song.mp3 cannot be read"),
         (FinishSpec(music=MusicBed(wav_bytes(0.5), "song.flac")), "MP3, WAV or M4A"),

@@ -25,11 +25,8 @@ from studio.media.finishing import (
     GIF_COLOURS,
     GIF_MIN_WIDTH,
     MAX_END_CARD_SECONDS,
-    MAX_MUSIC_BYTES,
-    MAX_PICTURE_BYTES,
     MAX_SIDE,
     MIN_SIDE,
-    MUSIC_EXTENSIONS,
     Caption,
     EndCard,
     Finished,
@@ -45,7 +42,7 @@ from studio.media.finishing import (
     quality_options,
     srt_text,
 )
-from studio.media.upload_limits import MB, megabytes_text
+from studio.media.upload_limits import END_CARD_IMAGE, LOGO_IMAGE, MB, MUSIC_BED, UploadLimit, megabytes_text
 
 MAX_PICTURE_PIXELS = 25_000_000  # 5000 x 5000: larger is no logo, and decoding it would take the memory of 100 frames
 LOUD_RMS = 0.01  # about -40 dBFS: above it the clip has its own sound there, and the bed ducks under it
@@ -386,14 +383,15 @@ def _text_block(
     return image
 
 
-def _picture(data: bytes, what: str, *, png_only: bool) -> Image.Image:
-    kinds = "PNG" if png_only else "PNG, JPEG or WebP"
+def _picture(data: bytes, limit: UploadLimit, *, png_only: bool) -> Image.Image:
+    # The same limits as the uploaders (studio/media/upload_limits.py): a file the page took is never refused here.
+    what, kinds = limit.what, limit.formats_text
     if not data:
         raise FinishError(f"The {what} is empty: choose a {kinds} file.")
-    if len(data) > MAX_PICTURE_BYTES:
+    if len(data) > limit.max_bytes:
         raise FinishError(
             f"The {what} is {megabytes_text(len(data))}; the limit is "
-            f"{megabytes_text(MAX_PICTURE_BYTES)}. Export a smaller picture."
+            f"{megabytes_text(limit.max_bytes)}. Export a smaller picture."
         )
     too_big = FinishError(f"The {what} is too large to place on a video; use one under 5000 px on each side.")
     try:
@@ -423,7 +421,7 @@ def _logo_patch(logo: Logo, size: tuple[int, int]) -> _Patch:
             f"Place the logo in a corner: top-left, top-right, bottom-left or bottom-right, not '{logo.corner}'."
         )
     width, height = size
-    image = _picture(logo.png, "logo", png_only=True).convert("RGBA")
+    image = _picture(logo.png, LOGO_IMAGE, png_only=True).convert("RGBA")
     logo_w = max(2, round(width * logo.width))
     logo_h = max(2, round(image.height * logo_w / image.width))
     if logo_h > height // 2:  # a tall logo is held to half the frame's height
@@ -471,7 +469,7 @@ def _end_card_picture(card: EndCard, size: tuple[int, int]) -> Image.Image:
     width, height = size
     picture = Image.new("RGB", size, _colour(card.colour, "end card's colour"))
     if card.image is not None:
-        image = _picture(card.image, "end-card picture", png_only=False).convert("RGB")
+        image = _picture(card.image, END_CARD_IMAGE, png_only=False).convert("RGB")
         fit_w, fit_h = fitted_size(image.width, image.height, width, height)
         picture.paste(
             image.resize((fit_w, fit_h), Image.Resampling.LANCZOS), ((width - fit_w) // 2, (height - fit_h) // 2)
@@ -525,11 +523,12 @@ def _clip_sound(source: Path, rate: int, start: float, count: int) -> np.ndarray
 
 def _music(music: MusicBed, rate: int) -> np.ndarray:
     kind = Path(music.filename).suffix.lower().lstrip(".")
-    if kind not in MUSIC_EXTENSIONS:
+    if kind not in MUSIC_BED.extensions:
         raise FinishError(f"{music.filename} is not a music file the studio reads: upload an MP3, WAV or M4A.")
-    if len(music.audio) > MAX_MUSIC_BYTES:
+    if len(music.audio) > MUSIC_BED.max_bytes:
         raise FinishError(
-            f"{music.filename} is {megabytes_text(len(music.audio))}; the limit is {megabytes_text(MAX_MUSIC_BYTES)}."
+            f"{music.filename} is {megabytes_text(len(music.audio))}; "
+            f"the limit is {megabytes_text(MUSIC_BED.max_bytes)}."
         )
     if not (0 <= music.volume <= 2 and 0 <= music.duck <= 1 and music.fade_out >= 0):
         raise FinishError("The music's volume must be 0–200 %, its ducking 0–100 %, and its fade-out 0 s or more.")

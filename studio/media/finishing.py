@@ -15,7 +15,6 @@ from typing import Literal
 from PIL import Image
 
 from studio.errors import InvalidInput
-from studio.media.upload_limits import MB
 
 Corner = Literal["top-left", "top-right", "bottom-left", "bottom-right"]
 
@@ -136,9 +135,6 @@ BITRATE_KBPS = (200, 50_000)  # the bitrate choice's range
 AUDIO_RATE = 48_000  # the music bed's rate when the clip has no sound of its own
 AUDIO_BIT_RATE = 160_000
 MIN_SIDE, MAX_SIDE = 16, 4096
-MAX_PICTURE_BYTES = 20 * MB  # a logo or an end-card picture
-MAX_MUSIC_BYTES = 50 * MB
-MUSIC_EXTENSIONS = ("mp3", "wav", "m4a")
 MAX_END_CARD_SECONDS = 30.0
 DEFAULT_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 GIF_COLOURS = (256, 128, 64, 32)
