@@ -56,6 +56,8 @@ def test_comment_approve_filter_and_share_a_page_that_plays_from_disk(
     download.value.save_as(shared)
 
     page.get_by_role("button", name="Back to the gallery").click()
+    # The grid is back before the next search (on a loaded machine the sidebar's click raced the Back rerun).
+    expect(page.get_by_role("textbox", name="Search", exact=True)).to_be_visible()
     wait_idle(page)
     search_gallery(page, "paper")
     expect(page.get_by_text("A paper plane over a school yard")).to_be_visible()  # a draft, before filtering
