@@ -28,7 +28,7 @@ from studio.prompts import short_title
 
 FINISH_KIND = "finish"
 EXPORTS_FOLDER = "exports"
-TITLE_LIMIT = 60  # of the source's title, before " · 9:16"
+TITLE_LIMIT = 60  # the whole title, " · 9:16" included: as long as a card or lineage link shows whole
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,13 @@ def source_file(library: Library, video_id: str) -> tuple[VideoRecord, Path]:
             "yet: wait until it is ready."
         )
     return record, path
+
+
+def finished_title(source: VideoRecord, preset: str | None) -> str:
+    """"<source title> · 9:16", the source's part cut at a word so the whole fits where titles are shown, with one
+    "…" (cutting the source's title and then the whole would show two)."""
+    suffix = f" · {preset or 'finished'}"
+    return short_title(source.display_title, TITLE_LIMIT - len(suffix)) + suffix
 
 
 def finish(
@@ -94,7 +101,7 @@ def finish(
         created_at=now,
         completed_at=now,
         parent_video_id=source.video_id,
-        title=f"{short_title(source.display_title, TITLE_LIMIT)} · {preset or 'finished'}",
+        title=finished_title(source, preset),
         owner=actor.name if actor is not None else "",
         video_path=library.relative(target),
         thumbnail_path=library.relative(thumbnail) if has_thumbnail else None,

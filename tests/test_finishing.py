@@ -35,6 +35,7 @@ from studio.media.finishing import (
     poster_frame,
     reframe_preview,
 )
+from studio.prompts import short_title
 from tests.media import decode_mp4, encode_image, png_bytes
 
 BLUE = (40, 120, 200)
@@ -555,6 +556,14 @@ def test_finish_adds_a_new_linked_item_and_keeps_the_source(library_with_clip: t
     assert library.path(made.extra["subtitles_path"]).read_text().startswith("1\n00:00:00,000 --> 00:00:01,000")
     assert [c.video_id for c in library.children(source.video_id)] == [made.video_id]
     assert library.get(source.video_id) == source and digest(source_file) == before
+
+
+def test_a_long_source_title_is_cut_once_so_the_preset_shows(library_with_clip: tuple[Library, VideoRecord]) -> None:
+    library, source = library_with_clip
+    long = library.update(source.video_id, prompt="A glass perfume bottle on a marble table, slow push in, soft light")
+    made = finishing.finish(library, long.video_id, FinishSpec(format=Format(180, 320)))
+    assert made.title == "A glass perfume bottle on a marble table, slow push… · 9:16"
+    assert short_title(made.title, 60) == made.title, "shown whole where titles are cut at 60 (title_of)"
 
 
 def test_a_finish_that_fails_adds_nothing(library_with_clip: tuple[Library, VideoRecord]) -> None:
