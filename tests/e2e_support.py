@@ -263,11 +263,19 @@ def go_to(page: Page, title: str) -> None:
     wait_idle(page)
 
 
-def type_prompt(page: Page, prompt: str) -> None:
-    box = page.get_by_role("textbox", name="Prompt", exact=True)
-    box.fill(prompt)
-    box.press("Control+Enter")  # commit the text before the click
+def commit_text(page: Page, label: str, text: str) -> None:
+    """Type `text` into the text box `label` and commit it (Ctrl+Enter) before the next click."""
+    box = page.get_by_role("textbox", name=label, exact=True)
+    # Mid-rerun, a box whose place moved (a message above it went) is in the page twice, the stale copy until the
+    # run ends: wait for the one.
+    expect(box).to_have_count(1)
+    box.fill(text)
+    box.press("Control+Enter")
     wait_idle(page)
+
+
+def type_prompt(page: Page, prompt: str) -> None:
+    commit_text(page, "Prompt", prompt)
 
 
 def generate(page: Page, prompt: str) -> None:

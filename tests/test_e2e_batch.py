@@ -15,6 +15,7 @@ from studio.library import Library
 from tests.e2e_support import (
     E2E_LOCALSORA_ARGS,
     StudioApp,
+    commit_text,
     go_to,
     open_studio,
     playing_video,
@@ -31,13 +32,6 @@ BAD_CSV = ("prompt,size,seconds\n"
            "A red kite over green hills at dawn,320x180,4\n"
            "\"A yellow taxi in the rain, pan left\",999x999,4\n"
            "Blue waves on a beach at noon,180x320,4\n")
-
-
-def commit_text(page: Page, label: str, text: str) -> None:
-    box = page.get_by_role("textbox", name=label, exact=True)
-    box.fill(text)
-    box.press("Control+Enter")  # commit the text before the next click
-    wait_idle(page)
 
 
 def test_a_pasted_csv_is_checked_priced_and_run_to_a_zip(page: Page, tmp_path: Path) -> None:
