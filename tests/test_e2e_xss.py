@@ -56,13 +56,20 @@ def planted(studio: StudioApp) -> VideoRecord:
                              owner=PAYLOADS[1], note=PAYLOADS[0])
     assert updated is not None
     now = time.time()
+    # Review (issue 23): a folder, comments and a status change, each written by a hostile name.
+    for index, payload in enumerate(PAYLOADS):
+        library.add_comment(real.video_id, author=payload, body=payload, at=now - index)
+    library.set_review_status(real.video_id, "approved", author=PAYLOADS[4], at=now)
+    updated = library.update(real.video_id, folder=PAYLOADS[2].replace("\n", " "))
+    assert updated is not None
     for index, payload in enumerate(PAYLOADS):
         library.add(VideoRecord(
             video_id=planted_id(index), provider="elsewhere", kind="remix", prompt=payload, title=payload,
             model=payload, size=payload, seconds=payload, created_at=now - 60 - index,
             status="failed" if index % 2 else "completed", progress=100, error_code=payload, error_message=payload,
             last_poll_error=payload, tags=payload.replace(",", " "), owner=payload, cost_usd=0.1,
-            params={"negative_prompt": payload}, extra={"note": payload}, parent_video_id=payload), note=payload)
+            params={"negative_prompt": payload}, extra={"note": payload}, parent_video_id=payload,
+            folder=payload.replace("\n", " ")), note=payload)
     # A status no one expected, as a server may send it: it names the card's badge, in the card's HTML.
     library.add(VideoRecord(video_id="video_pwnstatus", provider="elsewhere", kind="generate", prompt="A status",
                             model="sora-2", size="1280x720", seconds="4", created_at=now - 30, status=PAYLOADS[1]))
@@ -112,6 +119,7 @@ def test_gallery_video_pages_remix_and_settings_show_every_payload_as_text(
         assert_inert(page, f"the page of {planted_id(index)}", PAYLOADS[index][:10])
     open_url(page, f"{studio.url}/?video={planted.video_id}")
     assert_inert(page, "the real video's page", "bold</b>")
+    assert_inert(page, "its comments", PAYLOADS[0])  # a comment, as written
     open_url(page, f"{studio.url}/?video=[pwn](https://pwn.example/)<img src=x data-pwn onerror=alert(1)>")
     assert_inert(page, "a video id in the address", "There is no video")
     go_to(page, "Remix")
