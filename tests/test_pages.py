@@ -550,7 +550,8 @@ def test_sync_brings_in_videos_made_elsewhere(app: AppTest, library: Library, lo
     assert library.get(made.id) is None
     button(app, "Sync").click()
     app.run()
-    assert "Sync done" in texts(app)
+    shown = texts(app)
+    assert "Sync done" in shown, shown[-3000:]  # the page's own words, whole, when it is not there
     # Sync downloads it, or the background worker does when it claimed the download first.
     wait_until(lambda: library.get(made.id), lambda r: r is not None and r.is_archived, what="the synced video's file")
     assert "Made with the SDK, not the studio" in texts(app)
