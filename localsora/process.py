@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -33,10 +34,13 @@ def _client_for_health() -> httpx.Client:
         return _health_client
 
 
-def is_healthy(root_url: str, timeout: float = 1.0) -> bool:
+def is_healthy(root_url: str, timeout: float = 1.0, instance: str | None = None) -> bool:
+    """Whether a localsora answers at `root_url`; with `instance`, the one started with that token."""
     try:
         response = _client_for_health().get(f"{root_url}/health", timeout=timeout)
-        return response.status_code == 200 and response.json().get("service") == "localsora"
+        answer = response.json()
+        return (response.status_code == 200 and answer.get("service") == "localsora"
+                and (instance is None or answer.get("instance") == instance))
     except (httpx.HTTPError, ValueError):
         return False
 
@@ -70,6 +74,9 @@ class LocalsoraProcess:
         self._lock = threading.Lock()  # a stop() from another thread meets either no process or the whole of one
         self._spawned = False
         self._cancelled = False  # stop() came before the first start() spawned the process: it never will
+        # Its /health says this token: another localsora already on the port (which this one then fails to
+        # bind) is not taken for it.
+        self.instance = secrets.token_hex(8)
 
     @property
     def root_url(self) -> str:
@@ -89,6 +96,7 @@ class LocalsoraProcess:
             env["LOCALSORA_API_KEY"] = self.api_key  # through the environment, never on the command line
         repo_root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [repo_root, env.get("PYTHONPATH")]))
+        env["LOCALSORA_INSTANCE"] = self.instance
         with self._lock:
             if self._cancelled:
                 raise RuntimeError("localsora was stopped before it started")
@@ -101,7 +109,7 @@ class LocalsoraProcess:
                 raise RuntimeError("localsora was stopped before it answered")
             if process.poll() is not None:
                 raise RuntimeError(f"localsora exited with {process.returncode}; see {self.log_path}")
-            if is_healthy(self.root_url, timeout=0.5):
+            if is_healthy(self.root_url, timeout=0.5, instance=self.instance):
                 return self
             time.sleep(0.1)
         self.stop()

@@ -516,7 +516,8 @@ class VideoService:
 
     def health(self) -> Health:
         caps = self.capabilities
-        return Health(engine=caps.engine, renderer=caps.serving, active_jobs=self.store.count_active())
+        return Health(engine=caps.engine, renderer=caps.serving, active_jobs=self.store.count_active(),
+                      instance=os.environ.get("LOCALSORA_INSTANCE", ""))
 
 
 def check_frames(params: dict[str, Any], seconds: str) -> None:

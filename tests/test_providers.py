@@ -315,6 +315,42 @@ def test_the_embedded_localsora_starts_once_the_first_page_is_drawn(tmp_path, mo
         local_backend._started.clear()
 
 
+def test_a_port_taken_while_the_renderer_waits_for_the_first_page_is_not_its_end(tmp_path, monkeypatch) -> None:
+    """The port was free when the page asked for the renderer, and another program took it before the page was
+    drawn: the renderer starts on a free port instead of failing to bind (or taking the other one for itself)."""
+    import socket
+
+    from studio.provider import local_backend
+
+    port = free_port()
+    monkeypatch.setenv("LOCALSORA_PORT", str(port))
+    monkeypatch.setattr(local_backend, "_page_drawn", threading.Event())
+    try:
+        assert local_backend.embedded_localsora(tmp_path).base_url == f"http://127.0.0.1:{port}/v1"
+        with socket.create_server(("127.0.0.1", port)):  # another program takes it meanwhile
+            local_backend.page_drawn()
+            wait_until(lambda: not local_backend.embedded_localsora(tmp_path).starting, what="the renderer answers",
+                       deadline=60)
+            url = local_backend.embedded_localsora(tmp_path).base_url
+        assert url != f"http://127.0.0.1:{port}/v1"
+        assert check_health(load_providers({"LOCALSORA_URL": url.removesuffix("/v1")})["local"]).ok
+    finally:
+        for server in local_backend._started.values():
+            server.stop()
+        local_backend._background.clear()
+        local_backend._started.clear()
+
+
+def test_a_localsora_started_on_a_port_another_holds_fails_rather_than_passes_for_it(tmp_path) -> None:
+    """Two starts that chose the same free port at once: the second does not take the first's answer for its own."""
+    from localsora.process import LocalsoraProcess
+
+    with LocalsoraProcess(tmp_path / "first") as first:
+        second = LocalsoraProcess(tmp_path / "second", port=first.port)
+        with pytest.raises(RuntimeError, match="exited"):
+            second.start(timeout=60)
+
+
 def test_the_app_loads_no_sdk_numpy_or_pyav_before_its_first_page() -> None:
     """Cold start: what app.py imports must not load the openai SDK, numpy or PyAV (about 0.4 s of CPU together);
     the first job or health check loads what it needs."""

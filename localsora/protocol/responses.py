@@ -185,6 +185,9 @@ class Health(_Response):
     engine: str
     renderer: str
     active_jobs: int
+    # The token its starter gave it (LOCALSORA_INSTANCE), so a starter can tell its own server from another
+    # that holds the port; empty when started by hand.
+    instance: str = ""
 
 
 class FaultSettings(_Response):

@@ -131,6 +131,8 @@ class _BackgroundStart:
     def _run(self, data_dir: Path, port: int) -> None:
         # A second Python process importing its stack would take the cores the first page is drawn on.
         _page_drawn.wait(FIRST_PAGE_WAIT_SECONDS)
+        if not port_is_free(port):  # taken while it waited: then a free one, not a start that fails to bind
+            port = free_port()
         try:
             self.base_url = ensure_localsora(data_dir, port=port)
         except Exception as exc:  # the health check then says it is unreachable; the log says why
