@@ -108,6 +108,7 @@ def finish(
         remote_deleted=True,  # made here: there is no provider copy to delete or sync
         seed=source.seed,
         tags=source.tags,
+        folder=source.folder,  # the campaign's finished cut files where its source is
         base_url=source.base_url,
         extra={
             "finish": {"steps": finished.steps, "preset": preset, "audio": finished.has_audio},

@@ -413,6 +413,8 @@ class Jobs:
         record = _record_from_video(video, self.provider, self.deadline_seconds)
         record.kind = request.kind
         record.parent_video_id = request.source_video_id or video.remixed_from_video_id
+        if record.parent_video_id and (parent := self.library.get(record.parent_video_id)) is not None:
+            record.folder = parent.folder  # a remix, edit or extension of a campaign's video belongs to it too
         record.variant_group, record.variant_index = group, index
         record.reference_path, record.source_upload_path = reference_path, upload_path
         record.cost_usd = cost

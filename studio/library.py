@@ -845,9 +845,12 @@ class Library:
         return self._dicts("SELECT * FROM review_history WHERE video_id = ? ORDER BY at, id", (video_id,))
 
     def folders(self) -> list[str]:
-        """Every folder some video is filed in, by name (read from the folder index alone)."""
+        """Every folder some video in the library (not the trash) is filed in, by name, found through the folder
+        index."""
         return [row[0] for row in self._connection().execute(
-            "SELECT DISTINCT folder FROM videos WHERE folder != '' ORDER BY folder")]
+            # INDEXED BY: left to itself, the planner reads every kept video through the trash index instead.
+            "SELECT DISTINCT folder FROM videos INDEXED BY videos_by_folder WHERE folder > '' AND trashed_at IS NULL "
+            "ORDER BY folder")]
 
     def _dicts(self, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
         cursor = self._connection().execute(sql, list(args))

@@ -558,6 +558,13 @@ def test_finish_adds_a_new_linked_item_and_keeps_the_source(library_with_clip: t
     assert library.get(source.video_id) == source and digest(source_file) == before
 
 
+def test_a_finished_cut_files_with_its_source(library_with_clip: tuple[Library, VideoRecord]) -> None:
+    library, source = library_with_clip
+    library.update(source.video_id, folder="Spring launch")
+    made = finishing.finish(library, source.video_id, FinishSpec(format=Format(180, 320)))
+    assert made.folder == "Spring launch", "the campaign's 9:16 cut shows under the campaign's folder"
+
+
 def test_a_long_source_title_is_cut_once_so_the_preset_shows(library_with_clip: tuple[Library, VideoRecord]) -> None:
     library, source = library_with_clip
     long = library.update(source.video_id, prompt="A glass perfume bottle on a marble table, slow push in, soft light")

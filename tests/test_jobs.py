@@ -70,6 +70,7 @@ def test_a_wrong_size_reference_is_refused_before_any_request(jobs: Jobs, locals
 
 def test_remix_edit_and_extend_are_linked_to_their_parent(jobs: Jobs, finished: VideoRecord) -> None:
     source = finished.video_id
+    jobs.library.update(source, folder="Spring launch")
     remix = jobs.submit(VideoRequest(prompt="Same taxi, purple neon", kind="remix", source_video_id=source))[0]
     edit = jobs.submit(VideoRequest(prompt="Make it black and white", kind="edit", source_video_id=source))[0]
     extend = jobs.submit(VideoRequest(prompt="The taxi drives away", kind="extend", added_seconds="4",
@@ -80,6 +81,8 @@ def test_remix_edit_and_extend_are_linked_to_their_parent(jobs: Jobs, finished: 
         done = run_until_settled(jobs, record.video_id)
         assert done.status == "completed" and done.is_archived, done.error_message
     assert {r.video_id for r in jobs.library.children(source)} == {remix.video_id, edit.video_id, extend.video_id}
+    assert [jobs.library.get(r.video_id).folder for r in (remix, edit, extend, edit_upload)] == [
+        "Spring launch", "Spring launch", "Spring launch", ""], "made from a filed video, filed with it"
     assert jobs.library.get(extend.video_id).seconds == "8"
     extended = decode_mp4(jobs.library.path(jobs.library.get(extend.video_id).video_path))
     assert extended.duration == pytest.approx(8, abs=0.05)

@@ -177,6 +177,18 @@ def test_a_folder_name_is_one_line_and_has_a_limit(tmp_path: Path) -> None:
     assert library.folders() == []
 
 
+def test_a_folder_whose_videos_are_all_in_the_trash_is_not_offered(tmp_path: Path) -> None:
+    library = Library(tmp_path)
+    kept, trashed = bobs_video(library).video_id, library.add(make_record(7, owner="bob")).video_id
+    review.file_in_folder(library, kept, "Spring launch", BOB)
+    review.file_in_folder(library, trashed, "Old campaign", BOB)
+    assert library.folders() == ["Old campaign", "Spring launch"]
+    library.trash(trashed)
+    assert library.folders() == ["Spring launch"], "the filter and the folder picker offer only what they can show"
+    library.restore(trashed)
+    assert library.folders() == ["Old campaign", "Spring launch"], "it comes back with its video"
+
+
 # Share for review.
 
 
