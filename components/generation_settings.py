@@ -25,7 +25,15 @@ PARAMETER_LABELS = {
     "fps": "Frames per second",
     "num_frames": "Frames",
     "negative_prompt": "Negative prompt",
+    "sound": "Sound",
+    "audio_prompt": "Sound description",
 }
+# In the studio's words where the server's describe the wire ("false: ...").
+PARAMETER_HELP = {"sound": "Off: the video comes with no audio track at all."}
+PLACEHOLDERS = {"negative_prompt": "e.g. blurry, distorted, text",
+                "audio_prompt": "e.g. rain on a tin roof, distant thunder"}
+# A switch starts at what the model does when the field is left out, and is sent only when moved off it.
+SWITCH_DEFAULTS = {"sound": True}
 
 
 @dataclass(frozen=True)
@@ -100,11 +108,11 @@ def advanced_settings(caps: ProviderOffer, key: str, only: tuple[str, ...] | Non
         seed_note = " A blank seed is random; the same seed and settings make the same video." \
             if "seed" in names else ""
         st.caption(f"Leave a field blank for the model's default.{seed_note}")
-        # Numbers three to a row, in a fixed order; text fields (the negative prompt) full width below them.
-        numbers = [n for n in names if caps.parameters[n].type != "string"]
-        strings = [n for n in names if caps.parameters[n].type == "string"]
+        # Numbers three to a row, in a fixed order; switches (sound) and text fields full width below them.
+        numbers = [n for n in names if caps.parameters[n].type in ("integer", "number")]
+        others = [n for n in names if n not in numbers]
         places = [column for start in range(0, len(numbers), 3) for column in st.columns(3)[:len(numbers) - start]]
-        for name, place in [*zip(numbers, places, strict=True), *((n, st.container()) for n in strings)]:
+        for name, place in [*zip(numbers, places, strict=True), *((n, st.container()) for n in others)]:
             with place:
                 value = _parameter_input(caps.parameters[name], key)
             if value is not None and value != "":
@@ -127,11 +135,15 @@ def follow_source(caps: ProviderOffer, key: str) -> dict[str, float]:
 def _parameter_input(spec: ParameterSpec, key: str) -> Any:
     label = PARAMETER_LABELS[spec.name]
     widget_key = f"{key}_param_{spec.name}"
-    help_text = spec.description or None
+    help_text = PARAMETER_HELP.get(spec.name) or spec.description or None
+    if spec.type == "boolean":
+        default = SWITCH_DEFAULTS.get(spec.name, False)
+        on = st.toggle(label, value=default, key=widget_key, help=help_text)
+        return None if on == default else on
     if spec.type == "string":
         limit = int(spec.maximum) if spec.maximum else None
         return st.text_input(label, key=widget_key, max_chars=limit, help=help_text,
-                             placeholder="e.g. blurry, distorted, text").strip()
+                             placeholder=PLACEHOLDERS.get(spec.name, "")).strip()
     placeholder = "Random" if spec.name == "seed" else "Model default"
     if spec.type == "integer":
         return st.number_input(label, value=None, step=1, key=widget_key, help=help_text, placeholder=placeholder,

@@ -557,6 +557,39 @@ def test_sync_brings_in_videos_made_elsewhere(app: AppTest, library: Library, lo
     assert "Made with the SDK, not the studio" in texts(app)
 
 
+def test_sound_is_turned_off_or_described_in_advanced_where_the_model_makes_it(
+        app: AppTest, library: Library, localsora: LocalsoraProcess) -> None:
+    import av
+
+    app = open_page(app, "app_pages/text_to_video.py")
+    sound = app.toggle(key="t2v_param_sound")
+    assert (sound.label, sound.value) == ("Sound", True), "on, as the model makes it, until turned off"
+    assert app.text_input(key="t2v_param_audio_prompt").label == "Sound description"
+    app.text_area(key="t2v_prompt").set_value("A silent film of a quiet reading room")
+    sound.set_value(False)
+    app.run()
+    button(app, "Generate").click()
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    [silent] = library.page().records
+    assert silent.params["sound"] is False and "audio_prompt" not in silent.params
+    wire = httpx.get(f"{localsora.root_url}/_localsora/videos/{silent.video_id}/request").json()
+    assert wire["params"]["sound"] is False
+    silent = rerun_until(app, lambda at: library.get(silent.video_id).is_archived) and library.get(silent.video_id)
+    with av.open(str(library.path(silent.video_path))) as clip:
+        assert not clip.streams.audio, "turned off: the clip has no audio track"
+
+    app.toggle(key="t2v_param_sound").set_value(True)
+    app.text_input(key="t2v_param_audio_prompt").set_value("rain on a tin roof")
+    app.text_area(key="t2v_prompt").set_value("A shed in the rain")
+    app.run()
+    button(app, "Generate").click()
+    app.run()
+    rainy = next(r for r in library.page().records if r.video_id != silent.video_id)
+    assert rainy.params["audio_prompt"] == "rain on a tin roof"
+    assert "sound" not in rainy.params, "sound left on is not sent: the model's default holds"
+
+
 @pytest.fixture
 def wan_app(data_dir: Path, tiny_wan: LocalsoraProcess, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppTest]:
     """The studio on localsora's diffusers engine with the tiny Wan text-to-video model."""

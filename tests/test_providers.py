@@ -188,7 +188,8 @@ def test_discovery_on_the_previz_engine(localsora) -> None:
     assert caps.durations == ("4", "8", "12") and caps.extension_durations[-1] == "20"
     assert (caps.image, caps.remix, caps.edit, caps.extend, caps.audio) == (True, True, True, True, True)
     assert caps.engine == "previz" and caps.serving == "Local preview renderer: offline, no AI model"
-    assert list(caps.parameters) == ["seed", "audio_prompt"]  # "sound" (a boolean) has no widget here
+    assert list(caps.parameters) == ["seed", "sound", "audio_prompt"]
+    assert caps.parameters["sound"].type == "boolean"  # a switch in Advanced
     seed = caps.parameters["seed"]
     assert (seed.type, seed.minimum, seed.maximum) == ("integer", 0, 2**32 - 1)
     found = local.with_capabilities(caps)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from openai import OpenAI
     from openai.types import Model
 
-PARAMETER_TYPES = ("integer", "number", "string")
+PARAMETER_TYPES = ("integer", "number", "string", "boolean")
 
 
 @dataclass(frozen=True)

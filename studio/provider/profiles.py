@@ -61,7 +61,7 @@ class ParameterSpec:
     """An extra request field a provider declares (vLLM-Omni's names: seed, negative_prompt, ...) and its range."""
 
     name: str
-    type: Literal["integer", "number", "string"]
+    type: Literal["integer", "number", "string", "boolean"]
     minimum: float | None = None
     maximum: float | None = None  # for a string: its longest length
     description: str = ""
