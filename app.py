@@ -65,12 +65,13 @@ if SESSION_PAGES not in st.session_state:
         "Library": [
             st.Page("app_pages/gallery.py", title="Gallery", icon=":material/video_library:"),
             st.Page("app_pages/settings.py", title="Settings", icon=":material/settings:"),
+            st.Page("app_pages/video.py", title="Video", icon=":material/movie:", visibility="hidden"),
         ],
     }
 page = st.navigation(st.session_state[SESSION_PAGES])
 if page.url_path == "" and st.query_params.get("video"):
-    # A link to a video is shared as /?video=ID too: the home page has no video view, the gallery does.
-    st.switch_page("app_pages/gallery.py", query_params={"video": st.query_params["video"]})
+    # A link to a video is shared as /?video=ID too: the home page has no video view.
+    st.switch_page("app_pages/video.py", query_params={"video": st.query_params["video"]})
 context = studio_context(for_app=True)
 sidebar(context)
 keep_jobs_running(context)  # jobs finish and archive with no tab open (one worker per server process)

@@ -1,4 +1,4 @@
-"""The gallery: every video in the library, filtered and paged; one video's page; compare; sync."""
+"""The gallery: every video in the library, filtered and paged; compare; sync. One video opens on its own page."""
 
 import streamlit as st
 
@@ -8,18 +8,15 @@ from components.gallery_card import dialog_if_open
 from components.gallery_grid import compare_section, filters_bar, grid
 from components.loop_blend import blend_section
 from components.trash import trash_section, undo_notice
-from components.video_detail import video_detail
 from studio.errors import StudioError
 
+if video_id := st.query_params.get("video"):  # a card's Play or Details, or a link from before the video page
+    st.switch_page("app_pages/video.py", query_params={"video": video_id})
 context = studio_context()
 st.title("Gallery")
 
 dialog_if_open(context)
 undo_notice(context)
-video_id = st.query_params.get("video")
-if video_id:
-    video_detail(context, video_id)
-    st.stop()
 
 filters = filters_bar(context)
 if st.session_state.pop("gallery_sync", False):

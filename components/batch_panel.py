@@ -159,7 +159,7 @@ def _row_line(library: Library, row: batches.BatchRow, key: str) -> None:
             if row.message:
                 st.warning(escape_markdown(row.message), icon=":material/error:")
             if row.video is not None and row.status == "completed":
-                st.page_link("app_pages/gallery.py", label="Open in gallery", icon=":material/video_library:",
+                st.page_link("app_pages/video.py", label="Open in gallery", icon=":material/video_library:",
                              query_params={"video": row.video.video_id})
 
 

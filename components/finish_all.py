@@ -45,7 +45,7 @@ def finish_all(context: StudioContext, sources: list[VideoRecord], *, key: str, 
             st.caption(f"Finished {counted(len(made), 'video')}; the originals are unchanged.")
             for record in made:
                 st.page_link(
-                    "app_pages/gallery.py",
+                    "app_pages/video.py",
                     label=escape_markdown(record.display_title[:60]),
                     icon=":material/movie_edit:",
                     query_params={"video": record.video_id},

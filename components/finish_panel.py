@@ -430,7 +430,7 @@ def _finished_notice(context: StudioContext, record: VideoRecord) -> None:
     )
     link, download = st.columns(2)
     link.page_link(
-        "app_pages/gallery.py",
+        "app_pages/video.py",
         label="Open the finished video",
         icon=":material/movie_edit:",
         query_params={"video": made.video_id},

@@ -154,7 +154,7 @@ def links(record: VideoRecord, actions: tuple[str, ...]) -> None:
     for action in actions:
         st.page_link("app_pages/remix.py", label=f"{action} it", icon=ACTION_ICONS[action],
                      query_params={"video": record.video_id, "action": action})
-    st.page_link("app_pages/gallery.py", label="Open in gallery", icon=":material/video_library:",
+    st.page_link("app_pages/video.py", label="Open in gallery", icon=":material/video_library:",
                  query_params={"video": record.video_id})
 
 

@@ -32,7 +32,7 @@ ANCESTORS_SHOWN = 8  # a longer chain shows its nearest steps
 
 def _lineage_link(record: VideoRecord, relation: str) -> None:
     # The title is cut at a word; the lineage container's CSS (app.py) wraps the link instead of clipping it.
-    st.page_link("app_pages/gallery.py", label=f"{relation}: {title_of(record, 60)}", help=title_of(record, 400),
+    st.page_link("app_pages/video.py", label=f"{relation}: {title_of(record, 60)}", help=title_of(record, 400),
                  icon=":material/account_tree:", query_params={"video": record.video_id})
 
 

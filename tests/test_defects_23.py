@@ -96,7 +96,7 @@ def test_titles_and_the_ready_toast_drop_emphasis_markers_and_keep_the_prompt(da
     gallery = open_page(app, "app_pages/gallery.py")
     shown = texts(gallery)
     assert "Bold launch of the new bottle" in shown and "*new*" not in shown, "no asterisks on the card"
-    page = open_page(app, "app_pages/gallery.py", video=record.video_id)
+    page = open_page(app, "app_pages/video.py", video=record.video_id)
     assert [s.value for s in page.subheader] == ["Bold launch of the new bottle"]
     assert f"> {EMPHASISED}" in texts(page), "the prompt, verbatim, on its page"
 
@@ -161,7 +161,7 @@ def test_lineage_shows_the_chain_oldest_first_cut_at_words(data_dir: Path) -> No
     library.add(make_record(2, kind="remix", prompt="The same earbuds under a neon night sky",
                             parent_video_id="video_000001"))
     library.add(make_record(3, kind="edit", prompt="Brighter", parent_video_id="video_000002"))
-    at = open_page(new_session(), "app_pages/gallery.py", video="video_000003")
+    at = open_page(new_session(), "app_pages/video.py", video="video_000003")
     links = [link.proto.label for link in at.main.get("page_link")]
     assert links[:2] == ["Original: Make the earbuds glow electric blue while they spin slowly…",
                          "Remix: The same earbuds under a neon night sky"], links
@@ -190,7 +190,7 @@ def test_edit_and_extend_are_on_the_video_page_and_the_card_menu(data_dir: Path,
     at.session_state[f"grid_menu_{source.video_id}"] = True  # open the card's "⋯" menu
     at.run()
     assert {"Remix", "Edit", "Extend"} <= {b.label for b in at.button}
-    at = open_page(at, "app_pages/gallery.py", video=source.video_id)
+    at = open_page(at, "app_pages/video.py", video=source.video_id)
     assert {"Remix", "Edit", "Extend"} <= {b.label for b in at.button}
     button(at, "Extend").click()
     at.run()
@@ -205,7 +205,7 @@ def test_a_storyboard_film_is_said_to_be_made_here(data_dir: Path, localsora: Lo
     library = Library(data_dir)
     film = make_finished(library, localsora, "Shot 1: a harbour at dawn")
     library.update(film.video_id, kind="storyboard", remote_deleted=True)  # as a film joined here is recorded
-    at = open_page(new_session(), "app_pages/gallery.py", video=film.video_id)
+    at = open_page(new_session(), "app_pages/video.py", video=film.video_id)
     shown = texts(at)
     assert "Joined in this studio from its shots; this library keeps its copy." in shown
     assert "Deleted on the provider" not in shown
@@ -240,7 +240,7 @@ def test_the_frames_are_one_row(data_dir: Path, localsora: LocalsoraProcess) -> 
     record = make_finished(Library(data_dir), localsora, "A kite over the dunes, slow pan left")
     with Image.open(Library(data_dir).path(record.spritesheet_path)) as sheet:
         assert sheet.height > sheet.width / 4, "localsora's own sheet is a grid, screens tall when stretched"
-    at = open_page(new_session(), "app_pages/gallery.py", video=record.video_id)
+    at = open_page(new_session(), "app_pages/video.py", video=record.video_id)
     at.session_state["video_frames"] = True  # open Frames
     at.run()
     [strip] = [h.proto.body for h in at.main.get("html") if "studio-frames" in h.proto.body]

@@ -172,6 +172,12 @@ def test_gallery_play_favourite_filter_delete(
     shots.take(page, "gallery_video", readme=True)
     video_id = page.get_by_text(re.compile(r"id video_")).inner_text().split("id ")[-1].strip()
     assert video_id == made.video_id
+    assert f"video={video_id}" in page.url, "the video's page has its own address, to share"
+    # The sidebar's Gallery leads back to the grid from a video's page (Streamlit keeps the query on the same page).
+    go_to(page, "Gallery")
+    expect(page.get_by_text(f"id {video_id}")).to_have_count(0)
+    expect(page.get_by_role("button", name="Play").first).to_be_visible()
+    assert "video=" not in page.url
     # A shared link to the home page opens the same video.
     page.goto(f"{studio.url}/?video={video_id}")
     wait_idle(page)

@@ -26,7 +26,7 @@ def test_apply_brand_kit_sets_the_logo_and_end_card_in_one_click(data_dir: Path,
     library = Library(data_dir)
     record = make_finished(library, localsora, "A bottle on a table, slow dolly in")
     save_brand_kit(library, KIT, actor=None, logo=png_bytes(32, 32))
-    at = open_page(new_session(), "app_pages/gallery.py", video=record.video_id)
+    at = open_page(new_session(), "app_pages/video.py", video=record.video_id)
     open_settings_section(at, "finish_drawer")  # the drawer is built only while open
     assert button(at, "Export MP4").disabled, "nothing chosen yet: nothing to export"
     button(at, "Apply brand kit").click()
@@ -41,7 +41,7 @@ def test_apply_brand_kit_sets_the_logo_and_end_card_in_one_click(data_dir: Path,
 
 def test_with_no_kit_saved_apply_is_off_and_says_where_to_set_one(data_dir: Path, localsora: LocalsoraProcess) -> None:
     record = make_finished(Library(data_dir), localsora, "A kite over a beach")
-    at = open_settings_section(open_page(new_session(), "app_pages/gallery.py", video=record.video_id), "finish_drawer")
+    at = open_settings_section(open_page(new_session(), "app_pages/video.py", video=record.video_id), "finish_drawer")
     apply = button(at, "Apply brand kit")
     assert apply.disabled and "Settings → Brand kit" in apply.help
 

@@ -633,13 +633,13 @@ def test_a_finished_video_reads_as_made_here_from_its_source(data_dir: Path, cli
         )
     )
     made = finishing.finish(library, "video_source1", FinishSpec(trim=Trim(0, 1)))
-    at = open_page(new_session(), "app_pages/gallery.py", video=made.video_id)
+    at = open_page(new_session(), "app_pages/video.py", video=made.video_id)
     shown = texts(at)
     assert "Finished in this studio from its source; this library keeps its copy." in shown
     assert "Deleted on the provider" not in shown
     assert "Finished here: trim 0–1 s" in shown and "This video (finished)" in shown
     assert "Original: Blue earbuds glow" in [link.proto.label for link in at.main.get("page_link")]
-    at = open_page(at, "app_pages/gallery.py", video="video_source1")
+    at = open_page(at, "app_pages/video.py", video="video_source1")
     assert "Finished: Blue earbuds glow · finished" in [link.proto.label for link in at.main.get("page_link")]
     at = open_page(at, "app_pages/remix.py", video=made.video_id)
     assert "This finished video was made in this studio, so it is sent from this library as an MP4." in texts(at)

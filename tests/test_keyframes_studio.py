@@ -222,7 +222,7 @@ def test_cards_and_the_sidebar_say_what_has_sound(app: AppTest, library: Library
     cards = texts(app)
     assert "with sound" in cards and "no sound" in cards, "every card says which"
     assert "The model makes sound." in sidebar_text(app), "localsora's previz says audio: true"
-    open_page(app, "app_pages/gallery.py", video=voiced.video_id)
+    open_page(app, "app_pages/video.py", video=voiced.video_id)
     assert "with sound" in texts(app)
     [video] = app.get("video")
     assert not video.proto.muted, "a clip with sound plays unmuted"
@@ -231,7 +231,7 @@ def test_cards_and_the_sidebar_say_what_has_sound(app: AppTest, library: Library
 def test_a_videos_page_loops_it_in_one_request(app: AppTest, library: Library, localsora: LocalsoraProcess) -> None:
     """Needs localsora to list the "keyframes" mode (issue 20's server side)."""
     source = make_finished(library, localsora, "A carousel turning")
-    open_page(app, "app_pages/gallery.py", video=source.video_id)
+    open_page(app, "app_pages/video.py", video=source.video_id)
     button(app, "Loop").click()
     app.run()
     [loop] = [r for r in library.page().records if r.kind == "loop"]
@@ -253,7 +253,7 @@ def test_the_gallery_blends_two_picked_videos(app: AppTest, library: Library, lo
     [blend] = [r for r in library.page().records if r.kind == "blend"]
     assert (blend.parent_video_id, blend.extra[BLENDED_WITH], blend.prompt) == (
         first.video_id, second.video_id, "The snow melts into sand")
-    open_page(app, "app_pages/gallery.py", video=blend.video_id)
+    open_page(app, "app_pages/video.py", video=blend.video_id)
     lineage = {link.proto.label for link in app.get("page_link")}
     assert {"Original: A snowy street", "Blended into: A sunny beach"} <= lineage, lineage  # the chain, then B
 

@@ -321,7 +321,7 @@ def test_with_a_passcode_configured_nobody_signed_in_sees_only_the_sign_in_page(
 def test_a_trashed_videos_own_page_says_so_and_restores_it(app: AppTest, library: Library) -> None:
     record = library.add(make_record(1, provider="elsewhere"))
     library.trash(record.video_id)
-    open_page(app, "app_pages/gallery.py", video=record.video_id)  # an old link to it
+    open_page(app, "app_pages/video.py", video=record.video_id)  # an old link to it
     assert "In the trash: deleted for good in 30 days unless restored." in texts(app)
     assert [b.label for b in app.button if b.label == "Delete"] == []
     button(app, "Restore").click()
@@ -415,10 +415,10 @@ def test_a_key_typed_in_settings_turns_the_sidebar_healthy(data_dir: Path, keyed
 
 def test_deep_link_opens_that_video(app: AppTest, library: Library, localsora: LocalsoraProcess) -> None:
     record = make_finished(library, localsora, "Deep linked teal wave")
-    open_page(app, "app_pages/gallery.py", video=record.video_id)
+    open_page(app, "app_pages/video.py", video=record.video_id)
     assert len(app.get("video")) == 1
     assert "Deep linked teal wave" in texts(app)
-    open_page(app, "app_pages/gallery.py", video="video_unknown123")
+    open_page(app, "app_pages/video.py", video="video_unknown123")
     assert "There is no video 'video_unknown123'" in texts(app)
 
 
@@ -805,7 +805,7 @@ def test_a_vllm_omni_server_gets_free_sizes_and_no_remix(data_dir: Path, library
 def test_the_video_page_shows_render_time_and_memory(app: AppTest, library: Library) -> None:
     library.add(make_record(1, provider="compatible", prompt="A render from a GPU server",
                             extra={"inference_time_s": 12.5, "peak_memory_mb": 18234.0, "quality": "default"}))
-    open_page(app, "app_pages/gallery.py", video="video_000001")
+    open_page(app, "app_pages/video.py", video="video_000001")
     assert "Rendered in 12.5 s · peak GPU memory 18,234 MB" in texts(app)
     assert '"quality": "default"' in every_element_text(app) or "quality" in every_element_text(app)
 
@@ -822,7 +822,7 @@ def test_a_films_page_lists_its_shots_and_opens_its_storyboard(app: AppTest, lib
     library.add(make_record(3, kind="storyboard", video_id="film_0001", title="Harbour spot", seconds="8",
                             extra={"storyboard_id": board.storyboard_id, "video": "copied", "audio": "none",
                                    "shots": ["video_000001", "video_000002", "video_gone"]}))
-    open_page(app, "app_pages/gallery.py", video="film_0001")
+    open_page(app, "app_pages/video.py", video="film_0001")
     links = {link.proto.label: dict(p.split("=", 1) for p in link.proto.query_string.split("&") if p)
              for link in app.main.get("page_link")}
     assert links["Shot 1: Boats at dawn, wide"] == {"video": "video_000001"}
@@ -842,7 +842,7 @@ def test_a_video_only_in_the_library_is_edited_from_its_copy_not_remixed(app: Ap
     make_finished(library, localsora, "A teal wave, static shot")
     kept = make_finished(library, localsora, "A paper boat on a canal")
     library.update(kept.video_id, remote_deleted=True)
-    open_page(app, "app_pages/gallery.py", video=kept.video_id)
+    open_page(app, "app_pages/video.py", video=kept.video_id)
     labels = [b.label for b in app.main.button]
     assert "Edit" in labels and "Remix" not in labels
     open_page(app, "app_pages/remix.py", video=kept.video_id)

@@ -312,7 +312,7 @@ def test_the_gallery_filters_by_review_status_and_folder(data_dir: Path, library
 
 def test_a_comment_shows_as_written_and_a_refused_one_stays_in_its_box(data_dir: Path, library: Library) -> None:
     video_id = library.add(make_record(1, provider="elsewhere")).video_id
-    at = open_page(new_session(), "app_pages/gallery.py", video=video_id)
+    at = open_page(new_session(), "app_pages/video.py", video=video_id)
     box = f"comment_text_{video_id}"
     at.text_area(key=box).set_value(HOSTILE)
     button(at, "Comment").click()
@@ -346,7 +346,7 @@ def test_signed_in_a_reviewer_comments_on_someone_elses_video_but_cannot_approve
     at.text_input(key="sign_in_passcode").input("team passcode")
     at.button[0].click()
     at.run()
-    open_page(at, "app_pages/gallery.py", video=video_id)
+    open_page(at, "app_pages/video.py", video=video_id)
     status = at.selectbox(key=f"review_status_{video_id}")
     assert status.disabled and "File in a folder" not in [b.label for b in at.button]
     assert f"comment_delete_{bobs.id}" not in [b.key for b in at.button], "Bob's comment is Bob's to delete"
