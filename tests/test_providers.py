@@ -348,8 +348,11 @@ def test_a_localsora_started_on_a_port_another_holds_fails_rather_than_passes_fo
 
     with LocalsoraProcess(tmp_path / "first") as first:
         second = LocalsoraProcess(tmp_path / "second", port=first.port)
-        with pytest.raises(RuntimeError, match="exited"):
-            second.start(timeout=60)
+        try:
+            with pytest.raises(RuntimeError, match="exited"):
+                second.start(timeout=60)
+        finally:
+            second.stop()  # where it wrongly passed, its process would bind the port once the first is gone
 
 
 def test_the_app_loads_no_sdk_numpy_or_pyav_before_its_first_page() -> None:
