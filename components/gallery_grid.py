@@ -37,7 +37,7 @@ def _request_sync() -> None:
 
 FILTER_KEYS = ("gallery_status", "gallery_model", "gallery_text", "gallery_favourites", "gallery_sort",
                "gallery_folder")
-KEEP = "page"  # the filters keep their values while one video's page hides them, so Back finds them as left
+KEEP = "session"  # the filters keep their values across pages: Back from a video's page finds them as left
 
 
 def _clear_filters() -> None:
@@ -50,7 +50,7 @@ def filters_bar(context: StudioContext) -> Filters:
     folders = context.library.folders()
     # Whose and which folder sit above the bar, which is full: a row of their own, shown only when there is a choice.
     above = st.container(horizontal=True, vertical_alignment="center", gap="medium") if owner or folders else None
-    whose = above.radio("Whose videos", ["Mine", "Everyone"], key="gallery_whose", horizontal=True,
+    whose = above.radio("Whose videos", ["Mine", "Everyone"], key="gallery_whose", horizontal=True, persist_state=KEEP,
                         label_visibility="collapsed", width="content") if above and owner else "Everyone"
     folder = above.selectbox("Folder", [ALL_FOLDERS, *folders, ""], key="gallery_folder", persist_state=KEEP,
                              width=220, label_visibility="collapsed", format_func=_folder_label,
