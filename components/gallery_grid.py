@@ -37,20 +37,34 @@ def _request_sync() -> None:
 
 FILTER_KEYS = ("gallery_status", "gallery_model", "gallery_text", "gallery_favourites", "gallery_sort",
                "gallery_folder")
-KEEP = "session"  # the filters keep their values across pages: Back from a video's page finds them as left
+KEEP = "page"  # the filters keep their values while the page reruns without them (a dialog, say)
+# What the filters were when the gallery was left, in plain session state: a widget's own state goes with a move to
+# another page (a video's page), and Back finds them as they were. Streamlit's persist_state="session" did that, but
+# also put back an old search over a newer one once the folder row appeared above the bar.
+FILTERS_LEFT = "gallery_filters_left"
 
 
 def _clear_filters() -> None:
     for key in FILTER_KEYS:
         st.session_state.pop(key, None)
+    st.session_state.pop(FILTERS_LEFT, None)
+
+
+def _filters_as_left(choices: dict[str, list[object]]) -> None:
+    """Put back the filters from the last visit that a page switch dropped; a folder or model gone since is not."""
+    for key, value in st.session_state.get(FILTERS_LEFT, {}).items():
+        if key not in st.session_state and (key not in choices or value in choices[key]):
+            st.session_state[key] = value
 
 
 def filters_bar(context: StudioContext) -> Filters:
     owner = context.jobs.owner  # "" when nobody gave a name: then there is only everyone's library
     folders = context.library.folders()
+    models = context.library.models()
+    _filters_as_left({"gallery_folder": [ALL_FOLDERS, *folders, ""], "gallery_model": [None, *models]})
     # Whose and which folder sit above the bar, which is full: a row of their own, shown only when there is a choice.
     above = st.container(horizontal=True, vertical_alignment="center", gap="medium") if owner or folders else None
-    whose = above.radio("Whose videos", ["Mine", "Everyone"], key="gallery_whose", horizontal=True, persist_state=KEEP,
+    whose = above.radio("Whose videos", ["Mine", "Everyone"], key="gallery_whose", horizontal=True,
                         label_visibility="collapsed", width="content") if above and owner else "Everyone"
     folder = above.selectbox("Folder", [ALL_FOLDERS, *folders, ""], key="gallery_folder", persist_state=KEEP,
                              width=220, label_visibility="collapsed", format_func=_folder_label,
@@ -60,7 +74,7 @@ def filters_bar(context: StudioContext) -> Filters:
     # Job and review statuses in one list: Approved and Ready are both what a marketer calls a status.
     status = bar.selectbox("Status", STATUS_CHOICES, key="gallery_status", placeholder="All statuses",
                            persist_state=KEEP, width=150, format_func=_status_label)
-    model = bar.selectbox("Model", [None, *context.library.models()], key="gallery_model", placeholder="All models",
+    model = bar.selectbox("Model", [None, *models], key="gallery_model", placeholder="All models",
                           persist_state=KEEP, width=150, format_func=lambda m: "All models" if m is None else m)
     text = bar.text_input("Search", key="gallery_text", placeholder="Prompt, title or tags",
                           persist_state=KEEP)
@@ -73,6 +87,8 @@ def filters_bar(context: StudioContext) -> Filters:
     filters = Filters(status=None if reviewed else status, model=model, text=text or "", favourites_only=favourites,
                       owner=owner if whose == "Mine" else None, sort=sort or "newest", review_status=reviewed,
                       folder=None if folder in (None, ALL_FOLDERS) else folder)
+    st.session_state[FILTERS_LEFT] = {key: st.session_state[key] for key in ("gallery_whose", *FILTER_KEYS)
+                                      if key in st.session_state}
     if st.session_state.get("gallery_filters") != filters:
         st.session_state["gallery_filters"] = filters
         st.session_state[CURSORS] = [None]  # new filters or a new order start at the first page

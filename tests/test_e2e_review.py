@@ -3,6 +3,8 @@ share it for review as one HTML file that plays when opened from disk, in a real
 
 from __future__ import annotations
 
+import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from tests.e2e_support import (
 
 pytestmark = pytest.mark.e2e
 LOCALSORA_ARGS = E2E_LOCALSORA_ARGS
+BOAT, PLANE = "A paper boat on a rain puddle", "A paper plane over a school yard"  # a card shows 48 characters
 COMMENT = "Lovely reflections. Keep the <b>ending</b>, cut the first second."
 
 
@@ -33,10 +36,12 @@ def pick(page: Page, label: str, option: str) -> None:
 def test_comment_approve_filter_and_share_a_page_that_plays_from_disk(
     page: Page, studio: StudioApp, shots: Screenshots, tmp_path: Path
 ) -> None:
-    finished_video(studio, "A paper boat on a rain puddle, close up")
-    finished_video(studio, "A paper plane over a school yard")
+    # A word of this run's own in both prompts: a rerun (conftest's BROWSER_RERUNS) finds its own videos alone.
+    take = f"take{uuid.uuid4().hex[:6]}"
+    finished_video(studio, f"{BOAT}, close up, {take}")
+    finished_video(studio, f"{PLANE}, {take}")
 
-    search_gallery(page, "paper boat")
+    search_gallery(page, f"paper boat {take}")
     expect(page.get_by_text("Showing 1–1 of 1")).to_be_visible()  # the search has run: the boat alone
     page.get_by_role("button", name="Play").first.click()
     wait_idle(page)
@@ -46,6 +51,7 @@ def test_comment_approve_filter_and_share_a_page_that_plays_from_disk(
     wait_idle(page)
     review.get_by_role("button", name="Comment").click()
     wait_idle(page)
+    expect(review.get_by_label("Add a comment")).to_have_value("")  # posted: the box is empty again
     expect(review.get_by_text(COMMENT)).to_be_visible()  # as written: the <b> is text, not markup
     pick(page, "Review status", "Approved")
     expect(review.get_by_text("Review history (1)")).to_be_visible()
@@ -59,12 +65,12 @@ def test_comment_approve_filter_and_share_a_page_that_plays_from_disk(
     # The grid is back before the next search (on a loaded machine the sidebar's click raced the Back rerun).
     expect(page.get_by_role("textbox", name="Search", exact=True)).to_be_visible()
     wait_idle(page)
-    search_gallery(page, "paper")
-    expect(page.get_by_text("A paper plane over a school yard")).to_be_visible()  # a draft, before filtering
+    search_gallery(page, take)
+    expect(page.get_by_text(PLANE)).to_be_visible()  # a draft, before filtering
     pick(page, "Status", "Approved")
     expect(page.get_by_text("Showing 1–1 of 1")).to_be_visible()
-    expect(page.get_by_text("A paper boat on a rain puddle").first).to_be_visible()
-    expect(page.get_by_text("A paper plane over a school yard")).to_have_count(0)
+    expect(page.get_by_text(BOAT).first).to_be_visible()
+    expect(page.get_by_text(PLANE)).to_have_count(0)
     shots.take(page, "review-gallery-approved")
 
     # File it in a new folder from its card's menu, then find it by folder alone.
@@ -83,7 +89,7 @@ def test_comment_approve_filter_and_share_a_page_that_plays_from_disk(
     expect(page.get_by_text("Showing 1–2 of 2")).to_be_visible()
     pick(page, "Folder", "Spring launch")
     expect(page.get_by_text("Showing 1–1 of 1")).to_be_visible()
-    expect(page.get_by_text("A paper plane over a school yard")).to_have_count(0)
+    expect(page.get_by_text(PLANE)).to_have_count(0)
 
     # The shared file, from disk, offline: it plays, shows the comment and the status, and asks for nothing else.
     opened = page.context.new_page()
@@ -93,7 +99,7 @@ def test_comment_approve_filter_and_share_a_page_that_plays_from_disk(
     seen = playing_video(opened)
     assert (seen["width"], seen["height"]) == (1280, 720) and seen["duration"] > 3
     expect(opened.get_by_text(COMMENT)).to_be_visible()
-    expect(opened.get_by_role("heading", name="A paper boat on a rain puddle, close up")).to_be_visible()
+    expect(opened.get_by_role("heading", name=re.compile(f"^{BOAT}"))).to_be_visible()
     expect(opened.get_by_text("Approved", exact=False).first).to_be_visible()
     assert all(url.startswith(("file:", "data:")) for url in asked), asked
     opened.close()
