@@ -586,7 +586,11 @@ class Library:
         return self._connection().execute(f"SELECT COUNT(*) FROM videos {_join(where)}", args).fetchone()[0]
 
     def models(self) -> list[str]:
-        return [r[0] for r in self._connection().execute("SELECT model FROM model_counts ORDER BY model")]
+        """The models of the videos in the library (not the trash): the kept counts, each checked for one video
+        out of the trash through the model index."""
+        return [r[0] for r in self._connection().execute(
+            "SELECT model FROM model_counts AS counted WHERE EXISTS (SELECT 1 FROM videos INDEXED BY videos_by_model "
+            "WHERE videos.model = counted.model AND trashed_at IS NULL) ORDER BY model")]
 
     def children(self, video_id: str) -> list[VideoRecord]:
         rows = self._connection().execute(

@@ -182,6 +182,10 @@ def test_the_model_list_follows_adds_renames_and_deletes(tmp_path: Path) -> None
     assert library.models() == ["ltx", "sora-2"]
     library.remove("video_000002")
     assert library.models() == ["ltx"]
+    library.trash("video_000003")
+    assert library.models() == [], "the Model filter offers no model whose videos are all in the trash"
+    library.restore("video_000003")
+    assert library.models() == ["ltx"]
 
 
 def test_an_old_library_is_migrated_in_place(tmp_path: Path) -> None:
