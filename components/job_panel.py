@@ -113,8 +113,8 @@ def failure_notice(context: StudioContext, record: VideoRecord) -> None:
 def stuck_downloads(context: StudioContext) -> None:
     """Finished videos this provider's downloads cannot save, whoever started them, and why (a full disk, and
     where): it stops every download, so the sidebar says it on every page."""
-    stuck = [r for r in context.library.unarchived(provider=context.provider.kind)
-             if r.last_poll_error and context.jobs.made_elsewhere(r) is None]
+    stuck = [r for r in context.library.unarchived(provider=context.provider.kind, failing=True)
+             if context.jobs.made_elsewhere(r) is None]
     if stuck:
         count = f"{len(stuck)} finished video{'s' if len(stuck) > 1 else ''} not downloaded yet"
         st.caption(f":orange[:material/warning:] **{count}**  \n{escape_markdown(stuck[-1].last_poll_error or '')}")

@@ -554,10 +554,13 @@ class Library:
             args.append(provider)
         return [_record(r) for r in self._connection().execute(sql + " ORDER BY created_at", args)]
 
-    def unarchived(self, provider: str | None = None) -> list[VideoRecord]:
-        """Finished on the provider but not yet downloaded here."""
+    def unarchived(self, provider: str | None = None, *, failing: bool = False) -> list[VideoRecord]:
+        """Finished on the provider but not yet downloaded here; with `failing`, only those whose last try to
+        download said why it could not (the sidebar asks on every rerun, so SQL sorts them out, not Python)."""
         sql = (f"SELECT {', '.join(_COLUMNS)} FROM videos "
                "WHERE status = 'completed' AND video_path IS NULL AND remote_deleted = 0")
+        if failing:
+            sql += " AND last_poll_error != ''"
         args: list[Any] = []
         if provider:
             sql += " AND provider = ?"
