@@ -139,12 +139,12 @@ def dialog_if_open(context: StudioContext) -> None:
 
 
 def may_change(context: StudioContext, record: VideoRecord) -> bool:
-    """Whether this person may rename or delete it: only hides buttons; the library and jobs check again."""
+    """Whether this person may favourite, rename or delete it: only hides buttons; the library and jobs check again."""
     return context.jobs.actor is None or context.jobs.actor.may_change(record.owner)
 
 
 def _toggle_favourite(context: StudioContext, record: VideoRecord) -> None:
-    context.library.update(record.video_id, favourite=not record.favourite)
+    context.library.set_favourite(record.video_id, not record.favourite, context.jobs.actor)
 
 
 def _slots(per_row: int) -> Iterator[DeltaGenerator]:
@@ -175,11 +175,11 @@ def action_buttons(context: StudioContext, record: VideoRecord, key: str, *, per
         if menu_key:
             next(slot).button("Details", key=f"{key}_open_{video_id}", icon=":material/info:", on_click=open_video,
                               args=(video_id,), width="stretch")
+    if not may_change(context, record):  # someone else's: seen and remixed, changed only by them or an admin
+        return
     next(slot).button("Unfavourite" if record.favourite else "Favourite", key=f"{key}_fav_{video_id}",
                       icon=":material/star:" if record.favourite else ":material/star_border:", width="stretch",
                       on_click=_toggle_favourite, args=(context, record))
-    if not may_change(context, record):  # someone else's: seen and remixed, changed only by them or an admin
-        return
     next(slot).button("Rename", key=f"{key}_rename_{video_id}", icon=":material/edit:", width="stretch",
                       help="Rename or tag this video", on_click=ask_rename, args=(video_id, menu_key))
     if menu_key:  # on the video's page, its review panel files it

@@ -690,6 +690,14 @@ class Library:
         require_owner(actor, record.owner, "rename it")
         return self.update(video_id, title=title, tags=tags)
 
+    def set_favourite(self, video_id: str, favourite: bool, actor: Actor | None = None) -> VideoRecord | None:
+        """Star or unstar: one flag the whole team's gallery shows, so only the owner or an admin may move it."""
+        record = self.get(video_id)
+        if record is None:
+            return None
+        require_owner(actor, record.owner, "favourite it")
+        return self.update(video_id, favourite=favourite)
+
     def trash(self, video_id: str, actor: Actor | None = None) -> bool:
         """Move a video, record and files, to the trash: out of the gallery, restorable for TRASH_DAYS."""
         record = self.get(video_id)

@@ -102,7 +102,7 @@ def _video(library: Library, video_id: str, owner: str) -> VideoRecord:
                                    created_at=time.time(), owner=owner))
 
 
-def test_the_library_and_jobs_refuse_to_rename_or_delete_someone_elses_video(tmp_path: Path) -> None:
+def test_the_library_and_jobs_refuse_to_rename_favourite_or_delete_someone_elses_video(tmp_path: Path) -> None:
     library = Library(tmp_path)
     _video(library, "video_bob", "bob")
     provider = load_providers({"LOCALSORA_URL": "http://127.0.0.1:9"})["local"]  # never reached: refused first
@@ -112,8 +112,12 @@ def test_the_library_and_jobs_refuse_to_rename_or_delete_someone_elses_video(tmp
         Jobs(provider, library, owner="ann", actor=ANN).delete("video_bob", "both")
     with pytest.raises(NotYours):
         library.trash("video_bob", ANN)
+    with pytest.raises(NotYours, match="favourite"):  # a star everyone's gallery shows
+        library.set_favourite("video_bob", True, ANN)
     kept = library.get("video_bob")
     assert kept is not None and kept.title == "" and kept.trashed_at is None and not kept.remote_deleted
+    assert not kept.favourite
+    assert library.set_favourite("video_bob", True, BOB).favourite
 
     library.rename("video_bob", title="Bob's cut", tags="", actor=BOB)
     assert Jobs(provider, library, actor=ADMIN).delete("video_bob", "local") == "Moved to the trash."

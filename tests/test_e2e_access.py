@@ -91,7 +91,7 @@ def card_menu(page: Page) -> Locator:
     """The first gallery card's "⋯" menu, opened: its buttons are built once it opens."""
     page.get_by_role("button", name="⋯").first.click()
     body = page.locator('[data-testid="stPopoverBody"]')
-    expect(body.get_by_role("button", name="Favourite")).to_be_visible()
+    expect(body.get_by_role("button", name="Download")).to_be_visible()  # everyone's, even on others' work
     wait_idle(page)
     return body
 
@@ -110,6 +110,7 @@ def test_ann_cannot_delete_bobs_video_even_with_a_crafted_cookie(browsers: Calla
     expect(menu.get_by_role("button", name="Remix")).to_be_visible()  # others' work can be remixed
     expect(menu.get_by_role("button", name="Delete")).to_have_count(0)
     expect(menu.get_by_role("button", name="Rename")).to_have_count(0)
+    expect(menu.get_by_role("button", name="Favourite")).to_have_count(0)
 
     # The old label cookie says Bob: a signed-in studio ignores it. Ann's own signed session still says Ann.
     context.add_cookies([{"name": "sora_studio_owner", "value": "Bob", "url": studio.url}])
