@@ -1,17 +1,17 @@
 """ "Finish all": a batch's videos, or a storyboard's film, finished in one go with the brand kit and a format preset
-(studio.finishing.finish_many); each finished video is a new library item linked to its source."""
+(studio.finishing.finish_many, run on the server: it goes on with the page left); each finished video is a new
+library item linked to its source."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from components.context import StudioContext
-from components.feedback import show_error
+from components.finish_progress import ended_finish, is_finishing, start_finish
 from components.plain_text import counted, escape_markdown
 from studio.brand_kit import load_brand_kit, with_brand
-from studio.errors import StudioError
 from studio.library import VideoRecord
-from studio.media.finishing import FORMAT_PRESETS, FinishError, FinishSpec, Format
+from studio.media.finishing import FORMAT_PRESETS, FinishSpec, Format
 
 KEEP_SIZE = "Keep each video's size"
 
@@ -31,15 +31,21 @@ def finish_all(context: StudioContext, sources: list[VideoRecord], *, key: str, 
         )
         spec = FinishSpec(format=Format(*FORMAT_PRESETS[preset]) if preset in FORMAT_PRESETS else None)
         spec = with_brand(spec, context.library, kit) if brand else spec
+        task_key = f"{key}_task"
         if st.button(
             "Finish",
             icon=":material/movie_edit:",
             type="primary",
             key=f"{key}_go",
-            disabled=spec.is_empty,
+            disabled=spec.is_empty or is_finishing(context, task_key),
             help="Choose a format or the brand kit." if spec.is_empty else None,
         ):
-            _run(context, sources, spec, key)
+            start_finish(context, task_key, [r.video_id for r in sources], spec)
+        if (ended := ended_finish(context, task_key)) is not None:
+            for video_id, message in ended.failed:  # one bad clip does not stop the rest
+                st.error(f"**{escape_markdown(video_id)} was not finished.** {escape_markdown(message)}",
+                         icon=":material/error:")
+            st.session_state[f"{key}_made"] = list(ended.made)
         made = [r for r in (context.library.get(i) for i in st.session_state.get(f"{key}_made", [])) if r is not None]
         if made:
             st.caption(f"Finished {counted(len(made), 'video')}; the originals are unchanged.")
@@ -50,30 +56,3 @@ def finish_all(context: StudioContext, sources: list[VideoRecord], *, key: str, 
                     icon=":material/movie_edit:",
                     query_params={"video": record.video_id},
                 )
-
-
-def _run(context: StudioContext, sources: list[VideoRecord], spec: FinishSpec, key: str) -> None:
-    from studio.finishing import finish_many  # the engine: loaded when asked, not on every page
-
-    bar = st.progress(0.0, text=f"Finishing {counted(len(sources), 'video')}…")
-    try:
-        result = finish_many(
-            context.library,
-            [r.video_id for r in sources],
-            spec,
-            actor=context.jobs.actor,
-            on_progress=lambda done: bar.progress(min(1.0, max(0.0, done)), text=f"Finishing… {done:.0%}"),
-        )
-    except FinishError as error:
-        st.error(f"**Nothing was finished.** {escape_markdown(str(error))}", icon=":material/error:")
-        return
-    except StudioError as error:
-        show_error(error)
-        return
-    finally:
-        bar.empty()
-    for video_id, message in result.failed:  # one bad clip does not stop the rest
-        st.error(
-            f"**{escape_markdown(video_id)} was not finished.** {escape_markdown(message)}", icon=":material/error:"
-        )
-    st.session_state[f"{key}_made"] = [r.video_id for r in result.made]

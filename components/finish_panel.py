@@ -15,6 +15,7 @@ from streamlit_image_coordinates import streamlit_image_coordinates
 from components.context import StudioContext
 from components.drawer import drawer
 from components.feedback import show_error
+from components.finish_progress import ended_finish, finishing_queue, is_finishing, start_finish
 from components.plain_text import escape_markdown
 from studio.brand_kit import CORNER_LABELS, BrandKit, finish_parts, font_path, load_brand_kit, picture
 from studio.errors import StudioError
@@ -378,43 +379,31 @@ def _with(spec: FinishSpec, **parts: object) -> FinishSpec:
 
 
 FINISHED = "finished_video_of_{}"  # session key: the library item the last export of a video made
+EXPORTING = "exporting_video_of_{}"  # session key: the export of a video this session has running on the server
 GIF_MADE = "finished_gif_of_{}"  # session key: (its file, what it is) of the last GIF made of a video
 
 
 def _export(context: StudioContext, record: VideoRecord, draft: Draft) -> None:
     for problem in draft.problems:
         st.caption(f":material/error: {escape_markdown(problem)}")
-    if not st.button(
+    task_key = EXPORTING.format(record.video_id)
+    if st.button(
         "Export MP4",
         icon=":material/movie:",
         type="primary",
         key=_key(record, "export"),
-        disabled=bool(draft.problems) or draft.spec.is_empty,
+        disabled=bool(draft.problems) or draft.spec.is_empty or is_finishing(context, task_key),
         help="Choose at least one change above." if draft.spec.is_empty else None,
     ):
-        _finished_notice(context, record)
-        return
-    from studio.finishing import finish  # the engine: loaded on the first export, not on every page
-
-    bar = st.progress(0.0, text="Finishing…")
-    try:
-        made = finish(
-            context.library,
-            record.video_id,
-            draft.spec,
-            actor=context.jobs.actor,
-            on_progress=lambda done: bar.progress(min(1.0, max(0.0, done)), text=f"Finishing… {done:.0%}"),
-        )
-    except FinishError as error:  # the choices above stay as they are: fix one and export again
-        bar.empty()
-        st.error(f"**The clip was not finished.** {escape_markdown(str(error))}", icon=":material/error:")
-        return
-    except StudioError as error:
-        bar.empty()
-        show_error(error)
-        return
-    bar.empty()
-    st.session_state[FINISHED.format(record.video_id)] = made.video_id
+        start_finish(context, task_key, [record.video_id], draft.spec)
+    if (ended := ended_finish(context, task_key)) is not None:
+        for _, message in ended.failed:  # the choices above stay as they are: fix one and export again
+            st.error(f"**The clip was not finished.** {escape_markdown(message)}", icon=":material/error:")
+        if ended.made:
+            st.session_state[FINISHED.format(record.video_id)] = ended.made[0]
+    elif not st.session_state.get(task_key) and (others := finishing_queue(context).running_for(record.video_id)):
+        st.caption(f":material/hourglass_top: An export of this video is running on the server "
+                   f"({others[0].progress:.0%}); it appears in the gallery when it is done.")
     _finished_notice(context, record)
 
 

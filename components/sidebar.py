@@ -5,10 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from components.context import StudioContext, health_of, session_jobs
+from components.finish_progress import finishing_queue
 from components.identity import identity_box
 from components.job_panel import TICK_SECONDS, announce_ended, check_in, in_flight, state_label, stuck_downloads
 from components.kept_connection import ask_key_again
-from components.plain_text import escape_markdown, title_of
+from components.plain_text import counted, escape_markdown, title_of
 from components.spend import spend_line
 
 JOBS_LISTED = 6
@@ -38,6 +39,7 @@ def sidebar(context: StudioContext) -> None:
             st.caption(spent)
         else:  # one element, not two: the sidebar is drawn on every rerun of every page
             st.caption(f"No active jobs.  \n{spent}")
+        exports_running(context)
 
 
 def active_jobs(context: StudioContext, active_ids: list[str]) -> None:
@@ -51,3 +53,27 @@ def active_jobs(context: StudioContext, active_ids: list[str]) -> None:
         st.caption("  \n".join([f"**Active jobs ({len(records)})**", *lines]))  # one element, ticking every second
 
     live()
+
+
+def exports_running(context: StudioContext) -> None:
+    """This person's exports on the server, wherever they were started from: a line ticking with their progress,
+    and once the last ends, the whole page drawn again (the gallery then shows what they made)."""
+    queue = finishing_queue(context)
+    owner = context.jobs.actor.name if context.jobs.actor is not None else ""
+    if not queue.running(owner):
+        return
+
+    @st.fragment(run_every=TICK_SECONDS)
+    def live() -> None:
+        tasks = queue.running(owner)
+        if not tasks:
+            st.rerun(scope="app")
+        lines = [f"{_exported(context, t.source_ids)} · {t.progress:.0%}" for t in tasks[:JOBS_LISTED]]
+        st.caption("  \n".join([f"**Exporting ({len(tasks)})**", *lines]))
+
+    live()
+
+
+def _exported(context: StudioContext, source_ids: tuple[str, ...]) -> str:
+    source = context.library.get(source_ids[0]) if len(source_ids) == 1 else None
+    return title_of(source, 38) if source is not None else counted(len(source_ids), "video")

@@ -1,10 +1,16 @@
 """Finishing a library video: each finished MP4 is a new library item linked to its source (lineage), never an
 overwrite; GIF and poster-frame exports are files in the source's `exports/` folder, for the page to offer as
-downloads. The engine itself is `studio.media.finishing`."""
+downloads. The engine itself is `studio.media.finishing`.
+
+An export runs on the server, not in the page: `FinishQueue` finishes one request at a time on a thread of its own
+(the background worker holds it), so it ends, and its video reaches the library, with its tab closed or the page
+left; the page only watches a `FinishTask`."""
 
 from __future__ import annotations
 
+import logging
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -26,7 +32,10 @@ from studio.media.finishing import (
 from studio.media.thumbnails import write_stills
 from studio.prompts import short_title
 
+log = logging.getLogger("studio.finishing")
+
 FINISH_KIND = "finish"
+TASKS_KEPT_SECONDS = 3600.0  # an ended task's result, for a page that comes back to it
 EXPORTS_FOLDER = "exports"
 TITLE_LIMIT = 60  # the whole title, " · 9:16" included: as long as a card or lineage link shows whole
 
@@ -171,3 +180,129 @@ def save_poster(library: Library, video_id: str, at_seconds: float) -> Path:
     finally:
         partial.unlink(missing_ok=True)
     return target
+
+
+class FinishCancelled(Exception):
+    """The server is stopping: the finish in flight is abandoned, its half-made folder removed."""
+
+
+@dataclass
+class FinishTask:
+    """One export in the background: a video, or a batch's or a film's videos, finished by one spec. Its fields are
+    written by the queue's thread and read by pages; each is replaced whole, so a reader never sees half a value."""
+
+    task_id: str
+    source_ids: tuple[str, ...]
+    owner: str
+    progress: float = 0.0  # 0 to 1, across all its videos
+    made: tuple[str, ...] = ()  # the new library items
+    failed: tuple[tuple[str, str], ...] = ()  # (source video id, why), for the videos that could not be finished
+    ended_at: float | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.ended_at is not None
+
+
+class FinishQueue:
+    """The server's exports of one library, run one at a time (each is a full decode and encode: two at once would
+    only slow both, and the polls beside them) on a thread started with the first."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+        self._tasks: dict[str, FinishTask] = {}
+        self._waiting: list[tuple[FinishTask, FinishSpec, Actor | None]] = []
+        self._guard = threading.Lock()
+        self._wake = threading.Condition(self._guard)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, source_ids: Sequence[str], spec: FinishSpec, *, actor: Actor | None = None) -> FinishTask:
+        """Queue an export; what can be refused at once (nothing chosen, no such video, a clip not downloaded yet)
+        is refused here, in words, and nothing is queued."""
+        if spec.is_empty:
+            raise FinishError(
+                "Choose at least one thing to do: a trim, a format, a logo, subtitles, an end card, music or a bitrate."
+            )
+        if len(source_ids) == 1:
+            source_file(self.library, source_ids[0])
+        task = FinishTask(f"export_{uuid.uuid4().hex[:12]}", tuple(source_ids), actor.name if actor else "")
+        with self._wake:
+            if self._stopping.is_set():
+                raise errors.StudioError("The server is stopping: export again once it is back.")
+            self._forget_old()
+            self._tasks[task.task_id] = task
+            self._waiting.append((task, spec, actor))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="studio-finishing", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+        return task
+
+    def get(self, task_id: str) -> FinishTask | None:
+        with self._guard:
+            return self._tasks.get(task_id)
+
+    def running(self, owner: str) -> list[FinishTask]:
+        """The exports `owner` started ("" for no one signed in) still queued or running, oldest first."""
+        with self._guard:
+            return [t for t in self._tasks.values() if not t.ended and t.owner == owner]
+
+    def running_for(self, source_id: str) -> list[FinishTask]:
+        """The exports of this video still queued or running, whoever started them."""
+        with self._guard:
+            return [t for t in self._tasks.values() if not t.ended and source_id in t.source_ids]
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopping.is_set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Abandon what is queued and the export in flight (its folder is removed); the sources are untouched."""
+        with self._wake:
+            self._stopping.set()
+            for task, _, _ in self._waiting:
+                _stopped(task)
+            self._waiting.clear()
+            self._wake.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _forget_old(self) -> None:
+        cutoff = time.time() - TASKS_KEPT_SECONDS
+        for task_id in [i for i, t in self._tasks.items() if t.ended_at is not None and t.ended_at < cutoff]:
+            del self._tasks[task_id]
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._waiting and not self._stopping.is_set():
+                    self._wake.wait()
+                if self._stopping.is_set():
+                    return
+                task, spec, actor = self._waiting.pop(0)
+            self._finish(task, spec, actor)
+
+    def _finish(self, task: FinishTask, spec: FinishSpec, actor: Actor | None) -> None:
+        def progress(done: float) -> None:
+            if self._stopping.is_set():
+                raise FinishCancelled("the server is stopping")
+            task.progress = min(1.0, max(0.0, done))
+
+        try:
+            result = finish_many(self.library, task.source_ids, spec, actor=actor, on_progress=progress)
+            task.made = tuple(r.video_id for r in result.made)
+            task.failed = tuple(result.failed)
+        except FinishCancelled:
+            _stopped(task)
+            return
+        except Exception as exc:  # a bug, not a bad clip: said on the page, and the queue goes on
+            log.exception("finishing %s failed", ", ".join(task.source_ids))
+            task.failed = tuple((i, f"It could not be finished: {exc}") for i in task.source_ids)
+        task.ended_at = time.time()
+
+
+def _stopped(task: FinishTask) -> None:
+    task.failed = tuple((i, "The server stopped before it was finished; export it again.") for i in task.source_ids)
+    task.ended_at = time.time()

@@ -3,7 +3,8 @@ so jobs finish with no browser tab open. Pages then only read the library.
 
 It goes through `Jobs`, so it honours `openai-poll-after-ms` and the deadline, and takes the library's claim
 before each poll and download: two workers (two server processes), or a worker and a page, never poll or
-download the same job at once. It never creates a job. Other periodic work rides on its beat (`add_task`).
+download the same job at once. It never creates a job. Other periodic work rides on its beat (`add_task`). It also
+holds the server's exports (`finishing`), which run on a thread of their own, so a long one holds up no poll.
 
 `worker_for` keeps one per data dir in the process: the one serve.py's lifespan starts at server start is the one
 the pages then find and feed.
@@ -17,10 +18,14 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.jobs import DEFAULT_DEADLINE, Jobs
 from studio.library import Library
 from studio.provider.profiles import Provider
+
+if TYPE_CHECKING:
+    from studio.finishing import FinishQueue
 
 log = logging.getLogger("studio.worker")
 TICK_SECONDS = 0.5  # a tick is a few SQLite reads; each job's own poll time decides when it is polled
@@ -40,6 +45,7 @@ class Worker:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_trash_sweep = 0.0  # time.monotonic() of the next sweep: the first tick sweeps
+        self._finishing: FinishQueue | None = None
 
     def serve(self, provider: Provider, *, deadline_seconds: float = DEFAULT_DEADLINE) -> None:
         """Poll this provider's jobs from now on; a provider of the same kind served before is replaced."""
@@ -60,17 +66,32 @@ class Worker:
         with self._guard:
             self._tasks.append(task)
 
+    @property
+    def finishing(self) -> FinishQueue:
+        """The exports queue, made on first use: the finishing engine (PyAV, Pillow) loads with the first export."""
+        from studio.finishing import FinishQueue
+
+        with self._guard:
+            if self._finishing is None:
+                self._finishing = FinishQueue(self.library)
+            return self._finishing
+
     def start(self) -> Worker:
         with self._guard:
             if self._thread is None or not self._thread.is_alive():
                 self._stopping.clear()
+                if self._finishing is not None and self._finishing.stopped:
+                    self._finishing = None  # started again after a stop: exports are taken again
                 self._thread = threading.Thread(target=self._run, name="studio-worker", daemon=True)
                 self._thread.start()
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop after the current tick; a download in flight finishes first (or its claim lapses if killed)."""
+        """Stop after the current tick; a download in flight finishes first (or its claim lapses if killed). An
+        export in flight is abandoned, leaving nothing half-made."""
         self._stopping.set()
+        if self._finishing is not None:
+            self._finishing.stop(timeout)
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)

@@ -3,6 +3,8 @@ what can be checked without a browser. The export itself, uploads and downloads 
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -13,10 +15,22 @@ from studio import access
 from studio import batch as batches
 from studio.brand_kit import BrandKit, load_brand_kit, save_brand_kit
 from studio.jobs import Jobs
-from studio.library import Library
+from studio.library import Library, VideoRecord
+from studio.media.finishing import FinishSpec, Format
 from studio.provider.profiles import load_providers
+from studio.worker import worker_for
 from tests.media import png_bytes
-from tests.test_pages import APP, button, make_finished, new_session, open_page, open_settings_section, texts
+from tests.test_pages import (
+    APP,
+    button,
+    make_finished,
+    new_session,
+    open_page,
+    open_settings_section,
+    rerun_until,
+    sidebar_text,
+    texts,
+)
 from tests.waiting import wait_until
 
 KIT = BrandKit(headline="Sparkling spring", call_to_action="Shop now", end_card_seconds=2.5, background="#102030")
@@ -98,9 +112,30 @@ def test_a_finished_batch_is_finished_all_at_once_into_new_linked_videos(
     button(at, "Finish").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
+    # It runs on the server: the page's bar ticks until it ends, then the page is drawn again with the links.
+    rerun_until(at, lambda at: "Finished 1 video; the originals are unchanged." in texts(at), what="the finish")
     [made] = [r for r in library.children(source_id) if r.kind == "finish"]
     assert made.size == "1080x1080" and made.is_archived
-    assert "Finished 1 video; the originals are unchanged." in texts(at)
+
+
+def test_an_export_goes_on_with_the_page_left_and_is_there_on_coming_back(
+    data_dir: Path, localsora: LocalsoraProcess
+) -> None:
+    library = Library(data_dir)
+    record = make_finished(library, localsora, "A red bicycle against a wall")
+    save_brand_kit(library, KIT, actor=None, logo=png_bytes(32, 32))
+    at = open_settings_section(open_page(new_session(), "app_pages/video.py", video=record.video_id), "finish_drawer")
+    button(at, "Apply brand kit").click()
+    at.run()
+    button(at, "Export MP4").click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    open_page(at, "app_pages/gallery.py")  # the person moves on at once; the export is the server's to finish
+    made = wait_until(lambda: [c for c in library.children(record.video_id) if c.kind == "finish"], bool,
+                      what="the export to reach the library", deadline=120, interval=0.2)
+    assert made[0].is_archived and made[0].size == record.size
+    at = open_settings_section(open_page(at, "app_pages/video.py", video=record.video_id), "finish_drawer")
+    assert "Finished: a new video" in texts(at), "back on the video, the export's result is waiting"
 
 
 def test_typed_subtitle_lines_are_read_in_time_order_and_a_backwards_line_is_named() -> None:
@@ -130,3 +165,26 @@ def test_settings_removes_the_saved_logo_when_asked(data_dir: Path) -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert load_brand_kit(library).logo_file is None and not (data_dir / kit.logo_file).exists()
     assert load_brand_kit(library).headline == "Sparkling spring", "the rest of the kit is kept"
+
+
+def test_the_sidebar_shows_an_export_on_the_server_until_it_ends(data_dir: Path) -> None:
+    at = new_session()  # on the home page, whose job panel would play (and so read) the clip
+    library = Library(data_dir)
+    folder = library.folder_for("video_piped")
+    folder.mkdir(parents=True)
+    source = folder / "video.mp4"
+    os.mkfifo(source)  # the export's read of it waits until the test lets it go: it is running, on every page
+    library.add(VideoRecord(video_id="video_piped", provider="local", kind="generate", status="completed",
+                            prompt="A paper boat on a puddle", model="sora-2", size="1280x720", seconds="4",
+                            created_at=time.time(), video_path=library.relative(source)))
+    task = worker_for(library).finishing.submit(["video_piped"], FinishSpec(format=Format(720, 720)))
+    try:
+        at = open_page(at, "app_pages/settings.py")  # a page that never reads the clip itself
+        assert "Exporting (1)" in sidebar_text(at) and "A paper boat on a puddle · 0%" in sidebar_text(at)
+    finally:
+        with open(source, "wb"):  # no clip comes: the export ends, failed, and says so
+            pass
+    wait_until(lambda: worker_for(library).finishing.get(task.task_id), lambda t: t.ended, what="the export to end")
+    at.run()
+    assert "Exporting" not in sidebar_text(at), "an ended export leaves the sidebar"
+    assert library.children("video_piped") == [] and list(library.files_dir.iterdir()) == [folder]

@@ -16,6 +16,7 @@ from PIL import Image
 
 from studio import finishing
 from studio.access import Actor
+from studio.errors import StudioError
 from studio.library import Library, VideoRecord
 from studio.media.finishing import (
     FORMAT_PRESETS,
@@ -37,6 +38,7 @@ from studio.media.finishing import (
 )
 from studio.prompts import short_title
 from tests.media import decode_mp4, encode_image, png_bytes
+from tests.waiting import wait_until
 
 BLUE = (40, 120, 200)
 RED = (230, 20, 20)
@@ -671,3 +673,68 @@ def test_an_odd_sized_source_comes_out_even(tmp_path: Path) -> None:
     decoded = decode_mp4(finished.path)
     assert (finished.width, finished.height) == (decoded.width, decoded.height) == (320, 180)
     assert decoded.pixel_format == "yuv420p" and decoded.frames == 6
+
+
+# On the server: exports run on the worker's finishing thread, so they end with the page left or the tab closed.
+
+
+def test_an_export_runs_in_the_background_and_lands_in_the_library(
+    library_with_clip: tuple[Library, VideoRecord],
+) -> None:
+    library, source = library_with_clip
+    queue = finishing.FinishQueue(library)
+    try:
+        task = queue.submit([source.video_id], FinishSpec(format=Format(180, 320)), actor=Actor("bo", signed_in=True))
+        assert not task.ended, "submit hands the export over and returns; the page is not held"
+        assert queue.running_for(source.video_id) == [task], "a page opened meanwhile sees it running"
+        ended = wait_until(lambda: queue.get(task.task_id), lambda t: t.ended, what="the export to end", deadline=60)
+        [made] = library.children(source.video_id)
+        assert ended.made == (made.video_id,) and ended.failed == () and ended.progress == 1.0
+        assert (made.kind, made.owner, made.size) == ("finish", "bo", "180x320")
+        assert queue.running_for(source.video_id) == []
+    finally:
+        queue.stop()
+
+
+def test_an_export_refused_at_once_queues_nothing(library_with_clip: tuple[Library, VideoRecord]) -> None:
+    library, source = library_with_clip
+    queue = finishing.FinishQueue(library)
+    with pytest.raises(FinishError, match="Choose at least one"):
+        queue.submit([source.video_id], FinishSpec())
+    with pytest.raises(StudioError, match="No video 'video_missing'"):
+        queue.submit(["video_missing"], FinishSpec(format=Format(160, 160)))
+    assert queue.running_for(source.video_id) == [] and queue.running_for("video_missing") == []
+
+
+def test_a_bad_clip_in_a_background_export_is_said_and_the_next_one_still_runs(
+    library_with_clip: tuple[Library, VideoRecord],
+) -> None:
+    library, source = library_with_clip
+    queue = finishing.FinishQueue(library)
+    try:
+        bad = queue.submit([source.video_id], FinishSpec(music=MusicBed(b"ID3 no song" * 50, "damaged.mp3")))
+        good = queue.submit([source.video_id], FinishSpec(format=Format(160, 160)))
+        ended = wait_until(lambda: queue.get(good.task_id), lambda t: t.ended, what="the exports to end", deadline=60)
+        [(_, why)] = queue.get(bad.task_id).failed
+        assert "damaged.mp3" in why and queue.get(bad.task_id).made == ()
+        assert [c.video_id for c in library.children(source.video_id)] == list(ended.made)
+    finally:
+        queue.stop()
+
+
+def test_stopping_the_server_ends_every_export_in_words_and_leaves_nothing_half_made(
+    library_with_clip: tuple[Library, VideoRecord],
+) -> None:
+    library, source = library_with_clip
+    before = sorted(library.files_dir.iterdir())
+    queue = finishing.FinishQueue(library)
+    spec = FinishSpec(format=Format(180, 320), end_card=EndCard(seconds=1.0))
+    tasks = [queue.submit([source.video_id], spec) for _ in range(3)]
+    queue.stop()
+    assert all(t.ended for t in tasks), "no page is left watching an export that will never end"
+    made = {c.video_id for c in library.children(source.video_id)}
+    for task in tasks:  # the first may have finished before the stop; the others were abandoned, saying so
+        assert task.made or "server stopped" in task.failed[0][1]
+    assert sorted(library.files_dir.iterdir()) == sorted([*before, *(library.folder_for(i) for i in made)])
+    with pytest.raises(StudioError, match="stopping"):
+        queue.submit([source.video_id], spec)
