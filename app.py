@@ -72,6 +72,9 @@ page = st.navigation(st.session_state[SESSION_PAGES])
 if page.url_path == "" and st.query_params.get("video"):
     # A link to a video is shared as /?video=ID too: the home page has no video view.
     st.switch_page("app_pages/video.py", query_params={"video": st.query_params["video"]})
+if page.url_path == "video":  # a video's page is the gallery's: its menu link shows where you are, as when active
+    st.html("""<style>a[data-testid="stSidebarNavLink"][href$="/gallery"] {background-color: rgba(169, 169, 162, 0.25);}
+a[data-testid="stSidebarNavLink"][href$="/gallery"] p {font-weight: 600;}</style>""")
 context = studio_context(for_app=True)
 sidebar(context)
 keep_jobs_running(context)  # jobs finish and archive with no tab open (one worker per server process)

@@ -183,6 +183,10 @@ def test_gallery_play_favourite_filter_delete(
     wait_idle(page)
     expect(page.get_by_role("heading", name="Gallery", exact=True)).to_be_visible()
     expect(page.get_by_text(f"id {video_id}")).to_be_visible()
+    # The video's page is hidden from the menu; the sidebar marks the Gallery, where it belongs, as where you are.
+    menu_link = page.locator('[data-testid="stSidebarNavLink"]')
+    expect(menu_link.and_(page.locator('[href$="/gallery"]'))).not_to_have_css("background-color", "rgba(0, 0, 0, 0)")
+    expect(menu_link.and_(page.locator('[href$="/settings"]'))).to_have_css("background-color", "rgba(0, 0, 0, 0)")
     playing_video(page)
     page.get_by_role("button", name="Favourite").first.click()
     expect(page.get_by_role("button", name="Unfavourite")).to_be_visible()
