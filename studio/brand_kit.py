@@ -18,12 +18,12 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, get_args
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from studio import errors
 from studio.access import Actor
 from studio.library import Library
-from studio.media.finishing import Corner, EndCard, FinishSpec, Logo
+from studio.media.finishing import Corner, EndCard, FinishSpec, Logo, branded_stills
 from studio.media.upload_limits import END_CARD_IMAGE, LOGO_IMAGE, UploadLimit
 
 SETTING = "brand_kit"  # its row in the library's shared settings
@@ -144,8 +144,10 @@ def save_brand_kit(
 def finish_parts(library: Library, kit: BrandKit) -> FinishSpec:
     """What the kit adds to a finish: its logo and its end card (None where the kit has none), as a FinishSpec that
     `with_brand` lays over another."""
-    fonts = available_fonts()
-    logo_png = _read_picture(library, kit.logo_file)
+    return _parts(kit, _read_picture(library, kit.logo_file), _read_picture(library, kit.end_card_image_file))
+
+
+def _parts(kit: BrandKit, logo_png: bytes | None, end_card_image: bytes | None) -> FinishSpec:
     logo = (
         None
         if logo_png is None
@@ -162,11 +164,11 @@ def finish_parts(library: Library, kit: BrandKit) -> FinishSpec:
         end_card = EndCard(
             seconds=kit.end_card_seconds,
             colour=kit.background,
-            image=_read_picture(library, kit.end_card_image_file),
+            image=end_card_image,
             headline=kit.headline,
             call_to_action=kit.call_to_action,
             text_colour=kit.text_colour,
-            font=font_path(kit, fonts),
+            font=font_path(kit),
         )
     return FinishSpec(logo=logo, end_card=end_card)
 
@@ -188,42 +190,17 @@ PREVIEW_SIZE = (480, 270)  # px: a 16:9 frame, small enough to redraw on every c
 def brand_preview(
     kit: BrandKit, *, logo: bytes | None, end_card_image: bytes | None, frame: Image.Image | None = None
 ) -> tuple[Image.Image, Image.Image | None]:
-    """What the kit does to a clip, drawn small: a frame (`frame`, else a plain grey one) with the logo in its corner,
-    and the end card (None when the kit has none). Pictures that cannot be read are left out of the preview."""
-    width, height = PREVIEW_SIZE
+    """What the kit does to a clip, drawn small by the export's own code: a frame (`frame`, else a plain grey one)
+    with the logo in its corner, and the end card (None when the kit has none). Pictures that cannot be read are
+    left out of the preview (saving the kit says why)."""
     shot = (
         ImageOps.fit(frame.convert("RGB"), PREVIEW_SIZE)
         if frame is not None
         else Image.new("RGB", PREVIEW_SIZE, "#7a8490")
     )
-    if (mark := _picture_or_none(logo)) is not None:
-        mark = mark.convert("RGBA")
-        across = max(1, round(width * kit.logo_width))
-        mark = mark.resize((across, max(1, round(mark.height * across / mark.width))))
-        mark.putalpha(mark.getchannel("A").point(lambda a: round(a * kit.logo_opacity)))
-        margin = round(min(width, height) * kit.logo_margin)
-        x = margin if kit.logo_corner.endswith("left") else width - mark.width - margin
-        y = margin if kit.logo_corner.startswith("top") else height - mark.height - margin
-        shot.paste(mark, (x, y), mark)
-    if kit.end_card_seconds <= 0:
-        return shot, None
-    card = Image.new("RGB", PREVIEW_SIZE, kit.background)
-    if (backdrop := _picture_or_none(end_card_image)) is not None:
-        backdrop = ImageOps.contain(backdrop.convert("RGB"), PREVIEW_SIZE)
-        card.paste(backdrop, ((width - backdrop.width) // 2, (height - backdrop.height) // 2))
-    draw = ImageDraw.Draw(card)
-    font = font_path(kit) or _default_font()
-    for text, size, middle in ((kit.headline, 28, 0.42), (kit.call_to_action, 18, 0.62)):
-        if text:
-            face = ImageFont.truetype(font, size) if font else ImageFont.load_default(size)
-            draw.text((width / 2, height * middle), text, fill=kit.text_colour, font=face, anchor="mm")
-    return shot, card
-
-
-def _default_font() -> str | None:
-    fonts = available_fonts()
-    found = fonts.get("DejaVuSans-Bold.ttf") or next(iter(fonts.values()), None)
-    return str(found) if found is not None else None
+    readable = [data if _picture_or_none(data) is not None else None for data in (logo, end_card_image)]
+    parts = _parts(kit, *readable)
+    return branded_stills(shot, parts.logo, parts.end_card)
 
 
 def _picture_or_none(data: bytes | None) -> Image.Image | None:

@@ -7,12 +7,14 @@ import io
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from studio import errors
 from studio.access import Actor
 from studio.brand_kit import (
+    PREVIEW_SIZE,
     BrandKit,
     BrandKitRefused,
     available_fonts,
@@ -24,9 +26,10 @@ from studio.brand_kit import (
     with_brand,
 )
 from studio.library import Library
-from studio.media.finishing import FinishSpec, Format, Logo
+from studio.media.finishing import FinishSpec, Format, Logo, finish_video
 from studio.media.upload_limits import LOGO_IMAGE
 from tests.media import png_bytes
+from tests.test_finishing import frames_of, write_clip
 
 ADMIN = Actor("carol", signed_in=True, admin=True)
 MEMBER = Actor("ann", signed_in=True)
@@ -182,3 +185,31 @@ def test_the_settings_preview_shows_the_logo_in_its_corner_and_the_end_card(tmp_
     assert card is not None and card.getpixel((3, 3)) == (0, 0, 255), "the card in the kit's background"
     assert len(card.crop((0, height // 3, width, height // 2)).getcolors(4096) or ()) > 1, "its headline is drawn"
     assert brand_preview(replace(kit, end_card_seconds=0), logo=b"broken", end_card_image=None)[1] is None
+
+
+def test_the_preview_is_what_an_export_with_the_kit_shows(tmp_path: Path) -> None:
+    kit = BrandKit(
+        logo_corner="top-left",
+        logo_margin=0.05,
+        logo_width=0.3,
+        logo_opacity=0.8,
+        background="#203040",
+        headline="A headline long enough that the end card has to wrap it over lines",
+        call_to_action="Shop the spring range now",
+        end_card_seconds=1.0,
+    )
+    width, height = PREVIEW_SIZE
+    clip = write_clip(tmp_path / "clip.mp4", width, height, 24, lambda _: np.full((height, width, 3), 90, np.uint8))
+    logo = logo_png()
+    exported = frames_of(finish_video(clip, with_brand(FinishSpec(), *_kit_library(tmp_path, kit, logo)),
+                                      tmp_path / "out.mp4").path)
+    shot, card = brand_preview(kit, logo=logo, end_card_image=None, frame=Image.new("RGB", PREVIEW_SIZE, (90,) * 3))
+    assert card is not None
+    # Up to the encoder's loss, pixel for pixel: the logo's place, size and opacity, and the card's wrapped text.
+    assert np.abs(exported[0] - np.asarray(shot, np.int16)).mean() < 3, "the logo as the export lays it"
+    assert np.abs(exported[-1] - np.asarray(card, np.int16)).mean() < 3, "the end card as the export draws it"
+
+
+def _kit_library(tmp_path: Path, kit: BrandKit, logo: bytes) -> tuple[Library, BrandKit]:
+    library = Library(tmp_path / "library")
+    return library, save_brand_kit(library, kit, actor=None, logo=logo)

@@ -410,6 +410,12 @@ def _picture(data: bytes, limit: UploadLimit, *, png_only: bool) -> Image.Image:
 
 
 def _logo_patch(logo: Logo, size: tuple[int, int]) -> _Patch:
+    image, x, y = _placed_logo(logo, size)
+    return _Patch.of(image, x, y, size)
+
+
+def _placed_logo(logo: Logo, size: tuple[int, int]) -> tuple[Image.Image, int, int]:
+    """The logo at its size and opacity for a frame of `size`, and where its top-left corner goes."""
     if not 0.02 <= logo.width <= 1:
         raise FinishError("The logo's size must be 2–100 % of the frame's width.")
     if not 0 <= logo.opacity <= 1:
@@ -432,7 +438,18 @@ def _logo_patch(logo: Logo, size: tuple[int, int]) -> _Patch:
     margin = round(logo.margin * min(width, height))
     x = margin if logo.corner.endswith("left") else width - logo_w - margin
     y = margin if logo.corner.startswith("top") else height - logo_h - margin
-    return _Patch.of(image, x, y, size)
+    return image, x, y
+
+
+def branded_stills(
+    frame: Image.Image, logo: Logo | None, end_card: EndCard | None
+) -> tuple[Image.Image, Image.Image | None]:
+    """`frame` with the logo over it, and the end card at the frame's size, drawn by the export's own code."""
+    shot = frame.convert("RGB")
+    if logo is not None:
+        image, x, y = _placed_logo(logo, shot.size)
+        shot.paste(image, (x, y), image)
+    return shot, _end_card_picture(end_card, shot.size) if end_card is not None else None
 
 
 def _fitted_text(

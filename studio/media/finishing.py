@@ -258,6 +258,16 @@ def reframe_preview(frame: Image.Image, fmt: Format) -> Image.Image:
     return finish_engine.reframe_preview(frame, fmt)
 
 
+def branded_stills(
+    frame: Image.Image, logo: Logo | None, end_card: EndCard | None
+) -> tuple[Image.Image, Image.Image | None]:
+    """A frame with `logo` laid over it, and `end_card` at the frame's size: the brand kit's preview, made by the
+    export's own code, so it shows what an export will. A FinishError says what cannot be drawn."""
+    from studio.media import finish_engine
+
+    return finish_engine.branded_stills(frame, logo, end_card)
+
+
 def frame_at(source: Path, at_seconds: float) -> Image.Image:
     """The picture shown at `at_seconds` (for the reframe preview)."""
     from studio.media import finish_engine
