@@ -53,9 +53,9 @@ def ended_finish(context: StudioContext, session_key: str) -> FinishTask | None:
     task = queue.get(task_id)
     if task is None or task.ended:
         del st.session_state[session_key]
-        if task is None:  # the server restarted under it
-            st.warning("The export stopped when the server restarted; nothing was changed. Export it again.",
-                       icon=":material/warning:")
+        if task is None:  # ended over an hour ago, or the server's worker started again since
+            st.info("This export is no longer followed here: once made, its video is in the Gallery.",
+                    icon=":material/info:")
         return task
 
     @st.fragment(run_every=TICK_SECONDS)

@@ -8,14 +8,17 @@ left; the page only watches a `FinishTask`."""
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
+from types import UnionType
+from typing import Any, get_args, get_origin, get_type_hints
 
 from studio import errors
 from studio.access import Actor
@@ -204,18 +207,27 @@ class FinishTask:
         return self.ended_at is not None
 
 
+QUEUE_FOLDER = "finishing"  # in the data dir: a folder per export not yet done, so a restart takes it up again
+MAX_ATTEMPTS = 3  # starts of one export (a server that died during it each time) before it is given up
+
+
 class FinishQueue:
     """The server's exports of one library, run one at a time (each is a full decode and encode: two at once would
-    only slow both, and the polls beside them) on a thread started with the first."""
+    only slow both, and the polls beside them) on a thread started with the first.
+
+    Each export's request is kept on disk until it is done, so one queued or running when the server stopped (or
+    died) starts again when the next server's queue is made: the background worker makes it at start-up."""
 
     def __init__(self, library: Library) -> None:
         self.library = library
+        self.folder = library.data_dir / QUEUE_FOLDER
         self._tasks: dict[str, FinishTask] = {}
-        self._waiting: list[tuple[FinishTask, FinishSpec, Actor | None]] = []
+        self._waiting: list[tuple[FinishTask, FinishSpec]] = []
         self._guard = threading.Lock()
         self._wake = threading.Condition(self._guard)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._resume()
 
     def submit(self, source_ids: Sequence[str], spec: FinishSpec, *, actor: Actor | None = None) -> FinishTask:
         """Queue an export; what can be refused at once (nothing chosen, no such video, a clip not downloaded yet)
@@ -227,16 +239,13 @@ class FinishQueue:
         if len(source_ids) == 1:
             source_file(self.library, source_ids[0])
         task = FinishTask(f"export_{uuid.uuid4().hex[:12]}", tuple(source_ids), actor.name if actor else "")
-        with self._wake:
-            if self._stopping.is_set():
-                raise errors.StudioError("The server is stopping: export again once it is back.")
-            self._forget_old()
-            self._tasks[task.task_id] = task
-            self._waiting.append((task, spec, actor))
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="studio-finishing", daemon=True)
-                self._thread.start()
-            self._wake.notify()
+        if self._stopping.is_set():
+            raise errors.StudioError("The server is stopping: export again once it is back.")
+        try:
+            write_request(self.folder / task.task_id, task, spec)
+        except OSError as exc:  # a full disk, say: nothing is queued, and the page says why
+            raise errors.StudioError(f"The export could not be queued: {exc.strerror or exc}.") from exc
+        self._queue(task, spec)
         return task
 
     def get(self, task_id: str) -> FinishTask | None:
@@ -258,16 +267,47 @@ class FinishQueue:
         return self._stopping.is_set()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Abandon what is queued and the export in flight (its folder is removed); the sources are untouched."""
+        """Stop the export in flight (its half-made folder is removed) and take no more; each request stays on
+        disk, and the next start takes it up again. The sources are untouched."""
         with self._wake:
             self._stopping.set()
-            for task, _, _ in self._waiting:
+            for task, _ in self._waiting:
                 _stopped(task)
             self._waiting.clear()
             self._wake.notify()
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+
+    def _queue(self, task: FinishTask, spec: FinishSpec) -> None:
+        with self._wake:
+            self._forget_old()
+            self._tasks[task.task_id] = task
+            self._waiting.append((task, spec))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="studio-finishing", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def _resume(self) -> None:
+        """Queue again, oldest first, every export a server before this one left undone."""
+        if not self.folder.is_dir():
+            return
+        kept = sorted((p for p in self.folder.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        for folder in kept:
+            try:
+                task, spec, attempts = read_request(folder)
+            except (OSError, ValueError, KeyError, TypeError):
+                log.exception("an export kept in %s cannot be read; it is dropped", folder)
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            if attempts >= MAX_ATTEMPTS:
+                log.error("export %s of %s was started %d times and never ended; it is dropped", task.task_id,
+                          ", ".join(task.source_ids), attempts)
+                shutil.rmtree(folder, ignore_errors=True)
+                continue
+            log.info("taking up export %s of %s again", task.task_id, ", ".join(task.source_ids))
+            self._queue(task, spec)
 
     def _forget_old(self) -> None:
         cutoff = time.time() - TASKS_KEPT_SECONDS
@@ -281,28 +321,90 @@ class FinishQueue:
                     self._wake.wait()
                 if self._stopping.is_set():
                     return
-                task, spec, actor = self._waiting.pop(0)
-            self._finish(task, spec, actor)
+                task, spec = self._waiting.pop(0)
+            self._finish(task, spec)
 
-    def _finish(self, task: FinishTask, spec: FinishSpec, actor: Actor | None) -> None:
+    def _finish(self, task: FinishTask, spec: FinishSpec) -> None:
         def progress(done: float) -> None:
             if self._stopping.is_set():
                 raise FinishCancelled("the server is stopping")
             task.progress = min(1.0, max(0.0, done))
 
+        kept = self.folder / task.task_id
         try:
+            count_attempt(kept)
+            actor = Actor(task.owner) if task.owner else None  # only its name is used: the new videos' owner
             result = finish_many(self.library, task.source_ids, spec, actor=actor, on_progress=progress)
             task.made = tuple(r.video_id for r in result.made)
             task.failed = tuple(result.failed)
         except FinishCancelled:
             _stopped(task)
-            return
+            return  # its request stays: the next start takes it up again
         except Exception as exc:  # a bug, not a bad clip: said on the page, and the queue goes on
             log.exception("finishing %s failed", ", ".join(task.source_ids))
             task.failed = tuple((i, f"It could not be finished: {exc}") for i in task.source_ids)
+        shutil.rmtree(kept, ignore_errors=True)
         task.ended_at = time.time()
 
 
 def _stopped(task: FinishTask) -> None:
-    task.failed = tuple((i, "The server stopped before it was finished; export it again.") for i in task.source_ids)
+    task.failed = tuple((i, "The server stopped; the export starts again when it is back.") for i in task.source_ids)
     task.ended_at = time.time()
+
+
+# An export's request on disk: task.json, with each of the spec's pictures and sounds (bytes) in a file beside it.
+
+
+def write_request(folder: Path, task: FinishTask, spec: FinishSpec) -> None:
+    """Keep `spec` for `task` in `folder`, whole or not at all (written beside it, then moved into place)."""
+    partial = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.part")
+    partial.mkdir(parents=True)
+    try:
+        request = {"task_id": task.task_id, "source_ids": list(task.source_ids), "owner": task.owner,
+                   "attempts": 0, "spec": _encoded(spec, partial, "spec")}
+        (partial / "task.json").write_text(json.dumps(request))
+        partial.rename(folder)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+
+def read_request(folder: Path) -> tuple[FinishTask, FinishSpec, int]:
+    """The task, its spec and how many times it was started, as `write_request` kept them."""
+    request = json.loads((folder / "task.json").read_text())
+    task = FinishTask(request["task_id"], tuple(request["source_ids"]), request["owner"])
+    return task, _decoded(FinishSpec, request["spec"], folder), int(request["attempts"])
+
+
+def count_attempt(folder: Path) -> None:
+    request = json.loads((folder / "task.json").read_text())
+    request["attempts"] = int(request["attempts"]) + 1
+    partial = folder / f"task.json.{uuid.uuid4().hex[:8]}.part"
+    partial.write_text(json.dumps(request))
+    partial.replace(folder / "task.json")
+
+
+def _encoded(value: object, folder: Path, name: str) -> object:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _encoded(getattr(value, f.name), folder, f"{name}.{f.name}") for f in fields(value)}
+    if isinstance(value, bytes):
+        (folder / name).write_bytes(value)
+        return {"file": name}
+    if isinstance(value, tuple):
+        return [_encoded(item, folder, f"{name}.{index}") for index, item in enumerate(value)]
+    return value
+
+
+def _decoded(kind: Any, data: Any, folder: Path) -> Any:
+    if data is None:
+        return None
+    if isinstance(kind, UnionType):  # `X | None`: data is not None, so it is an X
+        kind = next(k for k in get_args(kind) if k is not type(None))
+    if is_dataclass(kind):
+        hints = get_type_hints(kind)
+        return kind(**{key: _decoded(hints[key], value, folder) for key, value in data.items()})
+    if kind is bytes:
+        return (folder / Path(data["file"]).name).read_bytes()  # a name in this folder, never a path out of it
+    if get_origin(kind) is tuple:
+        return tuple(_decoded(get_args(kind)[0], item, folder) for item in data)
+    return data

@@ -18,14 +18,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from studio.finishing import QUEUE_FOLDER, FinishQueue
 from studio.jobs import DEFAULT_DEADLINE, Jobs
 from studio.library import Library
 from studio.provider.profiles import Provider
-
-if TYPE_CHECKING:
-    from studio.finishing import FinishQueue
 
 log = logging.getLogger("studio.worker")
 TICK_SECONDS = 0.5  # a tick is a few SQLite reads; each job's own poll time decides when it is polled
@@ -68,9 +65,7 @@ class Worker:
 
     @property
     def finishing(self) -> FinishQueue:
-        """The exports queue, made on first use: the finishing engine (PyAV, Pillow) loads with the first export."""
-        from studio.finishing import FinishQueue
-
+        """The exports queue, made on first use (or at start, when exports are left to take up)."""
         with self._guard:
             if self._finishing is None:
                 self._finishing = FinishQueue(self.library)
@@ -78,17 +73,20 @@ class Worker:
 
     def start(self) -> Worker:
         with self._guard:
-            if self._thread is None or not self._thread.is_alive():
+            starting = self._thread is None or not self._thread.is_alive()
+            if starting:
                 self._stopping.clear()
                 if self._finishing is not None and self._finishing.stopped:
                     self._finishing = None  # started again after a stop: exports are taken again
                 self._thread = threading.Thread(target=self._run, name="studio-worker", daemon=True)
                 self._thread.start()
+        if starting and (self.library.data_dir / QUEUE_FOLDER).is_dir():
+            _ = self.finishing  # made now, it takes up the exports a server before this one left undone
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop after the current tick; a download in flight finishes first (or its claim lapses if killed). An
-        export in flight is abandoned, leaving nothing half-made."""
+        export in flight stops, leaving nothing half-made, and is taken up again at the next start."""
         self._stopping.set()
         if self._finishing is not None:
             self._finishing.stop(timeout)

@@ -37,6 +37,7 @@ from studio.media.finishing import (
     reframe_preview,
 )
 from studio.prompts import short_title
+from studio.worker import Worker
 from tests.media import decode_mp4, encode_image, png_bytes
 from tests.waiting import wait_until
 
@@ -738,3 +739,56 @@ def test_stopping_the_server_ends_every_export_in_words_and_leaves_nothing_half_
     assert sorted(library.files_dir.iterdir()) == sorted([*before, *(library.folder_for(i) for i in made)])
     with pytest.raises(StudioError, match="stopping"):
         queue.submit([source.video_id], spec)
+
+
+def test_an_export_left_by_a_stopped_server_is_taken_up_by_the_next(
+    library_with_clip: tuple[Library, VideoRecord],
+) -> None:
+    library, source = library_with_clip
+    spec = FinishSpec(  # every kind of part a request keeps: numbers, text, pictures and sound, a tuple of lines
+        trim=Trim(0, 1.5),
+        format=Format(180, 320, mode="fit"),
+        logo=Logo(logo_png(), corner="top-left"),
+        subtitles=Subtitles((Caption(0, 0.5, "One"), Caption(0.5, 1.0, "Two")), burn_in=False),
+        end_card=EndCard(seconds=0.5, headline="Spring", image=png_bytes(32, 18)),
+        music=MusicBed(wav_bytes(1), "bed.wav"),
+        bitrate_kbps=2000,
+    )
+    first = finishing.FinishQueue(library)
+    tasks = [first.submit([source.video_id], spec, actor=Actor("bo", signed_in=True)) for _ in range(2)]
+    first.stop()
+    kept = sorted(p.name for p in first.folder.iterdir())
+    made_before = {c.video_id for c in library.children(source.video_id)}
+    assert len(kept) + len(made_before) == 2, "each export is either done or kept for the next server"
+    for name in kept:
+        task, read_back, attempts = finishing.read_request(first.folder / name)
+        assert read_back == spec and task.owner == "bo" and task.source_ids == (source.video_id,)
+
+    worker = Worker(library).start()  # the next server's worker: at start-up it takes up what was left, unasked
+    try:
+        wait_until(lambda: library.children(source.video_id), lambda made: len(made) == 2,
+                   what="the kept exports to be done", deadline=120)
+        assert set(kept) <= {t.task_id for t in tasks}  # the same exports, not new ones
+        assert all(c.owner == "bo" and c.size == "180x320" for c in library.children(source.video_id))
+        wait_until(lambda: list(first.folder.iterdir()), lambda left: left == [], what="the requests to go")
+    finally:
+        worker.stop()
+
+
+def test_a_request_that_cannot_be_read_or_keeps_failing_is_dropped(
+    library_with_clip: tuple[Library, VideoRecord],
+) -> None:
+    library, source = library_with_clip
+    folder = library.data_dir / finishing.QUEUE_FOLDER
+    (folder / "export_garbled").mkdir(parents=True)
+    (folder / "export_garbled" / "task.json").write_text("{not json")
+    task = finishing.FinishTask("export_doomed", (source.video_id,), "")
+    finishing.write_request(folder / task.task_id, task, FinishSpec(format=Format(160, 160)))
+    for _ in range(finishing.MAX_ATTEMPTS):  # each start died during it, as a server killed mid-export
+        finishing.count_attempt(folder / task.task_id)
+    queue = finishing.FinishQueue(library)
+    try:
+        assert list(folder.iterdir()) == [] and library.children(source.video_id) == []
+        assert queue.running_for(source.video_id) == []
+    finally:
+        queue.stop()
