@@ -792,3 +792,14 @@ def test_a_request_that_cannot_be_read_or_keeps_failing_is_dropped(
         assert queue.running_for(source.video_id) == []
     finally:
         queue.stop()
+
+
+def test_an_export_that_cannot_be_kept_on_disk_is_refused_in_words(
+    library_with_clip: tuple[Library, VideoRecord],
+) -> None:
+    library, source = library_with_clip
+    (library.data_dir / finishing.QUEUE_FOLDER).write_text("")  # where the requests go cannot hold one
+    queue = finishing.FinishQueue(library)
+    with pytest.raises(StudioError, match="The export could not be queued"):
+        queue.submit([source.video_id], FinishSpec(format=Format(160, 160)))
+    assert queue.running_for(source.video_id) == [] and library.children(source.video_id) == []
