@@ -80,9 +80,9 @@ def available_fonts(folders: tuple[Path, ...] = FONT_FOLDERS) -> dict[str, Path]
     return dict(sorted(found.items()))
 
 
-def font_path(kit: BrandKit, fonts: dict[str, Path] | None = None) -> str | None:
+def font_path(kit: BrandKit) -> str | None:
     """The kit's font as a file the finisher can open; None (its default) when unset or no longer installed."""
-    found = (available_fonts() if fonts is None else fonts).get(kit.font) if kit.font else None
+    found = available_fonts().get(kit.font) if kit.font else None
     return str(found) if found is not None else None
 
 
